@@ -1,0 +1,124 @@
+"""PynamoDB models: the DynamoDB tables, and the one source of their schema.
+
+The CloudFormation template (infra/resources.py) and the local bootstrap both derive the
+tables from these classes, so a new attribute or index is declared once, here.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.models import Model
+
+from .config import Config
+from .indexes import OwnerIndex, OwnerStateIndex, StateIndex
+
+CONFIG = Config.from_env()
+
+
+class _Meta:
+    region = CONFIG.region
+    billing_mode = "PAY_PER_REQUEST"
+    connect_timeout_seconds = 5
+    read_timeout_seconds = 20
+    max_retry_attempts = 5
+    max_pool_connections = 32
+
+
+class TaskModel(Model):
+    class Meta(_Meta):
+        table_name = CONFIG.tasks_table
+        # Change fan-out (WebSocket pushes) reads this stream.
+        stream_view_type = "NEW_AND_OLD_IMAGES"
+
+    id = UnicodeAttribute(hash_key=True)
+    owner = UnicodeAttribute()
+    url = UnicodeAttribute()
+    filename = UnicodeAttribute()
+    key = UnicodeAttribute()
+    state = UnicodeAttribute()
+    owner_state = UnicodeAttribute()
+    rank = UnicodeAttribute()
+    created_key = UnicodeAttribute()
+    priority = NumberAttribute(default=0)
+    order = NumberAttribute(default=0)
+    headers = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    checksum = UnicodeAttribute(null=True)
+    batch_id = UnicodeAttribute(null=True)
+    batch_name = UnicodeAttribute(null=True)
+    category = UnicodeAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    filename_locked = BooleanAttribute(default=False)
+    size = NumberAttribute(null=True)
+    content_type = UnicodeAttribute(null=True)
+    validator = UnicodeAttribute(null=True)
+    resumable = BooleanAttribute(default=True)
+    part_size = NumberAttribute(null=True)
+    part_count = NumberAttribute(null=True)
+    upload_id = UnicodeAttribute(null=True)
+    gen = NumberAttribute(default=0)
+    run = NumberAttribute(default=0)
+    restarts = NumberAttribute(default=0)
+    parts_done = NumberAttribute(default=0)
+    bytes_done = NumberAttribute(default=0)
+    lane_bytes = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    lane_speed = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    # lane -> step and lane -> token of the lane's newest work message: they fence off
+    # duplicate deliveries (see transfer.py).
+    lane_steps = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    lane_tokens = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    finalizing = UnicodeAttribute(null=True)
+    phase = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    started_at = NumberAttribute(null=True)
+    finished_at = NumberAttribute(null=True)
+    updated_at = NumberAttribute()
+    # Until when the task is known to be alive (progress, or a retry scheduled for later);
+    # the reconciler re-dispatches a downloading task whose heartbeat is long past.
+    heartbeat = NumberAttribute(default=0)
+
+    by_state = StateIndex()
+    by_owner = OwnerIndex()
+    by_owner_state = OwnerStateIndex()
+
+
+class PartModel(Model):
+    """One uploaded part of one generation of a task's source."""
+
+    class Meta(_Meta):
+        table_name = CONFIG.parts_table
+
+    task_id = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)  # "<gen:06d>:<number:05d>"
+    number = NumberAttribute()
+    gen = NumberAttribute()
+    etag = UnicodeAttribute()
+    size = NumberAttribute()
+    checksum_crc32 = UnicodeAttribute(null=True)
+    recorded_at = NumberAttribute()
+
+    @staticmethod
+    def slot_for(gen: int, number: int) -> str:
+        return f"{gen:06d}:{number:05d}"
+
+
+class ControlModel(Model):
+    """Small singleton items: engine settings and the dispatcher's lease."""
+
+    class Meta(_Meta):
+        table_name = CONFIG.control_table
+
+    pk = UnicodeAttribute(hash_key=True)
+    data = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    holder = UnicodeAttribute(null=True)
+    expires = NumberAttribute(null=True)
+    dirty = BooleanAttribute(null=True)
+    updated_at = NumberAttribute(null=True)

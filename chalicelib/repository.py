@@ -1,0 +1,240 @@
+"""Task and part persistence: every state change is a conditional DynamoDB write."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import fields
+from typing import Any, Iterable, Iterator
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from .domain.states import TaskState
+from .domain.task import Task, rank
+from .models import PartModel, TaskModel
+from .storage import UploadedPart
+
+_TASK_FIELDS = [f.name for f in fields(Task)]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def created_key(created_at: int, task_id: str) -> str:
+    return f"{created_at:013d}#{task_id}"
+
+
+def _conditional_failed(exc: Exception) -> bool:
+    cause = getattr(exc, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+
+
+class Conflict(Exception):
+    """A conditional write lost: the task was not in the state the caller expected."""
+
+
+def to_task(model: TaskModel) -> Task:
+    values: dict[str, Any] = {}
+    for name in _TASK_FIELDS:
+        value = getattr(model, name, None)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        values[name] = value
+    values["state"] = TaskState(model.state)
+    for name in ("headers", "lane_bytes", "lane_speed"):
+        raw = getattr(model, name, None)
+        values[name] = {k: v for k, v in (raw.as_dict() if raw is not None else {}).items()}
+    for name in ("lane_bytes", "lane_speed"):
+        values[name] = {k: int(v) for k, v in values[name].items()}
+    values["tags"] = list(model.tags or [])
+    for name in ("resumable", "filename_locked"):
+        values[name] = bool(values[name]) if values[name] is not None else name == "resumable"
+    return Task(**values)
+
+
+def _cursor_encode(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    padded = cursor + "=" * (-len(cursor) % 4)
+    try:
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError):
+        raise ValueError("the cursor is not one this API issued") from None
+    if not isinstance(value, dict):
+        raise ValueError("the cursor is not one this API issued")
+    return value
+
+
+class TaskRepository:
+    # -- tasks ----------------------------------------------------------------------------
+    def create(self, task: Task) -> None:
+        model = TaskModel(task.id)
+        for name in _TASK_FIELDS:
+            value = getattr(task, name)
+            if name == "state":
+                value = task.state.value
+            setattr(model, name, value)
+        model.owner_state = f"{task.owner}#{task.state.value}"
+        model.rank = rank(task.priority, task.order)
+        model.created_key = created_key(task.created_at, task.id)
+        model.save(condition=TaskModel.id.does_not_exist())
+
+    def get(self, task_id: str) -> Task | None:
+        try:
+            return to_task(TaskModel.get(task_id, consistent_read=True))
+        except DoesNotExist:
+            return None
+
+    def update(
+        self,
+        task: Task,
+        actions: list[Action],
+        condition: Condition | None = None,
+    ) -> Task | None:
+        """Apply ``actions`` if ``condition`` holds; the task as it is now, or None if it lost."""
+        model = TaskModel(task.id)
+        cond = TaskModel.id.exists()
+        if condition is not None:
+            cond = cond & condition
+        try:
+            model.update(actions=[*actions, TaskModel.updated_at.set(now_ms())], condition=cond)
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return None
+            raise
+        return to_task(model)
+
+    def transition(
+        self,
+        task: Task,
+        sources: Iterable[TaskState],
+        target: TaskState,
+        actions: list[Action] | None = None,
+        condition: Condition | None = None,
+    ) -> Task | None:
+        """Move the task to ``target`` if it is in one of ``sources``."""
+        src = [s.value for s in sources]
+        cond = TaskModel.state.is_in(*src)
+        if condition is not None:
+            cond = cond & condition
+        moves = [
+            TaskModel.state.set(target.value),
+            TaskModel.owner_state.set(f"{task.owner}#{target.value}"),
+            *(actions or []),
+        ]
+        return self.update(task, moves, cond)
+
+    def delete(self, task_id: str) -> None:
+        try:
+            TaskModel(task_id).delete()
+        except DeleteError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def list_for_owner(
+        self, owner: str, state: TaskState | None, limit: int, cursor: str | None
+    ) -> tuple[list[Task], str | None]:
+        start = _cursor_decode(cursor)
+        if state is None:
+            result = TaskModel.by_owner.query(
+                owner, scan_index_forward=False, limit=limit, last_evaluated_key=start
+            )
+        else:
+            result = TaskModel.by_owner_state.query(
+                f"{owner}#{state.value}", scan_index_forward=False, limit=limit,
+                last_evaluated_key=start,
+            )
+        tasks = [to_task(m) for m in result]
+        return tasks, _cursor_encode(result.last_evaluated_key)
+
+    def count_for_owner(self, owner: str, state: TaskState | None) -> int:
+        if state is None:
+            return int(TaskModel.by_owner.count(owner))
+        return int(TaskModel.by_owner_state.count(f"{owner}#{state.value}"))
+
+    def ids_in_state(self, state: TaskState, limit: int | None = None) -> list[str]:
+        """Task ids in ``state``, in dispatch order (priority, then queue order)."""
+        return [m.id for m in TaskModel.by_state.query(state.value, limit=limit)]
+
+    def count_in_state(self, state: TaskState) -> int:
+        return int(TaskModel.by_state.count(state.value))
+
+    # -- parts ----------------------------------------------------------------------------
+    def record_part(
+        self, task: Task, gen: int, lane: str, part: UploadedPart, size: int
+    ) -> bool:
+        """Record an uploaded part exactly once and count it on the task.
+
+        False when the part was already recorded (a duplicate delivery) or the task moved on
+        to another generation of its source.
+        """
+        item = PartModel(
+            task.id,
+            PartModel.slot_for(gen, part.number),
+            number=part.number,
+            gen=gen,
+            etag=part.etag,
+            size=size,
+            checksum_crc32=part.checksum_crc32,
+            recorded_at=now_ms(),
+        )
+        try:
+            with TransactWrite(connection=PartModel._get_connection().connection) as tx:
+                tx.save(item, condition=PartModel.slot.does_not_exist())
+                tx.update(
+                    TaskModel(task.id),
+                    actions=[
+                        TaskModel.parts_done.add(1),
+                        TaskModel.bytes_done.add(size),
+                        TaskModel.lane_bytes[lane].set(0),  # type: ignore[index]
+                        TaskModel.updated_at.set(now_ms()),
+                    ],
+                    condition=(TaskModel.gen == gen),
+                )
+        except TransactWriteError as exc:
+            reasons = [r.code for r in (exc.cancellation_reasons or []) if r is not None]
+            if "ConditionalCheckFailed" in reasons:
+                return False
+            raise
+        return True
+
+    def has_part(self, task_id: str, gen: int, number: int) -> bool:
+        try:
+            PartModel.get(task_id, PartModel.slot_for(gen, number), consistent_read=True)
+        except DoesNotExist:
+            return False
+        return True
+
+    def parts(self, task_id: str, gen: int) -> list[PartModel]:
+        prefix = f"{gen:06d}:"
+        return list(
+            PartModel.query(task_id, PartModel.slot.startswith(prefix), consistent_read=True)
+        )
+
+    def delete_parts(self, task_id: str, below_gen: int | None = None) -> int:
+        """Forget the recorded parts of a task (of generations below ``below_gen``, if given)."""
+        count = 0
+        with PartModel.batch_write() as batch:
+            for part in PartModel.query(task_id, attributes_to_get=["task_id", "slot", "gen"]):
+                if below_gen is None or part.gen < below_gen:
+                    batch.delete(part)
+                    count += 1
+        return count
+
+    def iter_parts(self, task_id: str, gen: int) -> Iterator[UploadedPart]:
+        for part in self.parts(task_id, gen):
+            yield UploadedPart(int(part.number), part.etag, part.checksum_crc32)
+
+
+__all__ = ["Conflict", "TaskRepository", "now_ms", "PutError"]

@@ -1,0 +1,156 @@
+"""Request models: every body and query string is validated here before it reaches the engine."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .domain import filenames
+from .domain.states import TaskState
+from .domain.task import priority_value
+from .errors import ValidationFailed
+
+MAX_URL = 2048
+MAX_HEADERS = 32
+_TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+_CHECKSUM = re.compile(r"^(sha256|sha1|sha512|md5):([0-9a-fA-F]+)$")
+_DIGEST_HEX = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
+# Headers Haul sets itself; a user may not override them.
+_RESERVED_HEADERS = {
+    "host", "range", "if-range", "content-length", "transfer-encoding", "connection",
+    "accept-encoding", "te", "upgrade", "expect", "proxy-authorization",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+Priority = int | str
+
+
+def _priority(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("must be LOW, NORMAL, HIGH or a number from -100 to 100")
+    try:
+        return priority_value(value)
+    except (ValueError, TypeError):
+        raise ValueError("must be LOW, NORMAL, HIGH or a number from -100 to 100") from None
+
+
+class AddDownload(_Strict):
+    url: str = Field(min_length=1, max_length=MAX_URL)
+    filename: str | None = Field(default=None, max_length=1024)
+    batch_id: str | None = Field(default=None, max_length=64)
+    batch_name: str | None = Field(default=None, max_length=200)
+    priority: Priority = 0
+    headers: dict[str, str] = Field(default_factory=dict)
+    checksum: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=100)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.I):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value
+
+    @field_validator("filename")
+    @classmethod
+    def _filename(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        clean = filenames.sanitize(value)
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return clean
+
+    @field_validator("priority")
+    @classmethod
+    def _prio(cls, value: Any) -> int:
+        return _priority(value)
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_HEADERS:
+            raise ValueError(f"at most {MAX_HEADERS} headers")
+        for name, content in value.items():
+            if not _TOKEN.match(name):
+                raise ValueError(f"{name!r} is not a valid header name")
+            if name.lower() in _RESERVED_HEADERS:
+                raise ValueError(f"{name!r} is set by Haul and cannot be overridden")
+            if len(content) > 8192 or any(c in content for c in "\r\n\x00"):
+                raise ValueError(f"the value of {name!r} is too long or has line breaks")
+        return value
+
+    @field_validator("checksum")
+    @classmethod
+    def _checksum(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        match = _CHECKSUM.match(value)
+        if not match or len(match.group(2)) != _DIGEST_HEX[match.group(1)]:
+            raise ValueError("must be <algorithm>:<hex digest> with sha256, sha1, sha512 or md5")
+        return f"{match.group(1)}:{match.group(2).lower()}"
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not 1 <= len(tag) <= 50:
+                raise ValueError("each tag must be 1 to 50 characters")
+        return value
+
+
+class PatchDownload(_Strict):
+    priority: Priority | None = None
+    filename: str | None = Field(default=None, max_length=1024)
+
+    @field_validator("priority")
+    @classmethod
+    def _prio(cls, value: Any) -> int | None:
+        return None if value is None else _priority(value)
+
+    @field_validator("filename")
+    @classmethod
+    def _filename(cls, value: str | None) -> str | None:
+        return None if value is None else filenames.sanitize(value)
+
+
+class ListQuery(_Strict):
+    status: TaskState | None = None
+    page: int = Field(default=1, ge=1, le=100_000)
+    per_page: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=2048)
+
+
+class DeleteQuery(_Strict):
+    delete_file: bool = False
+
+
+class SettingsPatch(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+def parse(model: type[_Strict], data: Any, where: Literal["body", "query"] = "body") -> Any:
+    """Validate ``data`` with ``model``; a ValidationFailed naming each offending field."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValidationFailed(f"the {where} must be a JSON object", [{"field": where, "message": "must be an object"}])
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or where
+            message = str(err["msg"]).removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "is not a known field"
+            details.append({"field": field, "message": message})
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:3])
+        raise ValidationFailed(f"invalid {where}: {summary}", details) from None

@@ -1,0 +1,149 @@
+"""The S3 bucket: one multipart upload per task, one part per ranged chunk."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any, Iterator
+from urllib.parse import quote
+
+from botocore.exceptions import ClientError
+
+
+class UploadGone(Exception):
+    """The multipart upload no longer exists (aborted, completed or expired)."""
+
+
+class ViewReader(io.RawIOBase):
+    """A seekable, read-only file over a memoryview, so a part is sent without a copy."""
+
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def readinto(self, b: Any) -> int:
+        n = min(len(b), len(self._view) - self._pos)
+        b[:n] = self._view[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    number: int
+    etag: str
+    checksum_crc32: str | None
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class ObjectStore:
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self.bucket = bucket
+
+    def start_upload(self, key: str, content_type: str | None) -> str:
+        extra = {"ContentType": content_type} if content_type else {}
+        result = self._s3.create_multipart_upload(
+            Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32", **extra
+        )
+        return str(result["UploadId"])
+
+    def upload_part(self, key: str, upload_id: str, number: int, body: memoryview) -> UploadedPart:
+        try:
+            result = self._s3.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=ViewReader(body),
+                ContentLength=len(body),
+                ChecksumAlgorithm="CRC32",
+            )
+        except ClientError as exc:
+            if _code(exc) == "NoSuchUpload":
+                raise UploadGone(upload_id) from exc
+            raise
+        return UploadedPart(number, result["ETag"], result.get("ChecksumCRC32"))
+
+    def complete(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        listed = []
+        for part in sorted(parts, key=lambda p: p.number):
+            entry: dict[str, Any] = {"PartNumber": part.number, "ETag": part.etag}
+            if part.checksum_crc32:
+                entry["ChecksumCRC32"] = part.checksum_crc32
+            listed.append(entry)
+        try:
+            self._s3.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+            )
+        except ClientError as exc:
+            if _code(exc) == "NoSuchUpload":
+                raise UploadGone(upload_id) from exc
+            raise
+
+    def abort(self, key: str, upload_id: str) -> None:
+        try:
+            self._s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if _code(exc) not in {"NoSuchUpload", "NoSuchKey", "404"}:
+                raise
+
+    def size(self, key: str) -> int | None:
+        try:
+            return int(self._s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
+        except ClientError as exc:
+            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+
+    def put_empty(self, key: str, content_type: str | None) -> None:
+        extra = {"ContentType": content_type} if content_type else {}
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=b"", **extra)
+
+    def delete(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def read(self, key: str, chunk: int = 1024 * 1024) -> Iterator[bytes]:
+        body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        try:
+            while True:
+                data = body.read(chunk)
+                if not data:
+                    return
+                yield data
+        finally:
+            body.close()
+
+    def presign(self, key: str, filename: str, expires: int) -> str:
+        disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
+        return str(
+            self._s3.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": key,
+                    "ResponseContentDisposition": disposition,
+                },
+                ExpiresIn=expires,
+            )
+        )

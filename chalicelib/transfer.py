@@ -1,0 +1,513 @@
+"""The worker side of the engine: probe and plan, move parts, finish.
+
+Work messages (JSON on the SQS work queue):
+
+- ``start``  {task, run, attempt, fresh}: probe the origin, plan the parts (or resume the
+  plan when the source is unchanged) and send one ``lane`` message per lane of parallelism.
+- ``lane``   {task, gen, run, lane, step, token, parts, attempt}: fetch the first part of
+  ``parts`` (runs of part numbers), upload it, record it, then pass the rest of the lane on
+  as a new message (step + 1, new token). A lane message is *claimed* by a conditional write
+  of its step and token on the task: a redelivery of the same message (same token) may
+  claim again, a duplicate copy of a passed-on message (other token) may not. So duplicate
+  deliveries cost at most one extra part, and a worker killed mid-part loses only that part.
+- ``stream`` {task, gen, run, token, attempt}: for origins without Range support, the body
+  is read once, in order, into parts.
+
+Every message carries the task's ``run`` (bumped each time the task is (re)dispatched) and
+``gen`` (bumped each time the source is planned afresh); anything from an older run or
+generation is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .dispatcher import Dispatcher
+from .domain import planning
+from .domain.states import TaskState
+from .domain.task import Task
+from .models import TaskModel
+from .origin import OriginClient, OriginError, SourceChanged
+from .repository import TaskRepository, now_ms
+from .settings import EngineSettings, SettingsStore
+from .storage import ObjectStore, UploadGone, UploadedPart
+from .workqueue import WorkQueue
+
+log = logging.getLogger("haul.transfer")
+MAX_RESTARTS = 3
+
+
+class Abandoned(Exception):
+    """The task was paused, cancelled or re-dispatched while this worker was on it."""
+
+
+@dataclass
+class Delivery:
+    """One work message as the worker received it."""
+
+    body: dict[str, Any]
+    receipt_handle: str | None = None
+    receive_count: int = 1
+
+
+class _Buffers(threading.local):
+    buf: bytearray | None = None
+
+    def get(self, size: int) -> memoryview:
+        if self.buf is None or len(self.buf) < size:
+            self.buf = None  # let the old one go before the new one is made
+            self.buf = bytearray(size)
+        return memoryview(self.buf)[:size]
+
+
+_BUFFERS = _Buffers()
+
+
+class Heartbeat:
+    """Keeps a message invisible to other workers while this one is still working on it."""
+
+    def __init__(self, queue: WorkQueue, receipt: str | None, visibility: int) -> None:
+        self._queue = queue
+        self._receipt = receipt
+        self._visibility = visibility
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "Heartbeat":
+        if self._receipt:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(1.0, self._visibility / 3)):
+            try:
+                self._queue.extend(self._receipt or "", self._visibility)
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("could not extend a message's visibility: %s", exc)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+class LaneProgress:
+    """Writes a lane's in-part progress and speed, at most once per ``interval`` seconds."""
+
+    def __init__(
+        self, repo: TaskRepository, task: Task, lane: str, interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._repo = repo
+        self._task = task
+        self._lane = lane
+        self._interval = interval
+        self._clock = clock
+        self._part_bytes = 0
+        self._window_bytes = 0
+        self._window_start = clock()
+
+    def new_part(self) -> None:
+        self._part_bytes = 0
+
+    def __call__(self, n: int) -> None:
+        self._part_bytes += n
+        self._window_bytes += n
+        elapsed = self._clock() - self._window_start
+        if elapsed >= self._interval:
+            self.flush(int(self._window_bytes / elapsed))
+            self._window_bytes = 0
+            self._window_start = self._clock()
+
+    def flush(self, speed: int) -> None:
+        moved = self._repo.update(
+            self._task,
+            [
+                TaskModel.lane_bytes[self._lane].set(self._part_bytes),  # type: ignore[index]
+                TaskModel.lane_speed[self._lane].set(speed),  # type: ignore[index]
+                TaskModel.heartbeat.set(now_ms()),
+            ],
+            (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == self._task.run),
+        )
+        if moved is None:
+            raise Abandoned()
+
+
+class Transfer:
+    def __init__(
+        self,
+        repo: TaskRepository,
+        store: ObjectStore,
+        queue: WorkQueue,
+        origin: OriginClient,
+        settings: SettingsStore,
+        dispatcher: Dispatcher,
+        visibility_timeout: int = 120,
+        progress_interval: float = 1.0,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.repo = repo
+        self.store = store
+        self.queue = queue
+        self.origin = origin
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.visibility_timeout = visibility_timeout
+        self.progress_interval = progress_interval
+        self.rand = rand
+
+    # -- entry point ----------------------------------------------------------------------
+    def handle(self, delivery: Delivery) -> None:
+        kind = delivery.body.get("kind")
+        handler = {"start": self.start, "lane": self.lane, "stream": self.stream}.get(str(kind))
+        if handler is None:
+            log.error("dropping a work message of unknown kind %r", kind)
+            return
+        with Heartbeat(self.queue, delivery.receipt_handle, self.visibility_timeout):
+            try:
+                handler(delivery.body)
+            except Abandoned:
+                log.info("task %s: left off (paused, cancelled or re-dispatched)", delivery.body.get("task"))
+
+    # -- start: probe and plan ------------------------------------------------------------
+    def start(self, msg: dict[str, Any]) -> None:
+        task = self.repo.get(msg["task"])
+        if task is None or task.state != TaskState.DOWNLOADING or task.run != msg["run"]:
+            return
+        settings = self.settings.get()
+        try:
+            probe = self.origin.probe(task.url, task.headers)
+        except OriginError as exc:
+            self._retry_or_fail(task, msg, exc, settings)
+            return
+        except ValueError as exc:  # a blocked URL or redirect
+            self.fail(task, str(exc))
+            return
+
+        same_source = (
+            not msg.get("fresh")
+            and task.upload_id is not None
+            and task.resumable
+            and probe.ranges
+            and task.size == probe.size
+            and task.validator == probe.validator
+        )
+        if same_source:
+            done = {int(p.number) for p in self.repo.parts(task.id, task.gen)}
+            missing = planning.missing_parts(task.part_count or 0, done)
+            log.info("task %s: resuming, %d of %s parts missing", task.id, len(missing), task.part_count)
+            self._launch(task, missing, settings)
+            return
+
+        filename = task.filename if task.filename_locked else probe.filename
+        key = task.key if task.filename_locked or task.upload_id else _key_for(task, filename)
+        old_upload, old_key = task.upload_id, task.key
+        gen = task.gen + 1
+        if probe.ranges and probe.size is not None:
+            plan = planning.plan_parts(probe.size, settings.part_size)
+            part_size, part_count, resumable, note = plan.part_size, plan.count, True, None
+        else:
+            part_size, part_count, resumable = planning.stream_part_size(1, settings.part_size), None, False
+            note = "the origin does not serve byte ranges: the file is streamed in order, and an interrupted transfer restarts from zero"
+        upload_id = self.store.start_upload(key, probe.content_type)
+        moved = self.repo.update(
+            task,
+            [
+                TaskModel.filename.set(filename),
+                TaskModel.key.set(key),
+                TaskModel.size.set(probe.size) if probe.size is not None else TaskModel.size.remove(),
+                TaskModel.content_type.set(probe.content_type) if probe.content_type else TaskModel.content_type.remove(),
+                TaskModel.validator.set(probe.validator) if probe.validator else TaskModel.validator.remove(),
+                TaskModel.resumable.set(resumable),
+                TaskModel.part_size.set(part_size),
+                TaskModel.part_count.set(part_count) if part_count else TaskModel.part_count.remove(),
+                TaskModel.upload_id.set(upload_id),
+                TaskModel.gen.set(gen),
+                TaskModel.parts_done.set(0),
+                TaskModel.bytes_done.set(0),
+                TaskModel.lane_bytes.set({}),
+                TaskModel.lane_speed.set({}),
+                TaskModel.lane_steps.set({}),
+                TaskModel.lane_tokens.set({}),
+                TaskModel.finalizing.remove(),
+                TaskModel.note.set(note) if note else TaskModel.note.remove(),
+                TaskModel.phase.set("transferring"),
+                TaskModel.heartbeat.set(now_ms()),
+            ],
+            (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == task.run),
+        )
+        if moved is None:
+            self.store.abort(key, upload_id)
+            return
+        if old_upload:
+            self.store.abort(old_key, old_upload)
+            self.repo.delete_parts(task.id, below_gen=gen)
+        log.info(
+            "task %s: planned %s (%s bytes, %s parts of %s bytes)",
+            task.id, "ranged" if resumable else "stream", probe.size, part_count, part_size,
+        )
+        if resumable:
+            self._launch(moved, list(range(1, (part_count or 0) + 1)), settings)
+        else:
+            self.queue.send(
+                {"kind": "stream", "task": moved.id, "gen": moved.gen, "run": moved.run,
+                 "token": uuid.uuid4().hex, "attempt": 0}
+            )
+
+    def _launch(self, task: Task, missing: list[int], settings: EngineSettings) -> None:
+        if not missing:
+            self.finalize(task)
+            return
+        lanes = planning.split_lanes(missing, settings.parallel_parts)
+        self.queue.send_many(
+            {
+                "kind": "lane", "task": task.id, "gen": task.gen, "run": task.run,
+                "lane": str(index), "step": 1, "token": uuid.uuid4().hex,
+                "parts": planning.to_runs(parts), "attempt": 0,
+            }
+            for index, parts in enumerate(lanes)
+        )
+
+    # -- lane: one part at a time ---------------------------------------------------------
+    def _claim(self, msg: dict[str, Any]) -> Task | None:
+        lane, step, token = msg["lane"], int(msg["step"]), msg["token"]
+        steps, tokens = TaskModel.lane_steps[lane], TaskModel.lane_tokens[lane]  # type: ignore[index]
+        return self.repo.update(
+            Task(id=msg["task"], owner="", url="", filename="", key=""),
+            [steps.set(step), tokens.set(token)],
+            (TaskModel.state == TaskState.DOWNLOADING.value)
+            & (TaskModel.run == msg["run"])
+            & (TaskModel.gen == msg["gen"])
+            & (steps.does_not_exist() | (steps < step) | (tokens == token)),
+        )
+
+    def lane(self, msg: dict[str, Any]) -> None:
+        task = self._claim(msg)
+        if task is None:
+            return
+        parts = planning.from_runs(msg["parts"])
+        number, rest = parts[0], parts[1:]
+        settings = self.settings.get()
+        if not self.repo.has_part(task.id, task.gen, number):
+            try:
+                self._move_part(task, msg["lane"], number)
+            except OriginError as exc:
+                self._retry_or_fail(task, msg, exc, settings)
+                return
+            except SourceChanged as exc:
+                self.restart(task, str(exc))
+                return
+            except UploadGone:
+                return
+            except (ClientError, BotoCoreError) as exc:
+                self._retry_or_fail(task, msg, OriginError(f"S3: {exc}", retryable=True), settings)
+                return
+        if rest:
+            self.queue.send(
+                {**msg, "step": int(msg["step"]) + 1, "token": uuid.uuid4().hex,
+                 "parts": planning.to_runs(rest), "attempt": 0}
+            )
+        else:
+            self.repo.update(task, [TaskModel.lane_speed[msg["lane"]].set(0)])  # type: ignore[index]
+            self.finalize(task)
+
+    def _move_part(self, task: Task, lane: str, number: int) -> None:
+        assert task.size is not None and task.part_size is not None and task.upload_id
+        plan = planning.PartPlan(task.size, task.part_size, task.part_count or 1)
+        first, last = plan.bounds(number)
+        view = _BUFFERS.get(last - first + 1)
+        progress = LaneProgress(self.repo, task, lane, self.progress_interval)
+        if last >= first:
+            self.origin.fetch_range(
+                task.url, task.headers, first, last, task.validator, task.size, view, progress
+            )
+        uploaded = self.store.upload_part(task.key, task.upload_id, number, view)
+        self.repo.record_part(task, task.gen, lane, uploaded, len(view))
+
+    # -- stream: origins without ranges ---------------------------------------------------
+    def stream(self, msg: dict[str, Any]) -> None:
+        task = self._claim({**msg, "lane": "0", "step": 1})
+        if task is None:
+            return
+        settings = self.settings.get()
+        if task.parts_done:
+            # A stream cannot resume: the previous attempt's parts are worthless now.
+            self.restart(task, "the stream was interrupted; restarting from zero", fresh=True, count=False)
+            return
+        assert task.upload_id
+        progress = LaneProgress(self.repo, task, "0", self.progress_interval)
+        number, filled, total = 1, 0, 0
+        view = _BUFFERS.get(planning.stream_part_size(1, settings.part_size))
+        try:
+            for chunk in self.origin.stream(task.url, task.headers):
+                offset = 0
+                while offset < len(chunk):
+                    take = min(len(view) - filled, len(chunk) - offset)
+                    view[filled : filled + take] = chunk[offset : offset + take]
+                    filled += take
+                    offset += take
+                    if filled == len(view):
+                        self._stream_part(task, number, view, filled)
+                        total += filled
+                        number, filled = number + 1, 0
+                        progress.new_part()
+                        view = _BUFFERS.get(planning.stream_part_size(number, settings.part_size))
+                progress(len(chunk))
+                if number > planning.MAX_PARTS:
+                    self.fail(task, "the stream is larger than S3's 10,000 parts can hold")
+                    return
+            if filled or number == 1:
+                self._stream_part(task, number, view, filled)
+                total += filled
+            else:
+                number -= 1
+        except OriginError as exc:
+            self._retry_or_fail(task, msg, exc, settings)
+            return
+        except UploadGone:
+            return
+        if task.size is not None and total != task.size:
+            self._retry_or_fail(
+                task, msg,
+                OriginError(f"the origin sent {total} bytes but announced {task.size}", retryable=True),
+                settings,
+            )
+            return
+        finished = self.repo.update(
+            task,
+            [TaskModel.size.set(total), TaskModel.part_count.set(number), TaskModel.lane_speed["0"].set(0)],  # type: ignore[index]
+            (TaskModel.run == task.run) & (TaskModel.gen == task.gen),
+        )
+        if finished is not None:
+            self.finalize(finished)
+
+    def _stream_part(self, task: Task, number: int, view: memoryview, filled: int) -> None:
+        assert task.upload_id
+        uploaded = self.store.upload_part(task.key, task.upload_id, number, view[:filled])
+        self.repo.record_part(task, task.gen, "0", uploaded, filled)
+
+    # -- finish ---------------------------------------------------------------------------
+    def finalize(self, task: Task) -> None:
+        """Complete the multipart upload exactly once, verify it, mark the task completed."""
+        token = uuid.uuid4().hex
+        claimed = self.repo.update(
+            task,
+            [TaskModel.finalizing.set(token), TaskModel.phase.set("finalizing"),
+             TaskModel.heartbeat.set(now_ms())],
+            (TaskModel.state == TaskState.DOWNLOADING.value)
+            & (TaskModel.gen == task.gen)
+            & (TaskModel.parts_done == TaskModel.part_count)
+            & TaskModel.finalizing.does_not_exist(),
+        )
+        if claimed is None:
+            return
+        assert claimed.upload_id and claimed.size is not None
+        parts = list(self.repo.iter_parts(claimed.id, claimed.gen))
+        try:
+            self.store.complete(claimed.key, claimed.upload_id, parts)
+        except UploadGone:
+            # Completed by an earlier attempt that died before it could say so.
+            pass
+        stored = self.store.size(claimed.key)
+        if stored != claimed.size:
+            self.fail(claimed, f"the stored object has {stored} bytes, the source {claimed.size}")
+            return
+        if claimed.checksum:
+            algorithm, _, expected = claimed.checksum.partition(":")
+            digest = hashlib.new(algorithm)
+            for chunk in self.store.read(claimed.key):
+                digest.update(chunk)
+            if digest.hexdigest() != expected.lower():
+                self.store.delete(claimed.key)
+                self.fail(
+                    claimed,
+                    f"checksum mismatch: expected {algorithm}:{expected}, got {algorithm}:{digest.hexdigest()}",
+                )
+                return
+        done = self.repo.transition(
+            claimed,
+            [TaskState.DOWNLOADING],
+            TaskState.COMPLETED,
+            [
+                TaskModel.finished_at.set(now_ms()),
+                TaskModel.phase.remove(),
+                TaskModel.finalizing.remove(),
+                TaskModel.lane_bytes.set({}),
+                TaskModel.lane_speed.set({}),
+                TaskModel.error.remove(),
+            ],
+            TaskModel.finalizing == token,
+        )
+        if done is not None:
+            log.info("task %s: downloading -> completed (%s bytes)", done.id, done.size)
+            self.dispatcher.kick()
+
+    def fail(self, task: Task, reason: str) -> None:
+        failed = self.repo.transition(
+            task,
+            [TaskState.DOWNLOADING],
+            TaskState.FAILED,
+            [
+                TaskModel.error.set(reason[:1000]),
+                TaskModel.finished_at.set(now_ms()),
+                TaskModel.phase.remove(),
+                TaskModel.finalizing.remove(),
+                TaskModel.lane_speed.set({}),
+            ],
+            TaskModel.run == task.run,
+        )
+        if failed is not None:
+            log.info("task %s: downloading -> failed: %s", task.id, reason)
+            self.dispatcher.kick()
+
+    def restart(self, task: Task, reason: str, fresh: bool = True, count: bool = True) -> None:
+        """Plan the task afresh (a new generation), e.g. because the source changed."""
+        if count and task.restarts >= MAX_RESTARTS:
+            self.fail(task, f"the source kept changing during the download ({reason})")
+            return
+        moved = self.repo.update(
+            task,
+            [TaskModel.run.add(1), TaskModel.restarts.add(1 if count else 0),
+             TaskModel.note.set(reason), TaskModel.phase.set("starting"),
+             TaskModel.heartbeat.set(now_ms())],
+            (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == task.run)
+            & (TaskModel.gen == task.gen),
+        )
+        if moved is not None:
+            log.info("task %s: restarting: %s", task.id, reason)
+            self.queue.send({"kind": "start", "task": task.id, "run": moved.run, "fresh": fresh})
+
+    def _retry_or_fail(
+        self, task: Task, msg: dict[str, Any], exc: OriginError, settings: EngineSettings
+    ) -> None:
+        attempt = int(msg.get("attempt", 0)) + 1
+        policy = settings.retry
+        if not exc.retryable or policy.exhausted(attempt):
+            tries = f" after {attempt} attempts" if exc.retryable else ""
+            self.fail(task, f"{exc}{tries}")
+            return
+        delay = policy.delay(attempt, exc.retry_after, self.rand)
+        alive = self.repo.update(
+            task,
+            [TaskModel.heartbeat.set(now_ms() + int(delay * 1000)),
+             TaskModel.note.set(f"retrying in {delay:.0f} s: {exc}")],
+            (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == task.run),
+        )
+        if alive is None:
+            return
+        log.info("task %s: attempt %d failed (%s); retrying in %.1f s", task.id, attempt, exc, delay)
+        self.queue.send({**msg, "attempt": attempt}, delay=delay)
+
+
+def _key_for(task: Task, filename: str) -> str:
+    return f"downloads/{task.id}/{filename}"

@@ -1,0 +1,48 @@
+"""The worker function: SQS work messages in, parts into S3."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from chalice.app import SQSEvent
+
+from chalicelib.container import services
+from chalicelib.transfer import Delivery
+
+log = logging.getLogger("haul.worker")
+
+
+def handle(event: SQSEvent) -> dict[str, Any]:
+    """Process each record; report the ones that failed so only they are redelivered."""
+    failures = []
+    for record in event:
+        raw = record.to_dict()
+        try:
+            body = json.loads(record.body)
+            count = int(raw.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+            services().transfer.handle(Delivery(body, record.receipt_handle, count))
+        except Exception:  # noqa: BLE001 - SQS redelivers it, and the DLQ catches repeats
+            log.exception("work message %s failed; SQS will redeliver it", raw.get("messageId"))
+            failures.append({"itemIdentifier": raw.get("messageId")})
+    return {"batchItemFailures": failures}
+
+
+def handle_dead_letters(event: SQSEvent) -> dict[str, Any]:
+    """A message that kept failing: fail its task loudly instead of losing it silently."""
+    for record in event:
+        try:
+            body = json.loads(record.body)
+        except ValueError:
+            log.error("dead letter that is not JSON: %.200s", record.body)
+            continue
+        svc = services()
+        task = svc.repo.get(str(body.get("task", "")))
+        if task is None:
+            continue
+        count = record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", "?")
+        svc.transfer.fail(
+            task, f"a {body.get('kind', 'work')} message failed {count} times in a row; see the worker logs"
+        )
+    return {"batchItemFailures": []}

@@ -1,0 +1,193 @@
+"""Start and stop the whole local system in one process (plus its worker processes)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("haul.local")
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+def prepare_environment() -> bool:
+    """Fill in what botocore needs for a local backend; True if the emulator must run."""
+    os.environ.setdefault("HAUL_STAGE", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
+    use_aws = os.environ.get("HAUL_USE_AWS", "").lower() in {"1", "true", "yes"}
+    if os.environ.get("AWS_ENDPOINT_URL") or use_aws:
+        return False
+    # The emulator accepts any credentials; never let real ones near it by accident.
+    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.pop("AWS_PROFILE", None)
+    return True
+
+
+class WorkerSupervisor:
+    """Runs the worker processes and restarts any that dies, as Lambda replaces a sandbox."""
+
+    def __init__(self, processes: int, threads: int, visibility: int) -> None:
+        self._count = processes
+        self._threads = threads
+        self._visibility = visibility
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._stop = threading.Event()
+        self._monitor: threading.Thread | None = None
+        self.restarts = 0
+
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
+        cmd = [sys.executable, "-m", "local_runtime.worker", "--threads", str(self._threads),
+               "--visibility", str(self._visibility)]
+        if index == 0:
+            cmd.append("--primary")
+        # Its own process group: a Ctrl-C reaches the runtime, which stops workers in order.
+        return subprocess.Popen(cmd, cwd=ROOT, env=os.environ.copy(), start_new_session=True)
+
+    def start(self) -> None:
+        self._procs = [self._spawn(i) for i in range(self._count)]
+        self._monitor = threading.Thread(target=self._watch, daemon=True)
+        self._monitor.start()
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._procs]
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            for i, proc in enumerate(self._procs):
+                code = proc.poll()
+                if code is not None and not self._stop.is_set():
+                    log.warning("worker %d (pid %d) exited with %s; starting another", i, proc.pid, code)
+                    self._procs[i] = self._spawn(i)
+                    self.restarts += 1
+                    print(f"worker {i} restarted (pid {self._procs[i].pid})", flush=True)
+
+    def stop(self, grace: float = 10.0) -> None:
+        self._stop.set()
+        for proc in self._procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in self._procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+class LocalRuntime:
+    def __init__(self) -> None:
+        self.host = os.environ.get("HAUL_HOST", "127.0.0.1")
+        self.aws_port = _env_int("HAUL_AWS_PORT", 5000)
+        self.api_port = _env_int("HAUL_API_PORT", 8000)
+        self.processes = _env_int("HAUL_WORKER_PROCESSES", 2)
+        self.threads = _env_int("HAUL_WORKER_THREADS", 4)
+        self.visibility = _env_int("HAUL_VISIBILITY_TIMEOUT", 120)
+        every = os.environ.get("HAUL_SCHEDULE_SECONDS")
+        self.schedule_every = float(every) if every else None
+        self._moto: Any = None
+        self._api: Any = None
+        self._api_thread: threading.Thread | None = None
+        self._scheduler: Any = None
+        self.workers: WorkerSupervisor | None = None
+        self.app: ModuleType | None = None
+
+    def start(self) -> None:
+        embedded = prepare_environment()
+        if embedded:
+            from moto.server import ThreadedMotoServer
+
+            self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
+            self._moto.start()
+            os.environ["AWS_ENDPOINT_URL"] = f"http://{self.host}:{self.aws_port}"
+        sys.path.insert(0, str(ROOT))
+        self.app = importlib.import_module("app")
+        import boto3
+
+        from chalicelib.container import services
+        from infra.bootstrap import bootstrap
+
+        config = self.app.CONFIG
+        bootstrap(config, boto3.session.Session(region_name=config.region))
+        # Downloads that were running when the runtime last stopped resume where they were.
+        resumed = services().reconciler.run(stall_seconds=0)
+
+        self._start_api()
+        self.workers = WorkerSupervisor(self.processes, self.threads, self.visibility)
+        self.workers.start()
+        from .scheduler import Scheduler
+
+        self._scheduler = Scheduler(self.app, self.schedule_every)
+        self._scheduler.start()
+
+        backend = (
+            f"embedded moto server at {os.environ['AWS_ENDPOINT_URL']}" if embedded
+            else f"{os.environ.get('AWS_ENDPOINT_URL') or 'AWS'} (no emulator started)"
+        )
+        lines = [
+            f"Haul local runtime, stage {config.stage}",
+            f"  AWS        {backend}",
+            f"  tables     {config.tasks_table}, {config.parts_table}, {config.control_table}",
+            f"  queues     {config.work_queue} (dead letters: {config.work_dlq})",
+            f"  bucket     {config.bucket}",
+            f"  REST API   http://{self.host}:{self.api_port}/api/v1",
+            f"  workers    {self.processes} processes x {self.threads} threads "
+            f"(pids {', '.join(map(str, self.workers.pids))}), visibility {self.visibility} s",
+            "  schedules  " + ", ".join(f"{n} every {s:g} s" for n, s in self._scheduler.jobs),
+            f"  private    downloads from private addresses {'allowed' if config.allow_private_networks else 'refused'}",
+        ]
+        if resumed:
+            lines.append(f"  resumed    {resumed} download(s) that were running")
+        print("\n".join(lines) + "\nReady. Ctrl-C stops.", flush=True)
+
+    def _start_api(self) -> None:
+        from chalice.config import Config as ChaliceConfig
+        from chalice.local import create_local_server
+
+        assert self.app is not None
+        config = ChaliceConfig.create(chalice_stage="local", app_name="haul", lambda_timeout=30, lambda_memory_size=512)
+        self._api = create_local_server(self.app.app, config, self.host, self.api_port)
+        self._api_thread = threading.Thread(target=self._api.server.serve_forever, daemon=True)
+        self._api_thread.start()
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.stop()
+        if self.workers is not None:
+            self.workers.stop()
+        if self._api is not None:
+            self._api.server.shutdown()
+            self._api.server.server_close()
+        if self._moto is not None:
+            self._moto.stop()
+        print("Haul stopped.", flush=True)
+
+
+def main() -> None:
+    from chalicelib.logs import configure_logging
+
+    configure_logging()
+    runtime = LocalRuntime()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        runtime.start()
+        stop.wait()
+    finally:
+        runtime.stop()

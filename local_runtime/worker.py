@@ -1,0 +1,53 @@
+"""A worker process: what a Lambda sandbox is to the SQS handlers, apart from the emulator.
+
+Run as ``python -m local_runtime.worker``; it polls every SQS source of app.py until it is
+told to stop (SIGTERM/SIGINT), then lets the current message finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import signal
+import threading
+
+import boto3
+
+from .sqs_poller import SqsPoller, sqs_sources
+
+log = logging.getLogger("haul.local.worker")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("HAUL_WORKER_THREADS", "4")))
+    parser.add_argument("--visibility", type=int, default=int(os.environ.get("HAUL_VISIBILITY_TIMEOUT", "120")))
+    parser.add_argument("--primary", action="store_true", help="also poll the secondary queues (DLQ)")
+    args = parser.parse_args()
+
+    app_module = importlib.import_module("app")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    region = app_module.CONFIG.region
+    sqs = boto3.session.Session(region_name=region).client("sqs")
+    pollers = []
+    for source in sqs_sources(app_module):
+        is_work = source.queue_name == app_module.CONFIG.work_queue
+        if not is_work and not args.primary:
+            continue
+        threads = args.threads if is_work else 1
+        poller = SqsPoller(sqs, source, threads, args.visibility, region)
+        poller.start()
+        pollers.append(poller)
+    log.info("worker %d polling %s", os.getpid(), ", ".join(p._source.queue_name for p in pollers))
+    stop.wait()
+    for poller in pollers:
+        poller.stop()
+
+
+if __name__ == "__main__":
+    main()

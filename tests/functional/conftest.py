@@ -1,0 +1,63 @@
+"""Functional fixtures: moto's server on loopback, the real tables/queues/bucket, in-process
+SQS pollers driving the real handlers of app.py, and real HTTP origins."""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import boto3
+import pytest
+
+from tests.support.origin import Origin
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(os.environ["HAUL_TEST_AWS_PORT"]), verbose=False)
+    server.start()
+    from chalicelib.config import Config
+    from infra.bootstrap import bootstrap
+
+    bootstrap(Config.from_env(), boto3.session.Session())
+    yield os.environ["AWS_ENDPOINT_URL"]
+    server.stop()
+
+
+@pytest.fixture()
+def svc(emulator: str):  # type: ignore[no-untyped-def]
+    """The process's services, with default settings and an empty work queue."""
+    from chalicelib.container import services
+    from chalicelib.models import ControlModel
+
+    s = services()
+    for item in ControlModel.scan():
+        item.delete()
+    s.settings._cached = None
+    s.clients.sqs.purge_queue(QueueUrl=s.queue.url)
+    return s
+
+
+@pytest.fixture()
+def workers(svc):  # type: ignore[no-untyped-def]
+    """SQS pollers in this process invoking app.py's SQS handlers, as Lambda would."""
+    import app as app_module
+    from local_runtime.sqs_poller import SqsPoller, sqs_sources
+
+    pollers = []
+    for source in sqs_sources(app_module):
+        threads = 4 if source.queue_name == svc.config.work_queue else 1
+        poller = SqsPoller(svc.clients.sqs, source, threads, visibility_timeout=30, region=svc.config.region, wait_seconds=1)
+        poller.start()
+        pollers.append(poller)
+    yield pollers
+    for poller in pollers:
+        poller.stop()
+
+
+@pytest.fixture()
+def origin() -> Iterator[Origin]:
+    with Origin() as server:
+        yield server
