@@ -9,8 +9,8 @@ which is how a deployed stack hands its generated names to the functions.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 APP_NAME = "haul"
 LOCAL_STAGE = "local"
@@ -56,7 +56,7 @@ class Config:
     stall_timeout: float = 180.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         env = os.environ if env is None else env
         stage = env.get("HAUL_STAGE", LOCAL_STAGE)
 

@@ -6,7 +6,7 @@ from pynamodb.attributes import UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 
-class StateIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]  # noqa: F821
+class StateIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
     """Tasks of one state in dispatch order (priority, then queue order)."""
 
     class Meta:
@@ -17,7 +17,7 @@ class StateIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-define
     rank = UnicodeAttribute(range_key=True)
 
 
-class OwnerIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]  # noqa: F821
+class OwnerIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
     """One owner's tasks, newest first."""
 
     class Meta:
@@ -28,7 +28,7 @@ class OwnerIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-define
     created_key = UnicodeAttribute(range_key=True)
 
 
-class OwnerStateIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]  # noqa: F821
+class OwnerStateIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
     """One owner's tasks in one state, newest first."""
 
     class Meta:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
-from typing import Any, Iterable, Iterator
+from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
@@ -32,10 +33,6 @@ def created_key(created_at: int, task_id: str) -> str:
 def _conditional_failed(exc: Exception) -> bool:
     cause = getattr(exc, "cause_response_code", None)
     return cause == "ConditionalCheckFailedException"
-
-
-class Conflict(Exception):
-    """A conditional write lost: the task was not in the state the caller expected."""
 
 
 def to_task(model: TaskModel) -> Task:
@@ -99,7 +96,7 @@ class TaskRepository:
     def update(
         self,
         task: Task,
-        actions: list[Action],
+        actions: Sequence[Action],
         condition: Condition | None = None,
     ) -> Task | None:
         """Apply ``actions`` if ``condition`` holds; the task as it is now, or None if it lost."""
@@ -120,7 +117,7 @@ class TaskRepository:
         task: Task,
         sources: Iterable[TaskState],
         target: TaskState,
-        actions: list[Action] | None = None,
+        actions: Sequence[Action] | None = None,
         condition: Condition | None = None,
     ) -> Task | None:
         """Move the task to ``target`` if it is in one of ``sources``."""
@@ -236,5 +233,3 @@ class TaskRepository:
         for part in self.parts(task_id, gen):
             yield UploadedPart(int(part.number), part.etag, part.checksum_crc32)
 
-
-__all__ = ["Conflict", "TaskRepository", "now_ms", "PutError"]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from .domain import filenames
 from .domain.states import TaskState
@@ -28,16 +28,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-Priority = int | str
-
-
 def _priority(value: Any) -> int:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError("must be LOW, NORMAL, HIGH or a number from -100 to 100")
     try:
         return priority_value(value)
     except (ValueError, TypeError):
         raise ValueError("must be LOW, NORMAL, HIGH or a number from -100 to 100") from None
+
+
+# LOW / NORMAL / HIGH or -100..100, always an int once validated.
+Priority = Annotated[int, BeforeValidator(_priority)]
 
 
 class AddDownload(_Strict):
@@ -67,11 +68,6 @@ class AddDownload(_Strict):
         if not value.strip():
             raise ValueError("must not be empty")
         return clean
-
-    @field_validator("priority")
-    @classmethod
-    def _prio(cls, value: Any) -> int:
-        return _priority(value)
 
     @field_validator("headers")
     @classmethod
@@ -110,11 +106,6 @@ class PatchDownload(_Strict):
     priority: Priority | None = None
     filename: str | None = Field(default=None, max_length=1024)
 
-    @field_validator("priority")
-    @classmethod
-    def _prio(cls, value: Any) -> int | None:
-        return None if value is None else _priority(value)
-
     @field_validator("filename")
     @classmethod
     def _filename(cls, value: str | None) -> str | None:
@@ -130,10 +121,6 @@ class ListQuery(_Strict):
 
 class DeleteQuery(_Strict):
     delete_file: bool = False
-
-
-class SettingsPatch(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
 
 def parse(model: type[_Strict], data: Any, where: Literal["body", "query"] = "body") -> Any:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Callable
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -48,7 +49,7 @@ class EngineSettings:
             out["presign_seconds"] = "must be between 1 second and 7 days"
         return out
 
-    def merged(self, changes: dict[str, Any]) -> "EngineSettings":
+    def merged(self, changes: dict[str, Any]) -> EngineSettings:
         known = {f.name: f.type for f in fields(self)}
         unknown = sorted(set(changes) - set(known))
         if unknown:

@@ -26,8 +26,9 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -39,7 +40,7 @@ from .models import TaskModel
 from .origin import OriginClient, OriginError, SourceChanged
 from .repository import TaskRepository, now_ms
 from .settings import EngineSettings, SettingsStore
-from .storage import ObjectStore, UploadGone, UploadedPart
+from .storage import ObjectStore, UploadGone
 from .workqueue import WorkQueue
 
 log = logging.getLogger("haul.transfer")
@@ -82,7 +83,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         if self._receipt:
             self._thread = threading.Thread(target=self._run, daemon=True)
             self._thread.start()

@@ -6,7 +6,8 @@ import functools
 import json
 import logging
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from chalice import Blueprint, Response
 from chalice.app import Request
@@ -64,7 +65,7 @@ def route(bp: Blueprint, path: str, methods: list[str]) -> Callable[[Handler], H
                 result = fn(request, **params)
             except ApiError as exc:
                 result = respond(exc.body(rid), exc.status)
-            except Exception:  # noqa: BLE001 - no stack trace ever reaches a client
+            except Exception:
                 log.exception("request %s failed", rid)
                 err = Internal("something went wrong on our side; the request id helps find it")
                 result = respond(err.body(rid), err.status)

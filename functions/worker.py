@@ -23,7 +23,7 @@ def handle(event: SQSEvent) -> dict[str, Any]:
             body = json.loads(record.body)
             count = int(raw.get("attributes", {}).get("ApproximateReceiveCount", "1"))
             services().transfer.handle(Delivery(body, record.receipt_handle, count))
-        except Exception:  # noqa: BLE001 - SQS redelivers it, and the DLQ catches repeats
+        except Exception:
             log.exception("work message %s failed; SQS will redeliver it", raw.get("messageId"))
             failures.append({"itemIdentifier": raw.get("messageId")})
     return {"batchItemFailures": failures}

@@ -91,7 +91,7 @@ def bootstrap(config: Config, session: Any) -> None:
     s3 = session.client("s3")
     arns: dict[str, str] = {}
     defs = resources(config)
-    for logical, res in defs.items():
+    for res in defs.values():
         if res["Type"] == "AWS::DynamoDB::Table":
             create_table(dynamodb, res["Properties"])
     # Queues in dependency order: a queue's dead-letter queue first.

@@ -29,7 +29,7 @@ TABLES: dict[str, tuple[type[Model], str]] = {
 def _table(model: type[Model], name: str) -> dict[str, Any]:
     schema = model._get_schema()
 
-    def keys(key_schema: list[dict[str, str]]) -> list[dict[str, str]]:
+    def keys(key_schema: Any) -> list[dict[str, str]]:
         # CloudFormation and DynamoDB both want the HASH key first.
         return sorted(
             ({"AttributeName": k["AttributeName"], "KeyType": k["KeyType"]} for k in key_schema),

@@ -6,8 +6,9 @@ import logging
 import re
 import threading
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from .lambda_context import LambdaContext
 
@@ -30,7 +31,7 @@ def scheduled_event(name: str) -> dict[str, Any]:
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": "000000000000",
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": "local",
         "resources": [f"arn:aws:events:local:000000000000:rule/{name}"],
         "detail": {},
@@ -61,7 +62,7 @@ class Scheduler:
         while not self._stop.wait(interval):
             try:
                 handler(scheduled_event(name), LambdaContext(name))
-            except Exception:  # noqa: BLE001 - a failed tick is logged, the next one comes
+            except Exception:
                 log.exception("scheduled handler %s failed", name)
 
     def stop(self) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -101,7 +102,7 @@ class SqsPoller:
             result = self._source.handler(event, LambdaContext(self._source.handler_name))
             reported = (result or {}).get("batchItemFailures", []) if isinstance(result, dict) else []
             failed = {str(f.get("itemIdentifier")) for f in reported}
-        except Exception:  # noqa: BLE001 - as in Lambda: the whole batch is retried
+        except Exception:
             log.exception("handler %s raised; the batch returns to the queue", self._source.handler_name)
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:

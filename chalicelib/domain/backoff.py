@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import email.utils
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # SQS cannot delay a message for longer than 15 minutes.
 MAX_DELAY = 900.0

@@ -6,8 +6,8 @@ S3's rules (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html): 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB

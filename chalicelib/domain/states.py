@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class TaskState(str, Enum):
+class TaskState(StrEnum):
     QUEUED = "queued"
     DOWNLOADING = "downloading"
     PAUSED = "paused"
@@ -14,7 +14,7 @@ class TaskState(str, Enum):
     CANCELLED = "cancelled"
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     PAUSE = "pause"
     RESUME = "resume"
     RETRY = "retry"

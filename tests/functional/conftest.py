@@ -4,7 +4,7 @@ SQS pollers driving the real handlers of app.py, and real HTTP origins."""
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import boto3
 import pytest
