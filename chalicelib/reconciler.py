@@ -28,13 +28,17 @@ class Reconciler:
         self._dispatcher = dispatcher
         self._stall_ms = int(stall_seconds * 1000)
 
-    def run(self, stall_seconds: float | None = None) -> int:
-        """Re-dispatch stalled downloads, then dispatch; the number re-dispatched."""
-        stall_ms = self._stall_ms if stall_seconds is None else int(stall_seconds * 1000)
+    def run(self, quiet_since_ms: int | None = None) -> int:
+        """Re-dispatch stalled downloads, then dispatch; the number re-dispatched.
+
+        A download is stalled when its heartbeat is older than the stall timeout, or, when
+        ``quiet_since_ms`` is given (a runtime starting up), older than that moment.
+        """
+        cutoff = quiet_since_ms if quiet_since_ms is not None else now_ms() - self._stall_ms
         revived = 0
         for task_id in self._repo.ids_in_state(TaskState.DOWNLOADING):
             task = self._repo.get(task_id)
-            if task is None or now_ms() - task.heartbeat < stall_ms:
+            if task is None or task.heartbeat >= cutoff:
                 continue
             moved = self._repo.update(
                 task,

@@ -204,10 +204,26 @@ class Transfer:
             and task.validator == probe.validator
         )
         if same_source:
+            # A new run: the lanes of the previous one are fenced off, so their step
+            # counters start over.
+            resumed = self.repo.update(
+                task,
+                [
+                    TaskModel.lane_steps.set({}),
+                    TaskModel.lane_tokens.set({}),
+                    TaskModel.lane_bytes.set({}),
+                    TaskModel.lane_speed.set({}),
+                    TaskModel.phase.set("transferring"),
+                    TaskModel.heartbeat.set(now_ms()),
+                ],
+                (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == task.run),
+            )
+            if resumed is None:
+                return
             done = {int(p.number) for p in self.repo.parts(task.id, task.gen)}
             missing = planning.missing_parts(task.part_count or 0, done)
             log.info("task %s: resuming, %d of %s parts missing", task.id, len(missing), task.part_count)
-            self._launch(task, missing, settings)
+            self._launch(resumed, missing, settings)
             return
 
         filename = task.filename if task.filename_locked else probe.filename

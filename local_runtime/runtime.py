@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
@@ -14,8 +15,20 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from chalice.local import ChaliceRequestHandler
+
+from .sqs_poller import POLL_WAIT_SECONDS
+
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("haul.local")
+access = logging.getLogger("haul.local.access")
+
+
+class QuietRequestHandler(ChaliceRequestHandler):
+    """Chalice's local handler, with access lines at DEBUG instead of one per request on stderr."""
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        access.debug(format, *args)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -97,7 +110,7 @@ class LocalRuntime:
         self.api_port = _env_int("HAUL_API_PORT", 8000)
         self.processes = _env_int("HAUL_WORKER_PROCESSES", 2)
         self.threads = _env_int("HAUL_WORKER_THREADS", 4)
-        self.visibility = _env_int("HAUL_VISIBILITY_TIMEOUT", 120)
+        self.visibility = _env_int("HAUL_VISIBILITY_TIMEOUT", 30)
         every = os.environ.get("HAUL_SCHEDULE_SECONDS")
         self.schedule_every = float(every) if every else None
         self._moto: Any = None
@@ -108,6 +121,7 @@ class LocalRuntime:
         self.app: ModuleType | None = None
 
     def start(self) -> None:
+        started_ms = int(time.time() * 1000)
         embedded = prepare_environment()
         if embedded:
             from moto.server import ThreadedMotoServer
@@ -124,9 +138,6 @@ class LocalRuntime:
 
         config = self.app.CONFIG
         bootstrap(config, boto3.session.Session(region_name=config.region))
-        # Downloads that were running when the runtime last stopped resume where they were.
-        resumed = services().reconciler.run(stall_seconds=0)
-
         self._start_api()
         self.workers = WorkerSupervisor(self.processes, self.threads, self.visibility)
         self.workers.start()
@@ -151,9 +162,23 @@ class LocalRuntime:
             "  schedules  " + ", ".join(f"{n} every {s:g} s" for n, s in self._scheduler.jobs),
             f"  private    downloads from private addresses {'allowed' if config.allow_private_networks else 'refused'}",
         ]
-        if resumed:
-            lines.append(f"  resumed    {resumed} download(s) that were running")
         print("\n".join(lines) + "\nReady. Ctrl-C stops.", flush=True)
+        threading.Thread(
+            target=self._resume_interrupted, args=(services(), started_ms), daemon=True
+        ).start()
+
+    @staticmethod
+    def _resume_interrupted(svc: Any, started_ms: int) -> None:
+        """Downloads that were running when a runtime last stopped resume where they were.
+
+        Deferred by one long-poll: a receive left open by a runtime that was killed keeps
+        listening for up to POLL_WAIT_SECONDS and would swallow a message sent sooner
+        (hiding it for a whole visibility timeout).
+        """
+        time.sleep(POLL_WAIT_SECONDS + 1)
+        resumed = svc.reconciler.run(quiet_since_ms=started_ms)
+        if resumed:
+            print(f"resumed {resumed} download(s) that were running", flush=True)
 
     def _start_api(self) -> None:
         from chalice.config import Config as ChaliceConfig
@@ -162,6 +187,9 @@ class LocalRuntime:
         assert self.app is not None
         config = ChaliceConfig.create(chalice_stage="local", app_name="haul", lambda_timeout=30, lambda_memory_size=512)
         self._api = create_local_server(self.app.app, config, self.host, self.api_port)
+        self._api.server.RequestHandlerClass = functools.partial(
+            QuietRequestHandler, app_object=self.app.app, config=config
+        )
         self._api_thread = threading.Thread(target=self._api.server.serve_forever, daemon=True)
         self._api_thread.start()
 

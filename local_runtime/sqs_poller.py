@@ -14,6 +14,8 @@ from .lambda_context import LambdaContext
 
 log = logging.getLogger("haul.local.sqs")
 Handler = Callable[[dict[str, Any], Any], Any]
+# Long-poll wait of each receive (SQS allows up to 20 s; short keeps shutdown quick).
+POLL_WAIT_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class SqsPoller:
 
     def __init__(
         self, sqs: Any, source: SqsSource, threads: int, visibility_timeout: int,
-        region: str, wait_seconds: int = 2,
+        region: str, wait_seconds: int = POLL_WAIT_SECONDS,
     ) -> None:
         self._sqs = sqs
         self._source = source

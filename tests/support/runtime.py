@@ -1,0 +1,137 @@
+"""The local runtime as a user runs it: `python -m local_runtime` in its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import requests
+
+from .ports import free_port
+from .wait import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of ``pid``, read from /proc."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command may contain spaces and parentheses: the ppid follows the last ')'.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+class RuntimeProcess:
+    def __init__(self, stage: str, env: dict[str, str] | None = None, aws_endpoint: str | None = None) -> None:
+        self.stage = stage
+        self.api_port = free_port()
+        self.aws_port = free_port()
+        self.aws_endpoint = aws_endpoint or f"http://127.0.0.1:{self.aws_port}"
+        base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+        base.update(
+            HAUL_STAGE=stage,
+            HAUL_API_PORT=str(self.api_port),
+            HAUL_AWS_PORT=str(self.aws_port),
+            HAUL_WS_PORT=str(free_port()),
+            PYTHONUNBUFFERED="1",
+        )
+        if aws_endpoint:
+            base["AWS_ENDPOINT_URL"] = aws_endpoint
+        base.update(env or {})
+        self.env = base
+        self.proc: subprocess.Popen[str] | None = None
+        self.log_path = ROOT / ".haul" / f"runtime-{stage}-{self.api_port}.log"
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}/api/v1"
+
+    def start(self, timeout: float = 60.0) -> RuntimeProcess:
+        self.log_path.parent.mkdir(exist_ok=True)
+        log = self.log_path.open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "local_runtime"], cwd=ROOT, env=self.env, stdout=log,
+            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )
+
+        def ready() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the runtime exited early:\n{self.output()}")
+            try:
+                return requests.get(f"{self.api}/health", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for(ready, timeout, 0.2, "the runtime to answer /health")
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def worker_pids(self) -> list[int]:
+        assert self.proc is not None
+        return children_of(self.proc.pid)
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """Ctrl-C, as a user would; the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return int(self.proc.returncode)
+
+    def kill(self) -> None:
+        """SIGKILL the runtime and its workers: a crash, not a shutdown."""
+        assert self.proc is not None
+        for pid in [*self.worker_pids(), self.proc.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc.wait(10)
+
+    # -- looking inside, as an operator with AWS credentials could ------------------------
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=self.aws_endpoint, region_name="us-east-1",
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+
+    def recorded_parts(self, task_id: str) -> set[int]:
+        items = self.client("dynamodb").query(
+            TableName=f"haul-{self.stage}-parts",
+            KeyConditionExpression="task_id = :t",
+            ExpressionAttributeValues={":t": {"S": task_id}},
+            ConsistentRead=True,
+        )["Items"]
+        return {int(i["number"]["N"]) for i in items}
+
+    def object_bytes(self, key: str) -> bytes:
+        body = self.client("s3").get_object(Bucket=f"haul-{self.stage}-bucket", Key=key)["Body"]
+        return bytes(body.read())
+
+
+def wait_state(api: str, task_id: str, states: set[str], timeout: float = 60.0) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        body: dict[str, Any] = requests.get(f"{api}/downloads/{task_id}", timeout=5).json()
+        return body if body.get("state") in states else None
+
+    return wait_for(probe, timeout, 0.2, f"task {task_id} to reach {states}")
