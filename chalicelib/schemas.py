@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
@@ -57,6 +58,13 @@ class AddDownload(_Strict):
     def _url(cls, value: str) -> str:
         if not re.match(r"^https?://[^\s/$.?#][^\s]*$", value, re.I):
             raise ValueError("must be an absolute http:// or https:// URL")
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises on a port that is not a number in 0..65535
+        except ValueError as exc:
+            raise ValueError(f"is not a valid URL: {exc}") from None
+        if not parts.hostname:
+            raise ValueError("must name a host")
         return value
 
     @field_validator("filename")
@@ -109,7 +117,11 @@ class PatchDownload(_Strict):
     @field_validator("filename")
     @classmethod
     def _filename(cls, value: str | None) -> str | None:
-        return None if value is None else filenames.sanitize(value)
+        if value is None:
+            return None
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return filenames.sanitize(value)
 
 
 class ListQuery(_Strict):

@@ -14,6 +14,8 @@ from .domain.planning import MAX_PART_SIZE, MIN_PART_SIZE, MiB
 from .models import ControlModel
 
 SETTINGS_KEY = "settings"
+# No setting goes anywhere near this; larger numbers are rejected before any arithmetic.
+_LARGEST = 2**53
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,9 @@ class EngineSettings:
             current = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 errors[name] = "must be a number"
+            elif isinstance(value, int) and abs(value) > _LARGEST:
+                # Far out of every range, and too large for float(): reject it here.
+                errors[name] = "is far too large"
             elif isinstance(current, int) and not float(value).is_integer():
                 errors[name] = "must be a whole number"
             else:

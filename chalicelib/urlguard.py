@@ -25,7 +25,11 @@ class UrlGuard:
         self._resolve = resolve
 
     def check(self, url: str) -> None:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            parts.hostname  # noqa: B018 - parses the netloc; a malformed one raises here
+        except ValueError as exc:
+            raise BlockedUrl(f"the URL is malformed: {exc}") from None
         if parts.scheme not in {"http", "https"}:
             raise BlockedUrl(f"only http and https URLs can be downloaded, not {parts.scheme or 'this'!r}")
         if not parts.hostname:

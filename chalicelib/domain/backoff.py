@@ -28,7 +28,9 @@ class RetryPolicy:
         Full jitter (a uniform draw up to ``base * 2**(attempt-1)``, capped), never less than
         what the origin asked for with Retry-After, never more than SQS can delay.
         """
-        ceiling = min(self.cap, self.base * 2 ** max(0, attempt - 1))
+        # The exponent is bounded: past 2**64 the cap has long won, and a larger power
+        # overflows float arithmetic.
+        ceiling = min(self.cap, self.base * 2 ** min(max(0, attempt - 1), 64))
         wait = ceiling * rand()
         if retry_after is not None:
             wait = max(wait, retry_after)
@@ -40,7 +42,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # not str.isdigit alone: it accepts "²", float() does not
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -40,7 +40,9 @@ def rank(priority: int, order: int) -> str:
 def iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
+    # A fixed width (isoformat() alone drops the fraction when it is zero), like the
+    # realtime messages: these strings sort and parse the same way every time.
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
