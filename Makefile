@@ -37,8 +37,32 @@ test: lint typecheck $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# -- packaging and deploying (docs/deploy.md); the tests package, they never deploy ----------
+STAGE            ?= dev
+STACK            ?= haul-$(STAGE)
+FILE_EXPIRY_DAYS ?= 0
+PACKAGE_DIR      := build/package/$(STAGE)
+AWS              := $(VENV)/bin/aws
+.PHONY: deploy destroy
+
+# build/package/$(STAGE)/{sam.json,deployment.zip}; reused while its inputs are unchanged.
 package: $(STAMP)
-	$(VENV)/bin/chalice package --stage dev build/package
+	$(PY) -m infra.package --stage $(STAGE) --lint
+
+deploy: package
+	@test -n "$(ARTIFACT_BUCKET)" || { echo "make deploy needs ARTIFACT_BUCKET=<an S3 bucket of yours for the code zip>; see docs/deploy.md"; exit 2; }
+	$(AWS) cloudformation package --template-file $(PACKAGE_DIR)/sam.json \
+	    --s3-bucket $(ARTIFACT_BUCKET) --s3-prefix $(STACK) --output-template-file $(PACKAGE_DIR)/packaged.yaml
+	$(AWS) cloudformation deploy --stack-name $(STACK) --template-file $(PACKAGE_DIR)/packaged.yaml \
+	    --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+	    --parameter-overrides FileExpiryDays=$(FILE_EXPIRY_DAYS)
+	$(AWS) cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs" --output table
+
+destroy: $(STAMP)
+	@test "$(CONFIRM)" = "$(STACK)" || { echo "make destroy deletes stack $(STACK) (and, except in prod, its tables and files). To go ahead: make destroy STAGE=$(STAGE) CONFIRM=$(STACK)"; exit 2; }
+	$(PY) -m infra.stack empty --stack $(STACK)
+	$(AWS) cloudformation delete-stack --stack-name $(STACK)
+	$(AWS) cloudformation wait stack-delete-complete --stack-name $(STACK)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -5,9 +5,15 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import boto3
 import requests
-from requests.adapters import HTTPAdapter
 
+from . import safehttp, tracing
+from .auth.accounts import Accounts
+from .auth.apikeys import ApiKeys
+from .auth.ratelimit import RateLimiter
+from .auth.sessions import Sessions
+from .auth.tokens import Tokens, key_source
 from .aws import AwsClients, make_clients
 from .config import Config
 from .dispatcher import Dispatcher
@@ -34,18 +40,30 @@ class Services:
     transfer: Transfer
     downloads: DownloadService
     reconciler: Reconciler
+    accounts: Accounts
 
 
-def http_session() -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=64, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = "Haul/0.1 (+serverless download manager)"
-    return session
+def http_session(guard: UrlGuard) -> requests.Session:
+    """The origin client's session: connections pinned to checked addresses (chalicelib/safehttp.py)."""
+    return safehttp.session(guard)
+
+
+def build_accounts(config: Config) -> Accounts:
+    keys = key_source(
+        config.jwt_secret_name,
+        lambda: boto3.session.Session(region_name=config.region).client("secretsmanager"),
+    )
+    return Accounts(
+        Tokens(keys, config.access_token_seconds),
+        Sessions(config.refresh_token_seconds),
+        ApiKeys(),
+        RateLimiter(),
+        config.rate_limit_per_minute,
+    )
 
 
 def build(config: Config, clients: AwsClients | None = None, session: requests.Session | None = None) -> Services:
+    tracing.install()  # X-Ray subsegments for S3, SQS, DynamoDB and origin calls (a no-op outside Lambda)
     clients = clients or make_clients(config)
     guard = UrlGuard(config.allow_private_networks)
     repo = TaskRepository()
@@ -53,7 +71,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     queue = WorkQueue(clients.sqs, config.work_queue)
     settings = SettingsStore()
     dispatcher = Dispatcher(repo, queue, settings)
-    origin = OriginClient(session or http_session(), guard)
+    origin = OriginClient(session or http_session(guard), guard)
     transfer = Transfer(
         repo, store, queue, origin, settings, dispatcher,
         visibility_timeout=config.visibility_timeout,
@@ -70,6 +88,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         transfer=transfer,
         downloads=DownloadService(repo, store, dispatcher, settings, guard),
         reconciler=Reconciler(repo, queue, dispatcher, config.stall_timeout),
+        accounts=build_accounts(config),
     )
 
 

@@ -1,7 +1,7 @@
 """The resources Haul needs beyond what Chalice creates, as CloudFormation resources.
 
-Tables come from the PynamoDB models (their keys, indexes and streams are declared once,
-in chalicelib/models.py); queues and the bucket are declared here. The CloudFormation
+Tables come from the PynamoDB models (their keys, indexes, TTL attribute and stream are
+declared once, in chalicelib/models.py); queues and the bucket are declared here. The CloudFormation
 template (``chalice package --merge-template``) and the local bootstrap (infra/bootstrap.py)
 are both made from :func:`resources`.
 """
@@ -13,17 +13,75 @@ from typing import Any
 from pynamodb.models import Model
 
 from chalicelib.config import Config
-from chalicelib.models import ControlModel, PartModel, TaskModel
+from chalicelib.models import (
+    ApiKeyModel,
+    ConnectionModel,
+    ControlModel,
+    PartModel,
+    RateLimitModel,
+    SessionModel,
+    TaskModel,
+    UserModel,
+)
 
-# The worker's Lambda timeout; SQS visibility must be at least six times it.
-WORKER_TIMEOUT_SECONDS = 300
+# The longest Lambda timeout each queue's consumer may have (.chalice/config.json's
+# lambda_timeout; the template generator refuses more). A stream transfer (an origin without
+# ranges) runs in one invocation, so the worker gets Lambda's maximum.
+WORKER_TIMEOUT_SECONDS = 900
+DEAD_LETTER_TIMEOUT_SECONDS = 60
+# SQS visibility must be at least six times the consumer's timeout (Lambda's guidance).
+VISIBILITY_FACTOR = 6
+# Receives before a message goes to the dead-letter queue. Throttled deliveries count too,
+# which is why the worker's event source gets a maximum concurrency no higher than the
+# function's reserved concurrency (infra/template.py).
 MAX_RECEIVE_COUNT = 5
+RETENTION_SECONDS = 14 * 24 * 3600
 # logical id -> (model, the Config field that names its table)
 TABLES: dict[str, tuple[type[Model], str]] = {
     "TasksTable": (TaskModel, "tasks_table"),
     "PartsTable": (PartModel, "parts_table"),
     "ControlTable": (ControlModel, "control_table"),
+    "ConnectionsTable": (ConnectionModel, "connections_table"),
+    "UsersTable": (UserModel, "users_table"),
+    "SessionsTable": (SessionModel, "sessions_table"),
+    "ApiKeysTable": (ApiKeyModel, "api_keys_table"),
+    "RateLimitsTable": (RateLimitModel, "rate_limits_table"),
 }
+
+
+# Logical id -> the Config field that holds the physical name (tables: TABLES above).
+QUEUES: dict[str, str] = {
+    "WorkDeadLetterQueue": "work_dlq",
+    "WorkQueue": "work_queue",
+}
+# Queue logical id -> the longest timeout its consumer may have.
+CONSUMER_TIMEOUTS: dict[str, int] = {
+    "WorkDeadLetterQueue": DEAD_LETTER_TIMEOUT_SECONDS,
+    "WorkQueue": WORKER_TIMEOUT_SECONDS,
+}
+BUCKETS: dict[str, str] = {"FilesBucket": "bucket"}
+
+# Template parameters the resources use, and conditions on them. The local bootstrap resolves
+# them with their defaults (infra/cfn.py).
+PARAMETERS: dict[str, dict[str, Any]] = {
+    "FileExpiryDays": {
+        "Type": "Number",
+        "Default": 0,
+        "MinValue": 0,
+        "Description": "Delete stored files this many days after they were written; 0 keeps them.",
+    },
+}
+CONDITIONS: dict[str, Any] = {
+    "ExpireFiles": {"Fn::Not": [{"Fn::Equals": [{"Ref": "FileExpiryDays"}, 0]}]},
+}
+# Incomplete multipart uploads older than this are aborted (a crashed or abandoned download
+# must not keep paying for its parts). A download paused for longer loses its upload.
+ABORT_UPLOADS_AFTER_DAYS = 7
+
+
+def resource_fields() -> dict[str, str]:
+    """Every table, queue and bucket: logical id -> the Config field naming it."""
+    return {**{logical: field for logical, (_, field) in TABLES.items()}, **QUEUES, **BUCKETS}
 
 
 def _table(model: type[Model], name: str) -> dict[str, Any]:
@@ -36,6 +94,9 @@ def _table(model: type[Model], name: str) -> dict[str, Any]:
             key=lambda k: k["KeyType"] != "HASH",
         )
 
+    def index(spec: Any) -> dict[str, Any]:
+        return {"IndexName": spec["index_name"], "KeySchema": keys(spec["key_schema"]), "Projection": spec["projection"]}
+
     props: dict[str, Any] = {
         "TableName": name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -43,52 +104,43 @@ def _table(model: type[Model], name: str) -> dict[str, Any]:
         "KeySchema": keys(schema["key_schema"]),
         "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
     }
-    indexes = [
-        {
-            "IndexName": gsi["index_name"],
-            "KeySchema": keys(gsi["key_schema"]),
-            "Projection": gsi["projection"],
-        }
-        for gsi in schema["global_secondary_indexes"]
-    ]
-    if indexes:
-        props["GlobalSecondaryIndexes"] = indexes
+    if schema["global_secondary_indexes"]:
+        props["GlobalSecondaryIndexes"] = [index(gsi) for gsi in schema["global_secondary_indexes"]]
+    if schema["local_secondary_indexes"]:
+        props["LocalSecondaryIndexes"] = [index(lsi) for lsi in schema["local_secondary_indexes"]]
     stream = getattr(model.Meta, "stream_view_type", None)
     if stream:
         props["StreamSpecification"] = {"StreamViewType": stream}
+    ttl = model._ttl_attribute()
+    if ttl is not None:
+        props["TimeToLiveSpecification"] = {"AttributeName": ttl.attr_name, "Enabled": True}
     return {"Type": "AWS::DynamoDB::Table", "Properties": props}
 
 
-def resources(config: Config) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for logical, (model, field) in TABLES.items():
-        out[logical] = _table(model, getattr(config, field))
-    out["WorkDeadLetterQueue"] = {
-        "Type": "AWS::SQS::Queue",
-        "Properties": {"QueueName": config.work_dlq, "MessageRetentionPeriod": 1209600},
-    }
-    out["WorkQueue"] = {
+def _queue(name: str, **extra: Any) -> dict[str, Any]:
+    return {
         "Type": "AWS::SQS::Queue",
         "Properties": {
-            "QueueName": config.work_queue,
-            "VisibilityTimeout": 6 * WORKER_TIMEOUT_SECONDS,
-            "MessageRetentionPeriod": 1209600,
-            "RedrivePolicy": {
-                "deadLetterTargetArn": {"Fn::GetAtt": ["WorkDeadLetterQueue", "Arn"]},
-                "maxReceiveCount": MAX_RECEIVE_COUNT,
-            },
+            "QueueName": name,
+            "MessageRetentionPeriod": RETENTION_SECONDS,
+            "SqsManagedSseEnabled": True,
+            **extra,
         },
     }
-    out["FilesBucket"] = {
+
+
+def _bucket(name: str) -> dict[str, Any]:
+    return {
         "Type": "AWS::S3::Bucket",
         "Properties": {
-            "BucketName": config.bucket,
+            "BucketName": name,
             "PublicAccessBlockConfiguration": {
                 "BlockPublicAcls": True,
                 "BlockPublicPolicy": True,
                 "IgnorePublicAcls": True,
                 "RestrictPublicBuckets": True,
             },
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
             "BucketEncryption": {
                 "ServerSideEncryptionConfiguration": [
                     {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
@@ -99,10 +151,67 @@ def resources(config: Config) -> dict[str, dict[str, Any]]:
                     {
                         "Id": "abort-incomplete-multipart-uploads",
                         "Status": "Enabled",
-                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
-                    }
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_UPLOADS_AFTER_DAYS},
+                    },
+                    {
+                        "Fn::If": [
+                            "ExpireFiles",
+                            {
+                                "Id": "expire-stored-files",
+                                "Status": "Enabled",
+                                "ExpirationInDays": {"Ref": "FileExpiryDays"},
+                            },
+                            {"Ref": "AWS::NoValue"},
+                        ]
+                    },
                 ]
             },
         },
     }
+
+
+def _tls_only(bucket: str) -> dict[str, Any]:
+    """Refuse plain-HTTP access to the bucket (presigned links included)."""
+    return {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {
+            "Bucket": {"Ref": bucket},
+            "PolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [
+                            {"Fn::GetAtt": [bucket, "Arn"]},
+                            {"Fn::Sub": "${" + bucket + ".Arn}/*"},
+                        ],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            },
+        },
+    }
+
+
+def resources(config: Config) -> dict[str, dict[str, Any]]:
+    """Every table, queue and bucket of ``config``'s stage, as CloudFormation resources."""
+    out: dict[str, dict[str, Any]] = {}
+    for logical, (model, field) in TABLES.items():
+        out[logical] = _table(model, getattr(config, field))
+    out["WorkDeadLetterQueue"] = _queue(
+        config.work_dlq, VisibilityTimeout=VISIBILITY_FACTOR * DEAD_LETTER_TIMEOUT_SECONDS
+    )
+    out["WorkQueue"] = _queue(
+        config.work_queue,
+        VisibilityTimeout=VISIBILITY_FACTOR * WORKER_TIMEOUT_SECONDS,
+        RedrivePolicy={
+            "deadLetterTargetArn": {"Fn::GetAtt": ["WorkDeadLetterQueue", "Arn"]},
+            "maxReceiveCount": MAX_RECEIVE_COUNT,
+        },
+    )
+    out["FilesBucket"] = _bucket(config.bucket)
+    out["FilesBucketPolicy"] = _tls_only("FilesBucket")
     return out
