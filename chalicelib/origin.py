@@ -162,13 +162,14 @@ class OriginClient:
                 if resp.status_code != 206:
                     raise self._fail(resp)
                 self._check_same(resp, first + got, last, validator, total)
-                try:
-                    got += self._read_into(resp, into[got:want], progress)
-                except _READ_ERRORS as exc:
+                read, broke = self._read_into(resp, into[got:want], progress)
+                # Count what arrived before a break too: the next request asks for the rest only.
+                got += read
+                if broke is not None:
                     failures += 1
                     if failures > self._quick_retries:
                         raise OriginError(
-                            f"the connection broke {failures} times: {_brief(exc)}", retryable=True
+                            f"the connection broke {failures} times: {_brief(broke)}", retryable=True
                         ) from None
                     continue
                 if got < want:
@@ -198,17 +199,23 @@ class OriginClient:
             raise SourceChanged("the file's Last-Modified changed")
 
     @staticmethod
-    def _read_into(resp: requests.Response, into: memoryview, progress: Callable[[int], None]) -> int:
+    def _read_into(
+        resp: requests.Response, into: memoryview, progress: Callable[[int], None]
+    ) -> tuple[int, BaseException | None]:
+        """Bytes read into ``into``, and the error that broke the connection, if one did."""
         raw = resp.raw
         got = 0
         while got < len(into):
-            data = raw.read(min(CHUNK, len(into) - got), decode_content=False)
+            try:
+                data = raw.read(min(CHUNK, len(into) - got), decode_content=False)
+            except _READ_ERRORS as exc:
+                return got, exc
             if not data:
                 break
             into[got : got + len(data)] = data
             got += len(data)
             progress(len(data))
-        return got
+        return got, None
 
     # -- plain streams --------------------------------------------------------------------
     def stream(self, url: str, headers: Mapping[str, str]) -> Iterator[bytes]:

@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.expressions.update import Action
 
 from .dispatcher import Dispatcher
 from .domain import planning
@@ -41,6 +43,7 @@ from .origin import OriginClient, OriginError, SourceChanged
 from .repository import TaskRepository, now_ms
 from .settings import EngineSettings, SettingsStore
 from .storage import ObjectStore, UploadGone
+from .urlguard import BlockedUrl
 from .workqueue import WorkQueue
 
 log = logging.getLogger("haul.transfer")
@@ -261,10 +264,21 @@ class Transfer:
                 TaskModel.phase.set("transferring"),
                 TaskModel.heartbeat.set(now_ms()),
             ],
-            (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == task.run),
+            # The generation fences off a duplicate of this start message running at the
+            # same time: only one of them may plan the next generation, the other drops its
+            # upload instead of leaving it open (or its parts recorded against the wrong one).
+            # A filename the user fixed meanwhile (PATCH) must not be overwritten by the probe's.
+            (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == task.run)
+            & (TaskModel.gen == task.gen) & (TaskModel.filename_locked == task.filename_locked),
         )
         if moved is None:
             self.store.abort(key, upload_id)
+            now = self.repo.get(task.id)
+            if (
+                now is not None and now.filename_locked and not task.filename_locked
+                and now.run == task.run and now.gen == task.gen
+            ):
+                self.start(msg)  # plan again with the user's name (it can be fixed only once)
             return
         if old_upload:
             self.store.abort(old_key, old_upload)
@@ -320,6 +334,9 @@ class Transfer:
                 self._move_part(task, msg["lane"], number)
             except OriginError as exc:
                 self._retry_or_fail(task, msg, exc, settings)
+                return
+            except BlockedUrl as exc:  # a redirect to a place Haul may not fetch from
+                self.fail(task, str(exc))
                 return
             except SourceChanged as exc:
                 self.restart(task, str(exc))
@@ -391,6 +408,9 @@ class Transfer:
         except OriginError as exc:
             self._retry_or_fail(task, msg, exc, settings)
             return
+        except BlockedUrl as exc:
+            self.fail(task, str(exc))
+            return
         except UploadGone:
             return
         if task.size is not None and total != task.size:
@@ -428,6 +448,20 @@ class Transfer:
         )
         if claimed is None:
             return
+        try:
+            self._complete(claimed, token)
+        except (ClientError, BotoCoreError):
+            # Let go of the claim, so that the redelivery of this message (the worker reports
+            # the failure) can finish the job, instead of the task waiting in "finalizing"
+            # for the reconciler's stall timeout.
+            self.repo.update(
+                claimed,
+                [TaskModel.finalizing.remove(), TaskModel.phase.set("transferring")],
+                TaskModel.finalizing == token,
+            )
+            raise
+
+    def _complete(self, claimed: Task, token: str) -> None:
         assert claimed.upload_id and claimed.size is not None
         parts = list(self.repo.iter_parts(claimed.id, claimed.gen))
         try:
@@ -435,9 +469,14 @@ class Transfer:
         except UploadGone:
             # Completed by an earlier attempt that died before it could say so.
             pass
+        # From here on the multipart upload is completed, so it is gone: a failure forgets it,
+        # and a retry plans a new one instead of "resuming" into nothing.
+        gone = [TaskModel.upload_id.remove()]
         stored = self.store.size(claimed.key)
         if stored != claimed.size:
-            self.fail(claimed, f"the stored object has {stored} bytes, the source {claimed.size}")
+            if stored is not None:
+                self.store.delete(claimed.key)  # a wrong file is worse than none
+            self.fail(claimed, f"the stored object has {stored} bytes, the source {claimed.size}", gone)
             return
         if claimed.checksum:
             algorithm, _, expected = claimed.checksum.partition(":")
@@ -449,6 +488,7 @@ class Transfer:
                 self.fail(
                     claimed,
                     f"checksum mismatch: expected {algorithm}:{expected}, got {algorithm}:{digest.hexdigest()}",
+                    gone,
                 )
                 return
         done = self.repo.transition(
@@ -469,7 +509,7 @@ class Transfer:
             log.info("task %s: downloading -> completed (%s bytes)", done.id, done.size)
             self.dispatcher.kick()
 
-    def fail(self, task: Task, reason: str) -> None:
+    def fail(self, task: Task, reason: str, extra: Sequence[Action] = ()) -> None:
         failed = self.repo.transition(
             task,
             [TaskState.DOWNLOADING],
@@ -480,6 +520,7 @@ class Transfer:
                 TaskModel.phase.remove(),
                 TaskModel.finalizing.remove(),
                 TaskModel.lane_speed.set({}),
+                *extra,
             ],
             TaskModel.run == task.run,
         )
@@ -523,7 +564,8 @@ class Transfer:
         if alive is None:
             return
         log.info("task %s: attempt %d failed (%s); retrying in %.1f s", task.id, attempt, exc, delay)
-        self.queue.send({**msg, "attempt": attempt}, delay=delay)
+        # SQS delays by whole seconds: round up, so a retry never comes before Retry-After.
+        self.queue.send({**msg, "attempt": attempt}, delay=math.ceil(delay))
 
 
 def _key_for(task: Task, filename: str) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-import requests
-from moto.server import ThreadedMotoServer
-
+from local_runtime.emulator import start_emulator
 from tests.support.origin import Origin, Resource
 from tests.support.ports import free_port
 from tests.support.runtime import RuntimeProcess, wait_state
@@ -19,11 +17,16 @@ PART = 5 * MiB
 
 def _start_download(rt: RuntimeProcess, origin: Origin, data: bytes) -> str:
     origin.add("/slow.bin", Resource(data=data, throttle_bps=3 * MiB))
-    settings = requests.patch(f"{rt.api}/settings", json={"part_size": PART, "parallel_parts": 2}, timeout=5)
+    settings = rt.http.patch(f"{rt.api}/settings", json={"part_size": PART, "parallel_parts": 2}, timeout=5)
     assert settings.status_code == 200, settings.text
-    created = requests.post(f"{rt.api}/downloads", json={"url": origin.url("/slow.bin")}, timeout=5)
+    created = rt.http.post(f"{rt.api}/downloads", json={"url": origin.url("/slow.bin")}, timeout=5)
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
+
+
+def _part_fetch(request: dict[str, object]) -> bool:
+    """A ranged GET for part data, not a probe's one-byte ``bytes=0-0``."""
+    return bool(request.get("range")) and request["range"] != (0, 0)
 
 
 def _part_of(offset: int) -> int:
@@ -39,7 +42,7 @@ def test_worker_killed_mid_part_loses_only_that_part(origin: Origin) -> None:
         wait_for(lambda: len(rt.recorded_parts(task_id)) >= 1, 60, 0.1, "a first recorded part")
         res = origin._server.resources["/slow.bin"]
         in_flight = wait_for(
-            lambda: {_part_of(r["range"][0]) for r in res.requests if r.get("range")} - rt.recorded_parts(task_id),
+            lambda: {_part_of(r["range"][0]) for r in res.requests if _part_fetch(r)} - rt.recorded_parts(task_id),
             30, 0.05, "a part in flight",
         )
         for pid in rt.worker_pids():
@@ -47,11 +50,11 @@ def test_worker_killed_mid_part_loses_only_that_part(origin: Origin) -> None:
         killed_at = time.time()
         recorded_at_kill = rt.recorded_parts(task_id)
 
-        done = wait_state(rt.api, task_id, {"completed", "failed"}, timeout=120)
+        done = wait_state(rt.api, task_id, {"completed", "failed"}, timeout=120, headers=rt.headers)
         assert done["state"] == "completed", done["error"]
         assert rt.object_bytes(done["key"]) == data
 
-        after = {_part_of(r["range"][0]) for r in res.requests if r.get("range") and r["time"] > killed_at}
+        after = {_part_of(r["range"][0]) for r in res.requests if _part_fetch(r) and r["time"] > killed_at}
         assert not after & recorded_at_kill, "a part recorded before the kill was fetched again"
         assert in_flight & after, "the part that was in flight was not fetched again"
         assert "restarted" in rt.output()
@@ -61,8 +64,7 @@ def test_worker_killed_mid_part_loses_only_that_part(origin: Origin) -> None:
 
 def test_restarted_runtime_resumes_running_downloads(origin: Origin) -> None:
     port = free_port()
-    backend = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    backend.start()  # plays LocalStack: a backend that outlives the runtime
+    backend = start_emulator("127.0.0.1", port)  # plays LocalStack: a backend that outlives the runtime
     endpoint = f"http://127.0.0.1:{port}"
     try:
         first = RuntimeProcess("e2erestart", aws_endpoint=endpoint).start()
@@ -77,11 +79,11 @@ def test_restarted_runtime_resumes_running_downloads(origin: Origin) -> None:
         second = RuntimeProcess("e2erestart", aws_endpoint=endpoint).start()
         try:
             wait_for(lambda: "resumed 1 download(s) that were running" in second.output(), 30, 0.2, "the resume line")
-            done = wait_state(second.api, task_id, {"completed", "failed"}, timeout=120)
+            done = wait_state(second.api, task_id, {"completed", "failed"}, timeout=120, headers=second.headers)
             assert done["state"] == "completed", done["error"]
             assert second.object_bytes(done["key"]) == data
             res = origin._server.resources["/slow.bin"]
-            refetched = {_part_of(r["range"][0]) for r in res.requests if r.get("range") and r["time"] > killed_at}
+            refetched = {_part_of(r["range"][0]) for r in res.requests if _part_fetch(r) and r["time"] > killed_at}
             assert not refetched & recorded, "parts stored before the restart were fetched again"
             assert refetched == set(range(1, 7)) - recorded
         finally:

@@ -14,10 +14,9 @@ from tests.support.origin import Origin
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+    from local_runtime.emulator import start_emulator
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(os.environ["HAUL_TEST_AWS_PORT"]), verbose=False)
-    server.start()
+    server = start_emulator("127.0.0.1", int(os.environ["HAUL_TEST_AWS_PORT"]))
     from chalicelib.config import Config
     from infra.bootstrap import bootstrap
 

@@ -34,7 +34,8 @@ class Resource:
     cut_after: int | None = None  # close the connection after this many body bytes...
     cuts: int = 0  # ...this many times
     fail_status: int | None = None  # answer this status...
-    failures: int = 0  # ...this many times
+    failures: int = 0  # ...this many times...
+    fail_after: int = 0  # ...once this many requests have been answered normally
     retry_after: str | None = None
     change_after_requests: int | None = None  # after N ranged requests, swap in `changed`
     changed: bytes | None = None
@@ -70,6 +71,10 @@ class Resource:
     def ranged_requests(self) -> list[tuple[int, int]]:
         return [r["range"] for r in self.requests if r.get("range") and r["status"] == 206]
 
+    def body_bytes(self) -> int:
+        """Body bytes the origin has written so far, over every request."""
+        return sum(int(r.get("sent", 0)) for r in self.requests)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -91,8 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         record: dict[str, Any] = {"path": self.path, "headers": dict(self.headers), "time": time.time()}
         with res._lock:
+            fail = res.fail_status is not None and res.failures > 0 and len(res.requests) >= res.fail_after
             res.requests.append(record)
-            fail = res.fail_status is not None and res.failures > 0
             if fail:
                 res.failures -= 1
         if res.redirect_to:
@@ -162,18 +167,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if head:
             return
-        self._body(res, start, length)
+        self._body(res, start, length, record)
 
     @staticmethod
     def _last_modified(res: Resource) -> str:
         return formatdate(res.last_modified or 0, usegmt=True)
 
-    def _body(self, res: Resource, start: int, length: int) -> None:
+    def _body(self, res: Resource, start: int, length: int, record: dict[str, Any]) -> None:
+        record["sent"] = 0
+        try:
+            self._write_body(res, start, length, record)
+        finally:
+            record["end"] = time.time()
+
+    def _write_body(self, res: Resource, start: int, length: int, record: dict[str, Any]) -> None:
         cut_at = None
         with res._lock:
             if res.cut_after is not None and res.cuts > 0 and length > res.cut_after:
                 res.cuts -= 1
                 cut_at = res.cut_after
+                record["cut_at"] = cut_at
         sent = 0
         block = 256 * 1024
         began = time.monotonic()
@@ -184,12 +197,14 @@ class _Handler(BaseHTTPRequestHandler):
                     n = cut_at - sent
                     if n > 0:
                         self.wfile.write(res.read(start + sent, n))
+                        record["sent"] = sent + n
                     self.wfile.flush()
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
                 self.wfile.write(res.read(start + sent, n))
                 sent += n
+                record["sent"] = sent
                 if res.throttle_bps:
                     ahead = sent / res.throttle_bps - (time.monotonic() - began)
                     if ahead > 0:
@@ -219,7 +234,7 @@ class Origin:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = _Server((host, port), _Handler)
         self._server.resources = {}
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> Origin:
         self.start()
