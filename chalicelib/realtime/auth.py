@@ -1,0 +1,86 @@
+"""Who a WebSocket connection acts as: decided once, at connect.
+
+:func:`authenticate` verifies the token (a JWT access token or a personal API key, checked
+by chalicelib/auth) and returns the user's identity. Only stages that allow it
+(``HAUL_WS_ANONYMOUS``, on by default for the functional tests' stage only) accept a
+connection without a token, as an owner no user is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..config import Config
+
+# The owner every caller acts as until accounts exist (functions/http.py LOCAL_OWNER).
+ANONYMOUS_OWNER = "local"
+
+
+@dataclass(frozen=True)
+class Identity:
+    owner: str
+    anonymous: bool = False
+    roles: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "roles": list(self.roles)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, owner: str) -> Identity:
+        data = data or {}
+        return cls(owner=owner, anonymous=bool(data.get("anonymous")), roles=tuple(data.get("roles") or ()))
+
+
+# token -> identity, or None when the token is not valid.
+TokenVerifier = Callable[[str], Identity | None]
+
+
+def _no_accounts(token: str) -> Identity | None:
+    return None
+
+
+def _accounts_verifier(token: str) -> Identity | None:
+    """The accounts' check (chalicelib/auth): an access token (JWT), or a personal API key.
+
+    The connection acts as the token's user; the user must exist and be enabled now.
+    """
+    from ..auth.apikeys import looks_like_key
+    from ..container import services
+    from ..errors import ApiError
+
+    try:
+        accounts = services().accounts
+        who = accounts.from_api_key(token) if looks_like_key(token) else accounts.from_access_token(token)
+    except ApiError:
+        return None
+    except Exception:
+        logging.getLogger("haul.realtime.auth").exception("token check failed; connection refused")
+        return None
+    return Identity(owner=who.user_id, roles=(who.role.value,))
+
+
+DEFAULT_VERIFIER: TokenVerifier = _accounts_verifier
+_verifier: TokenVerifier = DEFAULT_VERIFIER
+
+
+def set_token_verifier(verifier: TokenVerifier) -> None:
+    global _verifier
+    _verifier = verifier
+
+
+def authenticate(token: str | None, config: Config | None = None,
+                 anonymous_owner: str = ANONYMOUS_OWNER) -> Identity | None:
+    """The identity a connection presenting ``token`` acts as; None refuses the connection.
+
+    A token that is present must verify, on every stage. Without one, the connection is
+    anonymous where the stage allows it and refused everywhere else.
+    """
+    config = config or Config.from_env()
+    if token:
+        return _verifier(token)
+    if config.ws_anonymous:
+        return Identity(owner=anonymous_owner, anonymous=True)
+    return None

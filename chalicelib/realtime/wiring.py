@@ -1,0 +1,84 @@
+"""Builds the real-time side once per process, in the style of chalicelib/container.py.
+
+The management API clients are made here and nowhere else: ``build_realtime`` takes a
+client factory so tests can pass their own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from ..config import Config
+from .connections import ConnectionStore
+from .fanout import FanOut
+from .publisher import Publishers
+from .queries import TaskReader
+from .session import Session
+from .throttle import Throttle
+
+
+@dataclass(frozen=True)
+class Realtime:
+    config: Config
+    store: ConnectionStore
+    reader: TaskReader
+    publishers: Publishers
+    session: Session
+    fanout: FanOut
+
+
+def management_client_factory(config: Config) -> Callable[[str], Any]:
+    """endpoint -> an ``apigatewaymanagementapi`` client posting there."""
+    session = boto3.session.Session(region_name=config.region)
+    boto_config = BotoConfig(
+        retries={"mode": "standard", "max_attempts": 3},
+        max_pool_connections=32,
+        connect_timeout=2,
+        read_timeout=10,
+    )
+
+    def make(endpoint: str) -> Any:
+        # An explicit endpoint wins over AWS_ENDPOINT_URL (which points at the emulator locally).
+        return session.client("apigatewaymanagementapi", endpoint_url=endpoint, config=boto_config)
+
+    return make
+
+
+def build_realtime(config: Config, client_factory: Callable[[str], Any] | None = None) -> Realtime:
+    store = ConnectionStore()
+    reader = TaskReader()
+    publishers = Publishers(config, client_factory or management_client_factory(config))
+    return Realtime(
+        config=config,
+        store=store,
+        reader=reader,
+        publishers=publishers,
+        session=Session(store, reader),
+        fanout=FanOut(store, reader, Throttle(), publishers.default()),
+    )
+
+
+_lock = threading.Lock()
+_realtime: Realtime | None = None
+
+
+def realtime() -> Realtime:
+    """This process's real-time services, built on first use."""
+    global _realtime
+    with _lock:
+        if _realtime is None:
+            _realtime = build_realtime(Config.from_env())
+        return _realtime
+
+
+def reset_realtime() -> None:
+    """Forget the built services (tests that change the configuration)."""
+    global _realtime
+    with _lock:
+        _realtime = None

@@ -1,0 +1,208 @@
+"""Lambda's DynamoDB Streams event source mapping, locally: read the stream, invoke the handler.
+
+For each ``@app.on_dynamodb_record`` handler it reads the stream of the table its ARN names
+(locally the ARN is a placeholder: the table name is what counts), shard by shard and in
+order, and invokes the handler with Lambda-shaped events, honouring the declared batch size,
+batching window and starting position. A batch whose handler raises is retried (as Lambda
+does) a few times, then skipped with an error in the log, so one bad batch cannot stall
+the fan-out forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .lambda_context import LambdaContext
+
+log = logging.getLogger("haul.local.streams")
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    handler_name: str
+    handler: Handler
+    table_name: str
+    batch_size: int = 100
+    window_seconds: float = 0.0
+    starting_position: str = "LATEST"
+
+
+def table_of(stream_arn: str) -> str:
+    """``arn:aws:dynamodb:region:account:table/NAME/stream/LABEL`` -> ``NAME``."""
+    resource = stream_arn.split(":", 5)[-1]
+    parts = resource.split("/")
+    if len(parts) < 2 or parts[0] != "table":
+        raise ValueError(f"not a DynamoDB stream ARN: {stream_arn}")
+    return parts[1]
+
+
+def stream_sources(app_module: Any) -> list[StreamSource]:
+    from chalice.app import DynamoDBEventConfig
+
+    out = []
+    for config in app_module.app.event_sources:
+        if isinstance(config, DynamoDBEventConfig):
+            name = config.handler_string.rsplit(".", 1)[-1]
+            out.append(StreamSource(
+                name, getattr(app_module, name), table_of(config.stream_arn), config.batch_size or 100,
+                float(config.maximum_batching_window_in_seconds or 0), config.starting_position or "LATEST",
+            ))
+    return out
+
+
+def lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """A GetRecords record as Lambda hands it to a handler."""
+    data = dict(record.get("dynamodb") or {})
+    created = data.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        data["ApproximateCreationDateTime"] = created.timestamp()
+    elif created is None:
+        data["ApproximateCreationDateTime"] = time.time()
+    return {
+        "eventID": record.get("eventID"),
+        "eventName": record.get("eventName"),
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": record.get("awsRegion", region),
+        "dynamodb": data,
+        "eventSourceARN": stream_arn,
+    }
+
+
+class StreamPoller:
+    def __init__(
+        self, dynamodb: Any, streams: Any, source: StreamSource, region: str,
+        poll_interval: float = 0.1, idle_interval: float = 0.5, attempts: int = 3,
+    ) -> None:
+        self._dynamodb = dynamodb
+        self._streams = streams
+        self.source = source
+        self._region = region
+        self._poll = poll_interval
+        self._idle = idle_interval
+        self._attempts = attempts
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._arn = ""
+        self._iterators: dict[str, str | None] = {}
+        self._last_seq: dict[str, str] = {}
+        self._last_records = 0.0
+        self.invocations = 0
+        self.records = 0
+        self.skipped = 0
+
+    @property
+    def stream_arn(self) -> str:
+        return self._arn
+
+    def start(self) -> StreamPoller:
+        self._arn = self._dynamodb.describe_table(TableName=self.source.table_name)["Table"]["LatestStreamArn"]
+        self._discover(initial=True)
+        self._thread = threading.Thread(target=self._loop, name=f"stream-{self.source.handler_name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _discover(self, initial: bool = False) -> None:
+        shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"].get("Shards", [])
+        for shard in shards:
+            sid = shard["ShardId"]
+            if sid in self._iterators or sid in self._last_seq:
+                continue
+            # Shards that appear later (splits) are read from their start, as Lambda does.
+            kind = self.source.starting_position if initial else "TRIM_HORIZON"
+            self._iterators[sid] = self._iterator(sid, kind)
+
+    def _iterator(self, shard_id: str, kind: str, after: str | None = None) -> str | None:
+        kwargs: dict[str, Any] = {"StreamArn": self._arn, "ShardId": shard_id, "ShardIteratorType": kind}
+        if after is not None:
+            kwargs["SequenceNumber"] = after
+        return self._streams.get_shard_iterator(**kwargs).get("ShardIterator")
+
+    def _loop(self) -> None:
+        last_discovery = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                got = self.poll_once()
+                if time.monotonic() - last_discovery > 10:
+                    self._discover()
+                    last_discovery = time.monotonic()
+            except (ClientError, BotoCoreError) as exc:
+                if self._stop.is_set():
+                    return
+                log.warning("reading the stream of %s failed: %s", self.source.table_name, exc)
+                self._reopen()
+                got = 0
+            if not got:
+                busy = time.monotonic() - self._last_records < 5
+                self._stop.wait(self._poll if busy else self._idle)
+
+    def _reopen(self) -> None:
+        """New iterators after an error (an expired iterator, say), after the last record seen."""
+        for sid in list(self._iterators):
+            try:
+                after = self._last_seq.get(sid)
+                self._iterators[sid] = (
+                    self._iterator(sid, "AFTER_SEQUENCE_NUMBER", after) if after
+                    else self._iterator(sid, "LATEST")
+                )
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("reopening shard %s failed: %s", sid, exc)
+
+    def poll_once(self) -> int:
+        """Read each shard once (longer while a batching window is open); records handled."""
+        total = 0
+        for sid in list(self._iterators):
+            batch = self._read(sid)
+            if self.source.window_seconds > 0 and batch:
+                deadline = time.monotonic() + self.source.window_seconds
+                while len(batch) < self.source.batch_size and time.monotonic() < deadline:
+                    if self._stop.wait(min(self._poll, max(0.0, deadline - time.monotonic()))):
+                        break
+                    batch += self._read(sid, self.source.batch_size - len(batch))
+            if batch:
+                self._invoke(batch)
+                total += len(batch)
+        return total
+
+    def _read(self, sid: str, limit: int | None = None) -> list[dict[str, Any]]:
+        iterator = self._iterators.get(sid)
+        if iterator is None:
+            self._iterators.pop(sid, None)
+            return []
+        answer = self._streams.get_records(ShardIterator=iterator, Limit=limit or self.source.batch_size)
+        self._iterators[sid] = answer.get("NextShardIterator")
+        records = answer.get("Records") or []
+        if records:
+            self._last_seq[sid] = records[-1]["dynamodb"]["SequenceNumber"]
+            self._last_records = time.monotonic()
+        return list(records)
+
+    def _invoke(self, records: list[dict[str, Any]]) -> None:
+        event = {"Records": [lambda_record(r, self._arn, self._region) for r in records]}
+        for attempt in range(1, self._attempts + 1):
+            try:
+                self.source.handler(event, LambdaContext(self.source.handler_name))
+                self.invocations += 1
+                self.records += len(records)
+                return
+            except Exception:
+                log.exception("stream handler %s failed (attempt %d of %d)", self.source.handler_name, attempt,
+                              self._attempts)
+                if self._stop.wait(0.2 * attempt):
+                    return
+        self.skipped += len(records)
+        log.error("skipped %d stream record(s) after %d failed attempts", len(records), self._attempts)
