@@ -5,17 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from chalice import Chalice, Rate
-from chalice.app import CloudWatchEvent, SQSEvent
+from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent, WebsocketEvent
 
 from chalicelib.config import Config
-from chalicelib.logs import configure_logging
-from functions import api, scheduler, worker
+from chalicelib.logs import configure_logging, log_context
+from functions import accounts, api, docs, fanout, scheduler, websocket, worker
 
 CONFIG = Config.from_env()
 
 app = Chalice(app_name="haul", configure_logs=False)
 configure_logging()
+# Every log line of an invocation carries its request id, task id and function name.
+app.register_middleware(log_context, "all")
 app.register_blueprint(api.blueprint, url_prefix="/api/v1")
+app.register_blueprint(accounts.blueprint, url_prefix="/api/v1")
+app.register_blueprint(docs.blueprint, url_prefix="/api/v1")
 
 
 @app.on_sqs_message(queue=CONFIG.work_queue, batch_size=1)
@@ -31,3 +35,33 @@ def dead_letters(event: SQSEvent) -> dict[str, Any]:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def reconcile(event: CloudWatchEvent) -> None:
     scheduler.tick()
+
+
+# -- real-time: the WebSocket API and the change fan-out (docs/websocket.md) ---------------
+# Chalice wraps WebSocket handlers only when they are registered on the app, not a blueprint.
+app.experimental_feature_flags.update(["WEBSOCKETS"])
+
+
+@app.on_ws_connect()
+def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
+    return websocket.connect(event)
+
+
+@app.on_ws_message()
+def ws_message(event: WebsocketEvent) -> None:
+    websocket.message(event)
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event: WebsocketEvent) -> None:
+    websocket.disconnect(event)
+
+
+@app.on_dynamodb_record(
+    stream_arn=CONFIG.tasks_stream_arn,
+    batch_size=100,
+    starting_position="LATEST",
+    maximum_batching_window_in_seconds=CONFIG.fanout_window,
+)
+def fanout_changes(event: DynamoDBEvent) -> None:
+    fanout.handle(event)

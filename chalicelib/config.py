@@ -23,7 +23,15 @@ RESOURCE_ENV = {
     "work": "HAUL_WORK_QUEUE",
     "work-dlq": "HAUL_WORK_DLQ",
     "bucket": "HAUL_BUCKET",
+    "connections": "HAUL_CONNECTIONS_TABLE",
+    "users": "HAUL_USERS_TABLE",
+    "sessions": "HAUL_SESSIONS_TABLE",
+    "api-keys": "HAUL_API_KEYS_TABLE",
+    "rate-limits": "HAUL_RATE_LIMITS_TABLE",
 }
+# Stages where a WebSocket client may connect without a token (as an owner nobody is): only
+# the functional tests' stage. Everywhere else a connection authenticates (docs/security.md).
+ANONYMOUS_WS_STAGES = frozenset({"test"})
 
 
 def resource_name(stage: str, logical: str) -> str:
@@ -49,11 +57,34 @@ class Config:
     bucket: str = resource_name(LOCAL_STAGE, "bucket")
     allow_private_networks: bool = True
     # Seconds a worker may hold a work message before SQS hands it to another worker.
-    visibility_timeout: int = 120
+    visibility_timeout: int = 30
     # How often (seconds) a lane writes in-part progress to DynamoDB.
     progress_interval: float = 1.0
     # A downloading task with no progress for this long is re-dispatched by the reconciler.
     stall_timeout: float = 180.0
+    # Real-time (WebSocket API and change fan-out; see docs/websocket.md).
+    connections_table: str = resource_name(LOCAL_STAGE, "connections")
+    # The management endpoint (https://{api-id}.execute-api.{region}.amazonaws.com/{stage},
+    # a custom domain, or the local gateway); else built from ws_api_id and ws_stage.
+    ws_endpoint: str | None = None
+    ws_api_id: str | None = None
+    ws_stage: str = "api"
+    ws_anonymous: bool = True
+    # The tasks table's stream (the fan-out's trigger) and the trigger's batching window.
+    tasks_stream_arn: str = ""
+    fanout_window: int = 1
+    # Accounts (docs/security.md): their tables, token lifetimes and request limits.
+    users_table: str = resource_name(LOCAL_STAGE, "users")
+    sessions_table: str = resource_name(LOCAL_STAGE, "sessions")
+    api_keys_table: str = resource_name(LOCAL_STAGE, "api-keys")
+    rate_limits_table: str = resource_name(LOCAL_STAGE, "rate-limits")
+    # The Secrets Manager secret holding the JWT signing key; unset, the local runtime
+    # generates one into the control table (a Lambda function refuses to).
+    jwt_secret_name: str | None = None
+    access_token_seconds: int = 900
+    refresh_token_seconds: int = 14 * 24 * 3600
+    # Requests per user per minute (0: no limit).
+    rate_limit_per_minute: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -77,7 +108,26 @@ class Config:
             allow_private_networks=_flag(
                 env.get("HAUL_ALLOW_PRIVATE_NETWORKS"), default=stage == LOCAL_STAGE
             ),
-            visibility_timeout=int(env.get("HAUL_VISIBILITY_TIMEOUT", "120")),
+            visibility_timeout=int(env.get("HAUL_VISIBILITY_TIMEOUT", "30")),
             progress_interval=float(env.get("HAUL_PROGRESS_INTERVAL", "1.0")),
             stall_timeout=float(env.get("HAUL_STALL_TIMEOUT", "180")),
+            connections_table=name("connections"),
+            ws_endpoint=env.get("HAUL_WS_ENDPOINT") or None,
+            ws_api_id=env.get("HAUL_WS_API_ID") or None,
+            ws_stage=env.get("HAUL_WS_STAGE") or "api",
+            # Deployed stages refuse WebSocket connections without a valid token.
+            ws_anonymous=_flag(env.get("HAUL_WS_ANONYMOUS"), default=stage in ANONYMOUS_WS_STAGES),
+            # A deployed stack sets the real ARN; locally the stream poller finds the stream
+            # from the table name in this placeholder.
+            tasks_stream_arn=env.get("HAUL_TASKS_STREAM_ARN")
+            or f"arn:aws:dynamodb:local:000000000000:table/{name('tasks')}/stream/latest",
+            fanout_window=int(env.get("HAUL_FANOUT_WINDOW", "1")),
+            users_table=name("users"),
+            sessions_table=name("sessions"),
+            api_keys_table=name("api-keys"),
+            rate_limits_table=name("rate-limits"),
+            jwt_secret_name=env.get("HAUL_JWT_SECRET_NAME") or None,
+            access_token_seconds=int(env.get("HAUL_ACCESS_TOKEN_SECONDS", "900")),
+            refresh_token_seconds=int(env.get("HAUL_REFRESH_TOKEN_SECONDS", str(14 * 24 * 3600))),
+            rate_limit_per_minute=int(env.get("HAUL_RATE_LIMIT_PER_MINUTE", "600")),
         )

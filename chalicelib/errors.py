@@ -9,10 +9,14 @@ class ApiError(Exception):
     status = 400
     code = "BAD_REQUEST"
 
-    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, message: str, details: list[dict[str, str]] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
+        # Response headers that belong to this error (Retry-After, WWW-Authenticate).
+        self.headers = headers or {}
 
     def body(self, request_id: str) -> dict[str, Any]:
         return {
@@ -43,6 +47,29 @@ class Conflict(ApiError):
 
 class PayloadTooLarge(ApiError):
     status, code = 413, "PAYLOAD_TOO_LARGE"
+
+
+class Unauthenticated(ApiError):
+    status, code = 401, "UNAUTHENTICATED"
+
+    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message, details, {"WWW-Authenticate": 'Bearer realm="haul"'})
+
+
+class Forbidden(ApiError):
+    status, code = 403, "FORBIDDEN"
+
+
+class SetupDone(ApiError):
+    status, code = 409, "SETUP_ALREADY_DONE"
+
+
+class TooManyRequests(ApiError):
+    status, code = 429, "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: int, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, None, {**(headers or {}), "Retry-After": str(max(1, retry_after))})
+        self.retry_after = max(1, retry_after)
 
 
 class Internal(ApiError):

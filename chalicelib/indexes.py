@@ -1,4 +1,4 @@
-"""Global secondary indexes of the tasks table: every hot-path list is a Query on one of these."""
+"""Global secondary indexes: every hot-path list is a Query on one of these, never a Scan."""
 
 from __future__ import annotations
 
@@ -36,4 +36,39 @@ class OwnerStateIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-d
         projection = AllProjection()
 
     owner_state = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+# -- accounts --------------------------------------------------------------------------------
+
+
+class UserIdIndex(GlobalSecondaryIndex["UserModel"]):  # type: ignore[name-defined]
+    """A user by id (tokens and API paths name users by id; the table is keyed by username)."""
+
+    class Meta:
+        index_name = "by-id"
+        projection = KeysOnlyProjection()
+
+    id = UnicodeAttribute(hash_key=True)
+
+
+class UserListIndex(GlobalSecondaryIndex["UserModel"]):  # type: ignore[name-defined]
+    """Every user, oldest first (one partition: a deployment has few users)."""
+
+    class Meta:
+        index_name = "by-created"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ApiKeyUserIndex(GlobalSecondaryIndex["ApiKeyModel"]):  # type: ignore[name-defined]
+    """One user's API keys, oldest first."""
+
+    class Meta:
+        index_name = "by-user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)

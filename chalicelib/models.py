@@ -12,12 +12,14 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.models import Model
 
 from .config import Config
-from .indexes import OwnerIndex, OwnerStateIndex, StateIndex
+from .indexes import ApiKeyUserIndex, OwnerIndex, OwnerStateIndex, StateIndex, UserIdIndex, UserListIndex
 
 CONFIG = Config.from_env()
 
@@ -122,3 +124,107 @@ class ControlModel(Model):
     expires = NumberAttribute(null=True)
     dirty = BooleanAttribute(null=True)
     updated_at = NumberAttribute(null=True)
+
+
+class ConnectionModel(Model):
+    """WebSocket connections and their room subscriptions (chalicelib/realtime/connections.py).
+
+    Two kinds of item: a connection (``conn#<id>`` / ``meta``) with the identity it connected
+    with and the rooms it joined, and one subscription per room (``subs#<owner>`` /
+    ``<room>#<id>``), so the fan-out finds every subscriber of an owner's rooms with one Query
+    instead of a scan. Both expire (``expires``, the table's TTL attribute) after API Gateway's
+    two-hour limit on a connection; readers ignore expired items before DynamoDB deletes them.
+    """
+
+    class Meta(_Meta):
+        table_name = CONFIG.connections_table
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    connection_id = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    rooms = UnicodeSetAttribute(null=True)
+    identity = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    connected_at = NumberAttribute(null=True)
+    expires = TTLAttribute(null=True)
+
+
+# -- accounts (chalicelib/auth/, docs/security.md) ------------------------------------------
+
+
+class UserModel(Model):
+    """A user: one item per (lower-case) username, found by id through ``by_id``."""
+
+    class Meta(_Meta):
+        table_name = CONFIG.users_table
+
+    username = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute()
+    role = UnicodeAttribute()
+    password_hash = UnicodeAttribute()
+    disabled = BooleanAttribute(default=False)
+    # Every user shares this partition of ``by_created``: listing users is a Query, not a Scan.
+    kind = UnicodeAttribute(default="user")
+    created_key = UnicodeAttribute()
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+    last_login = NumberAttribute(null=True)
+    # Sessions that began before this (ms) are over: set when the password changes or the
+    # user is disabled.
+    valid_after = NumberAttribute(default=0)
+
+    by_id = UserIdIndex()
+    by_created = UserListIndex()
+
+
+class SessionModel(Model):
+    """A login session: the family of refresh tokens one login started.
+
+    Only the SHA-256 of the refresh token that is valid now is kept (``current``), with the
+    hashes of the ones it replaced (``used``): presenting one of those again is a replay, and
+    revokes the session. Access tokens name their session, so a revoked session ends them too.
+    """
+
+    class Meta(_Meta):
+        table_name = CONFIG.sessions_table
+
+    id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    username = UnicodeAttribute()
+    current = UnicodeAttribute()
+    used = UnicodeSetAttribute(null=True)
+    revoked = BooleanAttribute(default=False)
+    revoked_reason = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    rotated_at = NumberAttribute(null=True)
+    expires = TTLAttribute()
+
+
+class ApiKeyModel(Model):
+    """A personal API key: its id, its owner and the SHA-256 of its secret, never the secret."""
+
+    class Meta(_Meta):
+        table_name = CONFIG.api_keys_table
+
+    id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    username = UnicodeAttribute()
+    name = UnicodeAttribute()
+    secret_hash = UnicodeAttribute()
+    created_key = UnicodeAttribute()
+    created_at = NumberAttribute()
+    last_used_at = NumberAttribute(null=True)
+    expires = TTLAttribute(null=True)
+
+    by_user = ApiKeyUserIndex()
+
+
+class RateLimitModel(Model):
+    """Counters of fixed windows (requests per user, failed logins) and login locks; all expire."""
+
+    class Meta(_Meta):
+        table_name = CONFIG.rate_limits_table
+
+    key = UnicodeAttribute(hash_key=True)
+    hits = NumberAttribute(default=0)
+    expires = TTLAttribute()

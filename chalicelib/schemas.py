@@ -6,8 +6,19 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
+from .auth import passwords
+from .auth.identity import Role
 from .domain import filenames
 from .domain.states import TaskState
 from .domain.task import priority_value
@@ -39,7 +50,13 @@ def _priority(value: Any) -> int:
 
 
 # LOW / NORMAL / HIGH or -100..100, always an int once validated.
-Priority = Annotated[int, BeforeValidator(_priority)]
+Priority = Annotated[
+    int,
+    BeforeValidator(
+        _priority,
+        json_schema_input_type=Annotated[int, Field(ge=-100, le=100)] | Literal["LOW", "NORMAL", "HIGH"],
+    ),
+]
 
 
 class AddDownload(_Strict):
@@ -129,10 +146,84 @@ class ListQuery(_Strict):
     page: int = Field(default=1, ge=1, le=100_000)
     per_page: int = Field(default=50, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=2048)
+    # Whose downloads: an admin lists everyone's without it; anyone else only their own.
+    owner: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class DeleteQuery(_Strict):
     delete_file: bool = False
+
+
+# -- accounts ------------------------------------------------------------------------------
+
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+def _username(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _check_username(value: str) -> str:
+    if not _USERNAME.match(value):
+        raise ValueError("must be 2 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit")
+    return value
+
+
+# Usernames are case-insensitive: stored and compared in lower case.
+Username = Annotated[str, BeforeValidator(_username), Field(min_length=2, max_length=64)]
+NewUsername = Annotated[
+    str, BeforeValidator(_username), AfterValidator(_check_username),
+    Field(min_length=2, max_length=64, json_schema_extra={"pattern": _USERNAME.pattern}),
+]
+# Passwords are taken exactly as typed (no stripping); a new one is 8 to 1024 characters.
+Password = Annotated[str, StringConstraints(strip_whitespace=False), Field(min_length=1, max_length=passwords.MAX_LENGTH)]
+NewPassword = Annotated[
+    str, StringConstraints(strip_whitespace=False),
+    Field(min_length=passwords.MIN_LENGTH, max_length=passwords.MAX_LENGTH),
+]
+
+
+class Login(_Strict):
+    username: Username
+    password: Password
+
+
+class Setup(_Strict):
+    username: NewUsername
+    password: NewPassword
+
+
+class Refresh(_Strict):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class CreateUser(_Strict):
+    username: NewUsername
+    password: NewPassword
+    role: Role = Role.USER
+
+
+class PatchUser(_Strict):
+    role: Role | None = None
+    disabled: bool | None = None
+    password: NewPassword | None = None
+
+
+class UserListQuery(_Strict):
+    per_page: int = Field(default=50, ge=1, le=200)
+    cursor: str | None = Field(default=None, max_length=512)
+
+
+class CreateApiKey(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 def parse(model: type[_Strict], data: Any, where: Literal["body", "query"] = "body") -> Any:

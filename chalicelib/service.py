@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 
+from . import alltasks
+from .auth.identity import Identity, Role
 from .dispatcher import Dispatcher
 from .domain import filenames
 from .domain.states import Action, InvalidTransition, TaskState, apply, sources
 from .domain.task import Task, rank
-from .errors import Conflict, NotFound, field_error
+from .errors import Conflict, Forbidden, NotFound, field_error
 from .models import TaskModel
 from .repository import TaskRepository, _cursor_decode, now_ms
 from .schemas import AddDownload, ListQuery, PatchDownload
@@ -19,6 +22,8 @@ from .storage import ObjectStore
 from .urlguard import BlockedUrl, UrlGuard
 
 log = logging.getLogger("haul.api")
+# Task ids are UUIDs; anything else names no download (and never reaches DynamoDB).
+_TASK_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,13 @@ class DownloadService:
         self.settings = settings
         self.guard = guard
 
-    def add(self, owner: str, req: AddDownload) -> Task:
+    @staticmethod
+    def _writer(who: Identity) -> None:
+        if not who.at_least(Role.USER):
+            raise Forbidden(f"a {who.role.value} may read downloads but not change them")
+
+    def add(self, who: Identity, req: AddDownload) -> Task:
+        self._writer(who)
         try:
             self.guard.check(req.url)
         except BlockedUrl as exc:
@@ -55,7 +66,7 @@ class DownloadService:
         filename = req.filename or filenames.from_url(req.url)
         task = Task(
             id=task_id,
-            owner=owner,
+            owner=who.user_id,
             url=req.url,
             filename=filename,
             key=f"downloads/{task_id}/{filename}",
@@ -77,13 +88,19 @@ class DownloadService:
         self.dispatcher.kick()
         return self.repo.get(task_id) or task
 
-    def get(self, owner: str, task_id: str) -> Task:
-        task = self.repo.get(task_id)
-        if task is None or task.owner != owner:
+    def get(self, who: Identity, task_id: str) -> Task:
+        """The download, if ``who`` may see it; another user's is a 404, as a missing one is."""
+        task = self.repo.get(task_id) if _TASK_ID.match(task_id) else None
+        if task is None or not who.sees(task.owner):
             raise NotFound(f"no download with id {task_id}")
         return task
 
-    def list(self, owner: str, query: ListQuery) -> Page:
+    def list(self, who: Identity, query: ListQuery) -> Page:
+        if query.owner is not None and query.owner != who.user_id and not who.is_admin:
+            raise Forbidden("only an admin lists other users' downloads")
+        if who.is_admin and query.owner is None:
+            return self._list_all(query)
+        owner = query.owner or who.user_id
         if query.cursor:
             if not _cursor_fits(query.cursor, owner, query.status):
                 raise field_error("cursor", "is not a cursor this API issued for this list")
@@ -101,8 +118,28 @@ class DownloadService:
         total = self.repo.count_for_owner(owner, query.status)
         return Page(tasks, total, query.page, query.per_page, cursor)
 
-    def patch(self, owner: str, task_id: str, req: PatchDownload) -> Task:
-        task = self.get(owner, task_id)
+    def _list_all(self, query: ListQuery) -> Page:
+        """Every owner's downloads (admins), state by state in dispatch order (chalicelib/alltasks.py)."""
+        try:
+            if query.cursor:
+                tasks, cursor = alltasks.list_all(self.repo, query.status, query.per_page, query.cursor)
+            else:
+                tasks, cursor, page = [], None, 0
+                while page < query.page:
+                    tasks, cursor = alltasks.list_all(self.repo, query.status, query.per_page, cursor)
+                    page += 1
+                    if cursor is None:
+                        break
+                if page < query.page:
+                    tasks = []
+        except alltasks.BadCursor as exc:
+            raise field_error("cursor", str(exc)) from None
+        total = alltasks.count_all(self.repo, query.status)
+        return Page(tasks, total, query.page, query.per_page, cursor)
+
+    def patch(self, who: Identity, task_id: str, req: PatchDownload) -> Task:
+        self._writer(who)
+        task = self.get(who, task_id)
         actions = []
         if req.priority is not None:
             actions += [TaskModel.priority.set(req.priority), TaskModel.rank.set(rank(req.priority, task.order))]
@@ -124,8 +161,9 @@ class DownloadService:
             self.dispatcher.kick()
         return updated
 
-    def act(self, owner: str, task_id: str, action: Action) -> Task:
-        task = self.get(owner, task_id)
+    def act(self, who: Identity, task_id: str, action: Action) -> Task:
+        self._writer(who)
+        task = self.get(who, task_id)
         try:
             target = apply(action, task.state)
         except InvalidTransition as exc:
@@ -142,7 +180,7 @@ class DownloadService:
             extra += [TaskModel.restarts.set(0), TaskModel.note.remove()]
         moved = self.repo.transition(task, sources(action), target, extra, TaskModel.run == task.run)
         if moved is None:
-            current = self.get(owner, task_id)
+            current = self.get(who, task_id)
             raise Conflict(f"the download is now {current.state.value}; {action.value} was not applied")
         log.info("task %s: %s -> %s (%s)", task.id, task.state.value, target.value, action.value)
         if action == Action.CANCEL:
@@ -150,8 +188,9 @@ class DownloadService:
         self.dispatcher.kick()
         return moved
 
-    def delete(self, owner: str, task_id: str, delete_file: bool) -> None:
-        task = self.get(owner, task_id)
+    def delete(self, who: Identity, task_id: str, delete_file: bool) -> None:
+        self._writer(who)
+        task = self.get(who, task_id)
         if task.state in (TaskState.QUEUED, TaskState.DOWNLOADING, TaskState.PAUSED):
             self.repo.transition(
                 task, [task.state], TaskState.CANCELLED, [TaskModel.run.add(1)], TaskModel.run == task.run
@@ -163,8 +202,8 @@ class DownloadService:
         log.info("task %s: deleted%s", task.id, " with its file" if delete_file else "")
         self.dispatcher.kick()
 
-    def file_url(self, owner: str, task_id: str) -> str:
-        task = self.get(owner, task_id)
+    def file_url(self, who: Identity, task_id: str) -> str:
+        task = self.get(who, task_id)
         if task.state != TaskState.COMPLETED:
             raise Conflict(f"the download is {task.state.value}; its file exists once it is completed")
         return self.store.presign(task.key, task.filename, self.settings.get().presign_seconds)

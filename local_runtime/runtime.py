@@ -7,6 +7,7 @@ import importlib
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +18,7 @@ from typing import Any
 
 from chalice.local import ChaliceRequestHandler
 
+from .realtime import LocalRealtime
 from .sqs_poller import POLL_WAIT_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +29,23 @@ access = logging.getLogger("haul.local.access")
 class QuietRequestHandler(ChaliceRequestHandler):
     """Chalice's local handler, with access lines at DEBUG instead of one per request on stderr."""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         access.debug(format, *args)
+
+
+class StartupError(Exception):
+    """Something the user can fix before Haul can start; the message says what."""
+
+
+def ensure_free(host: str, port: int, what: str, variable: str) -> None:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise StartupError(
+                f"{what} port {port} on {host} is in use: stop what uses it, or choose another with {variable}=..."
+            ) from None
 
 
 def _env_int(name: str, default: int) -> int:
@@ -119,17 +136,21 @@ class LocalRuntime:
         self._scheduler: Any = None
         self.workers: WorkerSupervisor | None = None
         self.app: ModuleType | None = None
+        # Real-time triggers: the WebSocket gateway and the stream poller (local_runtime/realtime.py).
+        self.realtime = LocalRealtime(self.host, _env_int("HAUL_WS_PORT", 8001))
 
     def start(self) -> None:
         started_ms = int(time.time() * 1000)
         embedded = prepare_environment()
+        ensure_free(self.host, self.api_port, "the REST API", "HAUL_API_PORT")
         if embedded:
-            from moto.server import ThreadedMotoServer
+            ensure_free(self.host, self.aws_port, "the AWS emulator", "HAUL_AWS_PORT")
+            from .emulator import start_emulator
 
-            self._moto = ThreadedMotoServer(ip_address=self.host, port=self.aws_port, verbose=False)
-            self._moto.start()
+            self._moto = start_emulator(self.host, self.aws_port)
             os.environ["AWS_ENDPOINT_URL"] = f"http://{self.host}:{self.aws_port}"
         sys.path.insert(0, str(ROOT))
+        self.realtime.configure_environment()
         self.app = importlib.import_module("app")
         import boto3
 
@@ -138,6 +159,8 @@ class LocalRuntime:
 
         config = self.app.CONFIG
         bootstrap(config, boto3.session.Session(region_name=config.region))
+        accounts = self._accounts(services())
+        self.realtime.start(self.app)  # before the API: a healthy API means the gateway listens
         self._start_api()
         self.workers = WorkerSupervisor(self.processes, self.threads, self.visibility)
         self.workers.start()
@@ -161,11 +184,34 @@ class LocalRuntime:
             f"(pids {', '.join(map(str, self.workers.pids))}), visibility {self.visibility} s",
             "  schedules  " + ", ".join(f"{n} every {s:g} s" for n, s in self._scheduler.jobs),
             f"  private    downloads from private addresses {'allowed' if config.allow_private_networks else 'refused'}",
+            f"  accounts   {accounts}",
+            f"  API docs   http://{self.host}:{self.api_port}/api/v1/docs",
         ]
+        lines += self.realtime.summary()
         print("\n".join(lines) + "\nReady. Ctrl-C stops.", flush=True)
         threading.Thread(
             target=self._resume_interrupted, args=(services(), started_ms), daemon=True
         ).start()
+
+    def _accounts(self, svc: Any) -> str:
+        """The scripted first admin (HAUL_ADMIN_USER / HAUL_ADMIN_PASSWORD), or how to make one."""
+        from chalicelib.errors import ValidationFailed
+
+        api = f"http://{self.host}:{self.api_port}/api/v1"
+        user = os.environ.get("HAUL_ADMIN_USER", "")
+        # Read once, then out of the environment the worker processes inherit.
+        password = os.environ.pop("HAUL_ADMIN_PASSWORD", "")
+        if user or password:
+            if not (user and password):
+                raise StartupError("set both HAUL_ADMIN_USER and HAUL_ADMIN_PASSWORD, or neither")
+            try:
+                return str(svc.accounts.ensure_admin(user, password))
+            except ValidationFailed as exc:
+                raise StartupError(f"HAUL_ADMIN_USER / HAUL_ADMIN_PASSWORD: {exc.message}") from None
+        if svc.accounts.setup_required():
+            return (f"no users yet: create the first admin with POST {api}/auth/setup "
+                    "(or start with HAUL_ADMIN_USER and HAUL_ADMIN_PASSWORD)")
+        return f"{svc.accounts.count_users()} user(s); log in with POST {api}/auth/login"
 
     @staticmethod
     def _resume_interrupted(svc: Any, started_ms: int) -> None:
@@ -194,6 +240,7 @@ class LocalRuntime:
         self._api_thread.start()
 
     def stop(self) -> None:
+        self.realtime.stop()
         if self._scheduler is not None:
             self._scheduler.stop()
         if self.workers is not None:
@@ -217,5 +264,8 @@ def main() -> None:
     try:
         runtime.start()
         stop.wait()
+    except StartupError as exc:
+        print(f"haul: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     finally:
         runtime.stop()

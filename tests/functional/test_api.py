@@ -17,6 +17,7 @@ import pytest
 import requests
 from chalice.test import Client
 
+from tests.support.auth import new_user
 from tests.support.origin import Origin, Resource
 from tests.support.wait import wait_for
 
@@ -27,15 +28,19 @@ CHALICE_OWN = {403, 405, 415}
 
 
 class Api:
-    def __init__(self, client: Client) -> None:
+    """Calls as one user (``headers``); ``admin`` calls as an admin, for the engine's settings."""
+
+    def __init__(self, client: Client, headers: dict[str, str] | None = None, admin: Api | None = None) -> None:
         self._http = client.http
+        self.headers = headers or {}
+        self.admin = admin or self
 
     def call(
         self, method: str, path: str, body: Any = None, raw: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
         data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
-        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        hdrs = {"Content-Type": "application/json", **self.headers, **(headers or {})}
         resp = self._http.request(method.upper(), P + path, headers=hdrs, body=data)
         text = resp.body.decode("utf-8", "replace")
         assert resp.status_code < 500, f"{method} {path} -> {resp.status_code}: {text}"
@@ -75,7 +80,7 @@ class Api:
         return wait_for(probe, timeout, what=f"{task_id} to be {'/'.join(states)}")
 
     def settings(self, **changes: Any) -> dict[str, Any]:
-        resp = self.patch("/settings", changes)
+        resp = self.admin.patch("/settings", changes)
         assert resp.status_code == 200, resp.body
         return dict(resp.json_body)
 
@@ -127,11 +132,20 @@ def clean(svc) -> Iterator[None]:  # type: ignore[no-untyped-def]
     _wipe()
 
 
+@pytest.fixture(scope="module")
+def people(emulator: str) -> dict[str, dict[str, str]]:
+    """An admin and a user for the module (the REST API needs credentials, tests/functional/test_auth.py)."""
+    return {role: new_user(role)[1] for role in ("admin", "user")}
+
+
 @pytest.fixture()
-def api(svc) -> Api:  # type: ignore[no-untyped-def]
+def api(svc, people: dict[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> Api:  # type: ignore[no-untyped-def]
     from app import app
 
-    return Api(Client(app))
+    # These tests send more than a minute's worth of requests as one user; the limit has its own tests.
+    monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
+    client = Client(app)
+    return Api(client, people["user"], Api(client, people["admin"]))
 
 
 # A URL nobody serves: without workers a task just waits in "downloading" (phase "starting").
@@ -620,13 +634,13 @@ def test_settings_read_and_update(api: Api) -> None:
 )
 def test_invalid_settings_name_the_field(api: Api, raw: bytes, field: str) -> None:
     before = api.get("/settings").json_body
-    fields = fields_of(api.call("PATCH", "/settings", raw=raw))
+    fields = fields_of(api.admin.call("PATCH", "/settings", raw=raw))
     assert field in fields, fields
     assert api.get("/settings").json_body == before
 
 
 def test_settings_invalid_json_is_a_400(api: Api) -> None:
-    error_of(api.call("PATCH", "/settings", raw=b"{"), 400, "BAD_REQUEST")
+    error_of(api.admin.call("PATCH", "/settings", raw=b"{"), 400, "BAD_REQUEST")
 
 
 # -- nothing a client sends makes the API fail ----------------------------------------------
@@ -645,9 +659,9 @@ def test_odd_input_never_gets_a_5xx(api: Api) -> None:
             api.post("/downloads", {"url": DEAD, name: value} if name != "url" else {"url": value})
         api.patch(f"/downloads/{tid}", {"priority": value})
         api.patch(f"/downloads/{tid}", {"filename": value})
-        api.patch("/settings", {"parallel_parts": value})
+        api.admin.patch("/settings", {"parallel_parts": value})
         api.post("/downloads", value)
-        api.patch("/settings", value)
+        api.admin.patch("/settings", value)
     for query in ["page=1e3", "per_page=-0", "status=%00", "page=" + "9" * 5000, "cursor=" + "A" * 3000,
                   "cursor=%E2%82%AC", "status=queued&status=paused", "page=", "delete_file=1"]:
         api.get(f"/downloads?{query}")

@@ -12,10 +12,14 @@ from typing import Any
 import boto3
 import requests
 
+from .auth import login
 from .ports import free_port
 from .wait import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+# The admin every runtime a test starts creates at start (HAUL_ADMIN_USER / _PASSWORD).
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "e2e admin password"
 
 
 def children_of(pid: int) -> list[int]:
@@ -48,17 +52,36 @@ class RuntimeProcess:
             HAUL_AWS_PORT=str(self.aws_port),
             HAUL_WS_PORT=str(free_port()),
             PYTHONUNBUFFERED="1",
+            HAUL_ADMIN_USER=ADMIN_USER,
+            HAUL_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            # Tests poll; the per-user limit is tested on its own (tests/functional/test_auth.py).
+            HAUL_RATE_LIMIT_PER_MINUTE="100000",
         )
         if aws_endpoint:
             base["AWS_ENDPOINT_URL"] = aws_endpoint
         base.update(env or {})
         self.env = base
         self.proc: subprocess.Popen[str] | None = None
+        self._headers: dict[str, str] | None = None
         self.log_path = ROOT / ".haul" / f"runtime-{stage}-{self.api_port}.log"
 
     @property
     def api(self) -> str:
         return f"http://127.0.0.1:{self.api_port}/api/v1"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The admin's Authorization header (logged in once per runtime)."""
+        if self._headers is None:
+            self._headers = login(self.api, ADMIN_USER, ADMIN_PASSWORD)
+        return dict(self._headers)
+
+    @property
+    def http(self) -> requests.Session:
+        """A requests session acting as the admin."""
+        s = requests.Session()
+        s.headers.update(self.headers)
+        return s
 
     def start(self, timeout: float = 60.0) -> RuntimeProcess:
         self.log_path.parent.mkdir(exist_ok=True)
@@ -129,9 +152,11 @@ class RuntimeProcess:
         return bytes(body.read())
 
 
-def wait_state(api: str, task_id: str, states: set[str], timeout: float = 60.0) -> dict[str, Any]:
+def wait_state(
+    api: str, task_id: str, states: set[str], timeout: float = 60.0, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
-        body: dict[str, Any] = requests.get(f"{api}/downloads/{task_id}", timeout=5).json()
+        body: dict[str, Any] = requests.get(f"{api}/downloads/{task_id}", headers=headers, timeout=5).json()
         return body if body.get("state") in states else None
 
     return wait_for(probe, timeout, 0.2, f"task {task_id} to reach {states}")

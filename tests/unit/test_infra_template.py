@@ -172,3 +172,18 @@ def test_tables_carry_indexes_streams_and_ttl() -> None:
         assert props.get("TimeToLiveSpecification") == (
             {"AttributeName": ttl.attr_name, "Enabled": True} if ttl else None
         )
+
+
+def test_the_signing_key_comes_from_secrets_manager_and_only_it_may_be_read(built) -> None:
+    _, tpl = built
+    res = tpl["Resources"]
+    secret = res[template.JWT_SECRET]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert "SecretString" not in secret["Properties"], "the key must be generated, never written down"
+    for name, fn in res.items():
+        env = fn.get("Properties", {}).get("Environment", {}).get("Variables")
+        if env is not None:
+            assert env["HAUL_JWT_SECRET_NAME"] == {"Ref": template.JWT_SECRET}, name
+    statements = res["DefaultRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    reads = [s for s in statements if "secretsmanager:GetSecretValue" in s["Action"]]
+    assert reads and all(s["Resource"] == [{"Ref": template.JWT_SECRET}] for s in reads)

@@ -1,0 +1,13 @@
+"""Accounts and security: who a caller is and what they may do (docs/security.md).
+
+One concept per module, and no Chalice import anywhere here (functions/http.py is the only
+place a request meets these):
+
+- ``identity``: roles and the :class:`~.identity.Identity` a request acts as;
+- ``passwords``: argon2id hashing (OWASP parameters);
+- ``tokens``: short-lived access tokens (JWT, HS256 pinned) and the signing key's source;
+- ``sessions``: refresh tokens, rotated on every use, a replay revoking the session;
+- ``apikeys``: personal API keys, stored only as hashes;
+- ``ratelimit``: per-user request limits and the brute-force lock on logins;
+- ``accounts``: the service the API calls (setup, login, users, keys), built on the above.
+"""

@@ -1,0 +1,349 @@
+"""What the API does with accounts: first-run setup, logins, users, API keys, and who a
+request's credentials belong to."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
+from pynamodb.transactions import TransactWrite
+
+from ..domain.task import iso
+from ..errors import BadRequest, Conflict, Forbidden, NotFound, SetupDone, TooManyRequests, Unauthenticated, field_error
+from ..models import ControlModel, UserModel
+from ..schemas import CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
+from . import passwords
+from .apikeys import MAX_KEYS_PER_USER, ApiKeys
+from .identity import Identity, Role
+from .ratelimit import RateLimiter
+from .sessions import SessionError, Sessions
+from .tokens import TokenError, Tokens
+
+log = logging.getLogger("haul.auth")
+
+SETUP_ITEM = "auth#setup-done"
+_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_KEY_ID = re.compile(r"^[0-9a-f]{32}$")
+BAD_LOGIN = "wrong username or password"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a login, a setup or a refresh answers."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_at: int  # epoch seconds
+    user: UserModel
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "bearer",
+            "expires_in": self.expires_in,
+            "refresh_expires_at": iso(self.refresh_expires_at * 1000),
+            "user": user_view(self.user),
+        }
+
+
+def user_view(user: UserModel) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "disabled": bool(user.disabled),
+        "created_at": iso(int(user.created_at)),
+        "updated_at": iso(int(user.updated_at)),
+        "last_login": iso(int(user.last_login)) if user.last_login is not None else None,
+    }
+
+
+def key_view(key: Any, secret: str | None = None) -> dict[str, Any]:
+    out = {
+        "id": key.id,
+        "name": key.name,
+        "prefix": f"haul_{key.id[:8]}",
+        "created_at": iso(key.created_at),
+        "last_used_at": iso(key.last_used_at),
+        "expires_at": iso(int(key.expires.timestamp() * 1000)) if key.expires else None,
+    }
+    if secret is not None:
+        out["key"] = secret
+    return out
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=") if key else None
+
+
+def _decode_user_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+    except (ValueError, TypeError):
+        value = None
+    ok = (
+        isinstance(value, dict)
+        and set(value) == {"username", "kind", "created_key"}
+        and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in value.values())
+        and value["kind"]["S"] == "user"
+    )
+    if not ok:
+        raise field_error("cursor", "is not a cursor this API issued for this list")
+    assert isinstance(value, dict)
+    return value
+
+
+class Accounts:
+    def __init__(
+        self, tokens: Tokens, sessions: Sessions, keys: ApiKeys, limiter: RateLimiter,
+        rate_limit_per_minute: int, clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.tokens = tokens
+        self.sessions = sessions
+        self.keys = keys
+        self.limiter = limiter
+        self.rate_limit_per_minute = rate_limit_per_minute
+        self._clock = clock
+
+    # -- who is calling ---------------------------------------------------------------------
+    def resolve(self, authorization: str | None, api_key: str | None) -> Identity | None:
+        """The identity the credentials belong to; None without credentials.
+
+        Raises Unauthenticated for credentials that are present but not good.
+        """
+        if authorization:
+            scheme, _, value = authorization.strip().partition(" ")
+            if scheme.lower() != "bearer" or not value.strip():
+                raise Unauthenticated("the Authorization header must be 'Bearer <access token>'")
+            return self.from_access_token(value.strip())
+        if api_key:
+            return self.from_api_key(api_key.strip())
+        return None
+
+    def from_access_token(self, token: str) -> Identity:
+        try:
+            claims = self.tokens.verify(token)
+        except TokenError as exc:
+            log.info("access token refused: %s", exc)
+            raise Unauthenticated("the access token is invalid or has expired") from None
+        session = self.sessions.active(claims.session_id)
+        if session is None or session.user_id != claims.user_id:
+            raise Unauthenticated("the session has ended (logged out, revoked or expired); log in again")
+        user = self._usable(claims.username, claims.user_id, session.created_at)
+        return Identity(user.id, user.username, Role(user.role), "token", session_id=session.id)
+
+    def from_api_key(self, value: str) -> Identity:
+        key = self.keys.verify(value)
+        if key is None:
+            raise Unauthenticated("the API key is invalid, expired or revoked")
+        user = self._usable(key.username, key.user_id, None)
+        return Identity(user.id, user.username, Role(user.role), "api_key", key_id=key.id)
+
+    def _usable(self, username: str, user_id: str, session_started: float | None) -> UserModel:
+        user = self._by_name(username)
+        if user is None or user.id != user_id or user.disabled:
+            raise Unauthenticated("the account does not exist or is disabled")
+        if session_started is not None and session_started < (user.valid_after or 0):
+            raise Unauthenticated("the session has ended (the password changed); log in again")
+        return user
+
+    def rate(self, who: Identity) -> Any:
+        """Count one request of ``who``; the verdict (None when there is no limit)."""
+        if self.rate_limit_per_minute <= 0:
+            return None
+        return self.limiter.hit("requests", who.user_id, self.rate_limit_per_minute)
+
+    # -- first run --------------------------------------------------------------------------
+    def setup_required(self) -> bool:
+        return next(iter(UserModel.by_created.query("user", limit=1)), None) is None
+
+    def setup(self, req: Setup) -> Grant:
+        if not self.setup_required():
+            raise SetupDone("setup is done: an admin exists; log in instead")
+        user = self._new_user(req.username, req.password, Role.ADMIN)
+        try:
+            with TransactWrite(connection=Connection(region=UserModel.Meta.region)) as tx:
+                tx.save(ControlModel(SETUP_ITEM, updated_at=now_ms()), condition=ControlModel.pk.does_not_exist())
+                tx.save(user, condition=UserModel.username.does_not_exist())
+        except TransactWriteError:
+            raise SetupDone("setup is done: an admin exists; log in instead") from None
+        log.info("first-run setup: created admin %s", user.username)
+        return self._start(user)
+
+    def ensure_admin(self, username: str, password: str) -> str:
+        """The local runtime's scripted setup (HAUL_ADMIN_USER / HAUL_ADMIN_PASSWORD); what it did."""
+        from ..schemas import parse
+
+        req = parse(Setup, {"username": username, "password": password})
+        if self.setup_required():
+            try:
+                self.setup(req)
+                return f"admin {req.username!r} created from HAUL_ADMIN_USER"
+            except SetupDone:
+                pass
+        user = self._by_name(req.username)
+        if user is not None and user.role == Role.ADMIN:
+            return f"admin {req.username!r} (from HAUL_ADMIN_USER) exists"
+        return f"setup was done before; HAUL_ADMIN_USER {req.username!r} is not an admin here and was left alone"
+
+    # -- sessions ---------------------------------------------------------------------------
+    def login(self, req: Login, client: str) -> Grant:
+        wait = self.limiter.login_locked(req.username, client)
+        if wait:
+            raise TooManyRequests(f"too many failed logins; try again in {wait} s", wait)
+        user = self._by_name(req.username)
+        if user is None:
+            passwords.burn_time(req.password)
+            good = False
+        else:
+            good = passwords.verify_password(user.password_hash, req.password) and not user.disabled
+        if not good or user is None:
+            self.limiter.login_failed(req.username, client)
+            raise Unauthenticated(BAD_LOGIN)
+        self.limiter.login_succeeded(req.username)
+        actions: list[Any] = [UserModel.last_login.set(now_ms())]
+        if passwords.needs_rehash(user.password_hash):
+            actions.append(UserModel.password_hash.set(passwords.hash_password(req.password)))
+        user.update(actions=actions)
+        return self._start(user)
+
+    def refresh(self, refresh_token: str) -> Grant:
+        try:
+            session, token = self.sessions.rotate(refresh_token)
+        except SessionError as exc:
+            if exc.reused:
+                log.warning("refresh token replayed: session revoked")
+            raise Unauthenticated(f"the refresh token cannot be used: {exc}") from None
+        try:
+            user = self._usable(session.username, session.user_id, session.created_at)
+        except Unauthenticated:
+            self.sessions.revoke(session.id, "the user is gone or disabled")
+            raise
+        access = self.tokens.issue(user.id, user.username, session.id, user.role)
+        return Grant(access, token, self.tokens.lifetime, int(session.expires.timestamp()), user)
+
+    def logout(self, who: Identity) -> None:
+        if who.session_id is None:
+            raise BadRequest("logout ends a login session; an API key is revoked with DELETE /api/v1/auth/api-keys/{id}")
+        self.sessions.revoke(who.session_id, "logged out")
+
+    def _start(self, user: UserModel) -> Grant:
+        session, refresh = self.sessions.start(user.id, user.username)
+        access = self.tokens.issue(user.id, user.username, session.id, user.role)
+        return Grant(access, refresh, self.tokens.lifetime, int(session.expires.timestamp()), user)
+
+    # -- users ------------------------------------------------------------------------------
+    def _by_name(self, username: str) -> UserModel | None:
+        try:
+            return UserModel.get(username, consistent_read=True)
+        except UserModel.DoesNotExist:
+            return None
+
+    def user(self, user_id: str) -> UserModel:
+        if _ID.match(user_id):
+            for found in UserModel.by_id.query(user_id, limit=1):
+                user = self._by_name(found.username)
+                if user is not None and user.id == user_id:
+                    return user
+        raise NotFound(f"no user with id {user_id}")
+
+    def list_users(self, q: UserListQuery) -> tuple[list[UserModel], str | None]:
+        start = _decode_user_cursor(q.cursor) if q.cursor else None
+        result = UserModel.by_created.query("user", limit=q.per_page, last_evaluated_key=start)
+        users = list(result)
+        return users, _encode_cursor(result.last_evaluated_key)
+
+    def count_users(self) -> int:
+        return int(UserModel.by_created.count("user"))
+
+    def _new_user(self, username: str, password: str, role: Role) -> UserModel:
+        created = now_ms()
+        user_id = str(uuid.uuid4())
+        return UserModel(
+            username, id=user_id, role=role.value, password_hash=passwords.hash_password(password),
+            disabled=False, kind="user", created_key=f"{created:013d}#{user_id}", created_at=created,
+            updated_at=created, valid_after=0,
+        )
+
+    def create_user(self, req: CreateUser) -> UserModel:
+        user = self._new_user(req.username, req.password, req.role)
+        try:
+            user.save(condition=UserModel.username.does_not_exist())
+        except PutError:
+            raise Conflict(f"the username {req.username!r} is taken") from None
+        log.info("user %s created (%s)", user.username, user.role)
+        return user
+
+    def update_user(self, actor: Identity, user_id: str, req: PatchUser) -> UserModel:
+        user = self.user(user_id)
+        demoting = (req.role is not None and req.role != Role.ADMIN) or req.disabled is True
+        if demoting and user.role == Role.ADMIN and not user.disabled:
+            self._keep_an_admin(user)
+        actions: list[Any] = [UserModel.updated_at.set(now_ms())]
+        if req.role is not None:
+            actions.append(UserModel.role.set(req.role.value))
+        if req.disabled is not None:
+            actions.append(UserModel.disabled.set(req.disabled))
+        if req.password is not None:
+            actions.append(UserModel.password_hash.set(passwords.hash_password(req.password)))
+        if req.password is not None or req.disabled:
+            actions.append(UserModel.valid_after.set(now_ms()))  # ends the user's sessions
+        try:
+            user.update(actions=actions, condition=UserModel.id == user.id)
+        except UpdateError:
+            raise NotFound(f"no user with id {user_id}") from None
+        log.info("user %s updated by %s", user.username, actor.username)
+        return user
+
+    def delete_user(self, actor: Identity, user_id: str) -> None:
+        user = self.user(user_id)
+        if user.role == Role.ADMIN and not user.disabled:
+            self._keep_an_admin(user)
+        for key in self.keys.of_user(user.id):
+            self.keys.delete(key.id)
+        try:
+            user.delete(condition=UserModel.id == user.id)
+        except DeleteError:
+            raise NotFound(f"no user with id {user_id}") from None
+        log.info("user %s deleted by %s (their downloads are kept)", user.username, actor.username)
+
+    def _keep_an_admin(self, leaving: UserModel) -> None:
+        others = [
+            u for u in UserModel.by_created.query("user")
+            if u.role == Role.ADMIN and not u.disabled and u.username != leaving.username
+        ]
+        if not others:
+            raise Conflict("at least one enabled admin must remain")
+
+    # -- API keys ---------------------------------------------------------------------------
+    def create_key(self, who: Identity, req: CreateApiKey) -> dict[str, Any]:
+        if who.via != "token":
+            raise Forbidden("API keys are created from a login session, not with another API key")
+        if self.keys.count(who.user_id) >= MAX_KEYS_PER_USER:
+            raise Conflict(f"at most {MAX_KEYS_PER_USER} API keys per user; revoke one first")
+        key, secret = self.keys.create(who.user_id, who.username, req.name, req.expires_in_days)
+        return key_view(key, secret)
+
+    def list_keys(self, who: Identity) -> list[dict[str, Any]]:
+        return [key_view(k) for k in self.keys.of_user(who.user_id)]
+
+    def revoke_key(self, who: Identity, key_id: str) -> None:
+        key = self.keys.get(key_id) if _KEY_ID.match(key_id) else None
+        if key is None or key.user_id != who.user_id:
+            raise NotFound(f"no API key with id {key_id}")
+        self.keys.delete(key.id)

@@ -1,0 +1,106 @@
+"""Login sessions and their refresh tokens: rotated on every use, a replay revokes the session.
+
+A refresh token is ``<session id>.<secret>``; the session keeps the SHA-256 of the secret
+that is valid now and of every secret it replaced. Refreshing with the current one swaps in a
+new one (a conditional write: of two concurrent refreshes with the same token, one wins and
+the other counts as a replay). Presenting a replaced one means it was copied: the whole
+session is revoked, the thief's and the user's tokens alike. A session lives at most
+``lifetime_seconds`` from its login, however often it is refreshed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import UpdateError
+
+from ..models import SessionModel
+
+_TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{20,128})$")
+
+
+class SessionError(Exception):
+    """A refresh token that cannot be used; ``reused`` when it was a replay."""
+
+    def __init__(self, message: str, reused: bool = False) -> None:
+        super().__init__(message)
+        self.reused = reused
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Sessions:
+    def __init__(self, lifetime_seconds: int, clock: Callable[[], float] = time.time) -> None:
+        self.lifetime = lifetime_seconds
+        self._clock = clock
+
+    def start(self, user_id: str, username: str) -> tuple[SessionModel, str]:
+        """A new session for the user, and its first refresh token."""
+        now = self._clock()
+        sid = uuid.uuid4().hex
+        secret = secrets.token_urlsafe(32)
+        session = SessionModel(
+            sid, user_id=user_id, username=username, current=_digest(secret), created_at=int(now * 1000),
+            expires=datetime.fromtimestamp(int(now) + self.lifetime, tz=UTC),
+        )
+        session.save(condition=SessionModel.id.does_not_exist())
+        return session, f"{sid}.{secret}"
+
+    def rotate(self, refresh_token: str) -> tuple[SessionModel, str]:
+        """The session ``refresh_token`` belongs to, and the token that replaces it."""
+        match = _TOKEN.match(refresh_token)
+        if not match:
+            raise SessionError("not a refresh token")
+        sid, secret = match.groups()
+        session = self.active(sid)
+        if session is None:
+            raise SessionError("the session has ended (logged out, revoked or expired)")
+        presented = _digest(secret)
+        if presented in (session.used or set()):
+            self.revoke(sid, "a refresh token was used twice")
+            raise SessionError("this refresh token was already used: the session is revoked", reused=True)
+        if not hmac.compare_digest(presented, session.current):
+            raise SessionError("not a refresh token of this session")
+        new_secret = secrets.token_urlsafe(32)
+        try:
+            session.update(
+                actions=[
+                    SessionModel.current.set(_digest(new_secret)),
+                    SessionModel.used.add({presented}),
+                    SessionModel.rotated_at.set(int(self._clock() * 1000)),
+                ],
+                condition=(SessionModel.current == presented) & (SessionModel.revoked == False),  # noqa: E712
+            )
+        except UpdateError:
+            # Someone refreshed with this very token a moment ago: one of the two is a copy.
+            self.revoke(sid, "a refresh token was used twice")
+            raise SessionError("this refresh token was already used: the session is revoked", reused=True) from None
+        return session, f"{sid}.{new_secret}"
+
+    def active(self, session_id: str) -> SessionModel | None:
+        """The session, unless it is revoked or expired (TTL deletion lags; expiry is checked here)."""
+        try:
+            session = SessionModel.get(session_id, consistent_read=True)
+        except SessionModel.DoesNotExist:
+            return None
+        if session.revoked or session.expires.timestamp() <= self._clock():
+            return None
+        return session
+
+    def revoke(self, session_id: str, reason: str) -> None:
+        try:
+            SessionModel(session_id).update(
+                actions=[SessionModel.revoked.set(True), SessionModel.revoked_reason.set(reason)],
+                condition=SessionModel.id.exists(),
+            )
+        except UpdateError:
+            pass  # already gone

@@ -1,0 +1,168 @@
+"""Response models: what each route answers, for the OpenAPI document (chalicelib/openapi.py).
+
+Handlers build plain dicts (``Task.view()`` and friends); these models describe them, and the
+tests keep the two the same (tests/unit/test_openapi.py, and schemathesis against the runtime).
+"""
+
+from __future__ import annotations
+
+import typing
+from dataclasses import fields
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from .auth.identity import Role
+from .domain.states import TaskState
+from .settings import EngineSettings
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldError(_Out):
+    field: str
+    message: str
+
+
+class ErrorBody(_Out):
+    code: str = Field(description="machine-readable, e.g. VALIDATION_ERROR, NOT_FOUND, UNAUTHENTICATED")
+    message: str
+    details: list[FieldError]
+    request_id: str
+
+
+class ErrorEnvelope(_Out):
+    error: ErrorBody
+
+
+class Health(_Out):
+    status: Literal["ok"]
+    version: str
+    stage: str
+
+
+class TaskView(_Out):
+    id: str
+    url: str
+    filename: str
+    key: str
+    state: TaskState
+    phase: str | None
+    priority: Literal["LOW", "NORMAL", "HIGH"]
+    priority_value: int
+    progress: float
+    downloaded_bytes: int
+    total_bytes: int | None
+    speed: int = Field(description="bytes per second")
+    eta: int | None = Field(description="seconds")
+    resumable: bool
+    parts_total: int | None
+    parts_done: int
+    part_size: int | None
+    content_type: str | None
+    checksum: str | None
+    batch_id: str | None
+    batch_name: str | None
+    category: str | None
+    tags: list[str]
+    header_names: list[str]
+    error: str | None
+    note: str | None
+    restarts: int
+    owner: str = Field(description="the id of the user the download belongs to")
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    updated_at: str | None
+
+
+class TaskPage(_Out):
+    tasks: list[TaskView]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    next_cursor: str | None
+
+
+class Deleted(_Out):
+    id: str
+    deleted: bool
+    file_deleted: bool
+
+
+def _settings_models() -> tuple[type[BaseModel], type[BaseModel]]:
+    hints = typing.get_type_hints(EngineSettings)
+    names = [f.name for f in fields(EngineSettings)]
+    full = create_model("Settings", __base__=_Out, **{n: (hints[n], ...) for n in names})  # type: ignore[call-overload]
+    patch = create_model(
+        "SettingsPatch", __base__=_Out, **{n: (hints[n], None) for n in names}  # type: ignore[call-overload]
+    )
+    return full, patch
+
+
+Settings, SettingsPatch = _settings_models()
+
+
+class UserView(_Out):
+    id: str
+    username: str
+    role: Role
+    disabled: bool
+    created_at: str | None
+    updated_at: str | None
+    last_login: str | None
+
+
+class UserPage(_Out):
+    users: list[UserView]
+    total: int
+    next_cursor: str | None
+
+
+class UserDeleted(_Out):
+    id: str
+    deleted: bool
+
+
+class AuthStatus(_Out):
+    setup_required: bool = Field(description="true until the first admin exists (POST /auth/setup)")
+    authenticated: bool
+    user: UserView | None
+
+
+class TokenGrant(_Out):
+    access_token: str = Field(description="a JWT (HS256); send it as 'Authorization: Bearer <token>'")
+    refresh_token: str = Field(description="single use: POST /auth/refresh answers a new one")
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="seconds the access token is valid")
+    refresh_expires_at: str | None = Field(description="when the session ends, however often it is refreshed")
+    user: UserView
+
+
+class LoggedOut(_Out):
+    status: Literal["ok"]
+
+
+class ApiKeyView(_Out):
+    id: str
+    name: str
+    prefix: str
+    created_at: str | None
+    last_used_at: str | None
+    expires_at: str | None
+
+
+class ApiKeyCreated(ApiKeyView):
+    key: str = Field(description="the key itself: shown once, send it as the X-API-Key header")
+
+
+class ApiKeyList(_Out):
+    keys: list[ApiKeyView]
+
+
+class KeyRevoked(_Out):
+    id: str
+    revoked: bool

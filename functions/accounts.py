@@ -1,0 +1,150 @@
+"""Accounts under /api/v1: first-run setup, login/refresh/logout, the caller, users (admins)
+and personal API keys. The logic is chalicelib/auth/accounts.py; docs/security.md explains it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+from chalice.app import Request
+
+from chalicelib.auth.accounts import user_view
+from chalicelib.auth.identity import Role
+from chalicelib.container import services
+from chalicelib.responses import (
+    ApiKeyCreated,
+    ApiKeyList,
+    AuthStatus,
+    KeyRevoked,
+    LoggedOut,
+    TokenGrant,
+    UserDeleted,
+    UserPage,
+    UserView,
+)
+from chalicelib.schemas import CreateApiKey, CreateUser, Login, PatchUser, Refresh, Setup, UserListQuery, parse
+
+from .http import PUBLIC, caller, client_address, json_body, maybe_caller, query, respond, route
+
+blueprint = Blueprint(__name__)
+
+
+def _accounts() -> Any:
+    return services().accounts
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+
+@route(blueprint, "/auth/status", ["GET"], role=PUBLIC, tag="auth", response=AuthStatus)
+def auth_status(request: Request) -> dict[str, Any]:
+    """Whether the first admin still has to be created, and whether the caller is authenticated."""
+    who = maybe_caller(request)
+    user = _accounts().user(who.user_id) if who else None
+    return {
+        "setup_required": _accounts().setup_required(),
+        "authenticated": who is not None,
+        "user": user_view(user) if user else None,
+    }
+
+
+@route(blueprint, "/auth/setup", ["POST"], role=PUBLIC, tag="auth", body=Setup, response=TokenGrant, status=201,
+       errors=[409])
+def auth_setup(request: Request) -> Response:
+    """Create the first admin (once; afterwards 409) and log them in."""
+    grant = _accounts().setup(parse(Setup, json_body(request)))
+    return respond(grant.view(), 201)
+
+
+@route(blueprint, "/auth/login", ["POST"], role=PUBLIC, tag="auth", body=Login, response=TokenGrant,
+       errors=[401, 429])
+def auth_login(request: Request) -> dict[str, Any]:
+    """Log in: an access token (JWT, short-lived) and a refresh token. Five failures in a minute lock the
+    account or the client for a minute (429 with Retry-After)."""
+    grant = _accounts().login(parse(Login, json_body(request)), client_address(request))
+    return grant.view()  # type: ignore[no-any-return]
+
+
+@route(blueprint, "/auth/refresh", ["POST"], role=PUBLIC, tag="auth", body=Refresh, response=TokenGrant,
+       errors=[401])
+def auth_refresh(request: Request) -> dict[str, Any]:
+    """Trade a refresh token for a new access token and a new refresh token (a reused one revokes the session)."""
+    grant = _accounts().refresh(parse(Refresh, json_body(request)).refresh_token)
+    return grant.view()  # type: ignore[no-any-return]
+
+
+@route(blueprint, "/auth/logout", ["POST"], tag="auth", response=LoggedOut, errors=[400])
+def auth_logout(request: Request) -> dict[str, Any]:
+    """End the caller's session: its access and refresh tokens stop working."""
+    _accounts().logout(caller(request))
+    return {"status": "ok"}
+
+
+@route(blueprint, "/auth/me", ["GET"], tag="auth", response=UserView)
+def auth_me(request: Request) -> dict[str, Any]:
+    """The caller's account."""
+    return user_view(_accounts().user(caller(request).user_id))
+
+
+# -- personal API keys -----------------------------------------------------------------------
+
+
+@route(blueprint, "/auth/api-keys", ["GET"], tag="auth", response=ApiKeyList)
+def list_api_keys(request: Request) -> dict[str, Any]:
+    """Your API keys (never their secrets)."""
+    return {"keys": _accounts().list_keys(caller(request))}
+
+
+@route(blueprint, "/auth/api-keys", ["POST"], tag="auth", body=CreateApiKey, response=ApiKeyCreated, status=201,
+       errors=[403, 409])
+def create_api_key(request: Request) -> Response:
+    """Create an API key for scripts: shown once, sent as X-API-Key, acting as you."""
+    created = _accounts().create_key(caller(request), parse(CreateApiKey, json_body(request)))
+    return respond(created, 201)
+
+
+@route(blueprint, "/auth/api-keys/{key_id}", ["DELETE"], tag="auth", response=KeyRevoked, errors=[404])
+def revoke_api_key(request: Request, key_id: str) -> dict[str, Any]:
+    """Revoke one of your API keys."""
+    _accounts().revoke_key(caller(request), key_id)
+    return {"id": key_id, "revoked": True}
+
+
+# -- users (admins) --------------------------------------------------------------------------
+
+
+@route(blueprint, "/users", ["GET"], role=Role.ADMIN, tag="users", query=UserListQuery, response=UserPage)
+def list_users(request: Request) -> dict[str, Any]:
+    """Every user, oldest first (cursor pagination)."""
+    users, cursor = _accounts().list_users(parse(UserListQuery, query(request), "query"))
+    return {"users": [user_view(u) for u in users], "total": _accounts().count_users(), "next_cursor": cursor}
+
+
+@route(blueprint, "/users", ["POST"], role=Role.ADMIN, tag="users", body=CreateUser, response=UserView, status=201,
+       errors=[409])
+def create_user(request: Request) -> Response:
+    """Create a user with a role (admin, user, viewer)."""
+    user = _accounts().create_user(parse(CreateUser, json_body(request)))
+    return respond(user_view(user), 201, {"Location": f"/api/v1/users/{user.id}"})
+
+
+@route(blueprint, "/users/{user_id}", ["GET"], role=Role.ADMIN, tag="users", response=UserView, errors=[404])
+def get_user(request: Request, user_id: str) -> dict[str, Any]:
+    """One user."""
+    return user_view(_accounts().user(user_id))
+
+
+@route(blueprint, "/users/{user_id}", ["PATCH"], role=Role.ADMIN, tag="users", body=PatchUser, response=UserView,
+       errors=[404, 409])
+def patch_user(request: Request, user_id: str) -> dict[str, Any]:
+    """Change a user's role, disable or enable them, or set a new password (which ends their sessions)."""
+    user = _accounts().update_user(caller(request), user_id, parse(PatchUser, json_body(request)))
+    return user_view(user)
+
+
+@route(blueprint, "/users/{user_id}", ["DELETE"], role=Role.ADMIN, tag="users", response=UserDeleted,
+       errors=[404, 409])
+def delete_user(request: Request, user_id: str) -> dict[str, Any]:
+    """Delete a user and their API keys (their downloads stay, for admins to see)."""
+    _accounts().delete_user(caller(request), user_id)
+    return {"id": user_id, "deleted": True}

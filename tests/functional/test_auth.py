@@ -1,0 +1,403 @@
+"""Accounts through the real Chalice app against the emulator: setup, login, tokens, refresh
+rotation, logout, brute-force lock, rate limits, users and API keys (docs/security.md)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import jwt
+import pytest
+from chalice.test import Client
+
+from tests.functional.test_api import Api, error_of
+from tests.support.auth import PASSWORD, new_user
+
+ADMIN_PASSWORD = "an admin's long password"
+
+
+def wipe_accounts() -> None:
+    from chalicelib.auth.accounts import SETUP_ITEM
+    from chalicelib.models import ApiKeyModel, ControlModel, RateLimitModel, SessionModel, UserModel
+
+    for model in (UserModel, SessionModel, ApiKeyModel, RateLimitModel):
+        with model.batch_write() as batch:
+            for item in model.scan():
+                batch.delete(item)
+    ControlModel(SETUP_ITEM).delete()
+
+
+@pytest.fixture()
+def anon(svc) -> Iterator[Api]:  # type: ignore[no-untyped-def]
+    """A client without credentials, on a Haul with no users at all."""
+    from app import app
+
+    wipe_accounts()
+    yield Api(Client(app))
+    wipe_accounts()
+
+
+def setup_admin(anon: Api, username: str = "root") -> dict[str, Any]:
+    resp = anon.post("/auth/setup", {"username": username, "password": ADMIN_PASSWORD})
+    assert resp.status_code == 201, resp.body
+    return dict(resp.json_body)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def login(anon: Api, username: str, password: str, **kw: Any) -> Any:
+    return anon.post("/auth/login", {"username": username, "password": password}, **kw)
+
+
+# -- first run -----------------------------------------------------------------------------
+
+
+def test_setup_creates_the_first_admin_once(anon: Api) -> None:
+    status = anon.get("/auth/status").json_body
+    assert status == {"setup_required": True, "authenticated": False, "user": None}
+    assert list(fields_of_422(anon.post("/auth/setup", {"username": "root", "password": "short"}))) == ["password"]
+    assert "username" in fields_of_422(anon.post("/auth/setup", {"username": "no spaces", "password": ADMIN_PASSWORD}))
+    assert "role" in fields_of_422(anon.post("/auth/setup", {"username": "x1", "password": ADMIN_PASSWORD,
+                                                             "role": "admin"}))
+
+    grant = setup_admin(anon, "Root")
+    assert grant["token_type"] == "bearer" and grant["expires_in"] == 900
+    assert grant["user"]["username"] == "root" and grant["user"]["role"] == "admin"
+    me = anon.get("/auth/me", headers=bearer(grant["access_token"]))
+    assert me.status_code == 200 and me.json_body["id"] == grant["user"]["id"]
+
+    again = anon.post("/auth/setup", {"username": "mallory", "password": ADMIN_PASSWORD})
+    error_of(again, 409, "SETUP_ALREADY_DONE")
+    assert anon.get("/auth/status").json_body["setup_required"] is False
+    known = anon.get("/auth/status", headers=bearer(grant["access_token"])).json_body
+    assert known["authenticated"] is True and known["user"]["username"] == "root"
+    # A bad token on a public route is simply not authenticated.
+    assert anon.get("/auth/status", headers=bearer("nonsense")).json_body["authenticated"] is False
+
+
+def test_the_local_runtime_can_make_the_first_admin(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        svc.accounts.ensure_admin("ops", "short")
+    assert "created" in svc.accounts.ensure_admin("Ops", ADMIN_PASSWORD)
+    assert "exists" in svc.accounts.ensure_admin("ops", ADMIN_PASSWORD)
+    assert "left alone" in svc.accounts.ensure_admin("someone", ADMIN_PASSWORD)
+    assert login(anon, "ops", ADMIN_PASSWORD).status_code == 200
+    assert login(anon, "someone", ADMIN_PASSWORD).status_code == 401
+
+
+def fields_of_422(resp: Any) -> dict[str, str]:
+    error = error_of(resp, 422, "VALIDATION_ERROR")
+    return {d["field"]: d["message"] for d in error["details"]}
+
+
+# -- login, tokens, refresh, logout --------------------------------------------------------
+
+
+def test_login_answers_a_pinned_short_lived_jwt_and_a_refresh_token(anon: Api) -> None:
+    admin = setup_admin(anon)
+    grant = login(anon, "ROOT ", ADMIN_PASSWORD).json_body  # usernames are case-insensitive
+    token = grant["access_token"]
+    header = jwt.get_unverified_header(token)
+    assert header == {"alg": "HS256", "typ": "JWT"}
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["sub"] == admin["user"]["id"] and claims["name"] == "root"
+    assert claims["exp"] - claims["iat"] == 900 and claims["iss"] == "haul" and claims["aud"] == "haul-api"
+    assert grant["refresh_token"] != token and "." in grant["refresh_token"]
+    assert grant["user"]["last_login"]
+
+    for wrong in ("not a password", ADMIN_PASSWORD.upper()):
+        error = error_of(login(anon, "root", wrong), 401, "UNAUTHENTICATED")
+        assert error["message"] == "wrong username or password"
+    unknown = login(anon, "nobody", ADMIN_PASSWORD)
+    assert error_of(unknown, 401, "UNAUTHENTICATED")["message"] == "wrong username or password"
+    assert unknown.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def _forge(claims: dict[str, Any], key: bytes | str, alg: str = "HS256") -> str:
+    return jwt.encode(claims, key, algorithm=alg)
+
+
+def test_tokens_that_must_not_verify(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+    grant = setup_admin(anon)
+    good = jwt.decode(grant["access_token"], options={"verify_signature": False})
+    key = svc.accounts.tokens._keys.key()
+    now = int(time.time())
+    head, body, sig = grant["access_token"].split(".")
+    none_alg = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).decode().rstrip("=")
+    bad = {
+        "signed with another key": _forge(good, "another key that is at least 32 bytes long!!"),
+        "alg none": f"{none_alg}.{body}.",
+        "HS512 with the right key": _forge(good, key, "HS512"),
+        "tampered payload": f"{head}.{base64.urlsafe_b64encode(json.dumps({**good, 'sub': 'x'}).encode()).decode().rstrip('=')}.{sig}",
+        "expired": _forge({**good, "iat": now - 4000, "exp": now - 3000}, key),
+        "no exp": _forge({k: v for k, v in good.items() if k != "exp"}, key),
+        "no iat": _forge({k: v for k, v in good.items() if k != "iat"}, key),
+        "no sub": _forge({k: v for k, v in good.items() if k != "sub"}, key),
+        "issued in the future": _forge({**good, "iat": now + 3600, "exp": now + 7200}, key),
+        "another audience": _forge({**good, "aud": "someone-else"}, key),
+        "another user's id": _forge({**good, "sub": "00000000-0000-4000-8000-000000000000"}, key),
+        "garbage": "a.b.c",
+    }
+    for why, token in bad.items():
+        resp = anon.get("/auth/me", headers=bearer(token))
+        assert resp.status_code == 401, why
+        error_of(resp, 401, "UNAUTHENTICATED")
+    for header in ("Basic cm9vdDpwdw==", "Bearer", "Bearer ", grant["access_token"]):
+        error_of(anon.get("/auth/me", headers={"Authorization": header}), 401, "UNAUTHENTICATED")
+    error_of(anon.get("/downloads"), 401, "UNAUTHENTICATED")
+    assert anon.get("/auth/me", headers=bearer(grant["access_token"])).status_code == 200
+
+
+def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_session(anon: Api) -> None:
+    first = setup_admin(anon)
+    second = anon.post("/auth/refresh", {"refresh_token": first["refresh_token"]})
+    assert second.status_code == 200, second.body
+    rotated = second.json_body
+    assert rotated["refresh_token"] != first["refresh_token"]
+    assert anon.get("/auth/me", headers=bearer(rotated["access_token"])).status_code == 200
+    assert anon.get("/auth/me", headers=bearer(first["access_token"])).status_code == 200  # same session
+
+    replay = anon.post("/auth/refresh", {"refresh_token": first["refresh_token"]})
+    assert "already used" in error_of(replay, 401, "UNAUTHENTICATED")["message"]
+    # The replay ended the session for everyone holding its tokens.
+    error_of(anon.post("/auth/refresh", {"refresh_token": rotated["refresh_token"]}), 401, "UNAUTHENTICATED")
+    error_of(anon.get("/auth/me", headers=bearer(rotated["access_token"])), 401, "UNAUTHENTICATED")
+    for junk in ("x", "0" * 32 + "." + "A" * 43, first["access_token"]):
+        error_of(anon.post("/auth/refresh", {"refresh_token": junk}), 401, "UNAUTHENTICATED")
+    assert list(fields_of_422(anon.post("/auth/refresh", {}))) == ["refresh_token"]
+
+
+def test_logout_revokes_the_session(anon: Api) -> None:
+    setup_admin(anon)
+    grant = login(anon, "root", ADMIN_PASSWORD).json_body
+    other = login(anon, "root", ADMIN_PASSWORD).json_body  # another device
+    assert anon.post("/auth/logout", headers=bearer(grant["access_token"])).json_body == {"status": "ok"}
+    error_of(anon.get("/auth/me", headers=bearer(grant["access_token"])), 401, "UNAUTHENTICATED")
+    error_of(anon.post("/auth/refresh", {"refresh_token": grant["refresh_token"]}), 401, "UNAUTHENTICATED")
+    error_of(anon.post("/auth/logout", headers=bearer(grant["access_token"])), 401, "UNAUTHENTICATED")
+    assert anon.get("/auth/me", headers=bearer(other["access_token"])).status_code == 200
+
+
+# -- brute force and rate limits -----------------------------------------------------------
+
+
+def test_five_failed_logins_lock_the_account_with_retry_after(anon: Api) -> None:
+    setup_admin(anon)
+    for _ in range(5):
+        error_of(login(anon, "root", "guess"), 401, "UNAUTHENTICATED")
+    locked = login(anon, "root", ADMIN_PASSWORD)  # even the right password
+    error = error_of(locked, 429, "RATE_LIMITED")
+    assert "failed logins" in error["message"]
+    assert 1 <= int(locked.headers["Retry-After"]) <= 60
+
+
+def test_the_lock_counts_per_account_and_per_client(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.errors import TooManyRequests, Unauthenticated
+    from chalicelib.schemas import Login
+
+    setup_admin(anon)
+    accounts = svc.accounts
+    # One client trying five accounts is locked; the accounts are not (from elsewhere).
+    for i in range(5):
+        with pytest.raises(Unauthenticated):
+            accounts.login(Login(username=f"user{i}", password="guess"), "198.51.100.7")
+    with pytest.raises(TooManyRequests) as locked:
+        accounts.login(Login(username="root", password=ADMIN_PASSWORD), "198.51.100.7")
+    assert 0 < locked.value.retry_after <= 60
+    assert accounts.login(Login(username="root", password=ADMIN_PASSWORD), "198.51.100.8").access_token
+    # One account tried from five clients is locked for every client.
+    for i in range(5):
+        with pytest.raises(Unauthenticated):
+            accounts.login(Login(username="root", password="guess"), f"203.0.113.{i}")
+    with pytest.raises(TooManyRequests):
+        accounts.login(Login(username="root", password=ADMIN_PASSWORD), "203.0.113.200")
+    # Four failures and a success leave the account usable.
+    new_user("user", "carol")
+    for i in range(4):
+        with pytest.raises(Unauthenticated):
+            accounts.login(Login(username="carol", password="guess"), f"192.0.2.{i}")
+    accounts.login(Login(username="carol", password=PASSWORD), "192.0.2.50")
+    with pytest.raises(Unauthenticated):
+        accounts.login(Login(username="carol", password="guess"), "192.0.2.51")
+    assert accounts.login(Login(username="carol", password=PASSWORD), "192.0.2.52").access_token
+
+
+def test_per_user_rate_limit_headers_and_429(anon: Api, svc, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    grant = setup_admin(anon)
+    monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 3)
+    seen = []
+    for _ in range(3):
+        resp = anon.get("/downloads", headers=bearer(grant["access_token"]))
+        assert resp.status_code == 200
+        assert resp.headers["X-RateLimit-Limit"] == "3"
+        seen.append(int(resp.headers["X-RateLimit-Remaining"]))
+        assert int(resp.headers["X-RateLimit-Reset"]) > time.time()
+    assert seen == [2, 1, 0]
+    over = anon.get("/auth/me", headers=bearer(grant["access_token"]))
+    error_of(over, 429, "RATE_LIMITED")
+    assert over.headers["X-RateLimit-Remaining"] == "0" and int(over.headers["Retry-After"]) >= 1
+    # Another user has their own budget; public routes carry no limit.
+    _, other, _ = new_user("user")
+    assert anon.get("/auth/me", headers=other).status_code == 200
+    assert "X-RateLimit-Limit" not in anon.get("/health").headers
+
+
+# -- users ---------------------------------------------------------------------------------
+
+
+def test_admins_manage_users(anon: Api) -> None:
+    grant = setup_admin(anon)
+    admin = Api(Client(__import__("app").app), bearer(grant["access_token"]))
+    created = admin.post("/users", {"username": "Dave", "password": PASSWORD, "role": "viewer"})
+    assert created.status_code == 201, created.body
+    dave = created.json_body
+    assert (dave["username"], dave["role"], dave["disabled"]) == ("dave", "viewer", False)
+    assert created.headers["Location"] == f"/api/v1/users/{dave['id']}"
+    assert "password" not in json.dumps(dave) and "hash" not in json.dumps(dave)
+    error_of(admin.post("/users", {"username": "dave", "password": PASSWORD}), 409, "CONFLICT")
+    assert "role" in fields_of_422(admin.post("/users", {"username": "eve", "password": PASSWORD, "role": "root"}))
+    assert "is_admin" in fields_of_422(admin.post("/users", {"username": "eve", "password": PASSWORD,
+                                                               "is_admin": True}))
+
+    listed = admin.get("/users").json_body
+    assert listed["total"] == 2 and [u["username"] for u in listed["users"]] == ["root", "dave"]
+    page = admin.get("/users?per_page=1").json_body
+    assert len(page["users"]) == 1 and page["next_cursor"]
+    rest = admin.get(f"/users?per_page=1&cursor={page['next_cursor']}").json_body
+    assert rest["users"][0]["username"] == "dave"
+    assert list(fields_of_422(admin.get("/users?cursor=junk"))) == ["cursor"]
+    assert admin.get(f"/users/{dave['id']}").json_body == dave
+    error_of(admin.get("/users/00000000-0000-4000-8000-000000000000"), 404, "NOT_FOUND")
+    error_of(admin.get("/users/" + "x" * 60), 404, "NOT_FOUND")
+
+    dave_login = login(anon, "dave", PASSWORD).json_body
+    as_dave = bearer(dave_login["access_token"])
+    assert anon.get("/auth/me", headers=as_dave).json_body["role"] == "viewer"
+    error_of(anon.get("/users", headers=as_dave), 403, "FORBIDDEN")
+    # A role change applies to the next request; disabling ends every session at once.
+    assert admin.patch(f"/users/{dave['id']}", {"role": "user"}).json_body["role"] == "user"
+    assert anon.get("/auth/me", headers=as_dave).json_body["role"] == "user"
+    assert admin.patch(f"/users/{dave['id']}", {"disabled": True}).json_body["disabled"] is True
+    error_of(anon.get("/auth/me", headers=as_dave), 401, "UNAUTHENTICATED")
+    error_of(login(anon, "dave", PASSWORD), 401, "UNAUTHENTICATED")
+    admin.patch(f"/users/{dave['id']}", {"disabled": False})
+    again = login(anon, "dave", PASSWORD).json_body
+    # A new password ends the sessions that came before it.
+    admin.patch(f"/users/{dave['id']}", {"password": "a brand new password"})
+    error_of(anon.get("/auth/me", headers=bearer(again["access_token"])), 401, "UNAUTHENTICATED")
+    assert login(anon, "dave", "a brand new password").status_code == 200
+
+    # The last enabled admin stays.
+    root_id = grant["user"]["id"]
+    for change in ({"role": "user"}, {"disabled": True}):
+        error_of(admin.patch(f"/users/{root_id}", change), 409, "CONFLICT")
+    error_of(admin.delete(f"/users/{root_id}"), 409, "CONFLICT")
+    assert admin.delete(f"/users/{dave['id']}").json_body == {"id": dave["id"], "deleted": True}
+    error_of(admin.get(f"/users/{dave['id']}"), 404, "NOT_FOUND")
+    error_of(login(anon, "dave", "a brand new password"), 401, "UNAUTHENTICATED")
+
+
+# -- API keys ------------------------------------------------------------------------------
+
+
+def test_personal_api_keys(anon: Api) -> None:
+    from chalicelib.models import ApiKeyModel
+
+    setup_admin(anon)
+    user_id, as_user, _ = new_user("user")
+    made = anon.post("/auth/api-keys", {"name": "backup script", "expires_in_days": 30}, headers=as_user)
+    assert made.status_code == 201, made.body
+    key = made.json_body
+    assert key["key"].startswith("haul_") and key["prefix"] == key["key"][:13] and key["expires_at"]
+    # Stored only as a hash.
+    stored = ApiKeyModel.get(key["id"]).attribute_values
+    assert key["key"] not in json.dumps(stored, default=str) and key["key"].split("_")[-1] not in json.dumps(stored, default=str)
+
+    by_key = {"X-API-Key": key["key"]}
+    me = anon.get("/auth/me", headers=by_key)
+    assert me.status_code == 200 and me.json_body["id"] == user_id
+    assert anon.get("/downloads", headers=by_key).status_code == 200
+    listed = anon.get("/auth/api-keys", headers=as_user).json_body["keys"]
+    assert [k["id"] for k in listed] == [key["id"]] and "key" not in listed[0] and listed[0]["last_used_at"]
+    error_of(anon.post("/auth/api-keys", {"name": "from a key"}, headers=by_key), 403, "FORBIDDEN")
+    error_of(anon.post("/auth/logout", headers=by_key), 400, "BAD_REQUEST")
+
+    # Nobody else sees or revokes it.
+    _, as_other, _ = new_user("user")
+    assert anon.get("/auth/api-keys", headers=as_other).json_body["keys"] == []
+    error_of(anon.delete(f"/auth/api-keys/{key['id']}", headers=as_other), 404, "NOT_FOUND")
+    assert anon.get("/auth/me", headers=by_key).status_code == 200
+
+    for junk in (key["key"][:-1] + ("A" if key["key"][-1] != "A" else "B"), "haul_nope", "x" * 300):
+        error_of(anon.get("/auth/me", headers={"X-API-Key": junk}), 401, "UNAUTHENTICATED")
+    revoked = anon.delete(f"/auth/api-keys/{key['id']}", headers=as_user)
+    assert revoked.json_body == {"id": key["id"], "revoked": True}
+    error_of(anon.get("/auth/me", headers=by_key), 401, "UNAUTHENTICATED")
+    error_of(anon.delete(f"/auth/api-keys/{key['id']}", headers=as_user), 404, "NOT_FOUND")
+    assert "name" in fields_of_422(anon.post("/auth/api-keys", {"name": "a\nb"}, headers=as_user))
+    assert "expires_in_days" in fields_of_422(anon.post("/auth/api-keys", {"name": "x", "expires_in_days": 0},
+                                                        headers=as_user))
+
+
+# -- the signing key and the WebSocket seam --------------------------------------------------
+
+
+def test_password_hashes_are_argon2id_with_owasp_parameters(anon: Api) -> None:
+    from chalicelib.models import UserModel
+
+    setup_admin(anon)
+    stored = UserModel.get("root").password_hash
+    assert stored.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert ADMIN_PASSWORD not in stored
+
+
+def test_a_deployed_stage_reads_its_signing_key_from_secrets_manager(emulator: str) -> None:
+    import boto3
+
+    from chalicelib.auth.tokens import KeyUnavailable, NoKey, SecretsManagerKey, Tokens, key_source
+
+    client = boto3.client("secretsmanager")
+    name = f"haul/test/jwt-{time.time_ns()}"
+    client.create_secret(Name=name, SecretString=json.dumps({"key": "k" * 48}))
+    keys = SecretsManagerKey(name, lambda: client)
+    tokens = Tokens(keys, 60)
+    token = tokens.issue("u1", "alice", "s1", "user")
+    assert jwt.decode(token, "k" * 48, algorithms=["HS256"], audience="haul-api")["sub"] == "u1"
+    assert tokens.verify(token).user_id == "u1"
+
+    with pytest.raises(KeyUnavailable):
+        SecretsManagerKey("haul/test/missing", lambda: client).key()
+    short = f"{name}-short"
+    client.create_secret(Name=short, SecretString="too short")
+    with pytest.raises(KeyUnavailable):
+        SecretsManagerKey(short, lambda: client).key()
+    assert isinstance(key_source(name, lambda: client), SecretsManagerKey)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_LAMBDA_FUNCTION_NAME", "haul-dev-APIHandler")
+        assert isinstance(key_source(None, lambda: client), NoKey)
+        with pytest.raises(KeyUnavailable):
+            NoKey().key()
+
+
+def test_websocket_connections_authenticate_with_the_same_tokens(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.config import Config
+    from chalicelib.realtime import auth
+
+    grant = setup_admin(anon)
+    prod = Config.from_env({"HAUL_STAGE": "prod"})
+    identity = auth.authenticate(grant["access_token"], prod)
+    assert identity == auth.Identity(grant["user"]["id"], False, ("admin",))
+    key = anon.post("/auth/api-keys", {"name": "ws"}, headers=bearer(grant["access_token"])).json_body["key"]
+    assert auth.authenticate(key, prod) == identity
+    for bad in ("nonsense", grant["refresh_token"], key[:-2] + "xx"):
+        assert auth.authenticate(bad, prod) is None
+    anon.post("/auth/logout", headers=bearer(grant["access_token"]))
+    assert auth.authenticate(grant["access_token"], prod) is None
+    assert auth.authenticate(None, Config.from_env({"HAUL_STAGE": "local"})) is None  # local connections log in

@@ -1,0 +1,102 @@
+"""The OpenAPI document stays true to the routes the app really has, and to what they answer."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import fields
+
+from chalice.test import Client
+
+import app as app_module
+from chalicelib.domain.task import Task
+from chalicelib.responses import Settings, TaskView
+from chalicelib.settings import EngineSettings
+from functions.docs import openapi
+from functions.http import ROUTES
+
+BASE = "/api/v1"
+PUBLIC = {
+    ("GET", "/health"), ("GET", "/auth/status"), ("POST", "/auth/setup"), ("POST", "/auth/login"),
+    ("POST", "/auth/refresh"), ("GET", "/openapi.json"), ("GET", "/docs"),
+}
+
+
+def app_routes() -> set[tuple[str, str]]:
+    return {
+        (method, path.removeprefix(BASE))
+        for path, methods in app_module.app.routes.items()
+        for method in methods
+        if method != "OPTIONS"
+    }
+
+
+def documented() -> set[tuple[str, str]]:
+    return {(m.upper(), p) for p, ops in openapi()["paths"].items() for m in ops}
+
+
+def test_every_route_is_documented_and_every_documented_route_exists() -> None:
+    assert all(path.startswith(BASE) for path in app_module.app.routes)
+    assert documented() == app_routes()
+    assert len({(op.method, op.path) for op in ROUTES}) == len(ROUTES)  # registered once each
+    names = [op["operationId"] for ops in openapi()["paths"].values() for op in ops.values()]
+    assert len(names) == len(set(names))
+
+
+def test_security_and_roles_are_documented() -> None:
+    doc = openapi()
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            public = (method.upper(), path) in PUBLIC
+            assert (op["security"] == []) is public, (method, path)
+            if not public:
+                assert {"401", "429"} <= set(op["responses"]), (method, path)
+                assert "X-RateLimit-Limit" in op["responses"][next(iter(op["responses"]))]["headers"]
+            for status, answer in op["responses"].items():
+                if int(status) >= 400:
+                    assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")
+            for param in op["parameters"]:
+                if param["in"] == "path":
+                    assert "{" + param["name"] + "}" in path
+    path_params = {p for path in doc["paths"] for p in re.findall(r"{(\w+)}", path)}
+    assert path_params == {"task_id", "user_id", "key_id"}
+
+
+def test_request_models_reject_unknown_fields_and_bound_sizes() -> None:
+    schemas = openapi()["components"]["schemas"]
+    for name in ("AddDownload", "PatchDownload", "Login", "Setup", "Refresh", "CreateUser", "PatchUser",
+                 "CreateApiKey", "SettingsPatch"):
+        assert schemas[name]["additionalProperties"] is False, name
+    add = schemas["AddDownload"]["properties"]
+    assert add["url"]["maxLength"] == 2048 and add["tags"]["maxItems"] == 20
+    assert schemas["Login"]["properties"]["password"]["maxLength"] == 1024
+
+
+def test_response_models_match_what_handlers_build() -> None:
+    view = Task(id="t", owner="o", url="https://example.com/x", filename="x", key="downloads/t/x").view()
+    assert set(view) == set(TaskView.model_fields)
+    TaskView.model_validate(view)
+    assert set(Settings.model_fields) == {f.name for f in fields(EngineSettings)}
+
+
+def test_the_document_and_the_docs_page_are_served() -> None:
+    client = Client(app_module.app)
+    served = client.http.get(f"{BASE}/openapi.json")
+    assert served.status_code == 200 and served.headers["Content-Type"] == "application/json"
+    assert json.loads(served.body) == json.loads(json.dumps(openapi()))
+    assert served.json_body["openapi"].startswith("3.1")
+    page = client.http.get(f"{BASE}/docs")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    html = page.body.decode()
+    assert "openapi.json" in html and "<script>" in html
+    # Self-contained: nothing is loaded from anywhere else.
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_schemathesis_reads_the_document() -> None:
+    import schemathesis
+
+    schema = schemathesis.openapi.from_dict(json.loads(json.dumps(openapi())))
+    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    assert {(op.method.upper(), op.path) for op in operations} == app_routes()
