@@ -6,10 +6,12 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit functional e2e bench package clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# The virtualenv, made again whenever the requirements change. pip stays below 26.3: chalice
+# package drives pip itself and supports no newer one.
+$(STAMP): requirements.txt requirements-dev.txt Makefile
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Haul needs Python 3.11 ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "pip>=23.2,<26.3"
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 

@@ -9,10 +9,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
-from pynamodb.transactions import TransactWrite
 
 from .domain.states import TaskState
 from .domain.task import Task, rank
@@ -171,10 +170,16 @@ class TaskRepository:
     def record_part(
         self, task: Task, gen: int, lane: str, part: UploadedPart, size: int
     ) -> bool:
-        """Record an uploaded part exactly once and count it on the task.
+        """Record an uploaded part once, and count it on the task.
 
-        False when the part was already recorded (a duplicate delivery) or the task moved on
-        to another generation of its source.
+        Two writes, each safe to repeat, rather than one transaction: the part is put only if
+        it is absent, and only the put that created it counts it. Completion counts the part
+        items themselves (:meth:`count_parts`), never the task's counter, so a worker that
+        dies between the two writes leaves only the progress display one part short until
+        then. In DynamoDB this costs half a transaction; in moto, whose transactions copy
+        whole tables, it keeps recording flat however long the tables grow.
+
+        False when the part was already recorded (a duplicate delivery).
         """
         item = PartModel(
             task.id,
@@ -187,24 +192,25 @@ class TaskRepository:
             recorded_at=now_ms(),
         )
         try:
-            with TransactWrite(connection=PartModel._get_connection().connection) as tx:
-                tx.save(item, condition=PartModel.slot.does_not_exist())
-                tx.update(
-                    TaskModel(task.id),
-                    actions=[
-                        TaskModel.parts_done.add(1),
-                        TaskModel.bytes_done.add(size),
-                        TaskModel.lane_bytes[lane].set(0),  # type: ignore[index]
-                        TaskModel.updated_at.set(now_ms()),
-                    ],
-                    condition=(TaskModel.gen == gen),
-                )
-        except TransactWriteError as exc:
-            reasons = [r.code for r in (exc.cancellation_reasons or []) if r is not None]
-            if "ConditionalCheckFailed" in reasons:
+            item.save(condition=PartModel.slot.does_not_exist())
+        except PutError as exc:
+            if _conditional_failed(exc):
                 return False
             raise
+        self.update(
+            task,
+            [
+                TaskModel.parts_done.add(1),
+                TaskModel.bytes_done.add(size),
+                TaskModel.lane_bytes[lane].set(0),  # type: ignore[index]
+            ],
+            TaskModel.gen == gen,
+        )
         return True
+
+    def count_parts(self, task_id: str, gen: int) -> int:
+        """How many parts of generation ``gen`` are recorded (a strongly consistent count)."""
+        return int(PartModel.count(task_id, PartModel.slot.startswith(f"{gen:06d}:"), consistent_read=True))
 
     def has_part(self, task_id: str, gen: int, number: int) -> bool:
         try:

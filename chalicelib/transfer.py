@@ -179,7 +179,10 @@ class Transfer:
             return
         with Heartbeat(self.queue, delivery.receipt_handle, self.visibility_timeout):
             try:
-                handler(delivery.body)
+                if kind == "lane":
+                    self.lane(delivery.body, first_delivery=delivery.receive_count <= 1)
+                else:
+                    handler(delivery.body)
             except Abandoned:
                 log.info("task %s: left off (paused, cancelled or re-dispatched)", delivery.body.get("task"))
 
@@ -322,14 +325,17 @@ class Transfer:
             & (steps.does_not_exist() | (steps < step) | (tokens == token)),
         )
 
-    def lane(self, msg: dict[str, Any]) -> None:
+    def lane(self, msg: dict[str, Any], first_delivery: bool = False) -> None:
         task = self._claim(msg)
         if task is None:
             return
         parts = planning.from_runs(msg["parts"])
         number, rest = parts[0], parts[1:]
         settings = self.settings.get()
-        if not self.repo.has_part(task.id, task.gen, number):
+        # Only a message seen before (a redelivery or a retry) can find its part recorded
+        # already; a duplicate that slips through costs one fetch, and its record is refused.
+        fresh = first_delivery and not msg.get("attempt")
+        if fresh or not self.repo.has_part(task.id, task.gen, number):
             try:
                 self._move_part(task, msg["lane"], number)
             except OriginError as exc:
@@ -435,7 +441,14 @@ class Transfer:
 
     # -- finish ---------------------------------------------------------------------------
     def finalize(self, task: Task) -> None:
-        """Complete the multipart upload exactly once, verify it, mark the task completed."""
+        """Complete the multipart upload exactly once, verify it, mark the task completed.
+
+        Every lane calls this when it runs out of parts; only the call that finds every part
+        recorded goes on (the last lane to record one always does: its own write precedes its
+        count), and of those only the one that claims the finalisation.
+        """
+        if not task.part_count or self.repo.count_parts(task.id, task.gen) < task.part_count:
+            return
         token = uuid.uuid4().hex
         claimed = self.repo.update(
             task,
@@ -443,7 +456,6 @@ class Transfer:
              TaskModel.heartbeat.set(now_ms())],
             (TaskModel.state == TaskState.DOWNLOADING.value)
             & (TaskModel.gen == task.gen)
-            & (TaskModel.parts_done == TaskModel.part_count)
             & TaskModel.finalizing.does_not_exist(),
         )
         if claimed is None:
@@ -462,7 +474,7 @@ class Transfer:
             raise
 
     def _complete(self, claimed: Task, token: str) -> None:
-        assert claimed.upload_id and claimed.size is not None
+        assert claimed.upload_id and claimed.size is not None and claimed.part_count
         parts = list(self.repo.iter_parts(claimed.id, claimed.gen))
         try:
             self.store.complete(claimed.key, claimed.upload_id, parts)
@@ -502,6 +514,8 @@ class Transfer:
                 TaskModel.lane_bytes.set({}),
                 TaskModel.lane_speed.set({}),
                 TaskModel.error.remove(),
+                TaskModel.parts_done.set(claimed.part_count),
+                TaskModel.bytes_done.set(claimed.size),
             ],
             TaskModel.finalizing == token,
         )
