@@ -60,3 +60,13 @@ def workers(svc):  # type: ignore[no-untyped-def]
 def origin() -> Iterator[Origin]:
     with Origin() as server:
         yield server
+
+
+@pytest.fixture()
+def settled(svc):  # type: ignore[no-untyped-def]
+    """Nothing an earlier test left active holds a download slot, before or after."""
+    from tests.support.engine import settle
+
+    settle(svc)
+    yield
+    settle(svc)

@@ -8,7 +8,6 @@ import pytest
 
 from chalicelib.domain.states import Action, TaskState
 from chalicelib.schemas import AddDownload
-from tests.support.emulator import faithful_emulator
 from tests.support.engine import (
     OWNER,
     MiB,
@@ -16,7 +15,6 @@ from tests.support.engine import (
     object_exists,
     open_uploads,
     part_ranges,
-    settle,
     stored_sha256,
     wait_finished,
     wait_queue_idle,
@@ -24,13 +22,8 @@ from tests.support.engine import (
 )
 from tests.support.origin import Resource
 
-
-@pytest.fixture(autouse=True)
-def _engine(svc):  # type: ignore[no-untyped-def]
-    with faithful_emulator():
-        settle(svc)  # nothing left active by an earlier test may hold a download slot
-        yield
-        settle(svc)
+# Nothing left active by an earlier test may hold a download slot.
+pytestmark = pytest.mark.usefixtures("settled")
 
 
 def test_pause_then_resume_fetches_only_the_missing_parts(svc, workers, origin) -> None:

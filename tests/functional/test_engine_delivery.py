@@ -17,14 +17,12 @@ from chalicelib.domain.states import TaskState
 from chalicelib.models import PartModel
 from chalicelib.schemas import AddDownload
 from chalicelib.transfer import Delivery
-from tests.support.emulator import faithful_emulator
 from tests.support.engine import (
     OWNER,
     MiB,
     Watch,
     open_uploads,
     poller,
-    settle,
     stored_sha256,
     wait_finished,
     wait_queue_idle,
@@ -32,13 +30,8 @@ from tests.support.engine import (
 from tests.support.origin import Resource
 from tests.support.s3proxy import S3FaultProxy
 
-
-@pytest.fixture(autouse=True)
-def _engine(svc):  # type: ignore[no-untyped-def]
-    with faithful_emulator():
-        settle(svc)  # nothing left active by an earlier test may hold a download slot
-        yield
-        settle(svc)
+# Nothing left active by an earlier test may hold a download slot.
+pytestmark = pytest.mark.usefixtures("settled")
 
 
 def test_duplicate_deliveries_cost_extra_work_but_never_a_bad_object(svc, origin) -> None:

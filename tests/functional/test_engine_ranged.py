@@ -12,7 +12,6 @@ import pytest
 from chalicelib.domain.states import Action, TaskState
 from chalicelib.models import PartModel
 from chalicelib.schemas import AddDownload
-from tests.support.emulator import faithful_emulator
 from tests.support.engine import (
     OWNER,
     MiB,
@@ -20,19 +19,13 @@ from tests.support.engine import (
     object_exists,
     open_uploads,
     part_ranges,
-    settle,
     stored_sha256,
     wait_finished,
 )
 from tests.support.origin import Resource
 
-
-@pytest.fixture(autouse=True)
-def _engine(svc):  # type: ignore[no-untyped-def]
-    with faithful_emulator():
-        settle(svc)  # nothing left active by an earlier test may hold a download slot
-        yield
-        settle(svc)
+# Nothing left active by an earlier test may hold a download slot.
+pytestmark = pytest.mark.usefixtures("settled")
 
 
 def _peak_concurrency(requests: list[dict]) -> int:

@@ -12,17 +12,11 @@ import pytest
 
 from chalicelib.domain.states import TaskState
 from chalicelib.schemas import AddDownload
-from tests.support.emulator import faithful_emulator
-from tests.support.engine import OWNER, MiB, fetched_ranges, part_ranges, settle, stored_sha256, wait_finished
+from tests.support.engine import OWNER, MiB, fetched_ranges, part_ranges, stored_sha256, wait_finished
 from tests.support.origin import Resource
 
-
-@pytest.fixture(autouse=True)
-def _engine(svc):  # type: ignore[no-untyped-def]
-    with faithful_emulator():
-        settle(svc)  # nothing left active by an earlier test may hold a download slot
-        yield
-        settle(svc)
+# Nothing left active by an earlier test may hold a download slot.
+pytestmark = pytest.mark.usefixtures("settled")
 
 
 def _waits_after_failures(requests: list[dict], status: int) -> list[float]:
