@@ -49,11 +49,34 @@ def _no_such_upload(fn: Callable[..., Any]) -> Callable[..., Any]:
     return checked
 
 
+_PATCHED = "_haul_faithful"
+
+
+def _patch() -> list[tuple[type, str, Any]]:
+    """Make moto faithful; the originals, to put back. Patching twice is a no-op."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.s3.models import S3Backend
+
+    saved: list[tuple[type, str, Any]] = []
+    targets: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]]
+    targets = [(DynamoDBBackend, n, _serialised) for n in _DYNAMODB_ITEM_OPS]
+    targets += [(S3Backend, n, _no_such_upload) for n in ("upload_part", "complete_multipart_upload")]
+    for cls, name, wrap in targets:
+        original = cls.__dict__[name]
+        if getattr(original, _PATCHED, False):
+            continue
+        patched = wrap(original)
+        setattr(patched, _PATCHED, True)
+        saved.append((cls, name, original))
+        setattr(cls, name, patched)
+    return saved
+
+
 def start_emulator(host: str, port: int) -> Any:
-    """moto's server in this process, made faithful where the engine depends on it."""
+    """moto's server in this process, made faithful (for good) where the engine depends on it."""
     from moto.server import ThreadedMotoServer
 
-    faithful_emulator().__enter__()
+    _patch()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     return server
@@ -62,16 +85,7 @@ def start_emulator(host: str, port: int) -> Any:
 @contextmanager
 def faithful_emulator() -> Iterator[None]:
     """Within the block, moto's DynamoDB writes are atomic and a gone upload is NoSuchUpload."""
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.s3.models import S3Backend
-
-    saved: list[tuple[type, str, Any]] = []
-    for name in _DYNAMODB_ITEM_OPS:
-        saved.append((DynamoDBBackend, name, DynamoDBBackend.__dict__[name]))
-        setattr(DynamoDBBackend, name, _serialised(DynamoDBBackend.__dict__[name]))
-    for name in ("upload_part", "complete_multipart_upload"):
-        saved.append((S3Backend, name, S3Backend.__dict__[name]))
-        setattr(S3Backend, name, _no_such_upload(S3Backend.__dict__[name]))
+    saved = _patch()
     try:
         yield
     finally:
