@@ -8,7 +8,7 @@ from types import ModuleType
 
 import boto3
 
-from .stream_poller import StreamPoller, stream_sources
+from .stream_poller import StreamPoller, StreamSource, stream_sources
 from .ws_gateway import WsGateway, websocket_handlers
 
 log = logging.getLogger("haul.local.realtime")
@@ -20,6 +20,8 @@ class LocalRealtime:
         self.port = port
         self.gateway: WsGateway | None = None
         self.pollers: list[StreamPoller] = []
+        self.sources: list[StreamSource] = []
+        self.pollers_here = True
 
     def configure_environment(self) -> None:
         """Before the app is imported: where its functions post to connections, and the
@@ -29,7 +31,9 @@ class LocalRealtime:
         os.environ.setdefault("HAUL_WS_ENDPOINT", f"http://{self.host}:{self.port}/{stage}")
         os.environ.setdefault("HAUL_FANOUT_WINDOW", "0")
 
-    def start(self, app_module: ModuleType) -> None:
+    def start(self, app_module: ModuleType, with_pollers: bool = True) -> None:
+        """The gateway, and the stream pollers unless a worker process runs them
+        (``start_stream_pollers``: the fan-out is a Lambda function, apart from the emulator)."""
         config = app_module.CONFIG
         gateway = WsGateway(
             websocket_handlers(app_module), self.host, self.port, stage=config.stage,
@@ -44,15 +48,17 @@ class LocalRealtime:
                 f"the WebSocket gateway cannot listen on {self.host}:{self.port} ({exc.strerror or exc}): "
                 "choose another port with HAUL_WS_PORT=..."
             ) from None
-        session = boto3.session.Session(region_name=config.region)
-        dynamodb, streams = session.client("dynamodb"), session.client("dynamodbstreams")
-        for source in stream_sources(app_module):
-            self.pollers.append(StreamPoller(dynamodb, streams, source, config.region).start())
+        self.sources = stream_sources(app_module)
+        self.pollers_here = with_pollers
+        if with_pollers:
+            self.pollers = start_stream_pollers(app_module)
 
     def summary(self) -> list[str]:
         if self.gateway is None:
             return []
-        handlers = ", ".join(f"{p.source.handler_name} <- {p.source.table_name}" for p in self.pollers)
+        handlers = ", ".join(f"{s.handler_name} <- {s.table_name}" for s in self.sources)
+        if handlers and not self.pollers_here:
+            handlers += " (polled by worker 0)"
         return [
             f"  WebSocket  {self.gateway.url} (management API {self.gateway.management_url}/@connections)",
             f"  streams    {handlers or 'none'}",
@@ -63,3 +69,11 @@ class LocalRealtime:
             poller.stop()
         if self.gateway is not None:
             self.gateway.stop()
+
+
+def start_stream_pollers(app_module: ModuleType) -> list[StreamPoller]:
+    """Poll the stream of every ``@app.on_dynamodb_record`` source, invoking its handler."""
+    region = app_module.CONFIG.region
+    session = boto3.session.Session(region_name=region)
+    dynamodb, streams = session.client("dynamodb"), session.client("dynamodbstreams")
+    return [StreamPoller(dynamodb, streams, source, region).start() for source in stream_sources(app_module)]

@@ -85,12 +85,28 @@ class WorkerSupervisor:
         if index == 0:
             cmd.append("--primary")
         # Its own process group: a Ctrl-C reaches the runtime, which stops workers in order.
-        return subprocess.Popen(cmd, cwd=ROOT, env=os.environ.copy(), start_new_session=True)
+        # stdout carries one line, "ready", once the worker polls; its logs go to stderr.
+        return subprocess.Popen(
+            cmd, cwd=ROOT, env=os.environ.copy(), start_new_session=True, stdout=subprocess.PIPE
+        )
 
-    def start(self) -> None:
+    def start(self, ready_timeout: float = 60.0) -> None:
+        """Start the workers and return once every one of them is polling."""
         self._procs = [self._spawn(i) for i in range(self._count)]
+        for i, proc in enumerate(self._procs):
+            if not self._ready(proc, ready_timeout):
+                raise StartupError(f"worker {i} (pid {proc.pid}) did not start polling; see the log above")
         self._monitor = threading.Thread(target=self._watch, daemon=True)
         self._monitor.start()
+
+    @staticmethod
+    def _ready(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+        assert proc.stdout is not None
+        line: list[bytes] = []
+        reader = threading.Thread(target=lambda: line.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader.start()
+        reader.join(timeout)
+        return bool(line) and line[0].strip() == b"ready"
 
     @property
     def pids(self) -> list[int]:
@@ -160,14 +176,17 @@ class LocalRuntime:
         config = self.app.CONFIG
         bootstrap(config, boto3.session.Session(region_name=config.region))
         accounts = self._accounts(services())
-        self.realtime.start(self.app)  # before the API: a healthy API means the gateway listens
-        self._start_api()
+        # Before the API: a healthy API means the gateway listens. The stream pollers run in
+        # worker 0, apart from the emulator, as the fan-out function runs in its own sandbox.
+        self.realtime.start(self.app, with_pollers=False)
         self.workers = WorkerSupervisor(self.processes, self.threads, self.visibility)
         self.workers.start()
         from .scheduler import Scheduler
 
         self._scheduler = Scheduler(self.app, self.schedule_every)
         self._scheduler.start()
+        # Last: an API that answers means everything behind it is up.
+        self._start_api()
 
         backend = (
             f"embedded moto server at {os.environ['AWS_ENDPOINT_URL']}" if embedded

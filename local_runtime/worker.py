@@ -15,6 +15,7 @@ import threading
 
 import boto3
 
+from .realtime import start_stream_pollers
 from .sqs_poller import SqsPoller, sqs_sources
 
 log = logging.getLogger("haul.local.worker")
@@ -24,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=int(os.environ.get("HAUL_WORKER_THREADS", "4")))
     parser.add_argument("--visibility", type=int, default=int(os.environ.get("HAUL_VISIBILITY_TIMEOUT", "30")))
-    parser.add_argument("--primary", action="store_true", help="also poll the secondary queues (DLQ)")
+    parser.add_argument("--primary", action="store_true", help="also poll the secondary queues (DLQ) and the table streams")
     args = parser.parse_args()
 
     app_module = importlib.import_module("app")
@@ -43,8 +44,13 @@ def main() -> None:
         poller = SqsPoller(sqs, source, threads, args.visibility, region)
         poller.start()
         pollers.append(poller)
-    log.info("worker %d polling %s", os.getpid(), ", ".join(p._source.queue_name for p in pollers))
+    streams = start_stream_pollers(app_module) if args.primary else []
+    polled = [p._source.queue_name for p in pollers] + [f"{s.source.table_name} stream" for s in streams]
+    log.info("worker %d polling %s", os.getpid(), ", ".join(polled))
+    print("ready", flush=True)  # the supervisor waits for this line
     stop.wait()
+    for stream in streams:
+        stream.stop()
     for poller in pollers:
         poller.stop()
 
