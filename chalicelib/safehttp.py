@@ -59,7 +59,9 @@ class PinnedAdapter(HTTPAdapter):
         return host_params, pool_kwargs
 
     def get_connection(self, url: Any, proxies: Any = None) -> Any:  # pragma: no cover - deprecated path
-        raise NotImplementedError("only get_connection_with_tls_context pins the address")
+        # requests >= 2.32 calls get_connection_with_tls_context; this older entry point would
+        # connect without pinning, so it refuses outright.
+        raise RuntimeError("refusing an unpinned connection: only get_connection_with_tls_context pins the address")
 
 
 def session(guard: UrlGuard, pool_connections: int = 16, pool_maxsize: int = 64) -> requests.Session:
