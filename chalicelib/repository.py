@@ -72,6 +72,16 @@ def _cursor_decode(cursor: str | None) -> dict[str, Any] | None:
     return value
 
 
+def _key_of(key: dict[str, Any], hash_name: str, hash_value: str) -> bool:
+    """Whether ``key`` is a key of the owner index queried with ``hash_name = hash_value``
+    (a forged one would make DynamoDB answer a ValidationException: a 5xx to the client)."""
+    if set(key) != {"id", "created_key", hash_name}:
+        return False
+    if not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values()):
+        return False
+    return bool(key[hash_name]["S"] == hash_value)
+
+
 class TaskRepository:
     # -- tasks ----------------------------------------------------------------------------
     def create(self, task: Task) -> None:
@@ -141,7 +151,12 @@ class TaskRepository:
     def list_for_owner(
         self, owner: str, state: TaskState | None, limit: int, cursor: str | None
     ) -> tuple[list[Task], str | None]:
+        """One page of ``owner``'s tasks, newest first; ValueError for a cursor this list did
+        not issue (another owner's, another filter's, or forged)."""
+        hash_name, hash_value = ("owner", owner) if state is None else ("owner_state", f"{owner}#{state.value}")
         start = _cursor_decode(cursor)
+        if start is not None and not _key_of(start, hash_name, hash_value):
+            raise ValueError("the cursor is not one this API issued for this list")
         if state is None:
             result = TaskModel.by_owner.query(
                 owner, scan_index_forward=False, limit=limit, last_evaluated_key=start
