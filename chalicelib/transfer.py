@@ -238,7 +238,8 @@ class Transfer:
         gen = task.gen + 1
         if probe.ranges and probe.size is not None:
             plan = planning.plan_parts(probe.size, settings.part_size)
-            part_size, part_count, resumable, note = plan.part_size, plan.count, True, None
+            # A restart says why it happened (the source changed, the upload expired).
+            part_size, part_count, resumable, note = plan.part_size, plan.count, True, msg.get("reason")
         else:
             part_size, part_count, resumable = planning.stream_part_size(1, settings.part_size), None, False
             note = "the origin does not serve byte ranges: the file is streamed in order, and an interrupted transfer restarts from zero"
@@ -348,6 +349,7 @@ class Transfer:
                 self.restart(task, str(exc))
                 return
             except UploadGone:
+                self._upload_gone(task)
                 return
             except (ClientError, BotoCoreError) as exc:
                 self._retry_or_fail(task, msg, OriginError(f"S3: {exc}", retryable=True), settings)
@@ -418,6 +420,7 @@ class Transfer:
             self.fail(task, str(exc))
             return
         except UploadGone:
+            self._upload_gone(task)
             return
         if task.size is not None and total != task.size:
             self._retry_or_fail(
@@ -479,8 +482,11 @@ class Transfer:
         try:
             self.store.complete(claimed.key, claimed.upload_id, parts)
         except UploadGone:
+            if self.store.size(claimed.key) is None:
+                # Not completed by an earlier attempt either: S3 expired the upload.
+                self._upload_gone(claimed)
+                return
             # Completed by an earlier attempt that died before it could say so.
-            pass
         # From here on the multipart upload is completed, so it is gone: a failure forgets it,
         # and a retry plans a new one instead of "resuming" into nothing.
         gone = [TaskModel.upload_id.remove()]
@@ -557,7 +563,18 @@ class Transfer:
         )
         if moved is not None:
             log.info("task %s: restarting: %s", task.id, reason)
-            self.queue.send({"kind": "start", "task": task.id, "run": moved.run, "fresh": fresh})
+            self.queue.send({"kind": "start", "task": task.id, "run": moved.run, "fresh": fresh, "reason": reason})
+
+    def _upload_gone(self, task: Task) -> None:
+        """The multipart upload vanished under a running task: it was cancelled or re-planned
+        (then this worker is merely late), or S3 expired it (the bucket aborts uploads left
+        unfinished for days, e.g. a long pause) — then only a fresh start can go on."""
+        now = self.repo.get(task.id)
+        if (
+            now is not None and now.state == TaskState.DOWNLOADING and now.run == task.run
+            and now.gen == task.gen and now.upload_id == task.upload_id
+        ):
+            self.restart(now, "the unfinished upload had expired in S3; starting over", fresh=True, count=False)
 
     def _retry_or_fail(
         self, task: Task, msg: dict[str, Any], exc: OriginError, settings: EngineSettings

@@ -119,3 +119,26 @@ def test_delete_mid_download_leaves_nothing_behind(svc, workers, origin) -> None
     assert svc.repo.get(task.id) is None
     assert open_uploads(svc, running.key) == []
     assert not object_exists(svc, running.key)
+
+
+def test_an_upload_expired_during_a_pause_starts_over_cleanly(svc, workers, origin) -> None:
+    """S3 aborts uploads left unfinished for days (the bucket's lifecycle rule): a download
+    resumed after that must start over as a new generation, not loop on a missing upload."""
+    svc.settings.update({"part_size": 5 * MiB, "parallel_parts": 1})
+    res = origin.add("/slow.bin", Resource(data=os.urandom(6 * 5 * MiB), throttle_bps=10 * MiB))
+
+    task = svc.downloads.add(OWNER, AddDownload(url=origin.url("/slow.bin")))
+    wait_until(svc, task.id, lambda t: t.parts_done >= 1, what="the first part")
+    svc.downloads.act(OWNER, task.id, Action.PAUSE)
+    wait_queue_idle(svc)
+    paused = svc.repo.get(task.id)
+    assert paused is not None and paused.upload_id
+    svc.store.abort(paused.key, paused.upload_id)  # what the lifecycle rule does
+
+    svc.downloads.act(OWNER, task.id, Action.RESUME)
+    done = wait_finished(svc, task.id)
+
+    assert done.state == TaskState.COMPLETED, done.error
+    assert done.gen > paused.gen and done.note and "expired" in done.note
+    assert stored_sha256(svc, done.key) == res.sha256()
+    assert open_uploads(svc, done.key) == []
