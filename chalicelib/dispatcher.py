@@ -47,13 +47,18 @@ class Dispatcher:
         else:
             return 0
         started = 0
+        released = False
         try:
             for _ in range(20):
                 started += self._dispatch_once()
                 if self._release(holder):
+                    released = True
                     return started
         finally:
-            self._force_release(holder)
+            # Only after an error or 20 rounds: a normal kick has let go already, and a second
+            # conditional delete would be one wasted write on every add and every finish.
+            if not released:
+                self._force_release(holder)
         return started
 
     def _dispatch_once(self) -> int:

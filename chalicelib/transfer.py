@@ -172,17 +172,19 @@ class Transfer:
 
     # -- entry point ----------------------------------------------------------------------
     def handle(self, delivery: Delivery) -> None:
-        kind = delivery.body.get("kind")
-        handler = {"start": self.start, "lane": self.lane, "stream": self.stream}.get(str(kind))
+        body, kind = delivery.body, delivery.body.get("kind")
+        handlers: dict[str, Callable[[], None]] = {
+            "start": lambda: self.start(body),
+            "lane": lambda: self.lane(body, first_delivery=delivery.receive_count <= 1),
+            "stream": lambda: self.stream(body),
+        }
+        handler = handlers.get(str(kind))
         if handler is None:
             log.error("dropping a work message of unknown kind %r", kind)
             return
         with Heartbeat(self.queue, delivery.receipt_handle, self.visibility_timeout):
             try:
-                if kind == "lane":
-                    self.lane(delivery.body, first_delivery=delivery.receive_count <= 1)
-                else:
-                    handler(delivery.body)
+                handler()
             except Abandoned:
                 log.info("task %s: left off (paused, cancelled or re-dispatched)", delivery.body.get("task"))
 
