@@ -9,7 +9,20 @@ from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent, WebsocketEvent
 
 from chalicelib.config import Config
 from chalicelib.logs import configure_logging, log_context
-from functions import accounts, api, docs, fanout, scheduler, websocket, worker
+from functions import (
+    accounts,
+    activity,
+    api,
+    batches,
+    docs,
+    fanout,
+    queue,
+    scheduler,
+    settings,
+    stats,
+    websocket,
+    worker,
+)
 
 CONFIG = Config.from_env()
 
@@ -20,6 +33,9 @@ app.register_middleware(log_context, "all")
 app.register_blueprint(api.blueprint, url_prefix="/api/v1")
 app.register_blueprint(accounts.blueprint, url_prefix="/api/v1")
 app.register_blueprint(docs.blueprint, url_prefix="/api/v1")
+# The control surface (issue #5).
+for _module in (batches, queue, settings, stats, activity):
+    app.register_blueprint(_module.blueprint, url_prefix="/api/v1")
 
 
 @app.on_sqs_message(queue=CONFIG.work_queue, batch_size=1)
@@ -65,3 +81,9 @@ def ws_disconnect(event: WebsocketEvent) -> None:
 )
 def fanout_changes(event: DynamoDBEvent) -> None:
     fanout.handle(event)
+
+
+# -- statistics and batch summaries: counters kept from the tasks table's stream (functions/stats.py)
+
+
+# -- activity log: state transitions from the tasks table's stream (functions/activity.py)

@@ -28,6 +28,9 @@ RESOURCE_ENV = {
     "sessions": "HAUL_SESSIONS_TABLE",
     "api-keys": "HAUL_API_KEYS_TABLE",
     "rate-limits": "HAUL_RATE_LIMITS_TABLE",
+    "batches": "HAUL_BATCHES_TABLE",
+    "stats": "HAUL_STATS_TABLE",
+    "activity": "HAUL_ACTIVITY_TABLE",
 }
 # Stages where a WebSocket client may connect without a token (as an owner nobody is): only
 # the functional tests' stage. Everywhere else a connection authenticates (docs/security.md).
@@ -85,6 +88,10 @@ class Config:
     refresh_token_seconds: int = 14 * 24 * 3600
     # Requests per user per minute (0: no limit).
     rate_limit_per_minute: int = 600
+    # The control surface (issue #5): batch summaries, statistics counters, the activity log.
+    batches_table: str = resource_name(LOCAL_STAGE, "batches")
+    stats_table: str = resource_name(LOCAL_STAGE, "stats")
+    activity_table: str = resource_name(LOCAL_STAGE, "activity")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -130,4 +137,7 @@ class Config:
             access_token_seconds=int(env.get("HAUL_ACCESS_TOKEN_SECONDS", "900")),
             refresh_token_seconds=int(env.get("HAUL_REFRESH_TOKEN_SECONDS", str(14 * 24 * 3600))),
             rate_limit_per_minute=int(env.get("HAUL_RATE_LIMIT_PER_MINUTE", "600")),
+            batches_table=name("batches"),
+            stats_table=name("stats"),
+            activity_table=name("activity"),
         )

@@ -9,6 +9,7 @@ import boto3
 import requests
 
 from . import safehttp, tracing
+from .activity import ActivityLog
 from .auth.accounts import Accounts
 from .auth.apikeys import ApiKeys
 from .auth.ratelimit import RateLimiter
@@ -41,6 +42,7 @@ class Services:
     downloads: DownloadService
     reconciler: Reconciler
     accounts: Accounts
+    activity: ActivityLog
 
 
 def http_session(guard: UrlGuard) -> requests.Session:
@@ -89,6 +91,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         downloads=DownloadService(repo, store, dispatcher, settings, guard),
         reconciler=Reconciler(repo, queue, dispatcher, config.stall_timeout),
         accounts=build_accounts(config),
+        activity=ActivityLog(settings),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 
 
@@ -37,6 +37,84 @@ class OwnerStateIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-d
 
     owner_state = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
+
+
+class OwnerRankIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
+    """One owner's tasks in dispatch order (priority, then queue order): ``sort=queue``."""
+
+    class Meta:
+        index_name = "by-owner-rank"
+        projection = AllProjection()
+
+    owner = UnicodeAttribute(hash_key=True)
+    rank = UnicodeAttribute(range_key=True)
+
+
+class BatchTaskIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
+    """One batch's tasks, newest first (only tasks with a ``batch_id`` are in it)."""
+
+    class Meta:
+        index_name = "by-batch"
+        projection = AllProjection()
+
+    batch_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class DedupeIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
+    """Tasks by ``<owner>#<sha256 of the normalised URL>``: duplicate detection is one Query."""
+
+    class Meta:
+        index_name = "by-url"
+        projection = KeysOnlyProjection()
+
+    dedupe = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class ExpiryIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
+    """Finished tasks that expire (history retention), soonest first. Sparse: only tasks with
+    ``sweep`` set are in it, so the sweep is a Query on a small index, never a Scan."""
+
+    class Meta:
+        index_name = "by-expiry"
+        projection = KeysOnlyProjection()
+
+    sweep = UnicodeAttribute(hash_key=True)
+    expires = NumberAttribute(range_key=True)
+
+
+class OwnerBatchIndex(GlobalSecondaryIndex["BatchModel"]):  # type: ignore[name-defined]
+    """One owner's batches, newest first."""
+
+    class Meta:
+        index_name = "by-owner"
+        projection = AllProjection()
+
+    owner = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class TaskActivityIndex(GlobalSecondaryIndex["ActivityModel"]):  # type: ignore[name-defined]
+    """One task's activity entries, oldest first."""
+
+    class Meta:
+        index_name = "by-task"
+        projection = AllProjection()
+
+    task_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class DayActivityIndex(GlobalSecondaryIndex["ActivityModel"]):  # type: ignore[name-defined]
+    """Every owner's activity of one UTC day (``YYYY-MM-DD``), oldest first: the admin's view."""
+
+    class Meta:
+        index_name = "by-day"
+        projection = AllProjection()
+
+    day = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
 
 
 # -- accounts --------------------------------------------------------------------------------

@@ -19,7 +19,21 @@ from pynamodb.attributes import (
 from pynamodb.models import Model
 
 from .config import Config
-from .indexes import ApiKeyUserIndex, OwnerIndex, OwnerStateIndex, StateIndex, UserIdIndex, UserListIndex
+from .indexes import (
+    ApiKeyUserIndex,
+    BatchTaskIndex,
+    DayActivityIndex,
+    DedupeIndex,
+    ExpiryIndex,
+    OwnerBatchIndex,
+    OwnerIndex,
+    OwnerRankIndex,
+    OwnerStateIndex,
+    StateIndex,
+    TaskActivityIndex,
+    UserIdIndex,
+    UserListIndex,
+)
 
 CONFIG = Config.from_env()
 
@@ -86,10 +100,30 @@ class TaskModel(Model):
     # Until when the task is known to be alive (progress, or a retry scheduled for later);
     # the reconciler re-dispatches a downloading task whose heartbeat is long past.
     heartbeat = NumberAttribute(default=0)
+    # -- the control surface (issue #5) --
+    # The origin's host name (lower case): per-host connection limits and statistics.
+    host = UnicodeAttribute(null=True)
+    # Bytes per second for this download; absent: the settings' default; 0: no limit.
+    speed_limit = NumberAttribute(null=True)
+    # Who made the latest change (a username, or "engine"): the activity log's actor for
+    # transitions it reads from the table's stream.
+    actor = UnicodeAttribute(null=True)
+    # Lower-case "filename url": text search is a filter on the owner's index, not a Scan.
+    search = UnicodeAttribute(null=True)
+    # "<owner>#<sha256 of the normalised URL>": duplicate detection (by-url index).
+    dedupe = UnicodeAttribute(null=True)
+    # History retention: a finished task is deleted after ``expires`` (epoch seconds, the
+    # table's TTL attribute); ``sweep`` puts it in the sparse by-expiry index meanwhile.
+    expires = TTLAttribute(null=True)
+    sweep = UnicodeAttribute(null=True)
 
     by_state = StateIndex()
     by_owner = OwnerIndex()
     by_owner_state = OwnerStateIndex()
+    by_owner_rank = OwnerRankIndex()
+    by_batch = BatchTaskIndex()
+    by_url = DedupeIndex()
+    by_expiry = ExpiryIndex()
 
 
 class PartModel(Model):
@@ -147,6 +181,77 @@ class ConnectionModel(Model):
     identity = JSONAttribute(null=True)  # type: ignore[var-annotated]
     connected_at = NumberAttribute(null=True)
     expires = TTLAttribute(null=True)
+
+
+# -- the control surface: batches, statistics, activity log ------------------------------
+
+
+class BatchModel(Model):
+    """A batch: many downloads added together. Its summary counters (tasks per state, bytes)
+    are maintained from the tasks table's stream (chalicelib/stats.py), never summed on read."""
+
+    class Meta(_Meta):
+        table_name = CONFIG.batches_table
+
+    id = UnicodeAttribute(hash_key=True)
+    owner = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    created_key = UnicodeAttribute()
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute(null=True)
+    items = NumberAttribute(default=0)
+    # state -> tasks of the batch in that state; bytes known and bytes stored so far.
+    states = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    total_bytes = NumberAttribute(default=0)
+    done_bytes = NumberAttribute(default=0)
+
+    by_owner = OwnerBatchIndex()
+
+
+class StatsModel(Model):
+    """Counters maintained as tasks change (chalicelib/stats.py): statistics never scan.
+
+    ``scope`` is ``all`` or ``u#<owner>``; ``key`` names the counter set (``gauge`` for the
+    tasks per state now, ``day#YYYY-MM-DD`` / ``hour#YYYY-MM-DDTHH`` for the timeline,
+    ``host#<host>``, ``batch#<id>``, ``category#<name>``, ``tag#<name>`` for breakdowns).
+    Each counter is a number in ``counts`` (added, completed, failed, bytes, ...).
+    """
+
+    class Meta(_Meta):
+        table_name = CONFIG.stats_table
+
+    scope = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)
+    counts = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    updated_at = NumberAttribute(null=True)
+    expires = TTLAttribute(null=True)
+
+
+class ActivityModel(Model):
+    """One activity log entry: a state transition or a user action (chalicelib/activity.py).
+
+    ``pk`` is ``u#<owner>`` (whose download or setting it concerns; ``system`` for the
+    engine's own), ``sk`` ``<ms:013d>#<random>``; entries expire after the retention setting.
+    """
+
+    class Meta(_Meta):
+        table_name = CONFIG.activity_table
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    at = NumberAttribute()
+    day = UnicodeAttribute()
+    level = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    message = UnicodeAttribute()
+    task_id = UnicodeAttribute(null=True)
+    batch_id = UnicodeAttribute(null=True)
+    data = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    expires = TTLAttribute(null=True)
+
+    by_task = TaskActivityIndex()
+    by_day = DayActivityIndex()
 
 
 # -- accounts (chalicelib/auth/, docs/security.md) ------------------------------------------

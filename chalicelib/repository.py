@@ -15,6 +15,7 @@ from pynamodb.expressions.update import Action
 
 from .domain.states import TaskState
 from .domain.task import Task, rank
+from .domain.urls import dedupe_key, host_of
 from .models import PartModel, TaskModel
 from .storage import UploadedPart
 
@@ -94,6 +95,9 @@ class TaskRepository:
         model.owner_state = f"{task.owner}#{task.state.value}"
         model.rank = rank(task.priority, task.order)
         model.created_key = created_key(task.created_at, task.id)
+        model.host = task.host or host_of(task.url) or None
+        model.search = f"{task.filename} {task.url}".lower()
+        model.dedupe = dedupe_key(task.owner, task.url)
         model.save(condition=TaskModel.id.does_not_exist())
 
     def get(self, task_id: str) -> Task | None:

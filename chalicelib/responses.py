@@ -71,6 +71,10 @@ class TaskView(_Out):
     error: str | None
     note: str | None
     restarts: int
+    host: str | None = Field(description="the origin's host name")
+    speed_limit: int | None = Field(
+        description="bytes per second for this download; null: the settings' default_speed_limit; 0: none"
+    )
     owner: str = Field(description="the id of the user the download belongs to")
     created_at: str | None
     started_at: str | None

@@ -27,6 +27,15 @@ class EngineSettings:
     retry_base_seconds: float = 1.0
     retry_cap_seconds: float = 120.0
     presign_seconds: int = 3600
+    # Connections to one origin host at once, over every download (0: no limit).
+    per_host_connections: int = 0
+    # Bytes per second for a download that sets no limit of its own (0: no limit).
+    default_speed_limit: int = 0
+    # Finished downloads (completed, failed, cancelled) are removed from the history this
+    # many days after they finished (0: kept until deleted). Stored files are not touched.
+    history_retention_days: int = 0
+    # Activity log entries are kept this many days.
+    activity_retention_days: int = 30
 
     @property
     def retry(self) -> RetryPolicy:
@@ -49,6 +58,14 @@ class EngineSettings:
             out["retry_cap_seconds"] = "must be at least retry_base_seconds and at most 900"
         if not 1 <= self.presign_seconds <= 7 * 24 * 3600:
             out["presign_seconds"] = "must be between 1 second and 7 days"
+        if not 0 <= self.per_host_connections <= 256:
+            out["per_host_connections"] = "must be between 0 (no limit) and 256"
+        if not (self.default_speed_limit == 0 or 16 * 1024 <= self.default_speed_limit <= 100 * 1024**3):
+            out["default_speed_limit"] = "must be 0 (no limit) or between 16384 (16 KiB/s) and 100 GiB/s, in bytes per second"
+        if not 0 <= self.history_retention_days <= 3650:
+            out["history_retention_days"] = "must be between 0 (keep) and 3650 days"
+        if not 1 <= self.activity_retention_days <= 3650:
+            out["activity_retention_days"] = "must be between 1 and 3650 days"
         return out
 
     def merged(self, changes: dict[str, Any]) -> EngineSettings:

@@ -14,12 +14,15 @@ from pynamodb.models import Model
 
 from chalicelib.config import Config
 from chalicelib.models import (
+    ActivityModel,
     ApiKeyModel,
+    BatchModel,
     ConnectionModel,
     ControlModel,
     PartModel,
     RateLimitModel,
     SessionModel,
+    StatsModel,
     TaskModel,
     UserModel,
 )
@@ -46,6 +49,9 @@ TABLES: dict[str, tuple[type[Model], str]] = {
     "SessionsTable": (SessionModel, "sessions_table"),
     "ApiKeysTable": (ApiKeyModel, "api_keys_table"),
     "RateLimitsTable": (RateLimitModel, "rate_limits_table"),
+    "BatchesTable": (BatchModel, "batches_table"),
+    "StatsTable": (StatsModel, "stats_table"),
+    "ActivityTable": (ActivityModel, "activity_table"),
 }
 
 

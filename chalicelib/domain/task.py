@@ -87,6 +87,10 @@ class Task:
     finished_at: int | None = None
     updated_at: int = 0
     heartbeat: int = 0
+    # The origin's host (lower case) and this download's own speed limit in bytes per second
+    # (None: the settings' default; 0: none).
+    host: str | None = None
+    speed_limit: int | None = None
 
     @property
     def downloaded(self) -> int:
@@ -144,6 +148,8 @@ class Task:
             "error": self.error,
             "note": self.note,
             "restarts": self.restarts,
+            "host": self.host,
+            "speed_limit": self.speed_limit,
             "owner": self.owner,
             "created_at": iso(self.created_at),
             "started_at": iso(self.started_at),

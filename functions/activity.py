@@ -1,0 +1,7 @@
+"""The activity log: query, export and clear."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+blueprint = Blueprint(__name__)
