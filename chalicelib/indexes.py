@@ -39,6 +39,19 @@ class OwnerStateIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-d
     created_key = UnicodeAttribute(range_key=True)
 
 
+class AllTasksIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
+    """Every owner's tasks, newest first (an admin's list). Keys only: progress writes do not
+    touch it, so its single partition is written once per task, not on every update; a page
+    is one Query plus one BatchGetItem."""
+
+    class Meta:
+        index_name = "by-created"
+        projection = KeysOnlyProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class OwnerRankIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
     """One owner's tasks in dispatch order (priority, then queue order): ``sort=queue``."""
 

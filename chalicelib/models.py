@@ -20,6 +20,7 @@ from pynamodb.models import Model
 
 from .config import Config
 from .indexes import (
+    AllTasksIndex,
     ApiKeyUserIndex,
     BatchTaskIndex,
     DayActivityIndex,
@@ -116,6 +117,8 @@ class TaskModel(Model):
     # table's TTL attribute); ``sweep`` puts it in the sparse by-expiry index meanwhile.
     expires = TTLAttribute(null=True)
     sweep = UnicodeAttribute(null=True)
+    # Every task has kind "task": the by-created index lists all owners' tasks newest first.
+    kind = UnicodeAttribute(default="task")
 
     by_state = StateIndex()
     by_owner = OwnerIndex()
@@ -124,6 +127,7 @@ class TaskModel(Model):
     by_batch = BatchTaskIndex()
     by_url = DedupeIndex()
     by_expiry = ExpiryIndex()
+    by_created = AllTasksIndex()
 
 
 class PartModel(Model):
