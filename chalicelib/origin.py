@@ -13,6 +13,7 @@ import urllib3
 
 from .domain import filenames
 from .domain.backoff import parse_retry_after
+from .pacing import Pacer
 from .urlguard import UrlGuard
 
 CHUNK = 1024 * 1024
@@ -62,6 +63,8 @@ class OriginClient:
         max_redirects: int = 10,
         quick_retries: int = 3,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._session = session
         self._guard = guard
@@ -69,6 +72,9 @@ class OriginClient:
         self._max_redirects = max_redirects
         self._quick_retries = quick_retries
         self._clock = clock
+        # Speed limits: the pacer says how long to wait, these measure and wait.
+        self._monotonic = monotonic
+        self._sleep = sleep
 
     # -- requests -------------------------------------------------------------------------
     def _get(self, url: str, headers: Mapping[str, str], extra: Mapping[str, str]) -> requests.Response:
@@ -143,9 +149,12 @@ class OriginClient:
         total: int,
         into: memoryview,
         progress: Callable[[int], None] = lambda n: None,
+        pacer: Pacer | None = None,
     ) -> int:
         """Read bytes ``first..last`` into ``into``; a cut connection resumes where it broke.
 
+        ``pacer`` (a speed limit) may change its rate while this reads (the progress callback
+        adopts a new limit): each read asks it how long to wait.
         Raises SourceChanged when the origin's validator or length no longer match the plan.
         """
         want = last - first + 1
@@ -162,7 +171,7 @@ class OriginClient:
                 if resp.status_code != 206:
                     raise self._fail(resp)
                 self._check_same(resp, first + got, last, validator, total)
-                read, broke = self._read_into(resp, into[got:want], progress)
+                read, broke = self._read_into(resp, into[got:want], progress, pacer)
                 # Count what arrived before a break too: the next request asks for the rest only.
                 got += read
                 if broke is not None:
@@ -198,16 +207,17 @@ class OriginClient:
         if validator and not validator.startswith('"') and modified and modified != validator:
             raise SourceChanged("the file's Last-Modified changed")
 
-    @staticmethod
     def _read_into(
-        resp: requests.Response, into: memoryview, progress: Callable[[int], None]
+        self, resp: requests.Response, into: memoryview, progress: Callable[[int], None],
+        pacer: Pacer | None = None,
     ) -> tuple[int, BaseException | None]:
         """Bytes read into ``into``, and the error that broke the connection, if one did."""
         raw = resp.raw
         got = 0
         while got < len(into):
+            size = pacer.read_size(CHUNK) if pacer is not None else CHUNK
             try:
-                data = raw.read(min(CHUNK, len(into) - got), decode_content=False)
+                data = raw.read(min(size, len(into) - got), decode_content=False)
             except _READ_ERRORS as exc:
                 return got, exc
             if not data:
@@ -215,23 +225,32 @@ class OriginClient:
             into[got : got + len(data)] = data
             got += len(data)
             progress(len(data))
+            self._pace(pacer, len(data))
         return got, None
 
+    def _pace(self, pacer: Pacer | None, n: int) -> None:
+        if pacer is not None and pacer.active:
+            wait = pacer.wait(n, self._monotonic())
+            if wait > 0:
+                self._sleep(wait)
+
     # -- plain streams --------------------------------------------------------------------
-    def stream(self, url: str, headers: Mapping[str, str]) -> Iterator[bytes]:
-        """The whole body, in chunks, for origins that do not serve ranges."""
+    def stream(self, url: str, headers: Mapping[str, str], pacer: Pacer | None = None) -> Iterator[bytes]:
+        """The whole body, in chunks, for origins that do not serve ranges (paced by ``pacer``)."""
         resp = self._get(url, headers, {})
         if resp.status_code != 200:
             raise self._fail(resp)
         try:
             while True:
+                size = pacer.read_size(CHUNK) if pacer is not None else CHUNK
                 try:
-                    data = resp.raw.read(CHUNK, decode_content=False)
+                    data = resp.raw.read(size, decode_content=False)
                 except _READ_ERRORS as exc:
                     raise OriginError(f"the connection broke: {_brief(exc)}", retryable=True) from None
                 if not data:
                     return
                 yield data
+                self._pace(pacer, len(data))
         finally:
             resp.close()
 

@@ -4,29 +4,45 @@ A worker that died mid-part is covered by SQS redelivery; this is the backstop f
 rest (a lost message, a runtime restarted against a backend that kept its state, a
 finalisation that died halfway). A re-dispatched task is re-probed and fetches only the
 parts it is missing.
+
+It also sweeps the history (chalicelib/retention.py): finished downloads whose retention ran
+out are deleted, with their part records, by a Query on the sparse by-expiry index. Stored
+files stay where they are.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pynamodb.exceptions import DeleteError
 
 from .dispatcher import Dispatcher
-from .domain.states import TaskState
+from .domain.states import FINISHED, TaskState
+from .indexes import ExpiryIndex
 from .models import TaskModel
 from .repository import TaskRepository, now_ms
+from .retention import SWEEP
 from .workqueue import WorkQueue
+
+if TYPE_CHECKING:
+    from .activity import ActivityLog
 
 log = logging.getLogger("haul.reconcile")
 
 
 class Reconciler:
     def __init__(
-        self, repo: TaskRepository, queue: WorkQueue, dispatcher: Dispatcher, stall_seconds: float
+        self, repo: TaskRepository, queue: WorkQueue, dispatcher: Dispatcher, stall_seconds: float,
+        activity: ActivityLog | None = None, sweep_batch: int = 500,
     ) -> None:
         self._repo = repo
         self._queue = queue
         self._dispatcher = dispatcher
         self._stall_ms = int(stall_seconds * 1000)
+        self._activity = activity
+        self._sweep_batch = sweep_batch
 
     def run(self, quiet_since_ms: int | None = None) -> int:
         """Re-dispatch stalled downloads, then dispatch; the number re-dispatched.
@@ -56,5 +72,42 @@ class Reconciler:
             log.info("task %s: no progress for %d s; re-dispatching", task.id, (now_ms() - task.heartbeat) // 1000)
             self._queue.send({"kind": "start", "task": task.id, "run": moved.run})
             revived += 1
+        try:
+            self.sweep()
+        except Exception:  # the sweep must not keep stalled downloads from being revived
+            log.exception("the history sweep failed; it runs again in a minute")
         self._dispatcher.kick()
         return revived
+
+    def sweep(self, now_s: int | None = None) -> int:
+        """Delete finished downloads whose history retention ran out; how many were deleted.
+
+        At most ``sweep_batch`` per call (the schedule calls every minute). Each delete is
+        conditional on the task still being finished and marked, so a download retried
+        meanwhile (which loses its marks) is never deleted.
+        """
+        now_s = int(now_ms() // 1000) if now_s is None else now_s
+        deleted: list[str] = []
+        due = TaskModel.by_expiry.query(SWEEP, ExpiryIndex.expires < now_s, limit=self._sweep_batch)
+        for key in due:
+            try:
+                TaskModel(key.id).delete(
+                    condition=(TaskModel.sweep == SWEEP)
+                    & (TaskModel.expires < datetime.fromtimestamp(now_s, tz=UTC))
+                    & TaskModel.state.is_in(*(s.value for s in FINISHED))
+                )
+            except DeleteError as exc:
+                if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                    continue
+                raise
+            self._repo.delete_parts(key.id)
+            deleted.append(key.id)
+        if deleted:
+            log.info("history: %d finished downloads reached their retention; deleted", len(deleted))
+            if self._activity is not None:
+                self._activity.record(
+                    owner=None, actor="engine", kind="history.expire",
+                    message=f"{len(deleted)} finished download(s) left the history (retention ran out)",
+                    data={"count": len(deleted), "ids": deleted[:100]},
+                )
+        return len(deleted)

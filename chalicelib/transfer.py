@@ -4,7 +4,7 @@ Work messages (JSON on the SQS work queue):
 
 - ``start``  {task, run, attempt, fresh}: probe the origin, plan the parts (or resume the
   plan when the source is unchanged) and send one ``lane`` message per lane of parallelism.
-- ``lane``   {task, gen, run, lane, step, token, parts, attempt}: fetch the first part of
+- ``lane``   {task, gen, run, lane, lanes, step, token, parts, attempt}: fetch the first part of
   ``parts`` (runs of part numbers), upload it, record it, then pass the rest of the lane on
   as a new message (step + 1, new token). A lane message is *claimed* by a conditional write
   of its step and token on the task: a redelivery of the same message (same token) may
@@ -12,6 +12,19 @@ Work messages (JSON on the SQS work queue):
   deliveries cost at most one extra part, and a worker killed mid-part loses only that part.
 - ``stream`` {task, gen, run, token, attempt}: for origins without Range support, the body
   is read once, in order, into parts.
+
+Limits (issue #5), read from the settings when each message is handled:
+
+- per-host connections (``per_host_connections``): every connection a lane or a stream opens
+  to the origin holds a slot of its host (chalicelib/hostslots.py) while it reads. A lane that
+  finds no free slot sends its own message again, unchanged, 1-5 s later (the same token may
+  claim again, and ``attempt`` is not touched: waiting is not a failure); it waits as long as
+  the slots stay taken and the task keeps downloading. With no limit, no request is made.
+- speed (the task's ``speed_limit``, else ``default_speed_limit``): each lane reads at most its
+  share of the limit (chalicelib/pacing.py); the lane's progress writes return the task as it
+  is now, so a changed limit applies within a progress interval. Under a limit the plan keeps
+  each part small enough, and the lanes few enough, that a part can still be read within
+  ``PART_SECONDS``, well inside a worker's time limit.
 
 Every message carries the task's ``run`` (bumped each time the task is (re)dispatched) and
 ``gen`` (bumped each time the source is planned afresh); anything from an older run or
@@ -34,13 +47,18 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.expressions.update import Action
 
+from .activity import ENGINE
 from .dispatcher import Dispatcher
 from .domain import planning
 from .domain.states import TaskState
 from .domain.task import Task
+from .domain.urls import host_of
+from .hostslots import HostSlots, Lease
 from .models import TaskModel
 from .origin import OriginClient, OriginError, SourceChanged
+from .pacing import Pacer, effective_limit, lane_share
 from .repository import TaskRepository, now_ms
+from .retention import finished_marks
 from .settings import EngineSettings, SettingsStore
 from .storage import ObjectStore, UploadGone
 from .urlguard import BlockedUrl
@@ -48,6 +66,11 @@ from .workqueue import WorkQueue
 
 log = logging.getLogger("haul.transfer")
 MAX_RESTARTS = 3
+# Under a speed limit, one part must be readable within this many seconds (a worker has 900).
+PART_SECONDS = 600
+# A lane that waits for a connection to its host tries again after 1 to this many seconds.
+HOST_WAIT_SECONDS = 5
+WAITING_NOTE = "waiting for a free connection to "
 
 
 class Abandoned(Exception):
@@ -111,12 +134,16 @@ class LaneProgress:
     def __init__(
         self, repo: TaskRepository, task: Task, lane: str, interval: float,
         clock: Callable[[], float] = time.monotonic,
+        on_flush: Callable[[Task], None] | None = None,
     ) -> None:
         self._repo = repo
         self._task = task
         self._lane = lane
         self._interval = interval
         self._clock = clock
+        # Sees the task as each progress write left it (ALL_NEW, no extra read): the lane
+        # adopts a changed speed limit from it, and renews its host slot.
+        self._on_flush = on_flush
         self._part_bytes = 0
         self._window_bytes = 0
         self._window_start = clock()
@@ -141,10 +168,15 @@ class LaneProgress:
                 TaskModel.lane_speed[self._lane].set(speed),  # type: ignore[index]
                 TaskModel.heartbeat.set(now_ms()),
             ],
-            (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == self._task.run),
+            # Still this run's, or held by a queue stop: a stop lets the parts in flight finish
+            # (and be recorded: record_part is fenced by generation, not run); a pause does not.
+            ((TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == self._task.run))
+            | ((TaskModel.phase == "held") & (TaskModel.gen == self._task.gen)),
         )
         if moved is None:
             raise Abandoned()
+        if self._on_flush is not None:
+            self._on_flush(moved)
 
 
 class Transfer:
@@ -159,6 +191,7 @@ class Transfer:
         visibility_timeout: int = 120,
         progress_interval: float = 1.0,
         rand: Callable[[], float] = random.random,
+        hosts: HostSlots | None = None,
     ) -> None:
         self.repo = repo
         self.store = store
@@ -169,6 +202,7 @@ class Transfer:
         self.visibility_timeout = visibility_timeout
         self.progress_interval = progress_interval
         self.rand = rand
+        self.hosts = hosts or HostSlots()
 
     # -- entry point ----------------------------------------------------------------------
     def handle(self, delivery: Delivery) -> None:
@@ -193,7 +227,10 @@ class Transfer:
         task = self.repo.get(msg["task"])
         if task is None or task.state != TaskState.DOWNLOADING or task.run != msg["run"]:
             return
-        settings = self.settings.get()
+        # Read afresh (one GetItem per start, not the 2 s cache): a download dispatched after a
+        # change is planned with it (part size, parallel parts, speed limit), whichever worker
+        # process starts it.
+        settings = self.settings.current().settings
         try:
             probe = self.origin.probe(task.url, task.headers)
         except OriginError as exc:
@@ -239,7 +276,7 @@ class Transfer:
         old_upload, old_key = task.upload_id, task.key
         gen = task.gen + 1
         if probe.ranges and probe.size is not None:
-            plan = planning.plan_parts(probe.size, settings.part_size)
+            plan = planning.plan_parts(probe.size, self._part_size(task, settings))
             # A restart says why it happened (the source changed, the upload expired).
             part_size, part_count, resumable, note = plan.part_size, plan.count, True, msg.get("reason")
         else:
@@ -301,15 +338,29 @@ class Transfer:
                  "token": uuid.uuid4().hex, "attempt": 0}
             )
 
+    @staticmethod
+    def _part_size(task: Task, settings: EngineSettings) -> int:
+        """The part size to plan with: the setting, or less under a speed limit, so that one
+        lane can read a part within PART_SECONDS."""
+        limit = effective_limit(task.speed_limit, settings.default_speed_limit)
+        if limit <= 0:
+            return settings.part_size
+        return min(settings.part_size, max(planning.MIN_PART_SIZE, limit * PART_SECONDS))
+
     def _launch(self, task: Task, missing: list[int], settings: EngineSettings) -> None:
         if not missing:
             self.finalize(task)
             return
-        lanes = planning.split_lanes(missing, settings.parallel_parts)
+        width = settings.parallel_parts
+        limit = effective_limit(task.speed_limit, settings.default_speed_limit)
+        if limit > 0 and task.part_size:
+            # No more lanes than can each read a part within PART_SECONDS on their share.
+            width = min(width, max(1, limit * PART_SECONDS // task.part_size))
+        lanes = planning.split_lanes(missing, width)
         self.queue.send_many(
             {
                 "kind": "lane", "task": task.id, "gen": task.gen, "run": task.run,
-                "lane": str(index), "step": 1, "token": uuid.uuid4().hex,
+                "lane": str(index), "lanes": len(lanes), "step": 1, "token": uuid.uuid4().hex,
                 "parts": planning.to_runs(parts), "attempt": 0,
             }
             for index, parts in enumerate(lanes)
@@ -339,8 +390,12 @@ class Transfer:
         # already; a duplicate that slips through costs one fetch, and its record is refused.
         fresh = first_delivery and not msg.get("attempt")
         if fresh or not self.repo.has_part(task.id, task.gen, number):
+            got, lease = self._host_lease(task, msg["lane"], settings)
+            if not got:
+                self._await_host(task, msg, settings)
+                return
             try:
-                self._move_part(task, msg["lane"], number)
+                self._move_part(task, msg["lane"], number, lease, int(msg.get("lanes") or 0))
             except OriginError as exc:
                 self._retry_or_fail(task, msg, exc, settings)
                 return
@@ -365,18 +420,79 @@ class Transfer:
             self.repo.update(task, [TaskModel.lane_speed[msg["lane"]].set(0)])  # type: ignore[index]
             self.finalize(task)
 
-    def _move_part(self, task: Task, lane: str, number: int) -> None:
+    def _move_part(self, task: Task, lane: str, number: int, lease: Lease | None = None, lanes: int = 0) -> None:
+        """Fetch one part (holding ``lease``, a host slot, while it reads), upload it, record it."""
         assert task.size is not None and task.part_size is not None and task.upload_id
         plan = planning.PartPlan(task.size, task.part_size, task.part_count or 1)
         first, last = plan.bounds(number)
         view = _BUFFERS.get(last - first + 1)
-        progress = LaneProgress(self.repo, task, lane, self.progress_interval)
-        if last >= first:
-            self.origin.fetch_range(
-                task.url, task.headers, first, last, task.validator, task.size, view, progress
-            )
+        # A part must be read within PART_SECONDS whatever the limit becomes meanwhile.
+        pacer, adopt = self._pacer(task, lanes or len(task.lane_speed) or 1, len(view) / PART_SECONDS, lease)
+        progress = LaneProgress(self.repo, task, lane, self.progress_interval, on_flush=adopt)
+        try:
+            if last >= first:
+                self.origin.fetch_range(
+                    task.url, task.headers, first, last, task.validator, task.size, view, progress, pacer
+                )
+        finally:
+            if lease is not None:
+                lease.release()
         uploaded = self.store.upload_part(task.key, task.upload_id, number, view)
         self.repo.record_part(task, task.gen, lane, uploaded, len(view))
+
+    # -- limits ---------------------------------------------------------------------------
+    def _pacer(
+        self, task: Task, lanes: int, floor: float, lease: Lease | None
+    ) -> tuple[Pacer, Callable[[Task], None]]:
+        """A pacer at this lane's share of the task's speed limit, and what adopts the limit
+        (and renews the host slot) from each progress write."""
+
+        def share(now: Task) -> float:
+            limit = effective_limit(now.speed_limit, self.settings.get().default_speed_limit)
+            # Lanes that ran out of parts wrote a speed of 0: the others share their part.
+            done = sum(1 for v in now.lane_speed.values() if v == 0)
+            return lane_share(limit, max(1, lanes - done), floor)
+
+        pacer = Pacer(share(task))
+
+        def adopt(now: Task) -> None:
+            pacer.set_rate(share(now))
+            if lease is not None:
+                lease.renew()
+
+        return pacer, adopt
+
+    def _host_lease(self, task: Task, lane: str, settings: EngineSettings) -> tuple[bool, Lease | None]:
+        """A host slot for one connection: (True, the lease), (True, None) when there is no
+        limit (no request made), (False, None) when every slot is taken."""
+        limit = settings.per_host_connections
+        host = task.host or host_of(task.url)
+        if limit <= 0 or not host:
+            return True, None
+        lease = Lease(self.hosts, host, f"{task.id}#{lane}", limit)
+        if not self.hosts.acquire(host, lease.slot, limit):
+            return False, None
+        if task.note and task.note.startswith(WAITING_NOTE):
+            self.repo.update(task, [TaskModel.note.remove()], TaskModel.note == task.note)
+        return True, lease
+
+    def _await_host(self, task: Task, msg: dict[str, Any], settings: EngineSettings) -> None:
+        """Every connection to the host is taken: handle this message again in 1-5 s.
+
+        The copy is the same message (its token may claim again; ``attempt`` is untouched), so
+        waiting is no failed attempt. It is dropped once the task stops downloading; the
+        heartbeat is kept fresh meanwhile, so the reconciler does not take it for stalled."""
+        host = task.host or host_of(task.url)
+        note = f"{WAITING_NOTE}{host} (at most {settings.per_host_connections} at once)"
+        if task.note != note or now_ms() - task.heartbeat > 15_000:
+            alive = self.repo.update(
+                task, [TaskModel.note.set(note), TaskModel.heartbeat.set(now_ms())],
+                (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == task.run),
+            )
+            if alive is None:
+                return
+        delay = min(HOST_WAIT_SECONDS, 1 + int(self.rand() * HOST_WAIT_SECONDS))
+        self.queue.send(msg, delay=delay)
 
     # -- stream: origins without ranges ---------------------------------------------------
     def stream(self, msg: dict[str, Any]) -> None:
@@ -389,11 +505,26 @@ class Transfer:
             self.restart(task, "the stream was interrupted; restarting from zero", fresh=True, count=False)
             return
         assert task.upload_id
-        progress = LaneProgress(self.repo, task, "0", self.progress_interval)
+        got, lease = self._host_lease(task, "s", settings)
+        if not got:
+            self._await_host(task, msg, settings)
+            return
+        try:
+            self._stream_body(task, msg, settings, lease)
+        finally:
+            if lease is not None:
+                lease.release()
+
+    def _stream_body(
+        self, task: Task, msg: dict[str, Any], settings: EngineSettings, lease: Lease | None
+    ) -> None:
+        assert task.upload_id
+        pacer, adopt = self._pacer(task, 1, 0.0, lease)
+        progress = LaneProgress(self.repo, task, "0", self.progress_interval, on_flush=adopt)
         number, filled, total = 1, 0, 0
         view = _BUFFERS.get(planning.stream_part_size(1, settings.part_size))
         try:
-            for chunk in self.origin.stream(task.url, task.headers):
+            for chunk in self.origin.stream(task.url, task.headers, pacer):
                 offset = 0
                 while offset < len(chunk):
                     take = min(len(view) - filled, len(chunk) - offset)
@@ -524,6 +655,8 @@ class Transfer:
                 TaskModel.error.remove(),
                 TaskModel.parts_done.set(claimed.part_count),
                 TaskModel.bytes_done.set(claimed.size),
+                TaskModel.actor.set(ENGINE),
+                *finished_marks(self.settings.get(), now_ms()),
             ],
             TaskModel.finalizing == token,
         )
@@ -542,6 +675,8 @@ class Transfer:
                 TaskModel.phase.remove(),
                 TaskModel.finalizing.remove(),
                 TaskModel.lane_speed.set({}),
+                TaskModel.actor.set(ENGINE),
+                *finished_marks(self.settings.get(), now_ms()),
                 *extra,
             ],
             TaskModel.run == task.run,
@@ -559,7 +694,7 @@ class Transfer:
             task,
             [TaskModel.run.add(1), TaskModel.restarts.add(1 if count else 0),
              TaskModel.note.set(reason), TaskModel.phase.set("starting"),
-             TaskModel.heartbeat.set(now_ms())],
+             TaskModel.heartbeat.set(now_ms()), TaskModel.actor.set(ENGINE)],
             (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == task.run)
             & (TaskModel.gen == task.gen),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -104,3 +105,96 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_problems_of_a_hand_made_value() -> None:
     bad = EngineSettings(max_concurrent_downloads=0, part_size=1)
     assert set(bad.problems()) == {"max_concurrent_downloads", "part_size"}
+
+
+# -- the nested view (sections) and parsing a PATCH body ----------------------------------
+
+from chalicelib.settings import DOTTED, SECTIONS, diff, nested, parse_changes  # noqa: E402
+
+
+def test_every_setting_has_exactly_one_place_in_the_sections() -> None:
+    flat = [f for keys in SECTIONS.values() for f in keys.values()]
+    assert sorted(flat) == sorted(f.name for f in fields(EngineSettings))
+    assert DOTTED["default_speed_limit"] == "transfer.speed_limit"
+    assert DOTTED["history_retention_days"] == "history.retention_days"
+    assert DOTTED["retry_max_attempts"] == "retry.max_attempts"
+
+
+def test_nested_view_of_the_defaults() -> None:
+    assert nested(DEFAULTS) == {
+        "queue": {"max_concurrent_downloads": 3, "per_host_connections": 0},
+        "transfer": {"parallel_parts": 8, "part_size": 16 * MiB, "speed_limit": 0},
+        "retry": {"max_attempts": 6, "base_seconds": 1.0, "cap_seconds": 120.0},
+        "files": {"presign_seconds": 3600},
+        "history": {"retention_days": 0, "activity_retention_days": 30},
+    }
+
+
+def test_sections_map_onto_the_flat_settings() -> None:
+    changes, problems = parse_changes({"transfer": {"part_size": 8 * MiB, "speed_limit": 1 << 20},
+                                       "retry": {"max_attempts": 2}})
+    assert problems == {}
+    assert changes.values == {"part_size": 8 * MiB, "default_speed_limit": 1 << 20, "retry_max_attempts": 2}
+    merged = DEFAULTS.merged(changes.values)
+    assert (merged.part_size, merged.default_speed_limit, merged.retry_max_attempts) == (8 * MiB, 1 << 20, 2)
+
+
+def test_flat_names_still_work_and_may_mix_with_sections() -> None:
+    changes, problems = parse_changes({"part_size": 8 * MiB, "queue": {"max_concurrent_downloads": 4}})
+    assert problems == {}
+    assert changes.values == {"part_size": 8 * MiB, "max_concurrent_downloads": 4}
+
+
+def test_unknown_sections_and_keys_are_named() -> None:
+    _, problems = parse_changes({"turbo": 1, "transfer": {"warp": 9}, "files": 5})
+    assert set(problems) == {"turbo", "transfer.warp", "files"}
+    assert problems["files"].startswith("must be an object")
+
+
+def test_a_setting_given_twice_is_refused() -> None:
+    _, problems = parse_changes({"part_size": 8 * MiB, "transfer": {"part_size": 6 * MiB}})
+    assert list(problems) == ["transfer.part_size"]
+
+
+@pytest.mark.parametrize("body", [[], "x", None, 5])
+def test_a_body_that_is_no_object_is_named_body(body: Any) -> None:
+    assert list(parse_changes(body)[1]) == ["body"]
+
+
+def test_errors_use_the_names_the_body_used() -> None:
+    changes, _ = parse_changes({"transfer": {"part_size": 1024}, "parallel_parts": 0})
+    _, errors = DEFAULTS.applied(changes.values)
+    assert set(changes.named(errors)) == {"transfer.part_size", "parallel_parts"}
+    # A cross-field problem on a field the body did not name is reported dotted.
+    changes, _ = parse_changes({"retry": {"base_seconds": 500}})
+    _, errors = DEFAULTS.applied(changes.values)
+    assert changes.named(errors) == {"retry.cap_seconds": errors["retry_cap_seconds"]}
+
+
+def test_applied_keeps_what_it_can_and_reports_the_rest() -> None:
+    result, errors = DEFAULTS.applied({"part_size": 8 * MiB, "parallel_parts": "x", "max_concurrent_downloads": 0})
+    assert result.part_size == 8 * MiB and result.parallel_parts == DEFAULTS.parallel_parts
+    assert result.max_concurrent_downloads == 0  # out of range, but shown as it would be
+    assert set(errors) == {"parallel_parts", "max_concurrent_downloads"}
+
+
+def test_diff_names_changes_dotted() -> None:
+    new = DEFAULTS.merged({"part_size": 8 * MiB, "per_host_connections": 2})
+    assert diff(DEFAULTS, new) == {"transfer.part_size": [16 * MiB, 8 * MiB], "queue.per_host_connections": [0, 2]}
+    assert diff(new, new) == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        ("per_host_connections", [0, 1, 256], [-1, 257]),
+        ("default_speed_limit", [0, 16 * 1024, 100 * 1024**3], [1, 16 * 1024 - 1, -5]),
+        ("history_retention_days", [0, 3650], [-1, 3651]),
+        ("activity_retention_days", [1, 3650], [0, 3651]),
+    ],
+)
+def test_control_surface_ranges(name: str, good: list[int], bad: list[int]) -> None:
+    for value in good:
+        assert getattr(DEFAULTS.merged({name: value}), name) == value
+    for value in bad:
+        assert list(problems_of({name: value})) == [name]
