@@ -4,22 +4,32 @@ Any function may call :meth:`Dispatcher.kick` (the API after an add or resume, a
 a task finishes, the schedule as a backstop). Only one kick runs at a time, under a lease in
 the control table; a kick that finds the lease taken marks it dirty instead, and the holder
 runs once more before it lets go, so no request to dispatch is ever lost.
+
+Nothing is started while the queue is stopped or paused (chalicelib/queuecontrol.py); the
+first kick after a timed pause has run out ends the pause and dispatches. Stopping the queue
+sends every downloading task back to the queue under the same lease (:meth:`requeue_running`),
+so no kick can start one meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 
+from .activity import ActivityLog
 from .domain.states import TaskState
 from .models import ControlModel, TaskModel
+from .queuecontrol import ENGINE, QueueStore
 from .repository import TaskRepository, now_ms
 from .settings import SettingsStore
 from .workqueue import WorkQueue
 
 LOCK_KEY = "lock#dispatcher"
+# The phase of a task the queue's stop (or timed pause) sent back from downloading.
+HELD = "held"
 log = logging.getLogger("haul.dispatch")
 
 
@@ -29,15 +39,20 @@ def _lost(exc: Exception) -> bool:
 
 class Dispatcher:
     def __init__(
-        self, repo: TaskRepository, queue: WorkQueue, settings: SettingsStore, lease_seconds: int = 30
+        self, repo: TaskRepository, queue: WorkQueue, settings: SettingsStore, lease_seconds: int = 30,
+        control: QueueStore | None = None, activity: ActivityLog | None = None,
     ) -> None:
         self._repo = repo
         self._queue = queue
         self._settings = settings
         self._lease_ms = lease_seconds * 1000
+        self.control = control or QueueStore()
+        self._activity = activity or ActivityLog(settings)
 
     def kick(self) -> int:
         """Start what can be started now; the number of tasks started by this call."""
+        if not self._may_dispatch():
+            return 0
         holder = uuid.uuid4().hex
         for _ in range(5):
             if self._acquire(holder):
@@ -61,7 +76,22 @@ class Dispatcher:
                 self._force_release(holder)
         return started
 
+    def _may_dispatch(self) -> bool:
+        """Whether the queue runs now; ends a timed pause whose time has come (one kick does)."""
+        status = self.control.status()
+        if status.due():
+            if self.control.resume_if_due():
+                log.info("the timed pause is over: the queue runs again")
+                self._activity.record(
+                    owner=None, actor=ENGINE, kind="queue.resume",
+                    message="the timed pause is over; the queue runs again",
+                )
+            return True
+        return not status.holds()
+
     def _dispatch_once(self) -> int:
+        if not self._may_dispatch():
+            return 0
         limit = self._settings.get().max_concurrent_downloads
         room = limit - self._repo.count_in_state(TaskState.DOWNLOADING)
         started = 0
@@ -71,6 +101,7 @@ class Dispatcher:
             task = self._repo.get(task_id)
             if task is None:
                 continue
+            held = [TaskModel.note.remove()] if task.phase == HELD else []
             moved = self._repo.transition(
                 task,
                 [TaskState.QUEUED],
@@ -83,6 +114,8 @@ class Dispatcher:
                     TaskModel.lane_bytes.set({}),
                     TaskModel.lane_speed.set({}),
                     TaskModel.error.remove(),
+                    TaskModel.actor.set(ENGINE),
+                    *held,
                 ],
             )
             if moved is None:
@@ -91,6 +124,58 @@ class Dispatcher:
             log.info("task %s queued -> downloading (run %s)", moved.id, moved.run)
             started += 1
         return started
+
+    # -- stopping: running tasks back to the queue ---------------------------------------
+    def requeue_running(self, actor: str, note: str = "queue stopped") -> list[str]:
+        """Send every downloading task back to the queue (the queue was stopped or paused).
+
+        Runs under the dispatcher's lease, so no kick starts a task meanwhile; the caller has
+        stopped the queue first, so none starts one afterwards either. Each task gets a new
+        run: its lanes pass no more work on, while the part each is fetching still lands and
+        is recorded (parts are fenced by generation, not run). Started again, the task resumes
+        its plan and fetches only the parts it is missing. A task that is finalising (every
+        part recorded) is left to complete. The ids sent back, in dispatch order.
+        """
+        holder = uuid.uuid4().hex
+        deadline = time.monotonic() + self._lease_ms / 1000 + 5
+        while not self._acquire(holder):
+            if time.monotonic() > deadline:
+                raise RuntimeError("could not take the dispatcher's lease to stop the queue")
+            time.sleep(0.05)
+        released = False
+        requeued: list[str] = []
+        try:
+            for task_id in self._repo.ids_in_state(TaskState.DOWNLOADING):
+                task = self._repo.get(task_id)
+                if task is None or task.state != TaskState.DOWNLOADING:
+                    continue
+                moved = self._repo.transition(
+                    task,
+                    [TaskState.DOWNLOADING],
+                    TaskState.QUEUED,
+                    [
+                        TaskModel.run.add(1),
+                        TaskModel.phase.set(HELD),
+                        TaskModel.note.set(note),
+                        TaskModel.lane_speed.set({}),
+                        TaskModel.actor.set(actor),
+                    ],
+                    (TaskModel.run == task.run) & TaskModel.finalizing.does_not_exist(),
+                )
+                if moved is not None:
+                    log.info("task %s downloading -> queued (%s)", task.id, note)
+                    requeued.append(task.id)
+            # Kicks that came meanwhile asked for another round: run it (it starts nothing
+            # while the queue is held) before letting go.
+            for _ in range(20):
+                if self._release(holder):
+                    released = True
+                    break
+                self._dispatch_once()
+        finally:
+            if not released:
+                self._force_release(holder)
+        return requeued
 
     # -- the lease ------------------------------------------------------------------------
     def _acquire(self, holder: str) -> bool:

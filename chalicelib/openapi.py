@@ -46,6 +46,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     content_type: str = "application/json"  # of the success answer ("" for none)
     headers: dict[str, str] = field(default_factory=dict)  # success response headers -> description
+    also: dict[int, str] = field(default_factory=dict)  # other success statuses -> description (same body)
 
 
 class _Schemas:
@@ -96,6 +97,8 @@ def _responses(op: Operation, schemas: _Schemas) -> dict[str, Any]:
         kind = "object" if op.content_type == "application/json" else "string"
         ok["content"] = {op.content_type: {"schema": {"type": kind}}}
     out[str(op.status)] = ok
+    for status, text in op.also.items():
+        out[str(status)] = {**ok, "description": text}
     errors = set(op.errors) | {500}
     if op.body is not None or op.query is not None:
         errors |= {422}

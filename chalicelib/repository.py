@@ -85,8 +85,10 @@ def _key_of(key: dict[str, Any], hash_name: str, hash_value: str) -> bool:
 
 class TaskRepository:
     # -- tasks ----------------------------------------------------------------------------
-    def create(self, task: Task) -> None:
+    def create(self, task: Task, actor: str | None = None) -> None:
+        """Store a new task; ``actor``: who added it (the activity log reads it from the stream)."""
         model = TaskModel(task.id)
+        model.actor = actor
         for name in _TASK_FIELDS:
             value = getattr(task, name)
             if name == "state":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -15,6 +17,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from .auth import passwords
@@ -59,6 +62,28 @@ Priority = Annotated[
 ]
 
 
+MIN_SPEED_LIMIT = 16 * 1024
+MAX_SPEED_LIMIT = 100 * 1024**3
+
+
+def _speed_limit(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a number of bytes per second")
+    if isinstance(value, int) and value != 0 and not MIN_SPEED_LIMIT <= value <= MAX_SPEED_LIMIT:
+        raise ValueError(
+            f"must be 0 (no limit) or from {MIN_SPEED_LIMIT} (16 KiB/s) to {MAX_SPEED_LIMIT} (100 GiB/s) bytes per second"
+        )
+    return value
+
+
+# Bytes per second: 0 = no limit, else 16 KiB/s .. 100 GiB/s.
+SpeedLimit = Annotated[
+    int,
+    AfterValidator(_speed_limit),
+    Field(ge=0, le=MAX_SPEED_LIMIT, description="bytes per second; 0: no limit; else at least 16384"),
+]
+
+
 class AddDownload(_Strict):
     url: str = Field(min_length=1, max_length=MAX_URL)
     filename: str | None = Field(default=None, max_length=1024)
@@ -69,6 +94,10 @@ class AddDownload(_Strict):
     checksum: str | None = Field(default=None, max_length=200)
     category: str | None = Field(default=None, max_length=100)
     tags: list[str] = Field(default_factory=list, max_length=20)
+    # A URL this user already has queued, running, paused or completed answers with that
+    # download unless this is true.
+    allow_duplicate: bool = False
+    speed_limit: SpeedLimit | None = None
 
     @field_validator("url")
     @classmethod
@@ -130,6 +159,8 @@ class AddDownload(_Strict):
 class PatchDownload(_Strict):
     priority: Priority | None = None
     filename: str | None = Field(default=None, max_length=1024)
+    # Absent: unchanged; null: back to the settings' default; 0: no limit (model_fields_set).
+    speed_limit: SpeedLimit | None = None
 
     @field_validator("filename")
     @classmethod
@@ -141,17 +172,193 @@ class PatchDownload(_Strict):
         return filenames.sanitize(value)
 
 
+_STATES = "|".join(s.value for s in TaskState)
+_STATUS_LIST = f"^({_STATES})(,({_STATES}))*$"
+
+
+def _instant(value: Any) -> int | None:
+    """An instant as epoch milliseconds, from ISO 8601 (``2024-05-01``, ``2024-05-01T10:00:00Z``)
+    or a number of epoch milliseconds."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError("must be an ISO 8601 date/time or epoch milliseconds")
+    if isinstance(value, int):
+        ms = value
+    elif isinstance(value, str) and re.fullmatch(r"\d{1,13}", value.strip()):
+        ms = int(value.strip())
+    elif isinstance(value, str) and len(value) <= 40:
+        try:
+            # An unencoded "+" of a zone offset arrives as a space in a query string.
+            text = re.sub(r" (\d\d:?\d\d)$", r"+\1", value.strip())
+            parsed = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            raise ValueError("must be an ISO 8601 date/time or epoch milliseconds") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)  # a time without a zone is UTC
+        ms = int(parsed.timestamp() * 1000)
+    else:
+        raise ValueError("must be an ISO 8601 date/time or epoch milliseconds")
+    if not 0 <= ms < 10**13:
+        raise ValueError("must be between 1970 and 2286")
+    return ms
+
+
+Instant = Annotated[
+    int | None,
+    BeforeValidator(_instant, json_schema_input_type=str | None),
+]
+
+
 class ListQuery(_Strict):
-    status: TaskState | None = None
+    """The downloads list's query string (chalicelib/listing.py plans it onto an index)."""
+
+    # One state, or a comma-separated list of states.
+    status: str | None = Field(default=None, max_length=200, json_schema_extra={"pattern": _STATUS_LIST})
+    batch_id: str | None = Field(default=None, min_length=1, max_length=64)
+    category: str | None = Field(default=None, min_length=1, max_length=100)
+    tag: str | None = Field(default=None, min_length=1, max_length=50)
+    # Created at or after / at or before: ISO 8601 or epoch milliseconds.
+    created_from: Instant = None
+    created_to: Instant = None
+    # Text search on filename and URL (case-insensitive substring).
+    q: str | None = Field(default=None, min_length=1, max_length=200)
+    # -created_at (newest first, the default), created_at (oldest first), queue (dispatch order).
+    sort: Literal["-created_at", "created_at", "queue"] = "-created_at"
     page: int = Field(default=1, ge=1, le=100_000)
     per_page: int = Field(default=50, ge=1, le=500)
     cursor: str | None = Field(default=None, max_length=2048)
     # Whose downloads: an admin lists everyone's without it; anyone else only their own.
     owner: str | None = Field(default=None, min_length=1, max_length=64)
 
+    @field_validator("status")
+    @classmethod
+    def _status(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        names = [part.strip() for part in value.split(",")]
+        known = {s.value for s in TaskState}
+        if not names or any(n not in known for n in names):
+            raise ValueError(f"must be one of {', '.join(sorted(known))}, or a comma-separated list of them")
+        return ",".join(dict.fromkeys(names))
+
+    @field_validator("q")
+    @classmethod
+    def _q(cls, value: str | None) -> str | None:
+        return value.lower() if value is not None else None
+
+    @field_validator("created_to")
+    @classmethod
+    def _range(cls, value: int | None, info: Any) -> int | None:
+        start = info.data.get("created_from")
+        if value is not None and start is not None and value < start:
+            raise ValueError("must not be before created_from")
+        return value
+
+    @property
+    def states(self) -> tuple[TaskState, ...]:
+        """The states asked for (empty: any)."""
+        return tuple(TaskState(s) for s in self.status.split(",")) if self.status else ()
+
 
 class DeleteQuery(_Strict):
     delete_file: bool = False
+
+
+# -- queue control, ordering and bulk actions (chalicelib/queuecontrol.py, chalicelib/bulk.py) --
+
+MAX_BULK = 500
+TaskId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z-]+$")]
+
+
+def _unique(value: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for item in value:
+        if item in seen:
+            raise ValueError(f"{item!r} appears more than once")
+        seen.add(item)
+    return value
+
+
+class BulkRequest(_Strict):
+    action: Literal["pause", "resume", "retry", "cancel", "delete"]
+    ids: Annotated[list[TaskId], AfterValidator(_unique), Field(min_length=1, max_length=MAX_BULK)]
+    # With "delete": delete the stored files too.
+    delete_file: bool = False
+
+
+class MoveRequest(_Strict):
+    to: Literal["top", "bottom"]
+
+
+class ReorderRequest(_Strict):
+    ids: Annotated[list[TaskId], AfterValidator(_unique), Field(min_length=2, max_length=MAX_BULK)]
+
+
+class OwnerQuery(_Strict):
+    # Whose downloads (admins only may name another user): the caller's own without it.
+    owner: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ClearHistoryQuery(_Strict):
+    status: str = Field(
+        min_length=1, max_length=100,
+        description="comma-separated finished states to clear: completed, failed, cancelled",
+    )
+    delete_files: bool = False
+    owner: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, value: str) -> str:
+        names = [n.strip().lower() for n in value.split(",") if n.strip()]
+        finished = ("completed", "failed", "cancelled")
+        bad = [n for n in names if n not in finished]
+        if not names or bad:
+            raise ValueError(f"must name finished states only (completed, failed, cancelled), not {', '.join(bad) or 'none'}")
+        return ",".join(dict.fromkeys(names))
+
+    def states(self) -> list[TaskState]:
+        return [TaskState(n) for n in self.status.split(",")]
+
+
+MAX_PAUSE_SECONDS = 30 * 86400
+
+
+class QueuePause(_Strict):
+    """Exactly one of: seconds, minutes, until (ISO 8601); 1 s to 30 days from now."""
+
+    seconds: int | None = Field(default=None, ge=1, le=MAX_PAUSE_SECONDS)
+    minutes: int | None = Field(default=None, ge=1, le=MAX_PAUSE_SECONDS // 60)
+    until: datetime | None = None
+
+    @field_validator("until")
+    @classmethod
+    def _until(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone (e.g. 2030-01-01T12:00:00Z)")
+        if not 1 <= value.timestamp() - time.time() <= MAX_PAUSE_SECONDS:
+            raise ValueError("must be from 1 second to 30 days from now")
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> QueuePause:
+        given = [n for n in ("seconds", "minutes", "until") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of seconds, minutes or until")
+        return self
+
+    def until_ms(self, now_ms: int) -> int:
+        if self.seconds is not None:
+            return now_ms + self.seconds * 1000
+        if self.minutes is not None:
+            return now_ms + self.minutes * 60_000
+        assert self.until is not None
+        return int(self.until.timestamp() * 1000)
 
 
 # -- accounts ------------------------------------------------------------------------------

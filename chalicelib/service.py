@@ -5,17 +5,24 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action as UpdateAction
 
 from . import alltasks
+from .activity import ActivityLog
 from .auth.identity import Identity, Role
 from .dispatcher import Dispatcher
-from .domain import filenames
+from .domain import filenames, ordering
 from .domain.states import Action, InvalidTransition, TaskState, apply, sources
 from .domain.task import Task, rank
+from .domain.urls import dedupe_key
 from .errors import Conflict, Forbidden, NotFound, field_error
 from .models import TaskModel
 from .repository import TaskRepository, now_ms
+from .retention import finished_marks
 from .schemas import AddDownload, ListQuery, PatchDownload
 from .settings import SettingsStore
 from .storage import ObjectStore
@@ -35,6 +42,27 @@ class Page:
     next_cursor: str | None
 
 
+# A URL already in one of these states (for the same user) is a duplicate: adding it again
+# answers with that download. A failed or cancelled one is not (adding it again is a retry).
+DUPLICATE_STATES = frozenset({TaskState.QUEUED, TaskState.DOWNLOADING, TaskState.PAUSED, TaskState.COMPLETED})
+# How many earlier tasks of one URL duplicate detection looks at (newest first).
+_DUPLICATE_SCAN = 50
+_TASK_FIELDS = [f.name for f in fields(Task)]
+
+
+@dataclass
+class AddedTask(Task):
+    """What :meth:`DownloadService.add` returns: the task (a :class:`Task` in every way), and
+    ``duplicate``: True when the URL was already queued, running, paused or completed for
+    this user and this is that existing download (nothing was created)."""
+
+    duplicate: bool = False
+
+    @classmethod
+    def of(cls, task: Task, duplicate: bool) -> AddedTask:
+        return cls(**{name: getattr(task, name) for name in _TASK_FIELDS}, duplicate=duplicate)
+
+
 class DownloadService:
     def __init__(
         self,
@@ -43,24 +71,39 @@ class DownloadService:
         dispatcher: Dispatcher,
         settings: SettingsStore,
         guard: UrlGuard,
+        activity: ActivityLog | None = None,
     ) -> None:
         self.repo = repo
         self.store = store
         self.dispatcher = dispatcher
         self.settings = settings
         self.guard = guard
+        self.activity = activity or ActivityLog(settings)
 
     @staticmethod
     def _writer(who: Identity) -> None:
         if not who.at_least(Role.USER):
             raise Forbidden(f"a {who.role.value} may read downloads but not change them")
 
-    def add(self, who: Identity, req: AddDownload) -> Task:
+    def add(self, who: Identity, req: AddDownload) -> AddedTask:
+        """Add a download; or, unless ``req.allow_duplicate``, answer with the caller's existing
+        download of the same URL (queued, downloading, paused or completed): then the result's
+        ``duplicate`` is True and nothing was created."""
         self._writer(who)
         try:
             self.guard.check(req.url)
         except BlockedUrl as exc:
             raise field_error("url", str(exc)) from None
+        if not req.allow_duplicate:
+            existing = self.find_duplicate(who.user_id, req.url)
+            if existing is not None:
+                log.info("task %s: %s added again; answering with the existing download", existing.id, req.url)
+                self.activity.record(
+                    owner=existing.owner, actor=who.username, kind="task.duplicate",
+                    message=f"{req.url} is already {existing.state.value} as {existing.id}; nothing added",
+                    task_id=existing.id, batch_id=existing.batch_id,
+                )
+                return AddedTask.of(existing, duplicate=True)
         task_id = str(uuid.uuid4())
         created = now_ms()
         filename = req.filename or filenames.from_url(req.url)
@@ -82,11 +125,25 @@ class DownloadService:
             created_at=created,
             updated_at=created,
             heartbeat=created,
+            speed_limit=req.speed_limit,
         )
-        self.repo.create(task)
+        self.repo.create(task, actor=who.username)
         log.info("task %s: added (queued) %s", task_id, req.url)
+        self.activity.record(
+            owner=task.owner, actor=who.username, kind="task.add", message=f"added {req.url}",
+            task_id=task.id, batch_id=task.batch_id,
+        )
         self.dispatcher.kick()
-        return self.repo.get(task_id) or task
+        return AddedTask.of(self.repo.get(task_id) or task, duplicate=False)
+
+    def find_duplicate(self, owner: str, url: str) -> Task | None:
+        """``owner``'s newest download of ``url`` (however spelt) that is queued, downloading,
+        paused or completed: one Query on the by-url index (keys only), then a read per hit."""
+        for hit in TaskModel.by_url.query(dedupe_key(owner, url), scan_index_forward=False, limit=_DUPLICATE_SCAN):
+            task = self.repo.get(hit.id)
+            if task is not None and task.owner == owner and task.state in DUPLICATE_STATES:
+                return task
+        return None
 
     def get(self, who: Identity, task_id: str) -> Task:
         """The download, if ``who`` may see it; another user's is a 404, as a missing one is."""
@@ -96,54 +153,31 @@ class DownloadService:
         return task
 
     def list(self, who: Identity, query: ListQuery) -> Page:
-        if query.owner is not None and query.owner != who.user_id and not who.is_admin:
-            raise Forbidden("only an admin lists other users' downloads")
-        if who.is_admin and query.owner is None:
-            return self._list_all(query)
-        owner = query.owner or who.user_id
-        if query.cursor:
-            try:
-                tasks, cursor = self.repo.list_for_owner(owner, query.status, query.per_page, query.cursor)
-            except ValueError:
-                raise field_error("cursor", "is not a cursor this API issued for this list") from None
-        else:
-            # Page N walks the index a page at a time from the start.
-            tasks, cursor, page = [], None, 0
-            while page < query.page:
-                tasks, cursor = self.repo.list_for_owner(owner, query.status, query.per_page, cursor)
-                page += 1
-                if cursor is None:
-                    break
-            if page < query.page:
-                tasks = []
-        total = self.repo.count_for_owner(owner, query.status)
-        return Page(tasks, total, query.page, query.per_page, cursor)
+        """A page of the downloads list: filters, sort and pagination planned onto an index
+        (chalicelib/listing.py); an admin without ``owner`` lists every owner's."""
+        from . import listing
 
-    def _list_all(self, query: ListQuery) -> Page:
-        """Every owner's downloads (admins), state by state in dispatch order (chalicelib/alltasks.py)."""
         try:
-            if query.cursor:
-                tasks, cursor = alltasks.list_all(self.repo, query.status, query.per_page, query.cursor)
-            else:
-                tasks, cursor, page = [], None, 0
-                while page < query.page:
-                    tasks, cursor = alltasks.list_all(self.repo, query.status, query.per_page, cursor)
-                    page += 1
-                    if cursor is None:
-                        break
-                if page < query.page:
-                    tasks = []
+            found = listing.list_tasks(query, who.user_id, who.is_admin, listing.counters())
+        except listing.Refused as exc:
+            raise Forbidden(str(exc)) from None
         except alltasks.BadCursor as exc:
             raise field_error("cursor", str(exc)) from None
-        total = alltasks.count_all(self.repo, query.status)
-        return Page(tasks, total, query.page, query.per_page, cursor)
+        return Page(found.tasks, found.total, found.page, found.per_page, found.next_cursor)
 
     def patch(self, who: Identity, task_id: str, req: PatchDownload) -> Task:
+        """Change priority, filename (until the transfer starts) and speed limit (any time:
+        a running download's workers pick it up). ``speed_limit`` absent: unchanged; null:
+        back to the settings' default."""
         self._writer(who)
         task = self.get(who, task_id)
-        actions = []
+        actions: list[UpdateAction] = []
+        conds: list[Condition] = []
+        changed: dict[str, object] = {}
         if req.priority is not None:
             actions += [TaskModel.priority.set(req.priority), TaskModel.rank.set(rank(req.priority, task.order))]
+            conds.append(TaskModel.order == task.order)  # the rank is made of both
+            changed["priority"] = req.priority
         if req.filename is not None:
             if task.upload_id is not None:
                 raise Conflict("the filename is fixed once the transfer has started")
@@ -151,57 +185,121 @@ class DownloadService:
                 TaskModel.filename.set(req.filename),
                 TaskModel.key.set(f"downloads/{task.id}/{req.filename}"),
                 TaskModel.filename_locked.set(True),
+                TaskModel.search.set(f"{req.filename} {task.url}".lower()),
             ]
+            conds.append(TaskModel.upload_id.does_not_exist())
+            changed["filename"] = req.filename
+        if "speed_limit" in req.model_fields_set:
+            limit = req.speed_limit
+            actions.append(TaskModel.speed_limit.set(limit) if limit is not None else TaskModel.speed_limit.remove())
+            changed["speed_limit"] = limit
         if not actions:
             return task
-        cond = TaskModel.upload_id.does_not_exist() if req.filename is not None else None
-        updated = self.repo.update(task, actions, cond)
+        actions.append(TaskModel.actor.set(who.username))
+        updated = self.repo.update(task, actions, _all(conds))
         if updated is None:
             raise Conflict("the download changed while it was being edited; try again")
+        self.activity.record(
+            owner=task.owner, actor=who.username, kind="task.patch",
+            message=f"changed {', '.join(f'{k}={v}' for k, v in changed.items())}",
+            task_id=task.id, batch_id=task.batch_id, data=changed,
+        )
         if req.priority is not None:
             self.dispatcher.kick()
         return updated
 
+    def move(self, who: Identity, task_id: str, to: str) -> Task:
+        """Put a queued or paused download before (``top``) or after (``bottom``) every other
+        download of its priority: one write (chalicelib/domain/ordering.py)."""
+        self._writer(who)
+        task = self.get(who, task_id)
+        if task.state not in (TaskState.QUEUED, TaskState.PAUSED):
+            raise Conflict(f"the download is {task.state.value}; only a queued or paused download can be moved")
+        order = ordering.moved_order(to, now_ms())
+        moved = self.repo.update(
+            task,
+            [TaskModel.order.set(order), TaskModel.rank.set(rank(task.priority, order)),
+             TaskModel.actor.set(who.username)],
+            (TaskModel.priority == task.priority) & TaskModel.state.is_in(TaskState.QUEUED.value, TaskState.PAUSED.value),
+        )
+        if moved is None:
+            raise Conflict("the download changed while it was being moved; try again")
+        self.activity.record(
+            owner=task.owner, actor=who.username, kind="task.move", message=f"moved to the {to} of the queue",
+            task_id=task.id, batch_id=task.batch_id, data={"to": to},
+        )
+        self.dispatcher.kick()
+        return moved
+
     def act(self, who: Identity, task_id: str, action: Action) -> Task:
         self._writer(who)
         task = self.get(who, task_id)
+        moved = self.apply_action(who, task, action)
+        self.dispatcher.kick()
+        return moved
+
+    def apply_action(self, who: Identity, task: Task, action: Action, record: bool = True) -> Task:
+        """Apply ``action`` to ``task`` (which ``who`` may change) without kicking the
+        dispatcher: Conflict from a state where it makes no sense (or if the task changed
+        meanwhile), NotFound if it is gone."""
         try:
             target = apply(action, task.state)
         except InvalidTransition as exc:
             raise Conflict(str(exc)) from None
-        extra = []
+        extra: list[UpdateAction] = [TaskModel.actor.set(who.username)]
         if action in (Action.PAUSE, Action.CANCEL):
             # A new run makes every in-flight work message of the old one stale.
             extra += [TaskModel.run.add(1), TaskModel.lane_speed.set({}), TaskModel.phase.remove()]
         if action == Action.CANCEL:
-            extra += [TaskModel.finished_at.set(now_ms()), TaskModel.upload_id.remove()]
+            extra += [TaskModel.finished_at.set(now_ms()), TaskModel.upload_id.remove(),
+                      *finished_marks(self.settings.get(), now_ms())]
         if action in (Action.RESUME, Action.RETRY):
             extra += [TaskModel.error.remove(), TaskModel.finished_at.remove()]
         if action == Action.RETRY:
-            extra += [TaskModel.restarts.set(0), TaskModel.note.remove()]
+            # Back in the queue: no longer finished history that retention would delete.
+            extra += [TaskModel.restarts.set(0), TaskModel.note.remove(),
+                      TaskModel.expires.remove(), TaskModel.sweep.remove()]
         moved = self.repo.transition(task, sources(action), target, extra, TaskModel.run == task.run)
         if moved is None:
-            current = self.get(who, task_id)
+            current = self.repo.get(task.id)
+            if current is None:
+                raise NotFound(f"no download with id {task.id}")
             raise Conflict(f"the download is now {current.state.value}; {action.value} was not applied")
         log.info("task %s: %s -> %s (%s)", task.id, task.state.value, target.value, action.value)
         if action == Action.CANCEL:
             self._discard_upload(task)
-        self.dispatcher.kick()
+        if record:
+            self.activity.record(
+                owner=task.owner, actor=who.username, kind=f"task.{action.value}",
+                message=f"{action.value}: {task.state.value} -> {target.value}",
+                task_id=task.id, batch_id=task.batch_id,
+            )
         return moved
 
     def delete(self, who: Identity, task_id: str, delete_file: bool) -> None:
         self._writer(who)
         task = self.get(who, task_id)
+        self.remove(who, task, delete_file)
+        self.dispatcher.kick()
+
+    def remove(self, who: Identity, task: Task, delete_file: bool, record: bool = True) -> None:
+        """Delete ``task`` (cancelling it first if it is active) without kicking the dispatcher."""
         if task.state in (TaskState.QUEUED, TaskState.DOWNLOADING, TaskState.PAUSED):
             self.repo.transition(
-                task, [task.state], TaskState.CANCELLED, [TaskModel.run.add(1)], TaskModel.run == task.run
+                task, [task.state], TaskState.CANCELLED,
+                [TaskModel.run.add(1), TaskModel.actor.set(who.username)], TaskModel.run == task.run,
             )
         self._discard_upload(task)
         if delete_file:
             self.store.delete(task.key)
         self.repo.delete(task.id)
         log.info("task %s: deleted%s", task.id, " with its file" if delete_file else "")
-        self.dispatcher.kick()
+        if record:
+            self.activity.record(
+                owner=task.owner, actor=who.username, kind="task.delete",
+                message=f"deleted {task.filename}{' with its file' if delete_file else ''} ({task.state.value})",
+                task_id=task.id, batch_id=task.batch_id, data={"file_deleted": delete_file},
+            )
 
     def file_url(self, who: Identity, task_id: str) -> str:
         task = self.get(who, task_id)
@@ -214,3 +312,11 @@ class DownloadService:
             self.store.abort(task.key, task.upload_id)
         self.repo.delete_parts(task.id)
 
+
+def _all(conds: Sequence[Condition]) -> Condition | None:
+    if not conds:
+        return None
+    out = conds[0]
+    for cond in conds[1:]:
+        out = out & cond
+    return out

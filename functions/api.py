@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib import bulk
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
 from chalicelib.domain.states import Action
-from chalicelib.errors import ValidationFailed, field_error
-from chalicelib.responses import Deleted, Health, Settings, SettingsPatch, TaskPage, TaskView
-from chalicelib.schemas import AddDownload, DeleteQuery, ListQuery, PatchDownload, parse
-from chalicelib.settings import SettingsError
+from chalicelib.responses import Deleted, Health, TaskPage, TaskView
+from chalicelib.responses_queue import BulkAnswer, HistoryCleared, RetriedFailed
+from chalicelib.schemas import (
+    AddDownload,
+    BulkRequest,
+    ClearHistoryQuery,
+    DeleteQuery,
+    ListQuery,
+    MoveRequest,
+    OwnerQuery,
+    PatchDownload,
+    parse,
+)
 
 from .http import PUBLIC, caller, json_body, query, respond, route
 
@@ -29,30 +38,32 @@ def health(request: Request) -> dict[str, Any]:
 
 
 @route(blueprint, "/downloads", ["POST"], role=Role.USER, body=AddDownload, response=TaskView, status=201,
-       headers={"Location": "the new download's URL"})
+       also={200: "OK: a duplicate; the URL is already queued, running, paused or completed for you, and this "
+                  "is that download (nothing was added; send allow_duplicate=true to add it anyway)"},
+       headers={"Location": "the download's URL", "X-Duplicate-Of": "with 200: the id of the existing download"})
 def add_download(request: Request) -> Response:
-    """Add a download (the URL is checked against private networks unless the stage allows them)."""
+    """Add a download (the URL is checked against private networks unless the stage allows them).
+    A URL you already have queued, running, paused or completed answers 200 with that download."""
     req = parse(AddDownload, json_body(request))
     task = services().downloads.add(caller(request), req)
-    return respond(task.view(), 201, {"Location": f"/api/v1/downloads/{task.id}"})
+    location = {"Location": f"/api/v1/downloads/{task.id}"}
+    if task.duplicate:
+        return respond(task.view(), 200, {**location, "X-Duplicate-Of": task.id})
+    return respond(task.view(), 201, location)
 
 
 @route(blueprint, "/downloads", ["GET"], query=ListQuery, response=TaskPage, errors=[403],
-       headers={"X-Total-Count": "downloads in the whole list"})
+       headers={"X-Total-Count": "downloads in the whole list (with the filters applied)",
+                "Link": 'RFC 8288 links: rel="first", "prev", "next" (with a cursor), "last"'})
 def list_downloads(request: Request) -> Response:
-    """List your downloads newest first (admins: everyone's, state by state, unless `owner` is given)."""
+    """List your downloads (filters: status, batch_id, category, tag, created_from/_to, q; sort; page or cursor).
+    Admins: everyone's unless `owner` is given. Deep pages: follow `Link: rel="next"` (a cursor)."""
+    from .http import paginated
+
     q = parse(ListQuery, query(request), "query")
     page = services().downloads.list(caller(request), q)
-    pages = -(-page.total // page.per_page) if page.total else 0
-    body = {
-        "tasks": [t.view() for t in page.tasks],
-        "total": page.total,
-        "page": page.page,
-        "per_page": page.per_page,
-        "pages": pages,
-        "next_cursor": page.next_cursor,
-    }
-    return respond(body, headers={"X-Total-Count": str(page.total)})
+    return paginated(request, "tasks", [t.view() for t in page.tasks], total=page.total, page=page.page,
+                     per_page=page.per_page, next_cursor=page.next_cursor)
 
 
 @route(blueprint, "/downloads/{task_id}", ["GET"], response=TaskView, errors=[404])
@@ -78,6 +89,39 @@ def delete_download(request: Request, task_id: str) -> dict[str, Any]:
     return {"id": task_id, "deleted": True, "file_deleted": q.delete_file}
 
 
+@route(blueprint, "/downloads/{task_id}/move", ["POST"], role=Role.USER, body=MoveRequest, response=TaskView,
+       errors=[404, 409], tag="queue")
+def move_download(request: Request, task_id: str) -> dict[str, Any]:
+    """Move a queued or paused download to the top or the bottom of its priority in the queue."""
+    req = parse(MoveRequest, json_body(request))
+    return services().downloads.move(caller(request), task_id, req.to).view()
+
+
+@route(blueprint, "/downloads/bulk", ["POST"], role=Role.USER, body=BulkRequest, response=BulkAnswer, tag="queue")
+def bulk_downloads(request: Request) -> dict[str, Any]:
+    """Pause, resume, retry, cancel or delete many downloads (1 to 500 ids): a result per id
+    (404 for a missing or foreign id, 409 for a state where the action makes no sense)."""
+    req = parse(BulkRequest, json_body(request))
+    return bulk.run(services().downloads, caller(request), req)
+
+
+@route(blueprint, "/downloads/retry-failed", ["POST"], role=Role.USER, query=OwnerQuery, response=RetriedFailed,
+       errors=[403], tag="queue")
+def retry_failed_downloads(request: Request) -> dict[str, Any]:
+    """Retry every failed download (yours; an admin may name an `owner`)."""
+    q = parse(OwnerQuery, query(request), "query")
+    return bulk.retry_failed(services().downloads, caller(request), q.owner)
+
+
+@route(blueprint, "/downloads", ["DELETE"], role=Role.USER, query=ClearHistoryQuery, response=HistoryCleared,
+       errors=[403], tag="queue")
+def clear_history(request: Request) -> dict[str, Any]:
+    """Clear finished history: delete your downloads in the given states (`status=completed,failed,cancelled`;
+    `delete_files=true` deletes their stored files too; an admin may name an `owner`)."""
+    q = parse(ClearHistoryQuery, query(request), "query")
+    return bulk.clear_history(services().downloads, caller(request), q)
+
+
 def _action(action: Action) -> None:
     def act(request: Request, task_id: str) -> dict[str, Any]:
         return services().downloads.act(caller(request), task_id, action).view()
@@ -99,22 +143,3 @@ def download_file(request: Request, task_id: str) -> Response:
     url = services().downloads.file_url(caller(request), task_id)
     return Response(body="", status_code=302, headers={"Location": url})
 
-
-@route(blueprint, "/settings", ["GET"], tag="settings", response=Settings)
-def get_settings(request: Request) -> dict[str, Any]:
-    """The engine settings."""
-    return asdict(services().settings.get())
-
-
-@route(blueprint, "/settings", ["PATCH"], role=Role.ADMIN, tag="settings", body=SettingsPatch, response=Settings)
-def patch_settings(request: Request) -> dict[str, Any]:
-    """Change engine settings (admins); an invalid value answers 422 naming it."""
-    body = json_body(request)
-    if not isinstance(body, dict):
-        raise field_error("body", "must be a JSON object of settings to change")
-    try:
-        return asdict(services().settings.update(body))
-    except SettingsError as exc:
-        details = [{"field": k, "message": v} for k, v in exc.fields.items()]
-        summary = "; ".join(f"{d['field']} {d['message']}" for d in details)
-        raise ValidationFailed(f"invalid settings: {summary}", details) from None

@@ -21,6 +21,10 @@ def handle(event: SQSEvent) -> dict[str, Any]:
         raw = record.to_dict()
         try:
             body = json.loads(record.body)
+            if isinstance(body, dict) and body.get("kind") == "kick":
+                # A timed pause of the queue is over (or nearly): dispatch, or wait on.
+                services().queue_control.on_kick(body)
+                continue
             count = int(raw.get("attributes", {}).get("ApproximateReceiveCount", "1"))
             services().transfer.handle(Delivery(body, record.receipt_handle, count))
         except Exception:

@@ -63,7 +63,8 @@ class Api:
 
     # -- helpers --------------------------------------------------------------------------
     def add(self, url: str, **fields: Any) -> dict[str, Any]:
-        resp = self.post("/downloads", {"url": url, **fields})
+        # These tests add one URL many times on purpose (duplicates: tests/functional/test_bulk.py).
+        resp = self.post("/downloads", {"url": url, "allow_duplicate": True, **fields})
         assert resp.status_code == 201, resp.body
         return dict(resp.json_body)
 
@@ -605,10 +606,11 @@ def test_progress_speed_and_eta_while_downloading_then_pause_and_resume(api: Api
 
 def test_settings_read_and_update(api: Api) -> None:
     current = api.get("/settings").json_body
-    assert current["max_concurrent_downloads"] == 3
-    assert current["part_size"] == 16 * MiB
-    updated = api.settings(max_concurrent_downloads=5, retry_base_seconds=2)
-    assert updated["max_concurrent_downloads"] == 5 and updated["retry_base_seconds"] == 2.0
+    assert current["queue"]["max_concurrent_downloads"] == 3
+    assert current["transfer"]["part_size"] == 16 * MiB
+    updated = api.settings(max_concurrent_downloads=5, retry_base_seconds=2)  # the flat names still work
+    assert updated["queue"]["max_concurrent_downloads"] == 5 and updated["retry"]["base_seconds"] == 2.0
+    assert updated["version"] == current["version"] + 1
     assert api.get("/settings").json_body == updated
 
 

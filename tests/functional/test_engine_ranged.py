@@ -122,7 +122,7 @@ def test_content_disposition_names_the_file_unless_the_user_did(svc, workers, or
     )
 
     named_by_origin = svc.downloads.add(OWNER, AddDownload(url=origin.url("/dl?id=7")))
-    named_by_user = svc.downloads.add(OWNER, AddDownload(url=origin.url("/dl?id=7"), filename="mine.pdf"))
+    named_by_user = svc.downloads.add(OWNER, AddDownload(url=origin.url("/dl?id=7"), filename="mine.pdf", allow_duplicate=True))
     first = wait_finished(svc, named_by_origin.id)
     second = wait_finished(svc, named_by_user.id)
 
@@ -140,7 +140,9 @@ def test_user_checksum_is_verified(svc, workers, origin) -> None:
     data = os.urandom(6 * MiB + 11)
     res = origin.add("/sum.bin", Resource(data=data))
     good = svc.downloads.add(OWNER, AddDownload(url=origin.url("/sum.bin"), checksum=f"sha256:{res.sha256()}"))
-    bad = svc.downloads.add(OWNER, AddDownload(url=origin.url("/sum.bin"), checksum="sha256:" + "ab" * 32))
+    bad = svc.downloads.add(
+        OWNER, AddDownload(url=origin.url("/sum.bin"), checksum="sha256:" + "ab" * 32, allow_duplicate=True)
+    )
 
     ok = wait_finished(svc, good.id)
     failed = wait_finished(svc, bad.id)

@@ -73,8 +73,31 @@ def test_missing_or_mistyped_url(body: dict[str, Any]) -> None:
 
 
 def test_unknown_fields_are_refused_by_name() -> None:
-    fields = refused(AddDownload, {"url": URL, "speed_limit": 5, "Url": URL})
-    assert fields == {"speed_limit": "is not a known field", "Url": "is not a known field"}
+    fields = refused(AddDownload, {"url": URL, "speed": 5, "Url": URL})
+    assert fields == {"speed": "is not a known field", "Url": "is not a known field"}
+
+
+@pytest.mark.parametrize("limit", [0, 16 * 1024, 5_000_000, 100 * 1024**3])
+def test_speed_limit_in_range(limit: int) -> None:
+    assert parse(AddDownload, {"url": URL, "speed_limit": limit}).speed_limit == limit
+    assert parse(PatchDownload, {"speed_limit": limit}).speed_limit == limit
+
+
+@pytest.mark.parametrize("limit", [1, 16 * 1024 - 1, 100 * 1024**3 + 1, -1, True, "fast", 1.5])
+def test_speed_limit_out_of_range(limit: Any) -> None:
+    assert list(refused(AddDownload, {"url": URL, "speed_limit": limit})) == ["speed_limit"]
+    assert list(refused(PatchDownload, {"speed_limit": limit})) == ["speed_limit"]
+
+
+def test_speed_limit_null_resets_and_absent_leaves_unchanged() -> None:
+    assert parse(AddDownload, {"url": URL}).speed_limit is None
+    assert "speed_limit" in parse(PatchDownload, {"speed_limit": None}).model_fields_set
+    assert "speed_limit" not in parse(PatchDownload, {"priority": "LOW"}).model_fields_set
+
+
+def test_allow_duplicate_defaults_to_false() -> None:
+    assert parse(AddDownload, {"url": URL}).allow_duplicate is False
+    assert parse(AddDownload, {"url": URL, "allow_duplicate": True}).allow_duplicate is True
 
 
 @pytest.mark.parametrize("priority", ["URGENT", "", 101, -101, "101", 1.5, True, None, [], {"n": 1}])
@@ -186,7 +209,7 @@ def test_no_body_is_an_empty_object() -> None:
 
 
 def test_patch() -> None:
-    assert parse(PatchDownload, {}).model_dump() == {"priority": None, "filename": None}
+    assert parse(PatchDownload, {}).model_dump() == {"priority": None, "filename": None, "speed_limit": None}
     assert parse(PatchDownload, {"priority": "LOW"}).priority == -10
     assert parse(PatchDownload, {"priority": None}).priority is None
     assert parse(PatchDownload, {"filename": "../a/b.txt"}).filename == "b.txt"
