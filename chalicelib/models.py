@@ -191,8 +191,10 @@ class ConnectionModel(Model):
 
 
 class BatchModel(Model):
-    """A batch: many downloads added together. Its summary counters (tasks per state, bytes)
-    are maintained from the tasks table's stream (chalicelib/stats.py), never summed on read."""
+    """A batch: many downloads added together. Its summary counters are maintained from the
+    tasks table's stream (chalicelib/stats.py), never summed on read: each is a top-level
+    number attribute the stats writer ADDs to (``s_<state>`` tasks per state, ``items``,
+    ``sized``, ``total_bytes``, ``done_bytes``), so one ADD creates a missing counter."""
 
     class Meta(_Meta):
         table_name = CONFIG.batches_table
@@ -204,8 +206,6 @@ class BatchModel(Model):
     created_at = NumberAttribute()
     updated_at = NumberAttribute(null=True)
     items = NumberAttribute(default=0)
-    # state -> tasks of the batch in that state; bytes known and bytes stored so far.
-    states = MapAttribute(default=dict)  # type: ignore[var-annotated]
     total_bytes = NumberAttribute(default=0)
     done_bytes = NumberAttribute(default=0)
 
@@ -218,7 +218,8 @@ class StatsModel(Model):
     ``scope`` is ``all`` or ``u#<owner>``; ``key`` names the counter set (``gauge`` for the
     tasks per state now, ``day#YYYY-MM-DD`` / ``hour#YYYY-MM-DDTHH`` for the timeline,
     ``host#<host>``, ``batch#<id>``, ``category#<name>``, ``tag#<name>`` for breakdowns).
-    Each counter is a number in ``counts`` (added, completed, failed, bytes, ...).
+    Each counter is a top-level number attribute ``n_<counter>`` (added, completed, failed,
+    bytes, ...) that the stats writer ADDs to; the model declares only the keys.
     """
 
     class Meta(_Meta):
@@ -226,7 +227,6 @@ class StatsModel(Model):
 
     scope = UnicodeAttribute(hash_key=True)
     key = UnicodeAttribute(range_key=True)
-    counts = MapAttribute(default=dict)  # type: ignore[var-annotated]
     updated_at = NumberAttribute(null=True)
     expires = TTLAttribute(null=True)
 

@@ -87,6 +87,9 @@ STREAM_READ_ACTIONS = [
 # to be worth delivering.
 STREAM_RETRIES = 3
 STREAM_MAX_RECORD_AGE = 600
+# Consumers whose every record counts (statistics counters, the activity log) read records up
+# to the stream's own 24 hours (-1); a live push (the fan-out) is worthless after ten minutes.
+STREAM_KEEP_EVERY_RECORD = frozenset({"aggregate_changes", "log_changes"})
 
 
 class TemplateError(ValueError):
@@ -431,7 +434,7 @@ def build(stage: str, app_module: ModuleType, disk: dict[str, Any] | None = None
                 # hours: retry a few times (halving the batch to isolate it), then move on.
                 "BisectBatchOnFunctionError": True,
                 "MaximumRetryAttempts": STREAM_RETRIES,
-                "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE,
+                "MaximumRecordAgeInSeconds": -1 if fn.name in STREAM_KEEP_EVERY_RECORD else STREAM_MAX_RECORD_AGE,
             }}}
         elif fn.kind == "scheduled":
             # A missed tick is not worth retrying: the next one comes within the minute, and a

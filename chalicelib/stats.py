@@ -1,0 +1,358 @@
+"""Statistics and batch summaries: counters kept from the tasks table's stream, never a Scan.
+
+:meth:`StatsStore.apply` turns a batch of stream records into counter deltas
+(chalicelib/domain/aggregates.py), coalesced to one UpdateItem ``ADD`` per (scope, key) and
+per batch: a hundred records of one user cost about ten writes. The readers are GetItems and
+Queries on the stats table's key (``BETWEEN`` for a timeline, ``begins_with`` for a
+breakdown).
+
+Storage: each counter is a top-level number attribute (``n_<counter>`` on a stats item,
+``s_<state>`` / ``items`` / ``sized`` / ``total_bytes`` / ``done_bytes`` on a batch item), so
+one ``ADD`` creates the item and the counter when they are missing (DynamoDB cannot ``ADD``
+into a map that does not exist yet).
+
+Retries and double counting: Lambda retries a stream batch whose handler raised (halving it
+with BisectBatchOnFunctionError), and ``ADD`` is not idempotent. So :meth:`apply` raises only
+*before its first write*: every record is decoded and every delta computed first (a record
+that cannot be read is logged and skipped, not raised on), and once one write has landed a
+failing write is logged and dropped instead of raised. A retried (or bisected) batch
+therefore never re-applies a write; the price is that a write DynamoDB still refuses after
+the SDK's own retries is lost (and logged), an undercount rather than a double count. That
+costs nothing per record (no markers, no transactions), which matters on the hottest
+stream consumer: every progress write of a task in a batch is a record.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+from .domain import aggregates as agg
+from .domain.states import TaskState
+from .domain.task import iso
+from .models import TaskModel
+from .repository import TaskRepository, now_ms, to_task
+from .settings import SettingsStore
+
+log = logging.getLogger("haul.stats")
+_deserializer = TypeDeserializer()
+_pool = ThreadPoolExecutor(8, thread_name_prefix="stats")
+BATCH_STATE_PREFIX = "s_"
+COUNTER_PREFIX = "n_"
+_BATCH_COUNTERS = ("items", "sized", "total_bytes", "done_bytes")
+
+
+def plain(value: Any) -> Any:
+    """A deserialized DynamoDB value with Decimals as int (or float) and sets as lists."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, set, frozenset, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def image(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A stream record's (or a low-level API's) item image as a plain dict."""
+    if not raw:
+        return None
+    return {k: plain(_deserializer.deserialize(v)) for k, v in raw.items()}
+
+
+def change_of(record: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None, int] | None:
+    """(old image, new image, record time in ms) of a Lambda-shaped stream record."""
+    data = record.get("dynamodb") or {}
+    event = record.get("eventName")
+    old = image(data.get("OldImage")) if event != "INSERT" else None
+    new = image(data.get("NewImage")) if event != "REMOVE" else None
+    if event not in ("INSERT", "MODIFY", "REMOVE") or (old is None and new is None):
+        return None
+    created = data.get("ApproximateCreationDateTime")
+    at = int(float(created) * 1000) if isinstance(created, (int, float, Decimal)) else now_ms()
+    return old, new, at
+
+
+def counters(item: Mapping[str, Any] | None, prefix: str = COUNTER_PREFIX) -> dict[str, int]:
+    """The counters of a plain stats item, without their attribute prefix."""
+    out: dict[str, int] = {}
+    for name, value in (item or {}).items():
+        if name.startswith(prefix) and isinstance(value, (int, float)):
+            out[name[len(prefix):]] = int(value)
+    return out
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    records: int
+    changes: int
+    writes: int
+    dropped: int
+
+
+def _update(values: Mapping[str, int], prefix: str | None = None) -> tuple[list[str], dict[str, str], dict[str, Any]]:
+    """``ADD`` clauses, names and values for counters (``state:x`` -> ``s_x`` on a batch)."""
+    clauses, names, vals = [], {}, {}
+    for i, (name, delta) in enumerate(sorted(values.items())):
+        if prefix is not None:
+            attr = prefix + name
+        elif name.startswith("state:"):
+            attr = BATCH_STATE_PREFIX + name.removeprefix("state:")
+        else:
+            attr = name
+        names[f"#c{i}"] = attr
+        vals[f":c{i}"] = {"N": str(int(delta))}
+        clauses.append(f"#c{i} :c{i}")
+    return clauses, names, vals
+
+
+class StatsStore:
+    def __init__(
+        self, dynamodb: Any, stats_table: str, batches_table: str, repo: TaskRepository, settings: SettingsStore
+    ) -> None:
+        self.db = dynamodb
+        self.stats_table = stats_table
+        self.batches_table = batches_table
+        self._repo = repo
+        self._settings = settings
+
+    # -- writing: the stream handler ---------------------------------------------------------
+    def apply(self, records: Iterable[Mapping[str, Any]]) -> ApplyReport:
+        """Apply a batch of stream records (Lambda-shaped) to the counters, in order."""
+        records = list(records)
+        changes = []
+        for record in records:
+            try:
+                change = change_of(record)
+            except Exception:  # a record we cannot read must not block its shard
+                log.exception("stats: skipping unreadable stream record %s", record.get("eventID"))
+                continue
+            if change is not None:
+                changes.append(change)
+        deltas = agg.deltas(changes)
+        writes = self._writes(deltas)
+        done = dropped = 0
+        for kwargs in writes:
+            try:
+                self.db.update_item(**kwargs)
+            except Exception as exc:
+                if _condition_failed(exc):  # a batch item that is gone (the batch was deleted)
+                    done += 1
+                    continue
+                if done == 0:
+                    raise  # nothing applied yet: the whole batch may be retried safely
+                dropped += 1
+                log.exception("stats: dropped a counter write for %s (not retried: a retry would double count)",
+                              kwargs.get("Key"))
+                continue
+            done += 1
+        return ApplyReport(len(records), deltas.changes, done, dropped)
+
+    def _writes(self, deltas: agg.Deltas) -> list[dict[str, Any]]:
+        now = now_ms()
+        out = []
+        for (scope, key), counts in sorted(deltas.counters.items()):
+            clauses, names, values = _update(counts, COUNTER_PREFIX)
+            sets = ["updated_at = :now"]
+            values[":now"] = {"N": str(now)}
+            name = deltas.names.get((scope, key))
+            if name:
+                sets.append("#nm = :nm")
+                names["#nm"] = "name"
+                values[":nm"] = {"S": name}
+            if key.startswith("hour#"):
+                sets.append("expires = if_not_exists(expires, :exp)")
+                values[":exp"] = {"N": str(now // 1000 + agg.HOUR_BUCKET_DAYS * 86400)}
+            out.append({
+                "TableName": self.stats_table,
+                "Key": {"scope": {"S": scope}, "key": {"S": key}},
+                "UpdateExpression": f"SET {', '.join(sets)} ADD {', '.join(clauses)}",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            })
+        for batch_id, batch in sorted(deltas.batches.items()):
+            clauses, names, values = _update(batch.counts)
+            sets = ["updated_at = :now"]
+            values[":now"] = {"N": str(now)}
+            kwargs: dict[str, Any] = {"TableName": self.batches_table, "Key": {"id": {"S": batch_id}}}
+            if batch.create:
+                created = batch.created_at or now
+                names.update({"#ow": "owner", "#ck": "created_key", "#ca": "created_at"})
+                values.update({
+                    ":ow": {"S": batch.owner},
+                    ":ck": {"S": f"{created:013d}#{batch_id}"},
+                    ":ca": {"N": str(created)},
+                })
+                sets += ["#ow = if_not_exists(#ow, :ow)", "#ck = if_not_exists(#ck, :ck)",
+                         "#ca = if_not_exists(#ca, :ca)"]
+                if batch.name:
+                    names["#nm"] = "name"
+                    values[":nm"] = {"S": batch.name}
+                    sets.append("#nm = if_not_exists(#nm, :nm)")
+            else:
+                # Only a task joining a batch makes its item: the last tasks of a deleted batch
+                # leaving it must not bring it back.
+                kwargs["ConditionExpression"] = "attribute_exists(id)"
+            expression = f"SET {', '.join(sets)}" + (f" ADD {', '.join(clauses)}" if clauses else "")
+            kwargs.update({"UpdateExpression": expression, "ExpressionAttributeNames": names,
+                           "ExpressionAttributeValues": values})
+            out.append(kwargs)
+        return out
+
+    # -- reading -----------------------------------------------------------------------------
+    def _get(self, scope: str, key: str) -> dict[str, Any]:
+        answer = self.db.get_item(
+            TableName=self.stats_table, Key={"scope": {"S": scope}, "key": {"S": key}}, ConsistentRead=True
+        )
+        return image(answer.get("Item")) or {}
+
+    def _query(self, scope: str, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.stats_table,
+            "KeyConditionExpression": f"#s = :s AND {condition}",
+            "ExpressionAttributeNames": {"#s": "scope", "#k": "key"},
+            "ExpressionAttributeValues": {":s": {"S": scope}, **values},
+        }
+        while True:
+            answer = self.db.query(**kwargs)
+            items += [image(i) or {} for i in answer.get("Items", [])]
+            if not answer.get("LastEvaluatedKey"):
+                return items
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _range(self, scope: str, low: str, high: str) -> dict[str, dict[str, int]]:
+        items = self._query(scope, "#k BETWEEN :lo AND :hi", {":lo": {"S": low}, ":hi": {"S": high}})
+        return {str(i["key"]): counters(i) for i in items}
+
+    def gauge(self, scope: str) -> dict[str, int]:
+        return counters(self._get(scope, agg.GAUGE))
+
+    def state_counts(self, scope: str) -> dict[str, int]:
+        """Tasks per state in ``scope`` now: every state, never negative."""
+        return agg.state_counts(self.gauge(scope))
+
+    def total_speed(self, scope: str) -> int:
+        """Bytes per second of the downloads running now (at most max_concurrent_downloads)."""
+        if scope.startswith("u#"):
+            result = TaskModel.by_owner_state.query(f"{scope[2:]}#{TaskState.DOWNLOADING.value}")
+            tasks = [to_task(m) for m in result]
+        else:
+            ids = self._repo.ids_in_state(TaskState.DOWNLOADING)
+            tasks = [t for t in _pool.map(self._repo.get, ids) if t is not None]
+        return sum(t.speed for t in tasks)
+
+    def engine(self, scope: str) -> dict[str, Any]:
+        gauge = self.gauge(scope)
+        by_state = agg.state_counts(gauge)
+        speed = self.total_speed(scope)
+        remaining = max(0, gauge.get("active_size", 0) - gauge.get("active_done", 0))
+        return {
+            "scope": scope,
+            "active": by_state[TaskState.DOWNLOADING.value],
+            "queued": by_state[TaskState.QUEUED.value],
+            "paused": by_state[TaskState.PAUSED.value],
+            "completed": by_state[TaskState.COMPLETED.value],
+            "failed": by_state[TaskState.FAILED.value],
+            "cancelled": by_state[TaskState.CANCELLED.value],
+            "total": sum(by_state.values()),
+            "by_state": by_state,
+            "total_speed": speed,
+            "total_bytes": max(0, gauge.get("size", 0)),
+            "downloaded_bytes": max(0, gauge.get("done", 0)),
+            "remaining_bytes": remaining,
+            "eta": _eta(remaining, speed),
+        }
+
+    def queue_statistics(self, scope: str) -> dict[str, Any]:
+        """The queue's figures (GET /queue embeds them)."""
+        e = self.engine(scope)
+        return {
+            "pending_count": e["queued"],
+            "active_count": e["active"],
+            "paused_count": e["paused"],
+            "completed_count": e["completed"],
+            "failed_count": e["failed"],
+            "total_items": e["total"],
+            "total_bytes": e["total_bytes"],
+            "downloaded_bytes": e["downloaded_bytes"],
+            "average_speed": e["total_speed"],
+            "estimated_time_remaining": e["eta"],
+        }
+
+    def overview(self, scope: str, now: datetime) -> dict[str, Any]:
+        starts = agg.period_starts(now)
+        first = min(starts["this_week"], starts["this_month"])
+        days = self._range(scope, agg.bucket_key("day", first), agg.bucket_key("day", starts["today"]))
+        total = counters(self._get(scope, agg.TOTAL))
+        gauge = self.gauge(scope)
+
+        def period(counter: str) -> dict[str, int]:
+            out = {}
+            for name, start in starts.items():
+                low = agg.bucket_key("day", start)
+                out[name] = sum(c.get(counter, 0) for k, c in days.items() if k >= low)
+            out["total"] = total.get(counter, 0)
+            return out
+
+        completed, failed = total.get("completed", 0), total.get("failed", 0)
+        return {
+            "scope": scope,
+            "downloads": period("added"),
+            "completed": period("completed"),
+            "failed": period("failed"),
+            "bytes": period("bytes"),
+            "success_rate": agg.success_rate(completed, failed),
+            "bytes_stored": max(0, gauge.get("stored", 0)),
+            "by_state": agg.state_counts(gauge),
+        }
+
+    def timeline(self, scope: str, group: str, since: datetime, until: datetime) -> dict[str, Any]:
+        starts = agg.buckets(group, since, until)
+        found = self._range(scope, agg.bucket_key(group, starts[0]), agg.bucket_key(group, starts[-1]))
+        out = []
+        for start in starts:
+            counts = found.get(agg.bucket_key(group, start), {})
+            out.append({"start": iso(int(start.timestamp() * 1000)),
+                        **{c: counts.get(c, 0) for c in agg.HISTORY_COUNTERS}})
+        return {"scope": scope, "group": group, "since": iso(int(starts[0].timestamp() * 1000)),
+                "until": iso(int((starts[-1] + _step(group)).timestamp() * 1000)), "buckets": out}
+
+    def breakdown(self, scope: str, by: str, limit: int) -> dict[str, Any]:
+        prefix = f"{by}#"
+        items = self._query(scope, "begins_with(#k, :p)", {":p": {"S": prefix}})
+        rows = []
+        for item in items:
+            key = str(item["key"])[len(prefix):]
+            counts = counters(item)
+            row: dict[str, Any] = {"key": key, "name": str(item.get("name") or key)}
+            row.update({c: max(0, counts.get(c, 0)) for c in agg.HISTORY_COUNTERS})
+            rows.append(row)
+        rows.sort(key=lambda r: (-int(r["added"]), str(r["key"])))
+        return {"scope": scope, "by": by, "items": rows[:limit]}
+
+
+def _step(group: str) -> timedelta:
+    return timedelta(hours=1) if group == "hour" else timedelta(days=1)
+
+
+def _eta(remaining: int, speed: int) -> int | None:
+    if speed <= 0:
+        return None
+    return -(-remaining // speed)
+
+
+def _condition_failed(exc: Exception) -> bool:
+    response = getattr(exc, "response", None) or {}
+    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def utc_now() -> datetime:
+    return datetime.now(tz=UTC)
