@@ -24,13 +24,29 @@ from chalicelib.responses import (
 )
 from chalicelib.schemas import CreateApiKey, CreateUser, Login, PatchUser, Refresh, Setup, UserListQuery, parse
 
-from .http import PUBLIC, caller, client_address, json_body, maybe_caller, query, respond, route
+from .http import (
+    PAGINATION_HEADERS,
+    PUBLIC,
+    caller,
+    client_address,
+    json_body,
+    maybe_caller,
+    pagination_headers,
+    query,
+    respond,
+    route,
+)
 
 blueprint = Blueprint(__name__)
 
 
 def _accounts() -> Any:
     return services().accounts
+
+
+def _record(owner: str, actor: str, kind: str, message: str, level: str = "info", data: Any = None) -> None:
+    """An account action in the activity log (never fails the action)."""
+    services().activity.record(owner=owner, actor=actor, kind=kind, message=message, level=level, data=data)
 
 
 # -- sessions --------------------------------------------------------------------------------
@@ -89,35 +105,46 @@ def auth_me(request: Request) -> dict[str, Any]:
 # -- personal API keys -----------------------------------------------------------------------
 
 
-@route(blueprint, "/auth/api-keys", ["GET"], tag="auth", response=ApiKeyList)
-def list_api_keys(request: Request) -> dict[str, Any]:
+@route(blueprint, "/auth/api-keys", ["GET"], tag="auth", response=ApiKeyList, headers=PAGINATION_HEADERS)
+def list_api_keys(request: Request) -> Response:
     """Your API keys (never their secrets)."""
-    return {"keys": _accounts().list_keys(caller(request))}
+    keys = _accounts().list_keys(caller(request))
+    return respond({"keys": keys}, headers=pagination_headers(
+        request, total=len(keys), per_page=max(1, len(keys)), next_cursor=None, paged=False))
 
 
 @route(blueprint, "/auth/api-keys", ["POST"], tag="auth", body=CreateApiKey, response=ApiKeyCreated, status=201,
        errors=[403, 409])
 def create_api_key(request: Request) -> Response:
     """Create an API key for scripts: shown once, sent as X-API-Key, acting as you."""
-    created = _accounts().create_key(caller(request), parse(CreateApiKey, json_body(request)))
+    who = caller(request)
+    created = _accounts().create_key(who, parse(CreateApiKey, json_body(request)))
+    _record(who.user_id, who.username, "apikey.create", f"API key {created['name']!r} ({created['prefix']}) created")
     return respond(created, 201)
 
 
 @route(blueprint, "/auth/api-keys/{key_id}", ["DELETE"], tag="auth", response=KeyRevoked, errors=[404])
 def revoke_api_key(request: Request, key_id: str) -> dict[str, Any]:
     """Revoke one of your API keys."""
-    _accounts().revoke_key(caller(request), key_id)
+    who = caller(request)
+    _accounts().revoke_key(who, key_id)
+    _record(who.user_id, who.username, "apikey.revoke", f"API key {key_id[:8]} revoked")
     return {"id": key_id, "revoked": True}
 
 
 # -- users (admins) --------------------------------------------------------------------------
 
 
-@route(blueprint, "/users", ["GET"], role=Role.ADMIN, tag="users", query=UserListQuery, response=UserPage)
-def list_users(request: Request) -> dict[str, Any]:
+@route(blueprint, "/users", ["GET"], role=Role.ADMIN, tag="users", query=UserListQuery, response=UserPage,
+       headers=PAGINATION_HEADERS)
+def list_users(request: Request) -> Response:
     """Every user, oldest first (cursor pagination)."""
-    users, cursor = _accounts().list_users(parse(UserListQuery, query(request), "query"))
-    return {"users": [user_view(u) for u in users], "total": _accounts().count_users(), "next_cursor": cursor}
+    q = parse(UserListQuery, query(request), "query")
+    users, cursor = _accounts().list_users(q)
+    total = _accounts().count_users()
+    body = {"users": [user_view(u) for u in users], "total": total, "next_cursor": cursor}
+    return respond(body, headers=pagination_headers(
+        request, total=total, per_page=q.per_page, next_cursor=cursor, paged=False))
 
 
 @route(blueprint, "/users", ["POST"], role=Role.ADMIN, tag="users", body=CreateUser, response=UserView, status=201,
@@ -125,6 +152,7 @@ def list_users(request: Request) -> dict[str, Any]:
 def create_user(request: Request) -> Response:
     """Create a user with a role (admin, user, viewer)."""
     user = _accounts().create_user(parse(CreateUser, json_body(request)))
+    _record(user.id, caller(request).username, "user.create", f"user {user.username} created ({user.role})")
     return respond(user_view(user), 201, {"Location": f"/api/v1/users/{user.id}"})
 
 
@@ -138,7 +166,11 @@ def get_user(request: Request, user_id: str) -> dict[str, Any]:
        errors=[404, 409])
 def patch_user(request: Request, user_id: str) -> dict[str, Any]:
     """Change a user's role, disable or enable them, or set a new password (which ends their sessions)."""
-    user = _accounts().update_user(caller(request), user_id, parse(PatchUser, json_body(request)))
+    req = parse(PatchUser, json_body(request))
+    user = _accounts().update_user(caller(request), user_id, req)
+    changed = ", ".join(k if k != "password" else "password" for k in req.model_dump(exclude_none=True))
+    _record(user.id, caller(request).username, "user.update", f"user {user.username} updated: {changed or 'nothing'}",
+            data={k: v for k, v in req.model_dump(exclude_none=True, mode="json").items() if k != "password"})
     return user_view(user)
 
 
@@ -147,4 +179,5 @@ def patch_user(request: Request, user_id: str) -> dict[str, Any]:
 def delete_user(request: Request, user_id: str) -> dict[str, Any]:
     """Delete a user and their API keys (their downloads stay, for admins to see)."""
     _accounts().delete_user(caller(request), user_id)
+    _record(user_id, caller(request).username, "user.delete", f"user {user_id} deleted", level="warning")
     return {"id": user_id, "deleted": True}

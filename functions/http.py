@@ -129,11 +129,14 @@ def route(
     errors: Iterable[int] = (),
     content_type: str = "application/json",
     headers: dict[str, str] | None = None,
+    also: dict[int, str] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a handler that receives the request; errors become the envelope.
 
     ``role`` is the least role the route needs (``PUBLIC``: none); the other arguments
-    describe the route in the OpenAPI document.
+    describe the route in the OpenAPI document. ``also``: other success statuses (status ->
+    description) answered with the same body, e.g. 200 next to 201 for an add that found a
+    duplicate.
     """
 
     def decorate(fn: Handler) -> Handler:
@@ -143,6 +146,7 @@ def route(
                 summary=summary or (fn.__doc__ or fn.__name__).strip().splitlines()[0],
                 tag=tag, role=role.value if role else None, body=body, query=query, response=response,
                 status=status, errors=tuple(errors), content_type=content_type, headers=dict(headers or {}),
+                also=dict(also or {}),
             ))
 
         @functools.wraps(fn)
@@ -181,3 +185,96 @@ def route(
         return fn
 
     return decorate
+
+
+# -- pagination: body fields and the X-Total-Count / Link headers (RFC 8288) ------------------
+
+PAGINATION_HEADERS = {
+    "X-Total-Count": "items in the whole list (with the filters applied)",
+    "Link": 'RFC 8288 links: rel="first", "prev", "next" (with a cursor), "last"',
+}
+
+
+def _link_base(request: Request) -> str:
+    """The absolute URL of this request's path, from its Host header (relative without one)."""
+    headers: Any = request.headers or {}
+    context = getattr(request, "context", None) or {}
+    path = str(context.get("path") or "") or "/api/v1" + str(context.get("resourcePath") or "")
+    host = headers.get("host")
+    if not host:
+        return path
+    proto = (headers.get("x-forwarded-proto") or "http").split(",")[0].strip()
+    return f"{proto}://{host}{path}"
+
+
+def page_links(
+    request: Request, *, total: int | None, page: int, per_page: int, next_cursor: str | None, paged: bool = True,
+) -> str:
+    """The ``Link`` header of a page: absolute URLs of this path keeping the request's other
+    query parameters. ``first``; ``prev`` (page - 1, walked from the start); ``next`` (the
+    cursor, plus ``page=N+1`` for the body's page number: deep pages are reached this way,
+    in O(page)); ``last`` when the total is known (lists read the last page backwards).
+    ``paged=False``: a list with a cursor and no ``page`` parameter (``first`` and ``next``)."""
+    from urllib.parse import urlencode
+
+    base = _link_base(request)
+    kept = {k: v for k, v in query(request).items() if k not in ("page", "cursor")}
+
+    def url(**extra: Any) -> str:
+        params = urlencode({**kept, **{k: str(v) for k, v in extra.items()}})
+        return f"{base}?{params}" if params else base
+
+    if not paged:  # a cursor-only list: first and next
+        links = [f'<{url()}>; rel="first"']
+        if next_cursor:
+            links.append(f'<{url(cursor=next_cursor)}>; rel="next"')
+        return ", ".join(links)
+    links = [f'<{url(page=1, per_page=per_page)}>; rel="first"']
+    if page > 1:
+        links.append(f'<{url(page=page - 1, per_page=per_page)}>; rel="prev"')
+    if next_cursor:
+        links.append(f'<{url(page=page + 1, per_page=per_page, cursor=next_cursor)}>; rel="next"')
+    if total is not None:
+        links.append(f'<{url(page=max(1, -(-total // per_page)), per_page=per_page)}>; rel="last"')
+    return ", ".join(links)
+
+
+def pagination_headers(
+    request: Request, *, total: int | None, page: int = 1, per_page: int, next_cursor: str | None,
+    paged: bool = True,
+) -> dict[str, str]:
+    """``X-Total-Count`` (when the total is known) and ``Link`` for a page of a list (see
+    :func:`page_links`; lists answered with :func:`paginated` get both already)."""
+    out = {"Link": page_links(request, total=total, page=page, per_page=per_page, next_cursor=next_cursor,
+                              paged=paged)}
+    if total is not None:
+        out["X-Total-Count"] = str(total)
+    return out
+
+
+def paginated(
+    request: Request, key: str, items: list[Any], *, total: int, page: int = 1, per_page: int,
+    next_cursor: str | None, extra: dict[str, Any] | None = None, status: int = 200,
+) -> Response:
+    """The answer of a paginated list, the same for every list of the API.
+
+    Body: ``{<key>: items, "total", "page", "per_page", "pages", "next_cursor", **extra}``;
+    headers: ``X-Total-Count`` and ``Link`` (``first``/``prev``/``next``/``last``, absolute
+    URLs built from the request's Host header and path, keeping its other query parameters;
+    ``next`` carries ``cursor=<next_cursor>``). Declare ``headers=PAGINATION_HEADERS`` on the
+    route, and a response model with these fields. Example::
+
+        return paginated(request, "batches", views, total=n, page=q.page, per_page=q.per_page,
+                         next_cursor=cursor)
+    """
+    body = {
+        key: items,
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "pages": -(-total // per_page) if total else 0,
+        "next_cursor": next_cursor,
+        **(extra or {}),
+    }
+    headers = pagination_headers(request, total=total, page=page, per_page=per_page, next_cursor=next_cursor)
+    return respond(body, status, headers)

@@ -108,6 +108,17 @@ def _decode_user_cursor(cursor: str) -> dict[str, Any]:
     return value
 
 
+def _record_login_failure(user_id: str | None, username: str, client: str) -> None:
+    """A failed login in the activity log, as a warning (the user's own log, or the engine's)."""
+    try:
+        from ..container import services
+
+        services().activity.record(owner=user_id, actor=username[:64], kind="auth.login_failed", level="warning",
+                                   message=f"failed login for {username[:64]!r} from {client[:64]}")
+    except Exception:  # the log never fails a login
+        log.debug("could not record a failed login", exc_info=True)
+
+
 class Accounts:
     def __init__(
         self, tokens: Tokens, sessions: Sessions, keys: ApiKeys, limiter: RateLimiter,
@@ -214,6 +225,7 @@ class Accounts:
             good = passwords.verify_password(user.password_hash, req.password) and not user.disabled
         if not good or user is None:
             self.limiter.login_failed(req.username, client)
+            _record_login_failure(user.id if user is not None else None, req.username, client)
             raise Unauthenticated(BAD_LOGIN)
         self.limiter.login_succeeded(req.username)
         actions: list[Any] = [UserModel.last_login.set(now_ms())]
