@@ -84,6 +84,22 @@ def fanout_changes(event: DynamoDBEvent) -> None:
 
 
 # -- statistics and batch summaries: counters kept from the tasks table's stream (functions/stats.py)
+@app.on_dynamodb_record(
+    stream_arn=CONFIG.tasks_stream_arn,
+    batch_size=100,
+    starting_position="LATEST",
+    maximum_batching_window_in_seconds=CONFIG.fanout_window,
+)
+def aggregate_changes(event: DynamoDBEvent) -> None:
+    stats.handle_changes(event)
 
 
 # -- activity log: state transitions from the tasks table's stream (functions/activity.py)
+@app.on_dynamodb_record(
+    stream_arn=CONFIG.tasks_stream_arn,
+    batch_size=100,
+    starting_position="LATEST",
+    maximum_batching_window_in_seconds=CONFIG.fanout_window,
+)
+def log_changes(event: DynamoDBEvent) -> None:
+    activity.handle_changes(event)

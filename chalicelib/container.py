@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import boto3
 import requests
@@ -19,10 +20,12 @@ from .aws import AwsClients, make_clients
 from .config import Config
 from .dispatcher import Dispatcher
 from .origin import OriginClient
+from .queuecontrol import QueueControl
 from .reconciler import Reconciler
 from .repository import TaskRepository
 from .service import DownloadService
 from .settings import SettingsStore
+from .stats import StatsStore
 from .storage import ObjectStore
 from .transfer import Transfer
 from .urlguard import UrlGuard
@@ -43,6 +46,8 @@ class Services:
     reconciler: Reconciler
     accounts: Accounts
     activity: ActivityLog
+    queue_control: QueueControl  # start/stop/timed pause of the whole queue
+    stats: StatsStore
 
 
 def http_session(guard: UrlGuard) -> requests.Session:
@@ -61,6 +66,17 @@ def build_accounts(config: Config) -> Accounts:
         ApiKeys(),
         RateLimiter(),
         config.rate_limit_per_minute,
+    )
+
+
+def dynamodb_client(config: Config) -> Any:
+    """A low-level DynamoDB client (the statistics counters and batch summaries: ADD updates
+    on attributes PynamoDB's models do not declare)."""
+    from botocore.config import Config as BotoConfig
+
+    return boto3.session.Session(region_name=config.region).client(
+        "dynamodb", config=BotoConfig(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=32,
+                                      connect_timeout=5, read_timeout=20),
     )
 
 
@@ -89,9 +105,11 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         dispatcher=dispatcher,
         transfer=transfer,
         downloads=DownloadService(repo, store, dispatcher, settings, guard),
-        reconciler=Reconciler(repo, queue, dispatcher, config.stall_timeout),
+        reconciler=Reconciler(repo, queue, dispatcher, config.stall_timeout, activity=ActivityLog(settings)),
         accounts=build_accounts(config),
         activity=ActivityLog(settings),
+        queue_control=QueueControl(dispatcher.control, dispatcher, queue, ActivityLog(settings)),
+        stats=StatsStore(dynamodb_client(config), config.stats_table, config.batches_table, repo, settings),
     )
 
 

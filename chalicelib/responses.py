@@ -6,15 +6,12 @@ tests keep the two the same (tests/unit/test_openapi.py, and schemathesis agains
 
 from __future__ import annotations
 
-import typing
-from dataclasses import fields
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 
 from .auth.identity import Role
 from .domain.states import TaskState
-from .settings import EngineSettings
 
 
 class _Out(BaseModel):
@@ -97,17 +94,7 @@ class Deleted(_Out):
     file_deleted: bool
 
 
-def _settings_models() -> tuple[type[BaseModel], type[BaseModel]]:
-    hints = typing.get_type_hints(EngineSettings)
-    names = [f.name for f in fields(EngineSettings)]
-    full = create_model("Settings", __base__=_Out, **{n: (hints[n], ...) for n in names})  # type: ignore[call-overload]
-    patch = create_model(
-        "SettingsPatch", __base__=_Out, **{n: (hints[n], None) for n in names}  # type: ignore[call-overload]
-    )
-    return full, patch
-
-
-Settings, SettingsPatch = _settings_models()
+# The settings' models (nested, versioned) are in chalicelib/responses_settings.py.
 
 
 class UserView(_Out):

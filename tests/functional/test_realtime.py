@@ -63,7 +63,7 @@ def created(svc) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
 def poller(gateway: WsGateway) -> Iterator[StreamPoller]:
     import app as app_module
 
-    (source,) = stream_sources(app_module)
+    (source,) = [s for s in stream_sources(app_module) if s.handler_name == "fanout_changes"]
     session = boto3.session.Session()
     p = StreamPoller(session.client("dynamodb"), session.client("dynamodbstreams"), source,
                      session.region_name or "us-east-1").start()

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import fields
 
 from chalice.test import Client
 
 import app as app_module
 from chalicelib.domain.task import Task
-from chalicelib.responses import Settings, TaskView
-from chalicelib.settings import EngineSettings
+from chalicelib.responses import TaskView
+from chalicelib.responses_settings import Settings, SettingsVersionView
+from chalicelib.settings import EngineSettings, SettingsVersion
 from functions.docs import openapi
 from functions.http import ROUTES
 
@@ -59,7 +59,7 @@ def test_security_and_roles_are_documented() -> None:
                 if param["in"] == "path":
                     assert "{" + param["name"] + "}" in path
     path_params = {p for path in doc["paths"] for p in re.findall(r"{(\w+)}", path)}
-    assert path_params == {"task_id", "user_id", "key_id"}
+    assert path_params == {"task_id", "user_id", "key_id", "batch_id", "version"}
 
 
 def test_request_models_reject_unknown_fields_and_bound_sizes() -> None:
@@ -76,7 +76,10 @@ def test_response_models_match_what_handlers_build() -> None:
     view = Task(id="t", owner="o", url="https://example.com/x", filename="x", key="downloads/t/x").view()
     assert set(view) == set(TaskView.model_fields)
     TaskView.model_validate(view)
-    assert set(Settings.model_fields) == {f.name for f in fields(EngineSettings)}
+    doc = SettingsVersion(0, EngineSettings()).document()
+    Settings.model_validate(doc)
+    assert set(Settings.model_fields) == set(doc)
+    SettingsVersionView.model_validate(SettingsVersion(0, EngineSettings()).entry())
 
 
 def test_the_document_and_the_docs_page_are_served() -> None:
