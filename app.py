@@ -73,33 +73,20 @@ def ws_disconnect(event: WebsocketEvent) -> None:
     websocket.disconnect(event)
 
 
-@app.on_dynamodb_record(
-    stream_arn=CONFIG.tasks_stream_arn,
-    batch_size=100,
-    starting_position="LATEST",
-    maximum_batching_window_in_seconds=CONFIG.fanout_window,
-)
+# Three functions read the tasks table's stream, each at its own pace with its own retries:
+# the WebSocket fan-out, the statistics counters and the activity log.
+@app.on_dynamodb_record(**CONFIG.tasks_stream_source())
 def fanout_changes(event: DynamoDBEvent) -> None:
     fanout.handle(event)
 
 
 # -- statistics and batch summaries: counters kept from the tasks table's stream (functions/stats.py)
-@app.on_dynamodb_record(
-    stream_arn=CONFIG.tasks_stream_arn,
-    batch_size=100,
-    starting_position="LATEST",
-    maximum_batching_window_in_seconds=CONFIG.fanout_window,
-)
+@app.on_dynamodb_record(**CONFIG.tasks_stream_source())
 def aggregate_changes(event: DynamoDBEvent) -> None:
     stats.handle_changes(event)
 
 
 # -- activity log: state transitions from the tasks table's stream (functions/activity.py)
-@app.on_dynamodb_record(
-    stream_arn=CONFIG.tasks_stream_arn,
-    batch_size=100,
-    starting_position="LATEST",
-    maximum_batching_window_in_seconds=CONFIG.fanout_window,
-)
+@app.on_dynamodb_record(**CONFIG.tasks_stream_source())
 def log_changes(event: DynamoDBEvent) -> None:
     activity.handle_changes(event)

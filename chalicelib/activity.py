@@ -24,7 +24,6 @@ the record's eventID), so a retried batch overwrites its entries instead of doub
 
 from __future__ import annotations
 
-import base64
 import csv
 import hashlib
 import io
@@ -40,6 +39,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pynamodb.expressions.condition import Condition
 
+from . import cursors
 from .domain.task import iso
 from .models import ActivityModel, TaskModel
 from .repository import now_ms
@@ -220,12 +220,12 @@ def _encode(p: LogPlan, segment: int, key: dict[str, Any], total: int | None) ->
     raw: dict[str, Any] = {"v": 1, "g": p.signature, "s": segment, "k": key}
     if total is not None:
         raw["t"] = total
-    return base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode()).decode().rstrip("=")
+    return cursors.pack(raw)
 
 
 def _decode(cursor: str, p: LogPlan) -> tuple[int, dict[str, Any], int | None]:
     try:
-        value = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        value = cursors.unpack(cursor)
     except (ValueError, TypeError):
         raise BadCursor(BAD_CURSOR) from None
     if not isinstance(value, dict) or value.get("v") != 1 or value.get("g") != p.signature:

@@ -9,8 +9,6 @@ items are checked, deduplicated and dispatched exactly as single downloads are.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import re
 import uuid
@@ -19,6 +17,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from . import cursors
 from .activity import ActivityLog
 from .auth.identity import Identity, Role
 from .domain import aggregates as agg
@@ -42,28 +41,23 @@ _pool = ThreadPoolExecutor(8, thread_name_prefix="batches")
 # -- requests ----------------------------------------------------------------------------------
 
 
-class BatchItem(_Strict):
+class BatchDefaults(_Strict):
+    """Options every item of a batch gets unless it sets its own."""
+
+    priority: Priority | None = None
+    headers: dict[str, str] | None = None
+    checksum: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=100)
+    tags: list[str] | None = Field(default=None, max_length=20)
+    speed_limit: int | None = Field(default=None, ge=0)
+    allow_duplicate: bool | None = None
+
+
+class BatchItem(BatchDefaults):
     """One download of a batch (the options of POST /downloads, without batch_id/batch_name)."""
 
     url: str = Field(min_length=1, max_length=2048)
     filename: str | None = Field(default=None, max_length=1024)
-    priority: Priority | None = None
-    headers: dict[str, str] | None = None
-    checksum: str | None = Field(default=None, max_length=200)
-    category: str | None = Field(default=None, max_length=100)
-    tags: list[str] | None = Field(default=None, max_length=20)
-    speed_limit: int | None = Field(default=None, ge=0)
-    allow_duplicate: bool | None = None
-
-
-class BatchDefaults(_Strict):
-    priority: Priority | None = None
-    headers: dict[str, str] | None = None
-    checksum: str | None = Field(default=None, max_length=200)
-    category: str | None = Field(default=None, max_length=100)
-    tags: list[str] | None = Field(default=None, max_length=20)
-    speed_limit: int | None = Field(default=None, ge=0)
-    allow_duplicate: bool | None = None
 
 
 class CreateBatch(_Strict):
@@ -142,12 +136,12 @@ def summary(item: dict[str, Any]) -> dict[str, Any]:
 def _encode(key: dict[str, Any] | None) -> str | None:
     if not key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    return cursors.pack(key)
 
 
 def _decode(cursor: str, fields: set[str], hash_name: str, hash_value: str) -> dict[str, Any]:
     try:
-        key = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        key = cursors.unpack(cursor)
     except (ValueError, TypeError):
         raise field_error("cursor", "is not a cursor this API issued for this list") from None
     ok = (
@@ -373,13 +367,3 @@ class BatchService:
                 "failed": failed, "results": results}
 
 
-_services_batches: dict[int, BatchService] = {}
-
-
-def batch_service(svc: Any) -> BatchService:
-    """The BatchService of a container's Services (one per Services object)."""
-    found = _services_batches.get(id(svc))
-    if found is None or found._downloads is not svc.downloads:
-        found = BatchService(svc.stats.db, svc.config.batches_table, svc.repo, svc.downloads, svc.activity)
-        _services_batches[id(svc)] = found
-    return found

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 APP_NAME = "haul"
 LOCAL_STAGE = "local"
@@ -92,6 +93,15 @@ class Config:
     batches_table: str = resource_name(LOCAL_STAGE, "batches")
     stats_table: str = resource_name(LOCAL_STAGE, "stats")
     activity_table: str = resource_name(LOCAL_STAGE, "activity")
+
+    def tasks_stream_source(self) -> dict[str, Any]:
+        """How a function consumes the tasks table's stream (``@app.on_dynamodb_record``)."""
+        return {
+            "stream_arn": self.tasks_stream_arn,
+            "batch_size": 100,
+            "starting_position": "LATEST",
+            "maximum_batching_window_in_seconds": self.fanout_window,
+        }
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:

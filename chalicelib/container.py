@@ -17,6 +17,7 @@ from .auth.ratelimit import RateLimiter
 from .auth.sessions import Sessions
 from .auth.tokens import Tokens, key_source
 from .aws import AwsClients, make_clients
+from .batches import BatchService
 from .config import Config
 from .dispatcher import Dispatcher
 from .origin import OriginClient
@@ -48,6 +49,7 @@ class Services:
     activity: ActivityLog
     queue_control: QueueControl  # start/stop/timed pause of the whole queue
     stats: StatsStore
+    batches: BatchService
 
 
 def http_session(guard: UrlGuard) -> requests.Session:
@@ -95,6 +97,9 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         visibility_timeout=config.visibility_timeout,
         progress_interval=config.progress_interval,
     )
+    activity = ActivityLog(settings)
+    stats = StatsStore(dynamodb_client(config), config.stats_table, config.batches_table, repo, settings)
+    downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.gauge)
     return Services(
         config=config,
         clients=clients,
@@ -104,12 +109,13 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         settings=settings,
         dispatcher=dispatcher,
         transfer=transfer,
-        downloads=DownloadService(repo, store, dispatcher, settings, guard),
-        reconciler=Reconciler(repo, queue, dispatcher, config.stall_timeout, activity=ActivityLog(settings)),
+        downloads=downloads,
+        reconciler=Reconciler(repo, queue, dispatcher, config.stall_timeout, activity=activity),
         accounts=build_accounts(config),
-        activity=ActivityLog(settings),
-        queue_control=QueueControl(dispatcher.control, dispatcher, queue, ActivityLog(settings)),
-        stats=StatsStore(dynamodb_client(config), config.stats_table, config.batches_table, repo, settings),
+        activity=activity,
+        queue_control=QueueControl(dispatcher.control, dispatcher, queue, activity),
+        stats=stats,
+        batches=BatchService(stats.db, config.batches_table, repo, downloads, activity),
     )
 
 

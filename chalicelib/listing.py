@@ -31,14 +31,13 @@ following the cursor, which the ``Link: rel="next"`` header carries), except the
 which is read backwards from the end.
 
 Totals: with no filter or one state, from the counters kept from the tasks stream
-(``services().stats.state_counts(scope)``) when they exist, else a COUNT Query; with other
+(StatsStore.gauge, handed in by the service) when they exist, else a COUNT Query; with other
 filters, a COUNT Query with the same key condition and filter (O(matching items): it is run
 for the first page and carried in the cursor to the next ones).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
 import json
@@ -48,6 +47,7 @@ from typing import Any
 
 from pynamodb.expressions.condition import Condition
 
+from . import cursors
 from .domain.states import TaskState
 from .domain.task import Task
 from .models import TaskModel
@@ -203,13 +203,13 @@ class Cursor:
         raw = {"v": 1, "g": p.signature, "s": self.segment, "k": self.key}
         if self.total is not None:
             raw["t"] = self.total
-        return base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode()).decode().rstrip("=")
+        return cursors.pack(raw)
 
 
 def decode_cursor(cursor: str, p: Plan) -> Cursor:
     """The cursor, if this list issued it; BadCursor otherwise (forged, another list's)."""
     try:
-        value = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+        value = cursors.unpack(cursor)
     except (ValueError, TypeError):
         raise BadCursor(BAD_CURSOR) from None
     if not isinstance(value, dict) or value.get("v") != 1 or value.get("g") != p.signature:
@@ -369,27 +369,20 @@ class Page:
 Counters = Callable[[str], "dict[str, int] | None"]
 
 
-def counters() -> Counters | None:
-    """Tasks per state of a scope from the counters kept from the tasks stream
-    (``services().stats``, chalicelib/stats.py); None for a scope without counters yet (the
-    total is then counted)."""
-    try:
-        from .container import services
-
-        stats = getattr(services(), "stats", None)
-    except Exception:  # noqa: BLE001 - no counters: totals are counted
-        return None
-    gauge = getattr(stats, "gauge", None)
-    if not callable(gauge):
+def state_counts(gauge: Callable[[str], dict[str, int]] | None) -> Counters | None:
+    """Tasks per state of a scope from the statistics counters kept from the tasks stream
+    (``gauge``: StatsStore.gauge); None for a scope without counters yet, whose total is then
+    counted."""
+    if gauge is None:
         return None
 
-    def state_counts(scope: str) -> dict[str, int] | None:
+    def counts(scope: str) -> dict[str, int] | None:
         found = gauge(scope)
         if not found:
             return None
         return {s.value: max(0, int(found.get(s.value) or 0)) for s in TaskState}
 
-    return state_counts
+    return counts
 
 
 def total_of(p: Plan, state_counts: Counters | None) -> int:

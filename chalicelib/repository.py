@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
@@ -13,6 +11,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from . import cursors
 from .domain.states import TaskState
 from .domain.task import Task, rank
 from .domain.urls import dedupe_key, host_of
@@ -57,15 +56,14 @@ def to_task(model: TaskModel) -> Task:
 def _cursor_encode(key: dict[str, Any] | None) -> str | None:
     if not key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+    return cursors.pack(key)
 
 
 def _cursor_decode(cursor: str | None) -> dict[str, Any] | None:
     if not cursor:
         return None
-    padded = cursor + "=" * (-len(cursor) % 4)
     try:
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        value = cursors.unpack(cursor)
     except (ValueError, TypeError):
         raise ValueError("the cursor is not one this API issued") from None
     if not isinstance(value, dict):

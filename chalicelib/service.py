@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action as UpdateAction
 
-from . import alltasks
+from . import alltasks, listing
 from .activity import ActivityLog
 from .auth.identity import Identity, Role
 from .dispatcher import Dispatcher
@@ -31,15 +31,6 @@ from .urlguard import BlockedUrl, UrlGuard
 log = logging.getLogger("haul.api")
 # Task ids are UUIDs; anything else names no download (and never reaches DynamoDB).
 _TASK_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
-
-
-@dataclass(frozen=True)
-class Page:
-    tasks: list[Task]
-    total: int
-    page: int
-    per_page: int
-    next_cursor: str | None
 
 
 # A URL already in one of these states (for the same user) is a duplicate: adding it again
@@ -72,13 +63,17 @@ class DownloadService:
         settings: SettingsStore,
         guard: UrlGuard,
         activity: ActivityLog | None = None,
+        gauge: Callable[[str], dict[str, int]] | None = None,
     ) -> None:
+        """``gauge``: tasks per state of a scope from the statistics counters
+        (StatsStore.gauge); without it, list totals are counted with a Query."""
         self.repo = repo
         self.store = store
         self.dispatcher = dispatcher
         self.settings = settings
         self.guard = guard
         self.activity = activity or ActivityLog(settings)
+        self.gauge = gauge
 
     @staticmethod
     def _writer(who: Identity) -> None:
@@ -152,18 +147,15 @@ class DownloadService:
             raise NotFound(f"no download with id {task_id}")
         return task
 
-    def list(self, who: Identity, query: ListQuery) -> Page:
+    def list(self, who: Identity, query: ListQuery) -> listing.Page:
         """A page of the downloads list: filters, sort and pagination planned onto an index
         (chalicelib/listing.py); an admin without ``owner`` lists every owner's."""
-        from . import listing
-
         try:
-            found = listing.list_tasks(query, who.user_id, who.is_admin, listing.counters())
+            return listing.list_tasks(query, who.user_id, who.is_admin, listing.state_counts(self.gauge))
         except listing.Refused as exc:
             raise Forbidden(str(exc)) from None
         except alltasks.BadCursor as exc:
             raise field_error("cursor", str(exc)) from None
-        return Page(found.tasks, found.total, found.page, found.per_page, found.next_cursor)
 
     def patch(self, who: Identity, task_id: str, req: PatchDownload) -> Task:
         """Change priority, filename (until the transfer starts) and speed limit (any time:

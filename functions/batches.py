@@ -13,7 +13,6 @@ from chalicelib.batches import (
     BatchTasksQuery,
     CreateBatch,
     DeleteBatchQuery,
-    batch_service,
 )
 from chalicelib.container import services
 from chalicelib.responses_stats import BatchActionResult, BatchCreated, BatchDetail, BatchPage
@@ -29,7 +28,7 @@ TAG = "batches"
        status=201, errors=[403], headers={"Location": "the new batch's URL"})
 def create_batch(request: Request) -> Response:
     """Add many downloads as one batch; each item succeeds or fails on its own (422 if none could be added)."""
-    answer = batch_service(services()).create(caller(request), json_body(request))
+    answer = services().batches.create(caller(request), json_body(request))
     return respond(answer, 201, {"Location": f"/api/v1/batches/{answer['batch']['id']}"})
 
 
@@ -38,7 +37,7 @@ def create_batch(request: Request) -> Response:
 def list_batches(request: Request) -> Response:
     """Your batches, newest first (an admin: another user's with `owner`)."""
     q = parse(BatchListQuery, query(request), "query")
-    items, total, cursor = batch_service(services()).page(caller(request), q)
+    items, total, cursor = services().batches.page(caller(request), q)
     return paginated(request, "batches", items, total=total, page=q.page, per_page=q.per_page, next_cursor=cursor)
 
 
@@ -47,12 +46,12 @@ def list_batches(request: Request) -> Response:
 def get_batch(request: Request, batch_id: str) -> dict[str, Any]:
     """A batch's summary and a page of its downloads (newest first; `cursor` for the next page)."""
     q = parse(BatchTasksQuery, query(request), "query")
-    return batch_service(services()).detail(caller(request), batch_id, q)
+    return services().batches.detail(caller(request), batch_id, q)
 
 
 def _action(action: str) -> None:
     def act(request: Request, batch_id: str) -> dict[str, Any]:
-        return batch_service(services()).act(caller(request), batch_id, action)
+        return services().batches.act(caller(request), batch_id, action)
 
     name = action.replace("-", "_")
     act.__name__ = act.__qualname__ = f"{name}_batch"
@@ -71,4 +70,4 @@ for _a in ("pause", "resume", "retry-failed"):
 def delete_batch(request: Request, batch_id: str) -> dict[str, Any]:
     """Delete a batch and its downloads (cancelling the active ones); `delete_files=true` deletes the files too."""
     q = parse(DeleteBatchQuery, query(request), "query")
-    return batch_service(services()).act(caller(request), batch_id, "delete", delete_files=q.delete_files)
+    return services().batches.act(caller(request), batch_id, "delete", delete_files=q.delete_files)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.auth.identity import Identity, Role
-from chalicelib.batches import BatchListQuery, BatchService, BatchTasksQuery, batch_service
+from chalicelib.batches import BatchListQuery, BatchService, BatchTasksQuery
 from chalicelib.domain.states import TaskState
 from chalicelib.errors import Forbidden, NotFound, ValidationFailed
 from local_runtime.stream_poller import StreamPoller
@@ -31,7 +31,7 @@ def who() -> Identity:
 
 @pytest.fixture()
 def batches(svc) -> BatchService:  # type: ignore[no-untyped-def]
-    return batch_service(svc)
+    return svc.batches
 
 
 @pytest.fixture()

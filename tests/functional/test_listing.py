@@ -299,15 +299,15 @@ def test_an_admin_lists_every_owner_with_filters(fx: Fixture, people: People) ->
 def test_totals_come_from_the_counters_when_there_are_some(
     fx: Fixture, people: People, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib import listing
+    from chalicelib.container import services
 
     asked: list[str] = []
 
-    def fake(scope: str) -> dict[str, int] | None:
+    def fake(scope: str) -> dict[str, int]:
         asked.append(scope)
         return {"paused": 40, "completed": 60}
 
-    monkeypatch.setattr(listing, "counters", lambda: fake)
+    monkeypatch.setattr(services().downloads, "gauge", fake)
     alice = people.api("alice")
     assert alice.get("/downloads?per_page=5").headers["X-Total-Count"] == "100"
     assert alice.get("/downloads?per_page=2&status=paused").headers["X-Total-Count"] == "40"
