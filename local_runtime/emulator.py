@@ -13,8 +13,28 @@ engine's correctness depends on it.
   table's version); a query bisects to its ExclusiveStartKey and its key condition's range and
   hands moto's own query only the items it is going to look at (the page plus the item that
   ends it), so filters, projections, Limit, the 1 MB cap, ScannedCount and LastEvaluatedKey
-  are moto's, unchanged. Anything unusual (multi-attribute keys, QueryFilter, mixed key value
-  types, ...) goes to moto's query as is.
+  are moto's, unchanged. A Select=COUNT answer skips moto's deep copy of every counted item
+  (the response never holds them). Anything unusual (multi-attribute keys, QueryFilter, mixed
+  key value types, ...) goes to moto's query as is.
+- DynamoDB performance, the wire: DynamoDB answers an item operation in milliseconds; moto
+  parses every request and writes every answer through its generic, botocore-model-driven
+  parser and serializer (moto/core/parse.py, moto/core/serialize.py), whose attribute picker
+  tries half a dozen aliases per value: ~2 ms per returned item of ~50 attributes (>100 ms for
+  a 50-item page, ~250 ms for a 100-record GetRecords). For the item operations (GetItem,
+  BatchGetItem, Query, Scan, PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactGetItems,
+  TransactWriteItems) and DynamoDB Streams' GetRecords, the same walk over the same shapes is
+  compiled once per shape (DynamoHandler.parse_parameters / .serialized): same members in the
+  same order, blobs base64 (both ways), numbers, timestamps as epoch seconds, the same bytes.
+  Anything else - errors, another protocol, response transformers, a result that is not plain
+  dicts and lists of the shapes' members, a key moto's picker could read under another name,
+  a value the walk does not expect - goes to moto's walk as is
+  (tests/functional/test_emulator_wire.py compares the two, byte for byte).
+- DynamoDB performance, the items: moto's Item checks its size after each attribute by summing
+  all of them (O(n^2), ~4 ms for a 50-attribute item); here the same check on a running total.
+  moto's server lists its package directory (~150 stat calls) on every request to pick the
+  backend; here once. And the stored items are kept out of the cyclic GC's full collections
+  (gc.freeze after every 1,000 item writes): at 10,000 tasks a full collection walks ~1.5 M
+  objects, a ~1 s pause for whatever request is running in the process.
 - S3: UploadPart and CompleteMultipartUpload for an upload that was aborted or completed
   answer ``404 NoSuchUpload``; moto raises a KeyError (a 500 that botocore retries for
   about a minute).
@@ -33,7 +53,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 _DYNAMODB_ITEM_OPS = (
     "put_item", "get_item", "update_item", "delete_item", "transact_write_items", "query", "scan",
@@ -126,6 +146,7 @@ def _cache(table: Any) -> _TableCache:
 def _invalidate(table: Any) -> None:
     with _lock:
         _cache(table).version += 1
+        _written[0] += 1
 
 
 def _invalidate_all() -> None:
@@ -209,9 +230,19 @@ def _all_items_unsorted(table: Any) -> Iterator[Any]:
         yield from table.items.values()
 
 
+def _cast(value: Any) -> Any:
+    """moto's DynamoType.cast_value, for the key types (S, N, B); None for the others."""
+    kind = value.type
+    if kind == "S" or kind == "B":
+        return value.value
+    if kind == "N":
+        return Decimal(value.value)
+    return None
+
+
 def _ordered_key(value: Any) -> tuple[str, Any] | None:
     """A hashable stand-in for a DynamoType under moto's equality (type and cast value)."""
-    cast = value.cast_value
+    cast = _cast(value)
     if (value.type, type(cast)) not in _ORDERED_TYPES:
         return None
     return value.type, cast
@@ -221,23 +252,25 @@ def _make_bucket(candidates: list[Any], sort_attrs: list[str]) -> _Bucket | None
     """Sort as moto's query does (tuples of DynamoType by ``sort_attrs``); None when the key
     values are not uniformly of one orderable type per attribute (then moto decides)."""
     keys: list[tuple[Any, ...]] = []
-    types: tuple[type, ...] | None = None
-    first_types: tuple[str, ...] = ()
+    types: tuple[type, ...] = ()
+    dtypes: tuple[str, ...] = ()
     for item in candidates:
-        values = [item.attrs.get(a) for a in sort_attrs]
-        if any(v is None for v in values):
+        attrs = item.attrs
+        values = [attrs.get(a) for a in sort_attrs]
+        if any(v is None for v in values):  # (not "None in": DynamoType == None raises)
             return None
-        casts = tuple(v.cast_value for v in values)  # type: ignore[union-attr]
-        if types is None:
-            types = tuple(type(c) for c in casts)
-            first_types = tuple(v.type for v in values)  # type: ignore[union-attr]
-            if any((t, p) not in _ORDERED_TYPES for t, p in zip(first_types, types, strict=True)):
+        casts = tuple([_cast(v) for v in values])
+        kinds = tuple([type(c) for c in casts])
+        item_dtypes = tuple([v.type for v in values])  # type: ignore[union-attr]
+        if not keys:
+            types, dtypes = kinds, item_dtypes
+            if any((t, p) not in _ORDERED_TYPES for t, p in zip(dtypes, types, strict=True)):
                 return None
-        elif tuple(type(c) for c in casts) != types or tuple(v.type for v in values) != first_types:  # type: ignore[union-attr]
+        elif kinds != types or item_dtypes != dtypes:
             return None
         keys.append(casts)
     order = sorted(range(len(keys)), key=keys.__getitem__)
-    return _Bucket([candidates[i] for i in order], [keys[i] for i in order], types or (), first_types)
+    return _Bucket([candidates[i] for i in order], [keys[i] for i in order], types, dtypes)
 
 
 def _range_region(bucket: _Bucket, op: str, values: list[Any]) -> tuple[int, int] | None:
@@ -290,9 +323,11 @@ def _plan_query(
     hash_key_conditions: list[tuple[str, Any]] | None,
     range_key_conditions: list[tuple[str, str, list[Any]]] | None,
     filter_kwargs: dict[str, Any],
-) -> list[Any] | None:
+) -> tuple[list[Any], int, bool] | None:
     """The items moto's query would look at after the ExclusiveStartKey, in order (the page
-    and the item that ends it), or None: let moto's query do all of it."""
+    and the item that ends it); how many of them, from the first, moto takes as results (before
+    the FilterExpression); whether the page ends early (a LastEvaluatedKey). None: let moto's
+    query do all of it."""
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
     from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, GlobalSecondaryIndex
 
@@ -372,7 +407,7 @@ def _plan_query(
         return None
     n = len(bucket.items)
     if n == 0:
-        return []
+        return [], 0, False
 
     def at(d: int) -> int:  # position in query order -> position in the ascending bucket
         return d if scan_index_forward else n - 1 - d
@@ -403,31 +438,60 @@ def _plan_query(
     # reaches the 1 MB cap), so start at it.
     start = max(start, lo)
     count = size = 0
-    end = -1
+    end, ended = n, False
     d = start
     while d < hi:
         item_size = bucket.size(at(d))
         if count == limit or size + item_size > RESULT_SIZE_LIMIT:
-            end = d + 1
+            end, ended = d + 1, True
             break
         count += 1
         size += item_size
         d += 1
-    if end < 0:
+    else:
         d = max(start, hi)  # after the matches: moto still checks each item against the limits
         if d >= n:
-            end = n
+            pass
         elif count == limit:
-            end = d + 1
+            end, ended = d + 1, True
         elif RESULT_SIZE_LIMIT - size >= _MOTO_MAX_ITEM_SIZE:
             end = d  # no later item can end the page
         else:
-            end = n
             for j in range(d, n):
                 if size + bucket.size(at(j)) > RESULT_SIZE_LIMIT:
-                    end = j + 1
+                    end, ended = j + 1, True
                     break
-    return [bucket.items[at(d)] for d in range(start, end)]
+    return [bucket.items[at(d)] for d in range(start, end)], count, ended
+
+
+_request = threading.local()
+
+
+def _counting(table: Any, index_name: str | None, projection_expressions: Any, filter_expression: Any) -> bool:
+    """This query answers a Select=COUNT request, and a FilterExpression (if any) sees in the
+    stored items what it would see in moto's projected copies (no index, or an ALL index)."""
+    from moto.dynamodb.comparisons import OpDefault
+
+    if not getattr(_request, "count_only", False) or projection_expressions:
+        return False
+    if filter_expression is None or isinstance(filter_expression, OpDefault) or not index_name:
+        return True
+    projection = table.get_index(index_name).projection
+    return not projection or projection.get("ProjectionType") in (None, "ALL")
+
+
+def _count_only(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """DynamoHandler.query: note, for this request's thread, whether it is a Select=COUNT."""
+
+    @functools.wraps(fn)
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _request.count_only = str(self.body.get("Select", "")).upper() == "COUNT"
+        try:
+            return fn(self, *args, **kwargs)
+        finally:
+            _request.count_only = False
+
+    return query
 
 
 class _SliceView:
@@ -466,16 +530,31 @@ def _fast_query(original: Callable[..., Any]) -> Callable[..., Any]:
     ) -> Any:
         with _lock:
             try:
-                page = _plan_query(
+                plan = _plan_query(
                     self, hash_key, range_comparison, range_objs, limit, exclusive_start_key,
                     scan_index_forward, index_name, consistent_read, hash_key_conditions,
                     range_key_conditions, filter_kwargs,
                 )
             except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError):
-                page = None  # something we cannot order as moto does: moto decides
-            target, start_key = (self, exclusive_start_key) if page is None else (_SliceView(self, page), None)
+                plan = None  # something we cannot order as moto does: moto decides
+            if plan is None:
+                return original(
+                    self, hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward,
+                    projection_expressions, index_name, consistent_read, filter_expression,
+                    hash_key_conditions=hash_key_conditions, range_key_conditions=range_key_conditions,
+                    **filter_kwargs,
+                )
+            page, taken, ended = plan
+            if _counting(self, index_name, projection_expressions, filter_expression) and (taken or not ended):
+                # Select=COUNT: the response holds len(items) and the keys, never the items, so
+                # skip moto's copy (and projection) of every item of the page.
+                results = page[:taken]
+                last_key = self._get_last_evaluated_key(results[-1], index_name) if ended else None
+                if filter_expression is not None:
+                    results = [item for item in results if filter_expression.expr(item)]
+                return results, taken, last_key
             return original(
-                target, hash_key, range_comparison, range_objs, limit, start_key, scan_index_forward,
+                _SliceView(self, page), hash_key, range_comparison, range_objs, limit, None, scan_index_forward,
                 projection_expressions, index_name, consistent_read, filter_expression,
                 hash_key_conditions=hash_key_conditions, range_key_conditions=range_key_conditions,
                 **filter_kwargs,
@@ -493,14 +572,407 @@ def _compose(*wraps: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Call
     return wrap
 
 
+# -- DynamoDB wire JSON in O(size) -------------------------------------------------------
+#
+# moto answers every DynamoDB request through its generic, botocore-model-driven parser and
+# serializer (moto/core/parse.py, moto/core/serialize.py): per attribute value they look the
+# member up through half a dozen alias providers (~2 ms per returned item of ~50 attributes).
+# Below, the same walk over the same shapes, compiled once per shape: for the item operations
+# (and only for plain dict/list results whose keys are the shapes' members) the request is
+# parsed and the response written exactly as moto's JSON parser/serializer would, else moto's.
+
+_ITEM_ACTIONS = frozenset({
+    "GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem",
+    "BatchWriteItem", "TransactGetItems", "TransactWriteItems",
+    "GetRecords",  # DynamoDB Streams: the stream consumers read every item written
+})
+_wire_enabled = [True]  # off: moto's own walks (the equivalence tests compare the two)
+
+
+class _Unhandled(Exception):
+    """Something the compiled walk does not reproduce: moto's own walk decides."""
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _aliases(parent: Any) -> frozenset[str] | None:
+    """The other names under which moto's attribute picker (XFormedAttributePicker: explicit,
+    shape-name, as-is, parent-prefix, class-prefix and model aliases, each also in snake_case)
+    looks a member of ``parent`` up in a dict: a dict holding none of them answers by its
+    member names alone. None: a member could be read under another member's name (moto's)."""
+    from botocore import xform_name
+
+    members = parent.members
+    names = set(members)
+    aliases: set[str] = set()
+    for key, shape in members.items():
+        if shape.serialization.get("name", key) != key:
+            return None
+        candidates = [key]
+        if shape.type_name in ("list", "structure") and shape.name != key and shape.name not in names:
+            candidates.append(shape.name)
+        if key.lower().startswith(parent.name.lower()):
+            candidates.append(key[len(parent.name):])
+        if key.lower().startswith("dict"):
+            candidates.append(key[len("dict"):])
+        candidates += [xform_name(c) for c in candidates]
+        others = {c for c in candidates if c != key}
+        if others & names:
+            return None
+        aliases |= others
+    return frozenset(aliases)
+
+
+_out_fns: dict[tuple[str, str], Callable[[Any], Any]] = {}
+
+
+def _out_fn(shape: Any, model: Any) -> Callable[[Any], Any]:
+    """BaseJSONSerializer._serialize for ``shape``, on plain values (see _Unhandled)."""
+    import base64
+
+    from moto.core.serialize import TimestampSerializer
+
+    cache_key = (model.service_name, shape.name)
+    fn = _out_fns.get(cache_key)
+    if fn is not None:
+        return fn
+    kind = shape.type_name
+    if kind == "structure":
+        aliases = None if shape.is_document_type else _aliases(shape)
+        if aliases is None:
+            def fn(value: Any) -> Any:
+                raise _Unhandled(shape.name)
+            _out_fns[cache_key] = fn
+            return fn
+        members: list[tuple[str, Callable[[Any], Any]]] = []
+        lookup: dict[str, Callable[[Any], Any]] = {}
+
+        def fn(value: Any) -> Any:
+            if type(value) is not dict:
+                raise _Unhandled(shape.name)
+            if len(value) == 1:  # an AttributeValue, mostly
+                for k, v in value.items():
+                    f = lookup.get(k)
+                    if f is None:  # not written (moto's walk writes members only)
+                        if k in aliases:
+                            raise _Unhandled(k)
+                        return {}
+                    return {} if v is None else {k: f(v)}
+            if not value.keys() <= lookup.keys() and not aliases.isdisjoint(value.keys()):
+                raise _Unhandled(shape.name)
+            out = {}
+            for k, f in members:  # in the shape's order, as moto writes them
+                v = value.get(k)
+                if v is not None:
+                    out[k] = f(v)
+            return out
+
+        _out_fns[cache_key] = fn  # before the members: the shapes are recursive
+        for k, member in shape.members.items():
+            members.append((k, _out_fn(member, model)))
+        lookup.update(members)
+        return fn
+    if kind == "map":
+        value_fn = _out_fn(shape.value, model)
+
+        def fn(value: Any) -> Any:
+            if type(value) is not dict:
+                raise _Unhandled(shape.name)
+            out = {}
+            for k, v in value.items():
+                if v is None or type(k) is not str:
+                    raise _Unhandled(shape.name)
+                out[k] = value_fn(v)
+            return out
+    elif kind == "list":
+        member_fn = _out_fn(shape.member, model)
+
+        def fn(value: Any) -> Any:
+            if type(value) is not list:
+                raise _Unhandled(shape.name)
+            out = []
+            for v in value:
+                if v is None:
+                    raise _Unhandled(shape.name)
+                out.append(member_fn(v))
+            return out
+    elif kind in ("integer", "long"):
+        fn = int
+    elif kind in ("float", "double"):
+        fn = float
+    elif kind == "blob":
+        def fn(value: Any) -> Any:  # ResponseSerializer._base64
+            if isinstance(value, str):
+                value = value.encode("utf-8")
+            return base64.b64encode(value).strip().decode("utf-8")
+    elif kind == "timestamp":
+        stamps = TimestampSerializer(TimestampSerializer.TIMESTAMP_FORMAT_UNIX)
+
+        def fn(value: Any) -> Any:
+            wrapper: dict[str, Any] = {}
+            stamps.serialize(wrapper, value, shape, "t")
+            return wrapper["t"]
+    else:
+        fn = _identity
+    _out_fns[cache_key] = fn
+    return fn
+
+
+_in_fns: dict[tuple[str, str], Callable[[Any], Any]] = {}
+
+
+def _in_fn(shape: Any, model: Any) -> Callable[[Any], Any]:
+    """BaseJSONParser._parse_shape for ``shape`` (moto/core/parse.py), compiled."""
+    from moto.core.parse import UNDEFINED, default_blob_parser, default_timestamp_parser
+
+    cache_key = (model.service_name, shape.name)
+    fn = _in_fns.get(cache_key)
+    if fn is not None:
+        return fn
+    kind = shape.type_name
+    if kind == "structure":
+        if shape.is_document_type or any(m.serialization.get("name", k) != k for k, m in shape.members.items()):
+            def fn(value: Any) -> Any:
+                raise _Unhandled(shape.name)
+            _in_fns[cache_key] = fn
+            return fn
+        members: list[tuple[str, str, Callable[[Any], Any]]] = []
+        by_json_name: dict[str, tuple[str, Callable[[Any], Any]]] = {}
+
+        def fn(value: Any) -> Any:
+            if value is None:
+                return None
+            if type(value) is not dict:
+                raise _Unhandled(shape.name)
+            if len(value) == 1:  # an AttributeValue, mostly
+                for k, v in value.items():
+                    found = by_json_name.get(k)
+                    if found is None or v is None:
+                        return {}
+                    return {found[0]: found[1](v)}
+            out = {}
+            for name, json_name, f in members:
+                raw = value.get(json_name)
+                if raw is not None:
+                    out[name] = f(raw)
+            return out
+
+        _in_fns[cache_key] = fn  # before the members: the shapes are recursive
+        for name, member in shape.members.items():
+            members.append((name, member.serialization.get("name", name), _in_fn(member, model)))
+        by_json_name.update({json_name: (name, f) for name, json_name, f in members})
+        return fn
+    if kind == "list":
+        member_fn = _in_fn(shape.member, model)
+
+        def fn(value: Any) -> Any:
+            if type(value) is not list:
+                raise _Unhandled(shape.name)
+            return [member_fn(v) for v in value]
+    elif kind == "map":
+        key_fn, value_fn = _in_fn(shape.key, model), _in_fn(shape.value, model)
+
+        def fn(value: Any) -> Any:
+            if type(value) is not dict:
+                raise _Unhandled(shape.name)
+            out = {}
+            for k, v in value.items():
+                out[key_fn(k)] = value_fn(v)
+            return out
+    elif kind == "blob":
+        fn = default_blob_parser
+    elif kind == "timestamp":
+        fn = default_timestamp_parser
+    elif kind in ("float", "double"):
+        def fn(value: Any) -> Any:
+            return value if value is UNDEFINED else float(value)
+    elif kind in ("integer", "byte", "short", "long"):
+        def fn(value: Any) -> Any:
+            return value if value is UNDEFINED else int(value)
+    else:
+        fn = _identity
+    _in_fns[cache_key] = fn
+    return fn
+
+
+_serializer_cls: list[type] = []
+
+
+def _fast_serializer() -> type:
+    """moto's JSONSerializer, writing a result through the compiled walk when it can."""
+    if _serializer_cls:
+        return _serializer_cls[0]
+    from moto.core.serialize import JSONSerializer
+
+    class FastJSONSerializer(JSONSerializer):
+        def _serialize_result(self, resp: Any, result: Any) -> Any:
+            shape = self.operation_model.output_shape
+            if shape is None or getattr(self._value_picker, "response_transformers", None):
+                return super()._serialize_result(resp, result)
+            try:
+                serialized = _out_fn(shape, self.service_model)(result)
+            except Exception:  # noqa: BLE001 -- _Unhandled, or whatever moto's walk is to meet as well
+                return super()._serialize_result(resp, result)
+            return self._serialized_result_to_response(resp, result, shape, serialized)
+
+    _serializer_cls.append(FastJSONSerializer)
+    return FastJSONSerializer
+
+
+def _fast_serialized(original: Callable[..., Any]) -> Callable[..., Any]:
+    """DynamoHandler.serialized and DynamoDBStreamsHandler.serialized (BaseResponse's): an item
+    operation's (or GetRecords') result, written by the compiled walk (moto's walk for errors,
+    other protocols, anything unusual)."""
+
+    @functools.wraps(original)
+    def serialized(self: Any, action_result: Any) -> Any:
+        from moto.core.responses import ActionContext, ActionResult
+        from moto.core.serialize import JSONSerializer, get_serializer_class
+        from moto.core.utils import get_service_model
+        from moto.dynamodb.responses import DynamoResult
+
+        action = self._get_action()
+        if (
+            not _wire_enabled[0]
+            or action not in _ITEM_ACTIONS
+            or type(action_result) not in (ActionResult, DynamoResult)
+            or isinstance(action_result.result, Exception)
+            or getattr(self, "RESPONSE_KEY_PATH_TO_TRANSFORMER", None)
+        ):
+            return original(self, action_result)
+        service_model = get_service_model(self.boto3_service_name)
+        protocol = self.determine_response_protocol(service_model)
+        if get_serializer_class(service_model.service_name, protocol) is not JSONSerializer:
+            return original(self, action_result)
+        operation_model = service_model.operation_model(action)
+        context = ActionContext(service_model, operation_model, _fast_serializer(), self)
+        status_code, headers, body = action_result.execute_result(context)
+        headers.update(self.response_headers)
+        return status_code, headers, body
+
+    return serialized
+
+
+def _fast_parse_parameters(original: Callable[..., Any]) -> Callable[..., Any]:
+    """DynamoHandler.parse_parameters (BaseResponse's): an item operation's JSON request,
+    parsed by the compiled walk (moto's parser for anything else, or anything unusual)."""
+
+    @functools.wraps(original)
+    def parse_parameters(self: Any, request: Any) -> None:
+        from botocore.awsrequest import AWSPreparedRequest
+        from moto.core.parse import PROTOCOL_PARSERS, JSONParser
+        from moto.core.request import determine_request_protocol, normalize_request
+        from moto.core.utils import get_service_model
+        from werkzeug import Request
+
+        action = self._get_action()
+        if (
+            not _wire_enabled[0]
+            or action not in _ITEM_ACTIONS
+            or not isinstance(request, (AWSPreparedRequest, Request))
+            or self.PROTOCOL_PARSER_MAP_TYPE is not dict
+        ):
+            return original(self, request)
+        try:
+            normalized = normalize_request(request)
+            service_model = get_service_model(self.boto3_service_name)
+            protocol = determine_request_protocol(service_model, normalized.content_type)
+            if PROTOCOL_PARSERS.get(protocol) is not JSONParser:
+                return original(self, request)
+            operation_model = service_model.operation_model(action)
+            shape = operation_model.input_shape
+            if shape is None:
+                parsed: Any = {}
+            else:
+                body = JSONParser(operation_model, map_type=dict)._parse_body_as_json(normalized.data)
+                parsed = _in_fn(shape, service_model)(body)
+        except Exception:  # noqa: BLE001 -- _Unhandled, or whatever moto's parser is to meet as well
+            return original(self, request)
+        self.params = parsed
+
+    return parse_parameters
+
+
+def _item_init(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's Item.__init__ checks the item's size (LimitedSizeDict) after every attribute by
+    summing all the attributes so far: O(n^2) in the attributes (~4 ms for a 50-attribute
+    item). The same check, on a running total: same attributes, same ItemSizeTooLarge."""
+
+    @functools.wraps(original)
+    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        from moto.dynamodb.exceptions import ItemSizeTooLarge
+        from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+        from moto.dynamodb.models.utilities import bytesize
+
+        if type(attrs) is not dict or not all(type(k) is str for k in attrs):
+            return original(self, hash_key, range_key, attrs)
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = LimitedSizeDict()
+        total = 0
+        for key, value in attrs.items():
+            dynamo = DynamoType(value)
+            total += bytesize(key) + dynamo.size()
+            if total > _MOTO_MAX_ITEM_SIZE:
+                raise ItemSizeTooLarge
+            dict.__setitem__(self.attrs, key, dynamo)
+
+    return init
+
+
+def _listed_once(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto.backends.list_of_moto_modules: moto's server lists its package directory (an
+    os.listdir and ~150 os.path.isdir) on every request to pick the backend; the directory
+    does not change while it runs."""
+    listed: list[tuple[str, ...]] = []
+
+    @functools.wraps(original)
+    def modules() -> tuple[str, ...]:
+        if not listed:
+            listed.append(tuple(original()))
+        return listed[0]
+
+    return modules
+
+
+# -- the stored items out of the cyclic GC's way ---------------------------------------------
+#
+# The items moto stores (~50 objects each) are long-lived, and Python's full collection walks
+# every tracked object: at 10,000 tasks (~1.5 M objects) a pause of ~1 s that lands on any
+# request of the process (the emulator, and the runtime's API beside it). After every
+# _FREEZE_EVERY item writes a thread collects what is garbage and freezes the rest (gc.freeze:
+# the permanent generation, which collections skip; refcounting still frees a deleted item), so
+# a collection walks only what was allocated since.
+_FREEZE_EVERY = 1000
+_written = [0]
+
+
+def _freezer(stop: threading.Event) -> None:
+    import gc
+
+    while not stop.wait(0.25):
+        if _written[0] >= _FREEZE_EVERY:
+            _written[0] = 0
+            gc.collect()
+            gc.freeze()
+
+
 _PATCHED = "_haul_faithful"
 
 
 def _patch() -> list[tuple[type, str, Any]]:
     """Make moto faithful; the originals, to put back. Patching twice is a no-op."""
+    from moto import backends as moto_backends
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.s3.models import S3Backend
+
+    from local_runtime import emulator_s3
 
     saved: list[tuple[type, str, Any]] = []
     targets: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = []
@@ -516,10 +988,14 @@ def _patch() -> list[tuple[type, str, Any]]:
         for n in ("execute_statement", "execute_transaction", "batch_execute_statement", "update_table")
     ]
     targets += [(Table, "put_item", _invalidates_self), (Table, "delete_item", _invalidates_self)]
-    targets += [(Table, "query", _fast_query)]
+    targets += [(Table, "query", _fast_query), (DynamoHandler, "query", _count_only)]
+    targets += [(DynamoHandler, "serialized", _fast_serialized), (DynamoHandler, "parse_parameters", _fast_parse_parameters)]
+    targets += [(DynamoDBStreamsHandler, "serialized", _fast_serialized)]
+    targets += [(Item, "__init__", _item_init), (cast(type, moto_backends), "list_of_moto_modules", _listed_once)]
     targets += [(S3Backend, n, _no_such_upload) for n in ("upload_part", "complete_multipart_upload")]
+    targets += emulator_s3.targets()  # CompleteMultipartUpload in one pass (see emulator_s3)
     for cls, name, wrap in targets:
-        original = cls.__dict__[name]
+        original = cls.__dict__[name] if name in cls.__dict__ else getattr(cls, name)  # (or inherited)
         if getattr(original, _PATCHED, False):
             continue
         patched = wrap(original)
@@ -536,6 +1012,7 @@ def start_emulator(host: str, port: int) -> Any:
     _patch()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
+    threading.Thread(target=_freezer, args=(threading.Event(),), name="emulator-gc-freezer", daemon=True).start()
     return server
 
 

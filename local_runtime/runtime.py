@@ -29,6 +29,10 @@ access = logging.getLogger("haul.local.access")
 class QuietRequestHandler(ChaliceRequestHandler):
     """Chalice's local handler, with access lines at DEBUG instead of one per request on stderr."""
 
+    # http.server writes a response's headers and its body in two sends: with Nagle's algorithm
+    # the body waits for the client's delayed ACK of the headers, ~40 ms on every request.
+    disable_nagle_algorithm = True
+
     def log_message(self, format: str, *args: Any) -> None:
         access.debug(format, *args)
 
