@@ -286,7 +286,8 @@ def _matches(p: Plan, skip: int, start: Cursor | None, want: int) -> Iterator[tu
     the first ``skip`` matches, at most ``want`` of them."""
     if want <= 0:
         return
-    if p.filters:
+    if any(f.attr != "owner" for f in p.filters):
+        # A batch's tasks are nearly all the caller's: only other filters read ahead.
         page_size = min(max(want + skip, FILTERED_CHUNK), 1000)
     else:
         page_size = min(want + skip, 1000)
