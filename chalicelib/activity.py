@@ -217,30 +217,22 @@ def entry_view(item: ActivityModel) -> dict[str, Any]:
 
 
 def _encode(p: LogPlan, segment: int, key: dict[str, Any], total: int | None) -> str:
-    raw: dict[str, Any] = {"v": 1, "g": p.signature, "s": segment, "k": key}
-    if total is not None:
-        raw["t"] = total
-    return cursors.pack(raw)
+    return cursors.pack_position(p.signature, segment, key, total)
 
 
 def _decode(cursor: str, p: LogPlan) -> tuple[int, dict[str, Any], int | None]:
     try:
-        value = cursors.unpack(cursor)
-    except (ValueError, TypeError):
+        segment, key, total = cursors.unpack_position(cursor, p.signature, len(p.partitions))
+    except ValueError:
         raise BadCursor(BAD_CURSOR) from None
-    if not isinstance(value, dict) or value.get("v") != 1 or value.get("g") != p.signature:
-        raise BadCursor(BAD_CURSOR)
-    segment, key, total = value.get("s"), value.get("k"), value.get("t")
     ok = (
-        isinstance(segment, int) and not isinstance(segment, bool) and 0 <= segment < len(p.partitions)
-        and (total is None or (isinstance(total, int) and not isinstance(total, bool) and total >= 0))
-        and isinstance(key, dict) and set(key) == set(p.key_names)
+        isinstance(key, dict) and set(key) == set(p.key_names)
         and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) and 0 < len(v["S"]) <= 256
                 for v in key.values())
     )
-    if not ok or key[p.hash_name]["S"] != p.partitions[segment]:  # type: ignore[index]
+    if not ok or key[p.hash_name]["S"] != p.partitions[segment]:
         raise BadCursor(BAD_CURSOR)
-    return segment, key, total  # type: ignore[return-value]
+    return segment, key, total
 
 
 @dataclass(frozen=True)

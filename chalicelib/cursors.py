@@ -21,3 +21,27 @@ def unpack(cursor: str) -> Any:
         return json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
     except (ValueError, TypeError):
         raise ValueError("not a cursor") from None
+
+
+def pack_position(signature: str, segment: int, key: dict[str, Any], total: int | None) -> str:
+    """A cursor of a list planned as ``signature``: where to resume (the partition walked and
+    the index key of the last item returned) and the list's total, if it was counted."""
+    raw: dict[str, Any] = {"v": 1, "g": signature, "s": segment, "k": key}
+    if total is not None:
+        raw["t"] = total
+    return pack(raw)
+
+
+def unpack_position(cursor: str, signature: str, segments: int) -> tuple[int, Any, int | None]:
+    """(segment, key, total) of a cursor :func:`pack_position` made for this plan; ValueError
+    for anything else (forged, another list's, another filter's). The key is the caller's to
+    check."""
+    value = unpack(cursor)
+    if not isinstance(value, dict) or value.get("v") != 1 or value.get("g") != signature:
+        raise ValueError("not a cursor of this list")
+    segment, key, total = value.get("s"), value.get("k"), value.get("t")
+    if not isinstance(segment, int) or isinstance(segment, bool) or not 0 <= segment < segments:
+        raise ValueError("not a cursor of this list")
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
+        raise ValueError("not a cursor of this list")
+    return segment, key, total

@@ -200,25 +200,15 @@ class Cursor:
     total: int | None = None  # the list's total, carried from the first page
 
     def encode(self, p: Plan) -> str:
-        raw = {"v": 1, "g": p.signature, "s": self.segment, "k": self.key}
-        if self.total is not None:
-            raw["t"] = self.total
-        return cursors.pack(raw)
+        return cursors.pack_position(p.signature, self.segment, self.key, self.total)
 
 
 def decode_cursor(cursor: str, p: Plan) -> Cursor:
     """The cursor, if this list issued it; BadCursor otherwise (forged, another list's)."""
     try:
-        value = cursors.unpack(cursor)
-    except (ValueError, TypeError):
+        segment, key, total = cursors.unpack_position(cursor, p.signature, len(p.partitions))
+    except ValueError:
         raise BadCursor(BAD_CURSOR) from None
-    if not isinstance(value, dict) or value.get("v") != 1 or value.get("g") != p.signature:
-        raise BadCursor(BAD_CURSOR)
-    segment, key, total = value.get("s"), value.get("k"), value.get("t")
-    if not isinstance(segment, int) or isinstance(segment, bool) or not 0 <= segment < len(p.partitions):
-        raise BadCursor(BAD_CURSOR)
-    if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
-        raise BadCursor(BAD_CURSOR)
     hash_name, range_name = KEYS[p.index]
     ok = (
         isinstance(key, dict) and set(key) == {"id", hash_name, range_name}

@@ -18,6 +18,7 @@ import requests
 from chalice.test import Client
 
 from tests.support.auth import new_user
+from tests.support.engine import wipe_tasks
 from tests.support.origin import Origin, Resource
 from tests.support.wait import wait_for
 
@@ -115,22 +116,12 @@ def fields_of(resp: Any) -> dict[str, str]:
     return fields
 
 
-def _wipe() -> None:
-    from chalicelib.models import PartModel, TaskModel
-
-    for task in TaskModel.scan():
-        task.delete()
-    with PartModel.batch_write() as batch:
-        for part in PartModel.scan():
-            batch.delete(part)
-
-
 @pytest.fixture(autouse=True)
 def clean(svc) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """No tasks from other tests: they would take slots and show up in lists."""
-    _wipe()
+    wipe_tasks()
     yield
-    _wipe()
+    wipe_tasks()
 
 
 @pytest.fixture(scope="module")

@@ -16,25 +16,16 @@ from chalicelib.models import ActivityModel, TaskModel
 from chalicelib.repository import now_ms
 from tests.functional.test_api import DEAD, Api, error_of, fields_of
 from tests.support.auth import new_user
+from tests.support.engine import wipe_tasks
 
 MISSING = "00000000-0000-0000-0000-000000000000"
 
 
-def _wipe() -> None:
-    from chalicelib.models import PartModel
-
-    for task in TaskModel.scan():
-        task.delete()
-    with PartModel.batch_write() as batch:
-        for part in PartModel.scan():
-            batch.delete(part)
-
-
 @pytest.fixture(autouse=True)
 def clean(svc) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    _wipe()
+    wipe_tasks()
     yield
-    _wipe()
+    wipe_tasks()
 
 
 @pytest.fixture(scope="module")

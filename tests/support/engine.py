@@ -23,6 +23,18 @@ MiB = 1024 * 1024
 OWNER = Identity(user_id="local", username="local", role=Role.ADMIN)
 
 
+def wipe_tasks() -> None:
+    """Delete every task and part record: no task of another test takes a slot or shows up
+    in a list."""
+    from chalicelib.models import PartModel, TaskModel
+
+    for task in TaskModel.scan():
+        task.delete()
+    with PartModel.batch_write() as batch:
+        for part in PartModel.scan():
+            batch.delete(part)
+
+
 def stored_sha256(svc: Any, key: str) -> str:
     digest = hashlib.sha256()
     for chunk in svc.store.read(key):
