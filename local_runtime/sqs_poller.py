@@ -71,6 +71,10 @@ class SqsPoller:
             thread.start()
             self._workers.append(thread)
 
+    def request_stop(self) -> None:
+        """Stop taking new work; :meth:`stop` then waits for the work in hand."""
+        self._stop.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         for thread in self._workers:

@@ -111,6 +111,10 @@ class StreamPoller:
         self._thread.start()
         return self
 
+    def request_stop(self) -> None:
+        """Stop taking new work; :meth:`stop` then waits for the work in hand."""
+        self._stop.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self._thread is not None:

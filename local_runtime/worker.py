@@ -17,6 +17,7 @@ import boto3
 
 from .realtime import start_stream_pollers
 from .sqs_poller import SqsPoller, sqs_sources
+from .stream_poller import StreamPoller
 
 log = logging.getLogger("haul.local.worker")
 
@@ -49,10 +50,13 @@ def main() -> None:
     log.info("worker %d polling %s", os.getpid(), ", ".join(polled))
     print("ready", flush=True)  # the supervisor waits for this line
     stop.wait()
-    for stream in streams:
-        stream.stop()
-    for poller in pollers:
-        poller.stop()
+    # Every poller stops taking work at once, then each finishes what it holds: the stop
+    # takes as long as the slowest, not the sum of them.
+    running: list[StreamPoller | SqsPoller] = [*streams, *pollers]
+    for each in running:
+        each.request_stop()
+    for each in running:
+        each.stop()
 
 
 if __name__ == "__main__":
