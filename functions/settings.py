@@ -7,6 +7,8 @@ two seconds).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -29,6 +31,18 @@ from chalicelib.settings import SettingsConflict, SettingsError, SettingsVersion
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, route
 
 blueprint = Blueprint(__name__)
+
+
+@contextmanager
+def _as_api_errors() -> Iterator[None]:
+    """A settings change that fails: invalid values are a 422 naming them, a lost version
+    race a 409."""
+    try:
+        yield
+    except SettingsError as exc:
+        raise _invalid(exc) from None
+    except SettingsConflict as exc:
+        raise Conflict(str(exc)) from None
 
 
 def _invalid(exc: SettingsError) -> ValidationFailed:
@@ -62,12 +76,8 @@ def get_settings(request: Request) -> dict[str, Any]:
 def patch_settings(request: Request) -> dict[str, Any]:
     """Change some settings (admins): a new version; 422 names each offending field ("transfer.part_size")."""
     who = caller(request)
-    try:
+    with _as_api_errors():
         made = services().settings.change(json_body(request), who.username)
-    except SettingsError as exc:
-        raise _invalid(exc) from None
-    except SettingsConflict as exc:
-        raise Conflict(str(exc)) from None
     if made.created:
         _record("settings.update", who.username, made, f"settings version {made.version}: {_describe(made)}")
     return made.document()
@@ -117,12 +127,8 @@ def settings_version(request: Request, version: str) -> dict[str, Any]:
 def restore_settings(request: Request, version: str) -> dict[str, Any]:
     """Make an earlier version's settings current again (admins): a new version equal to it."""
     who = caller(request)
-    try:
+    with _as_api_errors():
         made = services().settings.restore(_version_number(version), who.username)
-    except SettingsError as exc:
-        raise _invalid(exc) from None
-    except SettingsConflict as exc:
-        raise Conflict(str(exc)) from None
     if made is None:
         raise NotFound(f"there is no settings version {version}")
     _record("settings.restore", who.username, made,
