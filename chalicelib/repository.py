@@ -43,8 +43,7 @@ def to_task(model: TaskModel) -> Task:
         values[name] = value
     values["state"] = TaskState(model.state)
     for name in ("headers", "lane_bytes", "lane_speed"):
-        raw = getattr(model, name, None)
-        values[name] = {k: v for k, v in (raw.as_dict() if raw is not None else {}).items()}
+        values[name] = dict(getattr(model, name, None) or {})
     for name in ("lane_bytes", "lane_speed"):
         values[name] = {k: int(v) for k, v in values[name].items()}
     values["tags"] = list(model.tags or [])
@@ -188,7 +187,7 @@ class TaskRepository:
     # -- parts ----------------------------------------------------------------------------
     def record_part(
         self, task: Task, gen: int, lane: str, part: UploadedPart, size: int
-    ) -> bool:
+    ) -> Task | None:
         """Record an uploaded part once, and count it on the task.
 
         Two writes, each safe to repeat, rather than one transaction: the part is put only if
@@ -198,7 +197,8 @@ class TaskRepository:
         then. In DynamoDB this costs half a transaction; in moto, whose transactions copy
         whole tables, it keeps recording flat however long the tables grow.
 
-        False when the part was already recorded (a duplicate delivery).
+        The task as counted, or None when the part was already recorded (a duplicate
+        delivery) or the task has been planned afresh since.
         """
         item = PartModel(
             task.id,
@@ -214,9 +214,9 @@ class TaskRepository:
             item.save(condition=PartModel.slot.does_not_exist())
         except PutError as exc:
             if _conditional_failed(exc):
-                return False
+                return None
             raise
-        self.update(
+        return self.update(
             task,
             [
                 TaskModel.parts_done.add(1),
@@ -225,7 +225,6 @@ class TaskRepository:
             ],
             TaskModel.gen == gen,
         )
-        return True
 
     def count_parts(self, task_id: str, gen: int) -> int:
         """How many parts of generation ``gen`` are recorded (a strongly consistent count)."""

@@ -5,11 +5,14 @@ Work messages (JSON on the SQS work queue):
 - ``start``  {task, run, attempt, fresh}: probe the origin, plan the parts (or resume the
   plan when the source is unchanged) and send one ``lane`` message per lane of parallelism.
 - ``lane``   {task, gen, run, lane, lanes, step, token, parts, attempt}: fetch the first part of
-  ``parts`` (runs of part numbers), upload it, record it, then pass the rest of the lane on
-  as a new message (step + 1, new token). A lane message is *claimed* by a conditional write
-  of its step and token on the task: a redelivery of the same message (same token) may
-  claim again, a duplicate copy of a passed-on message (other token) may not. So duplicate
-  deliveries cost at most one extra part, and a worker killed mid-part loses only that part.
+  ``parts`` (runs of part numbers), pass the rest of the lane on as a new message (step + 1,
+  new token), then upload and record the part; so the lane's next fetch overlaps this upload.
+  A lane message is *claimed* by a conditional write of its step and token on the task: a
+  redelivery of the same message (same token) may claim again, a duplicate copy of a
+  passed-on message (other token) may not. A redelivery or retry whose lane has moved on
+  meanwhile (its worker died, or S3 refused the upload, after passing the lane on) stores
+  just its own part if it is still missing (``catch_up``). So duplicate deliveries cost at
+  most one extra part, and a worker killed mid-part loses only that part.
 - ``stream`` {task, gen, run, token, attempt}: for origins without Range support, the body
   is read once, in order, into parts.
 
@@ -135,10 +138,14 @@ class LaneProgress:
         self, repo: TaskRepository, task: Task, lane: str, interval: float,
         clock: Callable[[], float] = time.monotonic,
         on_flush: Callable[[Task], None] | None = None,
+        slot: str | None = None,
     ) -> None:
         self._repo = repo
         self._task = task
         self._lane = lane
+        # Where the in-part bytes go: a lane fetches its next part while the previous one is
+        # still uploading, so the two parts count under two keys (see progress_slot).
+        self._slot = slot or lane
         self._interval = interval
         self._clock = clock
         # Sees the task as each progress write left it (ALL_NEW, no extra read): the lane
@@ -164,7 +171,7 @@ class LaneProgress:
         moved = self._repo.update(
             self._task,
             [
-                TaskModel.lane_bytes[self._lane].set(self._part_bytes),  # type: ignore[index]
+                TaskModel.lane_bytes[self._slot].set(self._part_bytes),  # type: ignore[index]
                 TaskModel.lane_speed[self._lane].set(speed),  # type: ignore[index]
                 TaskModel.heartbeat.set(now_ms()),
             ],
@@ -380,55 +387,126 @@ class Transfer:
         )
 
     def lane(self, msg: dict[str, Any], first_delivery: bool = False) -> None:
+        """Fetch the lane's next part, pass the lane on, then upload and record the part.
+
+        The lane is passed on as soon as the part is in memory, so the next part's fetch
+        overlaps this part's upload: the origin connection never waits on S3. The price is
+        that the message of a part being uploaded is no longer the lane's newest, so its claim
+        would be refused on a redelivery; :meth:`_catch_up` takes over there.
+        """
         task = self._claim(msg)
         if task is None:
+            # A copy seen for the first time is a duplicate of a message being handled (or
+            # handled) elsewhere: drop it. A redelivery or retry may be of a part whose worker
+            # passed the lane on and then died, or failed to upload it: that part is nobody
+            # else's to fetch.
+            if not first_delivery or msg.get("attempt") or msg.get("catch_up"):
+                self._catch_up(msg)
             return
         parts = planning.from_runs(msg["parts"])
         number, rest = parts[0], parts[1:]
         settings = self.settings.get()
+        passed_on = False
+
+        def pass_on() -> None:
+            nonlocal passed_on
+            if rest and not passed_on:
+                passed_on = True
+                self.queue.send(
+                    {**msg, "step": int(msg["step"]) + 1, "token": uuid.uuid4().hex,
+                     "parts": planning.to_runs(rest), "attempt": 0}
+                )
+
         # Only a message seen before (a redelivery or a retry) can find its part recorded
         # already; a duplicate that slips through costs one fetch, and its record is refused.
         fresh = first_delivery and not msg.get("attempt")
+        counted: Task | None = None
         if fresh or not self.repo.has_part(task.id, task.gen, number):
-            got, lease = self._host_lease(task, msg["lane"], settings)
-            if not got:
-                self._await_host(task, msg, settings)
+            slot = progress_slot(msg["lane"], int(msg["step"]))
+            moved, counted = self._part(task, msg, number, settings, slot, pass_on)
+            if not moved:
                 return
-            try:
-                self._move_part(task, msg["lane"], number, lease, int(msg.get("lanes") or 0))
-            except OriginError as exc:
-                self._retry_or_fail(task, msg, exc, settings)
-                return
-            except BlockedUrl as exc:  # a redirect to a place Haul may not fetch from
-                self.fail(task, str(exc))
-                return
-            except SourceChanged as exc:
-                self.restart(task, str(exc))
-                return
-            except UploadGone:
-                self._upload_gone(task)
-                return
-            except (ClientError, BotoCoreError) as exc:
-                self._retry_or_fail(task, msg, OriginError(f"S3: {exc}", retryable=True), settings)
-                return
-        if rest:
-            self.queue.send(
-                {**msg, "step": int(msg["step"]) + 1, "token": uuid.uuid4().hex,
-                 "parts": planning.to_runs(rest), "attempt": 0}
-            )
-        else:
+        pass_on()
+        if not rest:
             self.repo.update(task, [TaskModel.lane_speed[msg["lane"]].set(0)])  # type: ignore[index]
             self.finalize(task)
+        elif counted is not None and counted.part_count and counted.parts_done >= counted.part_count:
+            # The lane's end was passed on before this part was in: it may have found the
+            # parts incomplete, so whoever records the last part finishes the task.
+            self.finalize(counted)
 
-    def _move_part(self, task: Task, lane: str, number: int, lease: Lease | None = None, lanes: int = 0) -> None:
-        """Fetch one part (holding ``lease``, a host slot, while it reads), upload it, record it."""
+    def _catch_up(self, msg: dict[str, Any]) -> None:
+        """Store the part of a message whose lane has moved on (see :meth:`lane`), if this run
+        still wants it and nobody has stored it; then finish the task if that was the last."""
+        task = self.repo.get(msg["task"])
+        if (
+            task is None or task.state != TaskState.DOWNLOADING
+            or task.run != msg["run"] or task.gen != msg["gen"]
+        ):
+            return
+        number = planning.from_runs(msg["parts"])[0]
+        if not self.repo.has_part(task.id, task.gen, number):
+            alone = {**msg, "parts": planning.to_runs([number]), "catch_up": 1}
+            moved, _ = self._part(task, alone, number, self.settings.get(), f"{msg['lane']}r", None)
+            if not moved:
+                return
+            log.info("task %s: part %d stored by a redelivery (its lane had moved on)", task.id, number)
+        self.finalize(task)
+
+    def _part(
+        self, task: Task, msg: dict[str, Any], number: int, settings: EngineSettings, slot: str,
+        fetched: Callable[[], None] | None,
+    ) -> tuple[bool, Task | None]:
+        """Move one part, handling what can go wrong: (True, the task as counted) once the
+        part is stored, (False, None) when a retry, a wait, a restart or a failure took over.
+
+        ``fetched`` runs once the part is in memory, before its upload."""
+        got, lease = self._host_lease(task, msg["lane"], settings)
+        if not got:
+            self._await_host(task, msg, settings)
+            return False, None
+        late = False
+
+        def after_fetch() -> None:
+            nonlocal late
+            late = True
+            if fetched is not None:
+                fetched()
+
+        try:
+            counted = self._move_part(
+                task, msg["lane"], number, lease, int(msg.get("lanes") or 0), slot, after_fetch
+            )
+        except OriginError as exc:
+            self._retry_or_fail(task, msg, exc, settings)
+        except BlockedUrl as exc:  # a redirect to a place Haul may not fetch from
+            self.fail(task, str(exc))
+        except SourceChanged as exc:
+            self.restart(task, str(exc))
+        except UploadGone:
+            self._upload_gone(task)
+        except (ClientError, BotoCoreError) as exc:
+            # Once the lane has been passed on, only this part is left to retry.
+            retry = {**msg, "parts": planning.to_runs([number]), "catch_up": 1} if late else msg
+            self._retry_or_fail(task, retry, OriginError(f"S3: {exc}", retryable=True), settings)
+        else:
+            return True, counted
+        return False, None
+
+    def _move_part(
+        self, task: Task, lane: str, number: int, lease: Lease | None = None, lanes: int = 0,
+        slot: str | None = None, fetched: Callable[[], None] | None = None,
+    ) -> Task | None:
+        """Fetch one part (holding ``lease``, a host slot, while it reads), upload it, record
+        it; the task as counted (None for a duplicate)."""
         assert task.size is not None and task.part_size is not None and task.upload_id
         plan = planning.PartPlan(task.size, task.part_size, task.part_count or 1)
         first, last = plan.bounds(number)
         view = _BUFFERS.get(last - first + 1)
         # A part must be read within PART_SECONDS whatever the limit becomes meanwhile.
         pacer, adopt = self._pacer(task, lanes or len(task.lane_speed) or 1, len(view) / PART_SECONDS, lease)
-        progress = LaneProgress(self.repo, task, lane, self.progress_interval, on_flush=adopt)
+        progress = LaneProgress(self.repo, task, lane, self.progress_interval, on_flush=adopt, slot=slot)
+        began = time.monotonic()
         try:
             if last >= first:
                 self.origin.fetch_range(
@@ -437,8 +515,18 @@ class Transfer:
         finally:
             if lease is not None:
                 lease.release()
+        got = time.monotonic()
+        if fetched is not None:
+            fetched()
+        passed = time.monotonic()
         uploaded = self.store.upload_part(task.key, task.upload_id, number, view)
-        self.repo.record_part(task, task.gen, lane, uploaded, len(view))
+        stored = time.monotonic()
+        counted = self.repo.record_part(task, task.gen, slot or lane, uploaded, len(view))
+        log.debug(
+            "task %s: part %d (lane %s): fetched in %.2f s, passed on in %.2f, uploaded in %.2f, recorded in %.2f",
+            task.id, number, lane, got - began, passed - got, stored - passed, time.monotonic() - stored,
+        )
+        return counted
 
     # -- limits ---------------------------------------------------------------------------
     def _pacer(
@@ -734,6 +822,12 @@ class Transfer:
         log.info("task %s: attempt %d failed (%s); retrying in %.1f s", task.id, attempt, exc, delay)
         # SQS delays by whole seconds: round up, so a retry never comes before Retry-After.
         self.queue.send({**msg, "attempt": attempt}, delay=math.ceil(delay))
+
+
+def progress_slot(lane: str, step: int) -> str:
+    """The key of a part's in-flight bytes: a lane's consecutive parts overlap (one uploads
+    while the next is fetched), so they alternate between two keys."""
+    return lane if step % 2 else f"{lane}'"
 
 
 def _key_for(task: Task, filename: str) -> str:

@@ -81,7 +81,11 @@ def test_retry_after_a_failure_reuses_the_recorded_parts(svc, workers, origin) -
     failed = wait_finished(svc, task.id)
     assert failed.state == TaskState.FAILED
     assert failed.error == "the origin answered HTTP 404 Not Found"
-    assert failed.parts_done == 2
+    # Part 2 was fetched before part 3 failed (the lane moves on as soon as a part is in
+    # memory): its upload finishes and is recorded, so the retry can use it.
+    wait_queue_idle(svc)
+    failed = wait_until(svc, task.id, lambda t: t.parts_done == 2, what="part 2 recorded")
+    assert failed.state == TaskState.FAILED
     before = len(res.requests)
 
     svc.downloads.act(OWNER, task.id, Action.RETRY)
