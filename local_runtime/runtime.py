@@ -174,12 +174,12 @@ class LocalRuntime:
         self.app = importlib.import_module("app")
         import boto3
 
-        from chalicelib.container import services
+        from chalicelib.container import services, warm
         from infra.bootstrap import bootstrap
 
         config = self.app.CONFIG
         bootstrap(config, boto3.session.Session(region_name=config.region))
-        accounts = self._accounts(services())
+        accounts = self._accounts(warm())
         # Before the API: a healthy API means the gateway listens. The stream pollers run in
         # worker 0, apart from the emulator, as the fan-out function runs in its own sandbox.
         self.realtime.start(self.app, with_pollers=False)

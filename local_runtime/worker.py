@@ -30,6 +30,9 @@ def main() -> None:
     args = parser.parse_args()
 
     app_module = importlib.import_module("app")
+    from chalicelib.container import warm
+
+    warm()  # the clients now, not during the first download
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
