@@ -50,6 +50,7 @@ import functools
 import threading
 import weakref
 from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -628,6 +629,33 @@ def _aliases(parent: Any) -> frozenset[str] | None:
 _out_fns: dict[tuple[str, str], Callable[[Any], Any]] = {}
 
 
+def _remembered(fn: Callable[[Any], Any], size: int = 20_000) -> Callable[[Any], Any]:
+    """``fn`` answering again for the very same value from what it answered before.
+
+    For stream records: moto builds each one once, as a dict it never changes again, and hands
+    out that same dict (``StreamRecord.to_json``) to every GetRecords that reads it; Haul's
+    three consumers read each record, and serialising the task images in them was the largest
+    part of the emulator's work during a download. A value is known by its identity, checked
+    (``is``) against the one kept with the answer, so a reused ``id`` cannot mix them up."""
+    answers: OrderedDict[int, tuple[Any, Any]] = OrderedDict()
+    lock = threading.Lock()
+
+    def remembered(value: Any) -> Any:
+        key = id(value)
+        with lock:
+            known = answers.get(key)
+        if known is not None and known[0] is value:
+            return known[1]
+        out = fn(value)
+        with lock:
+            answers[key] = (value, out)
+            if len(answers) > size:
+                answers.popitem(last=False)
+        return out
+
+    return remembered
+
+
 def _out_fn(shape: Any, model: Any) -> Callable[[Any], Any]:
     """BaseJSONSerializer._serialize for ``shape``, on plain values (see _Unhandled)."""
     import base64
@@ -669,6 +697,8 @@ def _out_fn(shape: Any, model: Any) -> Callable[[Any], Any]:
                     out[k] = f(v)
             return out
 
+        if cache_key == ("dynamodbstreams", "Record"):
+            fn = _remembered(fn)
         _out_fns[cache_key] = fn  # before the members: the shapes are recursive
         for k, member in shape.members.items():
             members.append((k, _out_fn(member, model)))
@@ -710,10 +740,19 @@ def _out_fn(shape: Any, model: Any) -> Callable[[Any], Any]:
     elif kind == "timestamp":
         stamps = TimestampSerializer(TimestampSerializer.TIMESTAMP_FORMAT_UNIX)
 
-        def fn(value: Any) -> Any:
+        # moto parses every timestamp (dateutil, for strings) each time it answers: the
+        # stream records' timestamps, read by three consumers, cost ~8% of the emulator.
+        @functools.lru_cache(maxsize=8192)
+        def stamp(value: Any) -> Any:
             wrapper: dict[str, Any] = {}
             stamps.serialize(wrapper, value, shape, "t")
             return wrapper["t"]
+
+        def fn(value: Any) -> Any:
+            try:
+                return stamp(value)
+            except TypeError:  # not hashable: not a value moto hands out, but still answered
+                return stamp.__wrapped__(value)
     else:
         fn = _identity
     _out_fns[cache_key] = fn
@@ -972,7 +1011,7 @@ def _patch() -> list[tuple[type, str, Any]]:
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.s3.models import S3Backend
 
-    from local_runtime import emulator_s3
+    from local_runtime import emulator_http, emulator_s3
 
     saved: list[tuple[type, str, Any]] = []
     targets: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = []
@@ -994,6 +1033,7 @@ def _patch() -> list[tuple[type, str, Any]]:
     targets += [(Item, "__init__", _item_init), (cast(type, moto_backends), "list_of_moto_modules", _listed_once)]
     targets += [(S3Backend, n, _no_such_upload) for n in ("upload_part", "complete_multipart_upload")]
     targets += emulator_s3.targets()  # CompleteMultipartUpload in one pass (see emulator_s3)
+    targets += emulator_http.targets()  # a request body read in one call (see emulator_http)
     for cls, name, wrap in targets:
         original = cls.__dict__[name] if name in cls.__dict__ else getattr(cls, name)  # (or inherited)
         if getattr(original, _PATCHED, False):

@@ -79,9 +79,13 @@ def lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[
 
 
 class StreamPoller:
+    """One handler's reader of its table's stream. While records come it asks again every
+    ``poll_interval`` seconds, as Lambda polls each shard four times a second; an idle stream
+    every ``idle_interval``."""
+
     def __init__(
         self, dynamodb: Any, streams: Any, source: StreamSource, region: str,
-        poll_interval: float = 0.1, idle_interval: float = 0.5, attempts: int = 3,
+        poll_interval: float = 0.25, idle_interval: float = 0.5, attempts: int = 3,
     ) -> None:
         self._dynamodb = dynamodb
         self._streams = streams

@@ -1,0 +1,47 @@
+"""The emulator's HTTP server reads a request body in one go (emulator performance).
+
+moto's server is werkzeug's. werkzeug 3.1 reads a whole body (``request.data``, which moto's
+S3 asks for on every UploadPart) with ``LimitedStream.readall``: a Python loop of 64 KiB
+reads into a ``bytearray``, then a copy of it all into ``bytes``. For a 16 MiB part that is
+256 round trips through Python and one extra 16 MiB copy, in the one process every other
+request of the emulator waits on (the GIL): it was the emulator's largest single cost while
+Haul uploads parts (~18% of its samples in the throttled benchmark).
+
+Here ``readall`` asks the underlying buffered stream for exactly the bytes still to come, in
+one call: the buffered reader loops in C and hands back one ``bytes``. What it returns, how
+far the stream has moved, and what a short body raises (werkzeug's ``on_disconnect``: a client
+that went away mid-body is ``ClientDisconnected``) are werkzeug's. Streams limited to a
+maximum (``max_content_length``, where a short read is no error) keep werkzeug's own loop.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+
+def _read_at_once(original: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    @functools.wraps(original)
+    def readall(self: Any) -> bytes:
+        if self.is_exhausted or self._limit_is_max or not hasattr(self._stream, "read"):
+            return original(self)
+        remaining = self.limit - self._pos
+        try:
+            data = self._stream.read(remaining)
+        except (OSError, ValueError) as exc:
+            self.on_disconnect(error=exc)
+            return b""
+        self._pos += len(data)
+        if len(data) < remaining:
+            self.on_disconnect()
+        return bytes(data)
+
+    return readall
+
+
+def targets() -> list[tuple[type, str, Callable[[Any], Any]]]:
+    """(class, attribute, wrap) for local_runtime.emulator._patch()."""
+    from werkzeug.wsgi import LimitedStream
+
+    return [(LimitedStream, "readall", _read_at_once)]
