@@ -25,7 +25,9 @@ stream consumer: every progress write of a task in a batch is a record.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,6 +46,8 @@ from .settings import SettingsStore
 log = logging.getLogger("haul.stats")
 _deserializer = TypeDeserializer()
 _pool = ThreadPoolExecutor(8, thread_name_prefix="stats")
+# List totals read the gauge at most this often per process (StatsStore.recent_gauge).
+GAUGE_MAX_AGE = 1.0
 BATCH_STATE_PREFIX = "s_"
 COUNTER_PREFIX = "n_"
 _BATCH_COUNTERS = ("items", "sized", "total_bytes", "done_bytes")
@@ -115,13 +119,17 @@ def _update(values: Mapping[str, int], prefix: str | None = None) -> tuple[list[
 
 class StatsStore:
     def __init__(
-        self, dynamodb: Any, stats_table: str, batches_table: str, repo: TaskRepository, settings: SettingsStore
+        self, dynamodb: Any, stats_table: str, batches_table: str, repo: TaskRepository, settings: SettingsStore,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = dynamodb
         self.stats_table = stats_table
         self.batches_table = batches_table
         self._repo = repo
         self._settings = settings
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._gauges: dict[str, tuple[float, dict[str, int]]] = {}
 
     # -- writing: the stream handler ---------------------------------------------------------
     def apply(self, records: Iterable[Mapping[str, Any]]) -> ApplyReport:
@@ -234,6 +242,24 @@ class StatsStore:
 
     def gauge(self, scope: str) -> dict[str, int]:
         return counters(self._get(scope, agg.GAUGE))
+
+    def recent_gauge(self, scope: str) -> dict[str, int]:
+        """:meth:`gauge` as read at most ``GAUGE_MAX_AGE`` seconds ago by this process.
+
+        For list totals (``X-Total-Count``), read on every page: someone paging through a list
+        asks several times a second, and the counters trail the tasks by the stream's lag
+        anyway, so one read a second is as current and spares a read on most pages."""
+        now = self._clock()
+        with self._lock:
+            known = self._gauges.get(scope)
+        if known is not None and now - known[0] < GAUGE_MAX_AGE:
+            return dict(known[1])
+        found = self.gauge(scope)
+        with self._lock:
+            self._gauges[scope] = (now, found)
+            if len(self._gauges) > 4096:  # one per owner who lists; forget the oldest
+                del self._gauges[next(iter(self._gauges))]
+        return dict(found)
 
     def state_counts(self, scope: str) -> dict[str, int]:
         """Tasks per state in ``scope`` now: every state, never negative."""
