@@ -10,7 +10,6 @@ from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
     ListAttribute,
-    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -18,6 +17,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
+from .attributes import PlainMapAttribute
 from .config import Config
 from .indexes import (
     AllTasksIndex,
@@ -65,7 +65,7 @@ class TaskModel(Model):
     created_key = UnicodeAttribute()
     priority = NumberAttribute(default=0)
     order = NumberAttribute(default=0)
-    headers = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    headers = PlainMapAttribute(default=dict)
     checksum = UnicodeAttribute(null=True)
     batch_id = UnicodeAttribute(null=True)
     batch_name = UnicodeAttribute(null=True)
@@ -84,12 +84,12 @@ class TaskModel(Model):
     restarts = NumberAttribute(default=0)
     parts_done = NumberAttribute(default=0)
     bytes_done = NumberAttribute(default=0)
-    lane_bytes = MapAttribute(default=dict)  # type: ignore[var-annotated]
-    lane_speed = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    lane_bytes = PlainMapAttribute(default=dict)
+    lane_speed = PlainMapAttribute(default=dict)
     # lane -> step and lane -> token of the lane's newest work message: they fence off
     # duplicate deliveries (see transfer.py).
-    lane_steps = MapAttribute(default=dict)  # type: ignore[var-annotated]
-    lane_tokens = MapAttribute(default=dict)  # type: ignore[var-annotated]
+    lane_steps = PlainMapAttribute(default=dict)
+    lane_tokens = PlainMapAttribute(default=dict)
     finalizing = UnicodeAttribute(null=True)
     phase = UnicodeAttribute(null=True)
     error = UnicodeAttribute(null=True)
