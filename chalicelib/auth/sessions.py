@@ -92,7 +92,11 @@ class Sessions:
             session = SessionModel.get(session_id, consistent_read=True)
         except SessionModel.DoesNotExist:
             return None
-        if session.revoked or session.expires.timestamp() <= self._clock():
+        return self.usable(session)
+
+    def usable(self, session: SessionModel | None) -> SessionModel | None:
+        """``session`` (as read), unless it is missing, revoked or expired."""
+        if session is None or session.revoked or session.expires.timestamp() <= self._clock():
             return None
         return session
 
