@@ -94,11 +94,13 @@ class Config:
     stats_table: str = resource_name(LOCAL_STAGE, "stats")
     activity_table: str = resource_name(LOCAL_STAGE, "activity")
 
-    def tasks_stream_source(self) -> dict[str, Any]:
-        """How a function consumes the tasks table's stream (``@app.on_dynamodb_record``)."""
+    def tasks_stream_source(self, batch_size: int = 100) -> dict[str, Any]:
+        """How a function consumes the tasks table's stream (``@app.on_dynamodb_record``).
+
+        ``batch_size``: records per invocation, at most 1,000 (one GetRecords reads no more)."""
         return {
             "stream_arn": self.tasks_stream_arn,
-            "batch_size": 100,
+            "batch_size": batch_size,
             "starting_position": "LATEST",
             "maximum_batching_window_in_seconds": self.fanout_window,
         }
