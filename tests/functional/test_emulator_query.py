@@ -45,6 +45,11 @@ def table_name(ddb: Any) -> Iterator[str]:
                 "KeySchema": [{"AttributeName": "h", "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["v"]},
             },
+            {
+                "IndexName": "by_k",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}, {"AttributeName": "gr", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
     )
     yield name
@@ -82,7 +87,7 @@ def _range_condition(rng: random.Random, index: str | None) -> tuple[str, str, l
     """(attribute, operator, values) as moto's key condition parser hands them on."""
     if index == "by_h" or rng.random() < 0.35:
         return None
-    if index == "by_g":
+    if index in ("by_g", "by_k"):
         attr, pick = "gr", lambda: {"N": str(rng.choice([-10, -5, 0, 1, 1.5, 2, 2.5, 3, 10, 100, 1000]))}
         ops = ["=", "<", "<=", ">", ">=", "BETWEEN"]
     else:
@@ -101,8 +106,8 @@ def _query_args(rng: random.Random) -> dict[str, Any]:
     from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.models.dynamo_type import DynamoType
 
-    index = rng.choice([None, None, "by_g", "by_h"])
-    hash_attr, hash_value = {None: ("pk", "p%d"), "by_g": ("g", "g%d"), "by_h": ("h", "h%d")}[index]
+    index = rng.choice([None, None, "by_g", "by_h", "by_k"])
+    hash_attr, hash_value = {None: ("pk", "p%d"), "by_g": ("g", "g%d"), "by_h": ("h", "h%d"), "by_k": ("g", "g%d")}[index]
     hash_dt = DynamoType({"S": hash_value % rng.randint(0, 5)})  # now and then a partition with nothing in it
     condition = _range_condition(rng, index)
     if rng.random() < 0.3:
