@@ -33,8 +33,11 @@ functional: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest tests/e2e -q
 
+# Two streams of tests at once (most of the e2e time is waiting on runtimes), a file per
+# worker; then, by itself, what measures time (the scale test's 100 ms pages).
 test: lint typecheck $(STAMP)
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q -n 2 --dist loadfile -m "not alone"
+	$(PY) -m pytest tests -q -m alone
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -173,6 +173,7 @@ def _figures(values: list[float]) -> dict[str, float]:
     }
 
 
+@pytest.mark.alone
 def test_every_page_of_10000_downloads_answers_under_100_ms(rt: RuntimeProcess) -> None:
     owner, session = _user(rt, "scale-user")
     other, other_session = _user(rt, "scale-other")
