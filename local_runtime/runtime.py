@@ -146,7 +146,7 @@ class LocalRuntime:
         self.aws_port = _env_int("HAUL_AWS_PORT", 5000)
         self.api_port = _env_int("HAUL_API_PORT", 8000)
         self.processes = _env_int("HAUL_WORKER_PROCESSES", 2)
-        self.threads = _env_int("HAUL_WORKER_THREADS", 4)
+        self.threads = _env_int("HAUL_WORKER_THREADS", 8)
         self.visibility = _env_int("HAUL_VISIBILITY_TIMEOUT", 30)
         every = os.environ.get("HAUL_SCHEDULE_SECONDS")
         self.schedule_every = float(every) if every else None

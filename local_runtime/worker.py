@@ -24,7 +24,7 @@ log = logging.getLogger("haul.local.worker")
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("HAUL_WORKER_THREADS", "4")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("HAUL_WORKER_THREADS", "8")))
     parser.add_argument("--visibility", type=int, default=int(os.environ.get("HAUL_VISIBILITY_TIMEOUT", "30")))
     parser.add_argument("--primary", action="store_true", help="also poll the secondary queues (DLQ) and the table streams")
     args = parser.parse_args()
