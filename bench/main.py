@@ -49,7 +49,7 @@ class Sizes:
     memory_large: int
 
 
-FULL = Sizes(main=1 * GiB, throttled=512 * MiB, memory_small=256 * MiB, memory_large=2 * GiB)
+FULL = Sizes(main=1 * GiB, throttled=1 * GiB, memory_small=256 * MiB, memory_large=2 * GiB)
 QUICK = Sizes(main=128 * MiB, throttled=64 * MiB, memory_small=128 * MiB, memory_large=384 * MiB)
 # (part size MiB, parallel parts, worker processes, threads per process, progress interval s or None);
 # the defaults are 16 / 8 / 2 x 4 / 1 s.
@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--part-size", type=int, default=16, metavar="MiB", help="Haul part_size (default 16)")
     p.add_argument("--parallel-parts", type=int, default=8, help="Haul parallel_parts (default 8)")
     p.add_argument("--processes", type=int, default=2, help="HAUL_WORKER_PROCESSES (default 2)")
-    p.add_argument("--threads", type=int, default=4, help="HAUL_WORKER_THREADS (default 4)")
+    p.add_argument("--threads", type=int, default=8, help="HAUL_WORKER_THREADS (default 8)")
     p.add_argument("--progress-interval", type=float, metavar="S",
                    help="HAUL_PROGRESS_INTERVAL: seconds between a lane's progress writes (engine default 1)")
     p.add_argument("--repeat", type=int, default=1,
