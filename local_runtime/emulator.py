@@ -1048,19 +1048,20 @@ _UNFREEZE_SECONDS = 300.0
 _written = [0]
 
 
-def _freezer(stop: threading.Event) -> None:
+def _freezer(stop: threading.Event, written: list[int] = _written) -> None:
+    """The freezing thread; ``written``: the count of item writes it watches and resets."""
     import gc
 
     frozen_at = full_at = time.monotonic()
     active = False
     while not stop.wait(0.25):
         now = time.monotonic()
-        if _written[0] >= _FREEZE_EVERY:
-            _written[0], active, frozen_at = 0, True, now
+        if written[0] >= _FREEZE_EVERY:
+            written[0], active, frozen_at = 0, True, now
             gc.collect()
             gc.freeze()
-        elif _written[0] and now - frozen_at >= _FREEZE_AFTER_SECONDS:
-            _written[0], active, frozen_at = 0, True, now
+        elif written[0] and now - frozen_at >= _FREEZE_AFTER_SECONDS:
+            written[0], active, frozen_at = 0, True, now
             gc.collect(1)
             gc.freeze()
         if active and now - full_at >= _UNFREEZE_SECONDS:

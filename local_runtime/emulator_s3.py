@@ -377,8 +377,30 @@ def _value_setter(original: property) -> property:
     return patched
 
 
+# UploadParts of the same part of the same upload, one at a time (striped locks, bounded).
+_PART_LOCKS = [threading.Lock() for _ in range(64)]
+
+
+def _one_upload_per_part(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """moto's UploadPart stores the part, then reads it back for the ETag it answers with. A
+    second UploadPart of the same part number in between (a duplicate delivery, a retry racing
+    the first try) replaces the stored part and closes its file, and the first answers 500
+    ("read of closed file"). S3 takes such uploads side by side, the last one wins; here they
+    take turns, still side by side with every other part."""
+
+    @functools.wraps(original)
+    def upload_part(self: Any) -> Any:
+        key = (self._get_param("uploadId"), self._get_param("partNumber"))
+        with _PART_LOCKS[hash(key) % len(_PART_LOCKS)]:
+            return original(self)
+
+    return upload_part
+
+
 def targets() -> list[tuple[type, str, Callable[[Any], Any]]]:
     """(class, attribute, wrap) for local_runtime.emulator._patch()."""
     from moto.s3.models import FakeKey, FakeMultipart
+    from moto.s3.responses import S3Response
 
-    return [(FakeMultipart, "complete", _fast_complete), (FakeKey, "value", _value_setter)]
+    return [(FakeMultipart, "complete", _fast_complete), (FakeKey, "value", _value_setter),
+            (S3Response, "upload_part", _one_upload_per_part)]

@@ -21,39 +21,45 @@ class _Node:
 
 
 @pytest.fixture()
-def freezer(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def written(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """A freezer of the test's own, watching a write count of its own (the session's emulator
+    runs one too, on the writes of every other test)."""
     monkeypatch.setattr(emulator, "_FREEZE_AFTER_SECONDS", 0.1)
     monkeypatch.setattr(emulator, "_UNFREEZE_SECONDS", 0.6)
+    count = [0]
     stop = threading.Event()
-    thread = threading.Thread(target=emulator._freezer, args=(stop,), daemon=True)
+    thread = threading.Thread(target=emulator._freezer, args=(stop, count), daemon=True)
     thread.start()
     try:
-        yield
+        yield count
     finally:
         stop.set()
         thread.join(5)
 
 
-def test_survivors_of_a_few_writes_are_frozen_within_a_second(freezer: None) -> None:
+def _frozen(obj: object) -> bool:
+    """Whether ``obj`` is in the permanent generation (gc.get_objects lists every other)."""
+    return not any(o is obj for o in gc.get_objects())
+
+
+def test_survivors_of_a_few_writes_are_frozen_within_a_second(written: list[int]) -> None:
     kept = [_Node() for _ in range(1000)]
-    before = gc.get_freeze_count()
-    emulator._written[0] += 1  # one write, far below the 1,000 that trigger a full collection
-    wait_for(lambda: emulator._written[0] == 0 and gc.get_freeze_count() > before, 5, 0.05,
-             "the freezer to freeze what survived")
-    assert kept
+    written[0] += 1  # one write, far below the 1,000 that trigger a full collection
+    wait_for(lambda: written[0] == 0, 5, 0.05, "the freezer to act on one write")
+    assert _frozen(kept[0]) and _frozen(kept[-1])
 
 
-def test_cyclic_garbage_frozen_meanwhile_is_freed_by_the_full_pass(freezer: None) -> None:
+def test_cyclic_garbage_frozen_meanwhile_is_freed_by_the_full_pass(written: list[int]) -> None:
     a, b = _Node(), _Node()
     a.other, b.other = b, a  # a cycle: only the cyclic GC can free it
     gone = weakref.ref(a)
-    emulator._written[0] += 1
-    wait_for(lambda: emulator._written[0] == 0, 5, 0.05, "a freeze")
-    del a, b  # now garbage, possibly frozen: young collections skip it
-    emulator._written[0] += 1  # activity, so the full pass is due
+    written[0] += 1
+    wait_for(lambda: written[0] == 0, 5, 0.05, "a freeze")
+    assert _frozen(a)
+    del a, b  # garbage now, but frozen: the young collections never look at it
 
     def freed() -> bool:
-        emulator._written[0] += 1
+        written[0] += 1  # activity, so the full pass comes due
         return gone() is None
 
     wait_for(freed, 10, 0.1, "the full pass to free a frozen cycle")

@@ -338,3 +338,30 @@ def test_a_part_listed_twice_in_process(s3: Any, buckets: tuple[str, str]) -> No
     seen = [_observe(s3, b, "obj") for b in buckets]
     assert seen[0] == seen[1]
     assert _get(s3, buckets[0], "obj") == (bodies[0] + bodies[1]) * 2
+
+
+def test_uploads_of_the_same_part_at_once_all_succeed(emulator: str) -> None:
+    """Duplicate UploadParts racing each other (a redelivered message, a retry) each get a 200
+    and the part that stays is whole: moto alone answers some of them 500 (it closes the file of
+    the part it replaces while the other request still reads it for its ETag)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.config import Config as BotoConfig
+
+    s3 = boto3.client("s3", region_name=REGION, config=BotoConfig(retries={"total_max_attempts": 1},
+                                                                  max_pool_connections=16))
+    bucket = "race-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=bucket)
+    body = os.urandom(PART)
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
+
+    def put(_: int) -> str:
+        return str(s3.upload_part(Bucket=bucket, Key="k", UploadId=upload, PartNumber=1, Body=body)["ETag"])
+
+    for _ in range(6):
+        with ThreadPoolExecutor(8) as pool:
+            etags = set(pool.map(put, range(8)))
+        assert etags == {f'"{hashlib.md5(body).hexdigest()}"'}
+    s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etags.pop()}]})
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == body
