@@ -1048,8 +1048,12 @@ _UNFREEZE_SECONDS = 300.0
 _written = [0]
 
 
-def _freezer(stop: threading.Event, written: list[int] = _written) -> None:
-    """The freezing thread; ``written``: the count of item writes it watches and resets."""
+def _freezer(
+    stop: threading.Event, written: list[int] = _written,
+    every: float = _FREEZE_AFTER_SECONDS, full_every: float = _UNFREEZE_SECONDS,
+) -> None:
+    """The freezing thread; ``written``: the count of item writes it watches and resets;
+    ``every`` and ``full_every``: _FREEZE_AFTER_SECONDS and _UNFREEZE_SECONDS, for this thread."""
     import gc
 
     frozen_at = full_at = time.monotonic()
@@ -1060,11 +1064,11 @@ def _freezer(stop: threading.Event, written: list[int] = _written) -> None:
             written[0], active, frozen_at = 0, True, now
             gc.collect()
             gc.freeze()
-        elif written[0] and now - frozen_at >= _FREEZE_AFTER_SECONDS:
+        elif written[0] and now - frozen_at >= every:
             written[0], active, frozen_at = 0, True, now
             gc.collect(1)
             gc.freeze()
-        if active and now - full_at >= _UNFREEZE_SECONDS:
+        if active and now - full_at >= full_every:
             active, full_at = False, now
             gc.unfreeze()
             gc.collect()

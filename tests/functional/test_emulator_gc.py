@@ -21,14 +21,12 @@ class _Node:
 
 
 @pytest.fixture()
-def written(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """A freezer of the test's own, watching a write count of its own (the session's emulator
-    runs one too, on the writes of every other test)."""
-    monkeypatch.setattr(emulator, "_FREEZE_AFTER_SECONDS", 0.1)
-    monkeypatch.setattr(emulator, "_UNFREEZE_SECONDS", 0.6)
+def written() -> Iterator[list[int]]:
+    """A freezer of the test's own, quick, watching a write count of its own (the session's
+    emulator runs one too, at its own pace, on the writes of every other test)."""
     count = [0]
     stop = threading.Event()
-    thread = threading.Thread(target=emulator._freezer, args=(stop, count), daemon=True)
+    thread = threading.Thread(target=emulator._freezer, args=(stop, count, 0.1, 0.6), daemon=True)
     thread.start()
     try:
         yield count
@@ -45,8 +43,9 @@ def _frozen(obj: object) -> bool:
 def test_survivors_of_a_few_writes_are_frozen_within_a_second(written: list[int]) -> None:
     kept = [_Node() for _ in range(1000)]
     written[0] += 1  # one write, far below the 1,000 that trigger a full collection
-    wait_for(lambda: written[0] == 0, 5, 0.05, "the freezer to act on one write")
-    assert _frozen(kept[0]) and _frozen(kept[-1])
+    # (a full pass unfreezes for a moment, so "frozen" is waited for, not sampled once)
+    wait_for(lambda: written[0] == 0 and _frozen(kept[0]) and _frozen(kept[-1]), 5, 0.05,
+             "the freezer to freeze what survived one write")
 
 
 def test_cyclic_garbage_frozen_meanwhile_is_freed_by_the_full_pass(written: list[int]) -> None:
@@ -54,8 +53,7 @@ def test_cyclic_garbage_frozen_meanwhile_is_freed_by_the_full_pass(written: list
     a.other, b.other = b, a  # a cycle: only the cyclic GC can free it
     gone = weakref.ref(a)
     written[0] += 1
-    wait_for(lambda: written[0] == 0, 5, 0.05, "a freeze")
-    assert _frozen(a)
+    wait_for(lambda: written[0] == 0 and _frozen(gone()), 5, 0.05, "the cycle to be frozen")
     del a, b  # garbage now, but frozen: the young collections never look at it
 
     def freed() -> bool:
