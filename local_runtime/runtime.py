@@ -37,6 +37,12 @@ class QuietRequestHandler(ChaliceRequestHandler):
         access.debug(format, *args)
 
 
+# The REST server's listen backlog (http.server's default is 5: a burst of new connections,
+# a browser's six plus the CLI's and scripts', was answered with resets). The kernel caps it
+# at net.core.somaxconn.
+API_BACKLOG = 1024
+
+
 class StartupError(Exception):
     """Something the user can fix before Haul can start; the message says what."""
 
@@ -85,7 +91,7 @@ class WorkerSupervisor:
 
     def _spawn(self, index: int) -> subprocess.Popen[bytes]:
         cmd = [sys.executable, "-m", "local_runtime.worker", "--threads", str(self._threads),
-               "--visibility", str(self._visibility)]
+               "--visibility", str(self._visibility), "--parent", str(os.getpid())]
         if index == 0:
             cmd.append("--primary")
         # Its own process group: a Ctrl-C reaches the runtime, which stops workers in order.
@@ -259,6 +265,7 @@ class LocalRuntime:
         self._api.server.RequestHandlerClass = functools.partial(
             QuietRequestHandler, app_object=self.app.app, config=config
         )
+        self._api.server.socket.listen(API_BACKLOG)  # (listen again: only the backlog changes)
         self._api_thread = threading.Thread(target=self._api.server.serve_forever, daemon=True)
         self._api_thread.start()
 

@@ -15,6 +15,7 @@ import threading
 
 import boto3
 
+from . import orphans
 from .realtime import start_stream_pollers
 from .sqs_poller import SqsPoller, sqs_sources
 from .stream_poller import StreamPoller
@@ -26,14 +27,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=int(os.environ.get("HAUL_WORKER_THREADS", "8")))
     parser.add_argument("--visibility", type=int, default=int(os.environ.get("HAUL_VISIBILITY_TIMEOUT", "30")))
+    parser.add_argument("--parent", type=int, default=0, help="the runtime's pid: exit when it dies")
     parser.add_argument("--primary", action="store_true", help="also poll the secondary queues (DLQ) and the table streams")
     args = parser.parse_args()
+    stop = threading.Event()
+    if args.parent:
+        # First thing: a runtime killed while this worker starts must not leave it behind.
+        orphans.guard(args.parent, stop.set)
 
     app_module = importlib.import_module("app")
     from chalicelib.container import warm
 
     warm()  # the clients now, not during the first download
-    stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
 
