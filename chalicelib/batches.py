@@ -307,20 +307,26 @@ class BatchService:
                 return total
             kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    def tasks(self, batch_id: str, limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
-        """One page of the batch's tasks, newest first."""
+    def tasks(self, batch_id: str, owner: str, limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
+        """One page of the batch's tasks that ``owner`` (the batch's owner) owns, newest first.
+
+        A task of another owner can carry the id (one left from before a batch's deletion
+        freed its id for someone else): the batch never shows it."""
         start = _decode(cursor, {"id", "batch_id", "created_key"}, "batch_id", batch_id) if cursor else None
-        result = TaskModel.by_batch.query(batch_id, scan_index_forward=False, limit=limit, last_evaluated_key=start)
+        result = TaskModel.by_batch.query(batch_id, scan_index_forward=False, limit=limit, last_evaluated_key=start,
+                                          filter_condition=TaskModel.owner == owner)
         tasks = [to_task(m) for m in result]
-        return tasks, _encode(result.last_evaluated_key)
+        return [t for t in tasks if t.owner == owner], _encode(result.last_evaluated_key)
 
     def detail(self, who: Identity, batch_id: str, q: BatchTasksQuery) -> dict[str, Any]:
         item = self.get(who, batch_id)
-        tasks, cursor = self.tasks(batch_id, q.per_page, q.cursor)
+        tasks, cursor = self.tasks(batch_id, str(item["owner"]), q.per_page, q.cursor)
         return {"batch": summary(item), "tasks": [t.view() for t in tasks], "next_cursor": cursor}
 
-    def _all_tasks(self, batch_id: str) -> list[Task]:
-        return [to_task(m) for m in TaskModel.by_batch.query(batch_id, scan_index_forward=False)]
+    def _all_tasks(self, batch_id: str, owner: str) -> list[Task]:
+        """Every task of the batch that its owner owns (see :meth:`tasks`)."""
+        found = TaskModel.by_batch.query(batch_id, scan_index_forward=False, filter_condition=TaskModel.owner == owner)
+        return [t for t in (to_task(m) for m in found) if t.owner == owner]
 
     # -- act -------------------------------------------------------------------------------
     def act(self, who: Identity, batch_id: str, action: str, delete_files: bool = False) -> dict[str, Any]:
@@ -330,9 +336,11 @@ class BatchService:
             raise Forbidden(f"a {who.role.value} may read downloads but not change them")
         item = self.get(who, batch_id)
         states, task_action = _BATCH_ACTIONS[action]
-        tasks = self._all_tasks(batch_id)
+        tasks = self._all_tasks(batch_id, str(item["owner"]))
 
         def one(task: Task) -> dict[str, Any]:
+            if task.owner != item["owner"]:  # never: _all_tasks filters; a second lock on the door
+                return {"task_id": task.id, "outcome": "skipped", "message": "not a download of this batch"}
             if task.state not in states:
                 return {"task_id": task.id, "outcome": "skipped", "message": f"the download is {task.state.value}"}
             try:

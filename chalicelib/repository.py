@@ -15,7 +15,7 @@ from . import cursors
 from .domain.states import TaskState
 from .domain.task import Task, rank
 from .domain.urls import dedupe_key, host_of
-from .models import PartModel, TaskModel
+from .models import BatchModel, PartModel, TaskModel
 from .storage import UploadedPart
 
 _TASK_FIELDS = [f.name for f in fields(Task)]
@@ -150,6 +150,34 @@ class TaskRepository:
         except DeleteError as exc:
             if not _conditional_failed(exc):
                 raise
+
+    # -- batches ---------------------------------------------------------------------------
+    def claim_batch(self, batch_id: str, owner: str, name: str | None = None) -> bool:
+        """Make ``owner`` the owner of batch ``batch_id``: one conditional write that creates
+        the batch's item if there is none, or touches it if ``owner`` owns it already. False
+        (and nothing written) when the batch belongs to someone else.
+
+        Every path that puts a task into a batch calls this first (once per request is
+        enough), so a batch's item exists, with its owner, before any of its tasks does; the
+        statistics stream only counts into items that exist (chalicelib/stats.py)."""
+        created = now_ms()
+        actions: list[Action] = [
+            BatchModel.owner.set(owner),
+            BatchModel.created_at.set(BatchModel.created_at | created),
+            BatchModel.created_key.set(BatchModel.created_key | f"{created:013d}#{batch_id}"),
+            BatchModel.updated_at.set(created),
+        ]
+        if name:
+            actions.append(BatchModel.name.set(BatchModel.name | name))
+        try:
+            BatchModel(batch_id).update(
+                actions=actions, condition=BatchModel.id.does_not_exist() | (BatchModel.owner == owner)
+            )
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
 
     def list_for_owner(
         self, owner: str, state: TaskState | None, limit: int, cursor: str | None

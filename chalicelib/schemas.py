@@ -87,7 +87,8 @@ SpeedLimit = Annotated[
 class AddDownload(_Strict):
     url: str = Field(min_length=1, max_length=MAX_URL)
     filename: str | None = Field(default=None, max_length=1024)
-    batch_id: str | None = Field(default=None, max_length=64)
+    # The ids GET /batches/{id} can name: letters, digits and '-'.
+    batch_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z-]+$")
     batch_name: str | None = Field(default=None, max_length=200)
     priority: Priority = 0
     headers: dict[str, str] = Field(default_factory=dict)

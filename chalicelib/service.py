@@ -89,6 +89,9 @@ class DownloadService:
             self.guard.check(req.url)
         except BlockedUrl as exc:
             raise field_error("url", str(exc)) from None
+        batch_id = req.batch_id or (str(uuid.uuid4()) if req.batch_name else None)
+        if batch_id is not None:
+            self.claim_batch(who, batch_id, req.batch_name)
         if not req.allow_duplicate:
             existing = self.find_duplicate(who.user_id, req.url)
             if existing is not None:
@@ -112,7 +115,7 @@ class DownloadService:
             order=created * 1000,
             headers=dict(req.headers),
             checksum=req.checksum,
-            batch_id=req.batch_id or (str(uuid.uuid4()) if req.batch_name else None),
+            batch_id=batch_id,
             batch_name=req.batch_name,
             category=req.category,
             tags=list(req.tags),
@@ -130,6 +133,17 @@ class DownloadService:
         )
         self.dispatcher.kick()
         return AddedTask.of(self.repo.get(task_id) or task, duplicate=False)
+
+    def claim_batch(self, who: Identity, batch_id: str, name: str | None = None) -> None:
+        """Let ``who`` add downloads to batch ``batch_id``: it is made now, owned by ``who``, if
+        it does not exist; one of ``who``'s own is fine; anyone else's (an admin's request
+        included: a batch holds its owner's downloads only) is a Conflict, and nothing is
+        written. Call it before creating any task of the batch (once per request)."""
+        if not self.repo.claim_batch(batch_id, who.user_id, name):
+            raise Conflict(
+                f"batch_id {batch_id} names a batch that is not yours; choose another id",
+                [{"field": "batch_id", "message": "names a batch that is not yours"}],
+            )
 
     def find_duplicate(self, owner: str, url: str) -> Task | None:
         """``owner``'s newest download of ``url`` (however spelt) that is queued, downloading,

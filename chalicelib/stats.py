@@ -185,29 +185,18 @@ class StatsStore:
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": values,
             })
-        for batch_id, batch in sorted(deltas.batches.items()):
+        for (batch_id, _), batch in sorted(deltas.batches.items()):
             clauses, names, values = _update(batch.counts)
             sets = ["updated_at = :now"]
             values[":now"] = {"N": str(now)}
             kwargs: dict[str, Any] = {"TableName": self.batches_table, "Key": {"id": {"S": batch_id}}}
-            if batch.create:
-                created = batch.created_at or now
-                names.update({"#ow": "owner", "#ck": "created_key", "#ca": "created_at"})
-                values.update({
-                    ":ow": {"S": batch.owner},
-                    ":ck": {"S": f"{created:013d}#{batch_id}"},
-                    ":ca": {"N": str(created)},
-                })
-                sets += ["#ow = if_not_exists(#ow, :ow)", "#ck = if_not_exists(#ck, :ck)",
-                         "#ca = if_not_exists(#ca, :ca)"]
-                if batch.name:
-                    names["#nm"] = "name"
-                    values[":nm"] = {"S": batch.name}
-                    sets.append("#nm = if_not_exists(#nm, :nm)")
-            else:
-                # Only a task joining a batch makes its item: the last tasks of a deleted batch
-                # leaving it must not bring it back.
-                kwargs["ConditionExpression"] = "attribute_exists(id)"
+            # Only into a batch that exists and is the task's owner's: the add made its item,
+            # with its owner (TaskRepository.claim_batch); the stream never makes one. So the
+            # last tasks of a deleted batch leaving it do not bring it back, and a task that
+            # carries the id of another owner's batch never counts in it.
+            names["#ow"] = "owner"
+            values[":ow"] = {"S": batch.owner}
+            kwargs["ConditionExpression"] = "attribute_exists(id) AND #ow = :ow"
             expression = f"SET {', '.join(sets)}" + (f" ADD {', '.join(clauses)}" if clauses else "")
             kwargs.update({"UpdateExpression": expression, "ExpressionAttributeNames": names,
                            "ExpressionAttributeValues": values})

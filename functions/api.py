@@ -38,12 +38,14 @@ def health(request: Request) -> dict[str, Any]:
 
 
 @route(blueprint, "/downloads", ["POST"], role=Role.USER, body=AddDownload, response=TaskView, status=201,
+       errors=[409],
        also={200: "OK: a duplicate; the URL is already queued, running, paused or completed for you, and this "
                   "is that download (nothing was added; send allow_duplicate=true to add it anyway)"},
        headers={"Location": "the download's URL", "X-Duplicate-Of": "with 200: the id of the existing download"})
 def add_download(request: Request) -> Response:
     """Add a download (the URL is checked against private networks unless the stage allows them).
-    A URL you already have queued, running, paused or completed answers 200 with that download."""
+    A URL you already have queued, running, paused or completed answers 200 with that download.
+    A `batch_id` names your batch (made now if it does not exist); another user's answers 409."""
     req = parse(AddDownload, json_body(request))
     task = services().downloads.add(caller(request), req)
     location = {"Location": f"/api/v1/downloads/{task.id}"}

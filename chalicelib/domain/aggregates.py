@@ -164,13 +164,10 @@ def breakdown_keys(image: Image) -> list[str]:
 
 @dataclass
 class BatchDelta:
-    """The change to one batch's summary; ``create``: a task joined it (the batch item is
-    made if it is missing: one POST /downloads with a batch name makes a batch too)."""
+    """The change to one batch's summary from its owner's tasks. The batch's item is made by
+    the add, with its owner; these deltas only count into it."""
 
     owner: str
-    name: str | None = None
-    created_at: int = 0
-    create: bool = False
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -181,7 +178,8 @@ class Deltas:
     counters: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     # A breakdown item's display name (a batch's name).
     names: dict[tuple[str, str], str] = field(default_factory=dict)
-    batches: dict[str, BatchDelta] = field(default_factory=dict)
+    # (batch id, owner) -> delta: a task counts only in a batch of its own owner's.
+    batches: dict[tuple[str, str], BatchDelta] = field(default_factory=dict)
     changes: int = 0
 
     def add(self, scope: str, key: str, counts: Mapping[str, int]) -> None:
@@ -216,40 +214,37 @@ class Deltas:
         self._batch(old, new)
 
     def _batch(self, old: Image | None, new: Image | None) -> None:
-        before, after = (old or {}).get("batch_id"), (new or {}).get("batch_id")
-        for batch_id, image in ((before, old), (after, new)):
-            if not batch_id or image is None:
-                continue
-            delta = self.batches.setdefault(str(batch_id), BatchDelta(owner=str(image.get("owner"))))
-            if image.get("batch_name") and not delta.name:
-                delta.name = str(image["batch_name"])
-            if old is None and image is new:
-                delta.create = True
-                delta.created_at = delta.created_at or _int(new.get("created_at"))
+        before, after = _batch_key(old), _batch_key(new)
         if before == after:
             if after:
                 diff = _difference(batch_contribution(new), batch_contribution(old))
-                self._add_batch(str(after), diff)
+                self._add_batch(after, diff)
             return
         if before:
-            self._add_batch(str(before), {k: -v for k, v in batch_contribution(old).items()})
+            self._add_batch(before, {k: -v for k, v in batch_contribution(old).items()})
         if after:
-            self._add_batch(str(after), batch_contribution(new))
+            self._add_batch(after, batch_contribution(new))
 
-    def _add_batch(self, batch_id: str, counts: Mapping[str, int]) -> None:
-        target = self.batches[batch_id].counts
+    def _add_batch(self, key: tuple[str, str], counts: Mapping[str, int]) -> None:
+        target = self.batches.setdefault(key, BatchDelta(owner=key[1])).counts
         for name, value in counts.items():
             if value:
                 target[name] = target.get(name, 0) + value
 
     def compact(self) -> Deltas:
-        """Without the entries whose deltas cancelled out (a batch item to create stays)."""
+        """Without the entries whose deltas cancelled out."""
         self.counters = {k: {n: v for n, v in c.items() if v} for k, c in self.counters.items()}
         self.counters = {k: c for k, c in self.counters.items() if c}
         for batch in self.batches.values():
             batch.counts = {n: v for n, v in batch.counts.items() if v}
-        self.batches = {k: b for k, b in self.batches.items() if b.counts or b.create}
+        self.batches = {k: b for k, b in self.batches.items() if b.counts}
         return self
+
+
+def _batch_key(image: Image | None) -> tuple[str, str] | None:
+    if image is None or not image.get("batch_id"):
+        return None
+    return str(image["batch_id"]), str(image.get("owner") or "")
 
 
 def deltas(changes: Iterable[tuple[Image | None, Image | None, int]]) -> Deltas:

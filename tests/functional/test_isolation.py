@@ -180,3 +180,79 @@ def test_who_may_add_downloads_and_change_settings(world: World, svc) -> None:  
     for who, status in (("anonymous", 401), ("viewer", 403), ("alice", 403), ("admin", 200)):
         assert world.api(who).get("/users").status_code == status, who
         assert world.api(who).get(f"/users/{world.ids['bob']}").status_code == status, who
+
+
+# -- batches: one owner each (issue #11, item 1) ---------------------------------------------
+
+
+def _batch_tasks(world: World, who: str, batch_id: str) -> set[str]:
+    resp = world.api(who).get(f"/batches/{batch_id}")
+    assert resp.status_code == 200, resp.body
+    return {t["id"] for t in resp.json_body["tasks"]}
+
+
+def _own_tasks(world: World, who: str) -> set[str]:
+    return {t["id"] for t in world.api(who).get("/downloads?per_page=200").json_body["tasks"]}
+
+
+@pytest.mark.parametrize(("first", "second"), [("alice", "bob"), ("bob", "alice")])
+def test_a_batch_id_belongs_to_whoever_used_it_first(world: World, svc, first: str, second: str) -> None:  # type: ignore[no-untyped-def]
+    """The review's takeover: the second user to name a batch id gets a 409 and adds nothing;
+    neither can read, act on or delete the other's batch through the shared id."""
+    batch_id = f"nightly-{uuid.uuid4().hex[:8]}"
+    made = world.api(first).add(DEAD, batch_id=batch_id, filename="first.bin")
+    before = _own_tasks(world, second)
+    resp = world.api(second).post("/downloads", {"url": DEAD + "?sig=secret", "batch_id": batch_id,
+                                                 "allow_duplicate": True})
+    assert resp.status_code == 409, resp.body
+    error = assert_envelope(resp)
+    assert error["code"] == "CONFLICT" and error["details"][0]["field"] == "batch_id"
+    assert _own_tasks(world, second) == before  # nothing created
+    # The owner's view is whole and only theirs; the other's is what a missing batch answers.
+    assert _batch_tasks(world, first, batch_id) == {made["id"]}
+    assert world.api("admin").get(f"/batches/{batch_id}").json_body["batch"]["owner"] == world.ids[first]
+    for method, path in (("GET", ""), ("POST", "/pause"), ("POST", "/resume"), ("POST", "/retry-failed"),
+                         ("DELETE", "")):
+        resp = world.api(second).call(method, f"/batches/{batch_id}{path}")
+        assert resp.status_code == 404 and assert_envelope(resp)["code"] == "NOT_FOUND", (method, path, resp.body)
+    assert svc.repo.get(made["id"]) is not None
+    # The owner may go on adding to it.
+    again = world.api(first).add(DEAD + "?2", batch_id=batch_id)
+    assert _batch_tasks(world, first, batch_id) == {made["id"], again["id"]}
+    for task_id in (made["id"], again["id"]):
+        svc.repo.delete(task_id)
+
+
+def test_a_deleted_batch_s_id_can_be_reused_and_shows_only_its_new_owner_s_downloads(world: World, svc) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.auth.identity import Identity, Role
+    from chalicelib.schemas import AddDownload
+
+    batch_id = f"reused-{uuid.uuid4().hex[:8]}"
+    alices = world.api("alice").add(DEAD, batch_id=batch_id)
+    # A download of alice's that the batch's deletion missed (added while it ran) keeps the id.
+    alice = Identity(world.ids["alice"], "alice", Role.USER)
+    straggler = svc.downloads.add(alice, AddDownload(url=DEAD + "?late", batch_id=batch_id, allow_duplicate=True))
+    svc.repo.delete(straggler.id)
+    deleted = world.api("alice").delete(f"/batches/{batch_id}")
+    assert deleted.status_code == 200 and deleted.json_body["affected"] == 1, deleted.body
+    assert svc.repo.get(alices["id"]) is None
+    svc.repo.create(straggler)  # back, as if it had been written just after the deletion's read
+    # The id is free again: bob takes it.
+    bobs = world.api("bob").add(DEAD, batch_id=batch_id)
+    assert _batch_tasks(world, "bob", batch_id) == {bobs["id"]}  # never alice's straggler
+    assert world.api("admin").get(f"/batches/{batch_id}").json_body["batch"]["owner"] == world.ids["bob"]
+    assert _batch_tasks(world, "admin", batch_id) == {bobs["id"]}
+    assert world.api("alice").get(f"/batches/{batch_id}").status_code == 404
+    assert world.api("alice").post("/downloads", {"url": DEAD, "batch_id": batch_id}).status_code == 409
+    # Bob's whole-batch actions touch only his own downloads.
+    paused = world.api("bob").post(f"/batches/{batch_id}/pause").json_body
+    assert [r["task_id"] for r in paused["results"]] == [bobs["id"]]
+    gone = world.api("bob").delete(f"/batches/{batch_id}").json_body
+    assert [r["task_id"] for r in gone["results"]] == [bobs["id"]]
+    assert svc.repo.get(straggler.id) is not None and svc.repo.get(bobs["id"]) is None
+    svc.repo.delete(straggler.id)
+
+
+def test_a_batch_id_must_be_one_the_batches_api_can_name(world: World) -> None:
+    resp = world.api("alice").post("/downloads", {"url": DEAD, "batch_id": "a b/../c"})
+    assert resp.status_code == 422 and assert_envelope(resp)["details"][0]["field"] == "batch_id"

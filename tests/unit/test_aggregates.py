@@ -32,9 +32,8 @@ def test_insert_counts_gauge_added_and_breakdowns_in_both_scopes() -> None:
         for key in ("host#example.com", "batch#b1", "category#iso", "tag#x", "tag#y"):
             assert d.counters[(scope, key)] == {"added": 1}
         assert d.names[(scope, "batch#b1")] == "Nightly"
-    batch = d.batches["b1"]
-    assert batch.create and batch.owner == "u1" and batch.name == "Nightly" and batch.created_at == T0
-    assert batch.counts == {"state:queued": 1, "items": 1}
+    batch = d.batches[("b1", "u1")]
+    assert batch.owner == "u1" and batch.counts == {"state:queued": 1, "items": 1}
 
 
 def test_completion_counts_once_with_bytes_and_duration() -> None:
@@ -48,8 +47,7 @@ def test_completion_counts_once_with_bytes_and_duration() -> None:
     assert d.counters[("all", "total")] == {"completed": 1, "bytes": 1000, "download_ms": 4000}
     assert d.counters[("all", "host#example.com")] == {"completed": 1, "bytes": 1000}
     assert d.counters[("all", "batch#b")] == {"completed": 1, "bytes": 1000}
-    assert d.batches["b"].counts == {"state:downloading": -1, "state:completed": 1, "done_bytes": 500}
-    assert not d.batches["b"].create
+    assert d.batches[("b", "u1")].counts == {"state:downloading": -1, "state:completed": 1, "done_bytes": 500}
     # The same state again (a progress write after) counts nothing new.
     again = agg.deltas([(new, dict(new, updated_at=T0 + 5000), T0 + 5000)])
     assert again.counters == {} and again.batches == {}
@@ -61,14 +59,14 @@ def test_progress_moves_only_byte_gauges_and_the_batch() -> None:
     d = agg.deltas([(old, new, T0)])
     assert d.counters[("all", "gauge")] == {"done": 310, "active_done": 310}
     assert set(d.counters) == {("all", "gauge"), ("u#u1", "gauge")}
-    assert d.batches["b"].counts == {"done_bytes": 310}
+    assert d.batches[("b", "u1")].counts == {"done_bytes": 310}
 
 
 def test_size_becoming_known_adds_to_totals() -> None:
     d = agg.deltas([(task(), task(size=2048), T0)])
     assert d.counters[("all", "gauge")] == {"size": 2048, "active_size": 2048}
     d = agg.deltas([(task(batch_id="b"), task(size=2048, batch_id="b"), T0)])
-    assert d.batches["b"].counts == {"sized": 1, "total_bytes": 2048}
+    assert d.batches[("b", "u1")].counts == {"sized": 1, "total_bytes": 2048}
 
 
 def test_remove_changes_gauges_and_batches_never_history() -> None:
@@ -76,9 +74,8 @@ def test_remove_changes_gauges_and_batches_never_history() -> None:
     d = agg.deltas([(old, None, T0 + 1)])
     assert d.counters[("all", "gauge")] == {"completed": -1, "size": -10, "done": -10, "stored": -10}
     assert all(key == "gauge" for _, key in d.counters)
-    assert d.batches["b"].counts == {"state:completed": -1, "items": -1, "sized": -1, "total_bytes": -10,
+    assert d.batches[("b", "u1")].counts == {"state:completed": -1, "items": -1, "sized": -1, "total_bytes": -10,
                                      "done_bytes": -10}
-    assert not d.batches["b"].create
 
 
 def test_retry_is_not_a_new_download_but_a_second_failure_counts() -> None:
@@ -108,8 +105,8 @@ def test_coalescing_many_inserts_is_one_delta_per_key() -> None:
 
 def test_a_task_that_moves_between_batches_leaves_one_and_joins_the_other() -> None:
     d = agg.deltas([(task(batch_id="a", size=5), task(batch_id="b", size=5), T0)])
-    assert d.batches["a"].counts == {"state:queued": -1, "items": -1, "sized": -1, "total_bytes": -5}
-    assert d.batches["b"].counts == {"state:queued": 1, "items": 1, "sized": 1, "total_bytes": 5}
+    assert d.batches[("a", "u1")].counts == {"state:queued": -1, "items": -1, "sized": -1, "total_bytes": -5}
+    assert d.batches[("b", "u1")].counts == {"state:queued": 1, "items": 1, "sized": 1, "total_bytes": 5}
 
 
 def test_changes_without_owner_or_state_are_ignored() -> None:
@@ -162,3 +159,9 @@ def test_buckets_cover_both_ends() -> None:
 def test_success_rate() -> None:
     assert agg.success_rate(0, 0) is None
     assert agg.success_rate(3, 1) == 0.75
+
+
+def test_two_owners_tasks_with_one_batch_id_count_apart() -> None:
+    d = agg.deltas([(None, task(id="a", batch_id="nightly"), T0), (None, task(id="b", owner="u2", batch_id="nightly"), T0)])
+    assert d.batches[("nightly", "u1")].owner == "u1" and d.batches[("nightly", "u2")].owner == "u2"
+    assert d.batches[("nightly", "u1")].counts == d.batches[("nightly", "u2")].counts == {"state:queued": 1, "items": 1}
