@@ -42,6 +42,12 @@ test: lint typecheck $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# The web app's vendored front-end libraries (exact versions in tools/vendor_web.py), fetched
+# with npm pack from the npm registry; the committed files are what runs (no Node at run time).
+.PHONY: vendor-web
+vendor-web:
+	python3 tools/vendor_web.py
+
 # -- packaging and deploying (docs/deploy.md); the tests package, they never deploy ----------
 STAGE            ?= dev
 STACK            ?= haul-$(STAGE)

@@ -20,6 +20,7 @@ from functions import (
     scheduler,
     settings,
     stats,
+    webapp,
     websocket,
     worker,
 )
@@ -36,6 +37,8 @@ app.register_blueprint(docs.blueprint, url_prefix="/api/v1")
 # The control surface (issue #5).
 for _module in (batches, queue, settings, stats, activity):
     app.register_blueprint(_module.blueprint, url_prefix="/api/v1")
+# The web app at / and its static files (issue #14, docs/webapp.md).
+app.register_blueprint(webapp.blueprint)
 
 
 @app.on_sqs_message(queue=CONFIG.work_queue, batch_size=1)

@@ -271,6 +271,10 @@ class TaskRepository:
             PartModel.query(task_id, PartModel.slot.startswith(prefix), consistent_read=True)
         )
 
+    def part_numbers(self, task_id: str, gen: int) -> list[int]:
+        """The numbers of the parts of this generation that are stored, in order."""
+        return sorted(int(p.number) for p in self.parts(task_id, gen))
+
     def delete_parts(self, task_id: str, below_gen: int | None = None) -> int:
         """Forget the recorded parts of a task (of generations below ``below_gen``, if given)."""
         count = 0

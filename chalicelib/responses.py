@@ -88,6 +88,19 @@ class TaskPage(_Out):
     next_cursor: str | None
 
 
+class FileLink(_Out):
+    url: str = Field(description="a short-lived presigned URL of the stored file")
+    expires_in: int = Field(description="seconds the URL stays valid")
+
+
+class PartsMap(_Out):
+    id: str
+    state: TaskState
+    parts_total: int | None = Field(description="null until the probe has planned the parts")
+    part_size: int | None
+    done: list[int] = Field(description="numbers (from 1) of the parts stored so far")
+
+
 class Deleted(_Out):
     id: str
     deleted: bool

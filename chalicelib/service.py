@@ -313,6 +313,15 @@ class DownloadService:
             raise Conflict(f"the download is {task.state.value}; its file exists once it is completed")
         return self.store.presign(task.key, task.filename, self.settings.get().presign_seconds)
 
+    def file_link(self, who: Identity, task_id: str) -> tuple[str, int]:
+        """The presigned URL of a completed download's file and its lifetime in seconds."""
+        return self.file_url(who, task_id), self.settings.get().presign_seconds
+
+    def parts_done(self, who: Identity, task_id: str) -> tuple[Task, tuple[int, ...]]:
+        """The download and the numbers of its parts stored so far (of its current source)."""
+        task = self.get(who, task_id)
+        return task, tuple(self.repo.part_numbers(task.id, task.gen))
+
     def _discard_upload(self, task: Task) -> None:
         if task.upload_id:
             self.store.abort(task.key, task.upload_id)

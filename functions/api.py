@@ -11,7 +11,7 @@ from chalicelib import bulk
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
 from chalicelib.domain.states import Action
-from chalicelib.responses import Deleted, Health, TaskPage, TaskView
+from chalicelib.responses import Deleted, FileLink, Health, PartsMap, TaskPage, TaskView
 from chalicelib.responses_queue import BulkAnswer, HistoryCleared, RetriedFailed
 from chalicelib.schemas import (
     AddDownload,
@@ -145,3 +145,18 @@ def download_file(request: Request, task_id: str) -> Response:
     url = services().downloads.file_url(caller(request), task_id)
     return Response(body="", status_code=302, headers={"Location": url})
 
+
+
+@route(blueprint, "/downloads/{task_id}/link", ["GET"], response=FileLink, errors=[404, 409])
+def download_link(request: Request, task_id: str) -> dict[str, Any]:
+    """The presigned URL of the stored file as JSON (for pages: a link the browser opens)."""
+    url, seconds = services().downloads.file_link(caller(request), task_id)
+    return {"url": url, "expires_in": seconds}
+
+
+@route(blueprint, "/downloads/{task_id}/parts", ["GET"], response=PartsMap, errors=[404])
+def download_parts(request: Request, task_id: str) -> dict[str, Any]:
+    """Which parts of a download are stored (the rest are in flight or missing)."""
+    task, done = services().downloads.parts_done(caller(request), task_id)
+    return {"id": task.id, "state": task.state.value, "parts_total": task.part_count, "part_size": task.part_size,
+            "done": list(done)}
