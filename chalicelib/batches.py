@@ -3,8 +3,9 @@
 A batch is an item of the batches table (chalicelib/models.py BatchModel). Its summary
 counters (tasks per state, bytes known and stored) are kept by the stream handler
 (chalicelib/stats.py) as the batch's tasks change; its tasks are a Query on the tasks
-table's by-batch index. Every task is created through DownloadService.add, so a batch's
-items are checked, deduplicated and dispatched exactly as single downloads are.
+table's by-batch index. A batch's items are added together (chalicelib/admission: URL checks
+side by side, duplicates in few Queries, tasks written 25 to a request, one dispatcher kick),
+and checked and deduplicated as single downloads are.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from pydantic import Field, field_validator
 
 from . import cursors
 from .activity import ActivityLog
+from .admission.service import Admission
 from .auth.identity import Identity, Role
 from .domain import aggregates as agg
 from .domain.states import Action, TaskState
 from .domain.task import Task, iso
-from .errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from .errors import ApiError, Conflict, Forbidden, Internal, NotFound, Unavailable, ValidationFailed, field_error
 from .models import BatchModel, TaskModel
 from .repository import TaskRepository, now_ms, to_task
 from .schemas import AddDownload, Priority, _Strict, parse
@@ -172,9 +174,11 @@ _BATCH_ACTIONS: dict[str, tuple[frozenset[TaskState], Action | None]] = {
 
 class BatchService:
     def __init__(
-        self, dynamodb: Any, table: str, repo: TaskRepository, downloads: DownloadService, activity: ActivityLog
+        self, dynamodb: Any, table: str, repo: TaskRepository, downloads: DownloadService, activity: ActivityLog,
+        admission: Admission,
     ) -> None:
         self._db = dynamodb
+        self._admission = admission
         self.table = table
         self._repo = repo
         self._downloads = downloads
@@ -182,7 +186,8 @@ class BatchService:
 
     # -- create ----------------------------------------------------------------------------
     def create(self, who: Identity, body: Any) -> dict[str, Any]:
-        """Make the batch, then each item through DownloadService.add; items fail one by one."""
+        """Make the batch, then add its items together (chalicelib/admission): each is checked
+        and deduplicated as a single download is, and fails on its own."""
         if not who.at_least(Role.USER):
             raise Forbidden(f"a {who.role.value} may read downloads but not change them")
         req: _CreateBatchRaw = parse(_CreateBatchRaw, body)
@@ -193,34 +198,44 @@ class BatchService:
             created_at=created, updated_at=created, items=0, total_bytes=0, done_bytes=0,
         ).save()
         defaults = {k: v for k, v in (req.defaults or {}).items() if v is not None}
-        results: list[dict[str, Any]] = []
-        tasks: list[Task] = []
-        new: list[Task] = []
-        details: list[dict[str, str]] = []
+        errors: dict[int, ApiError] = {}
+        adds: list[tuple[int, AddDownload]] = []
         for index, raw in enumerate(req.items):
-            outcome: dict[str, Any] = {"index": index, "ok": False, "task_id": None, "duplicate": False, "error": None}
             try:
                 if not isinstance(raw, dict):
                     raise field_error("body", "must be an object")
                 for key in ("batch_id", "batch_name"):
                     if key in raw:
                         raise field_error(key, "is set by the batch")
-                add = parse(AddDownload, {**defaults, **raw, "batch_id": batch_id, "batch_name": req.name})
-                task = self._downloads.add(who, add)
-            except Exception as exc:  # noqa: BLE001 - one item's failure is reported, never the batch's
-                outcome["error"] = _error(exc)
+                adds.append((index, parse(AddDownload, {**defaults, **raw, "batch_id": batch_id,
+                                                        "batch_name": req.name})))
+            except ApiError as exc:
+                errors[index] = exc
+        admitted = iter(self._admission.add_many(who, [a for _, a in adds], batch_id) if adds else [])
+        outcomes = {index: next(admitted) for index, _ in adds}
+        results: list[dict[str, Any]] = []
+        tasks: list[Task] = []
+        new: list[Task] = []
+        details: list[dict[str, str]] = []
+        for index in range(len(req.items)):
+            outcome: dict[str, Any] = {"index": index, "ok": False, "task_id": None, "duplicate": False, "error": None}
+            got = outcomes.get(index)
+            error = errors.get(index) or (got.error if got is not None else None)
+            if got is None or got.task is None:
+                outcome["error"] = _error(error or Internal("not added"))
                 for d in outcome["error"]["details"] or [{"field": "body", "message": outcome["error"]["message"]}]:
                     details.append({"field": f"items.{index}.{d['field']}", "message": d["message"]})
                 results.append(outcome)
                 continue
-            duplicate = bool(getattr(task, "duplicate", task.batch_id != batch_id))
-            outcome.update(ok=True, task_id=task.id, duplicate=duplicate)
+            outcome.update(ok=True, task_id=got.task.id, duplicate=got.duplicate)
             results.append(outcome)
-            tasks.append(task)
-            if not duplicate:
-                new.append(task)
+            tasks.append(got.task)
+            if not got.duplicate:
+                new.append(got.task)
         if not tasks:
             BatchModel(batch_id).delete()
+            if any(isinstance(e, Unavailable) for e in (o.error for o in outcomes.values())):
+                raise Unavailable("no item of the batch could be stored; nothing was added", details)
             raise ValidationFailed("no item of the batch could be added", details)
         failed = sum(1 for r in results if not r["ok"])
         duplicates = sum(1 for r in results if r["duplicate"])

@@ -13,6 +13,8 @@ from pynamodb.models import Model
 
 from . import safehttp, tracing
 from .activity import ActivityLog
+from .admission.service import Admission
+from .admission.store import AdmissionStore
 from .auth.accounts import Accounts
 from .auth.apikeys import ApiKeys
 from .auth.ratelimit import RateLimiter
@@ -117,7 +119,10 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         activity=activity,
         queue_control=QueueControl(dispatcher.control, dispatcher, queue, activity),
         stats=stats,
-        batches=BatchService(stats.db, config.batches_table, repo, downloads, activity),
+        batches=BatchService(
+            stats.db, config.batches_table, repo, downloads, activity,
+            Admission(AdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge),
+        ),
     )
 
 

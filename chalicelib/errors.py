@@ -72,6 +72,12 @@ class TooManyRequests(ApiError):
         self.retry_after = max(1, retry_after)
 
 
+class Unavailable(ApiError):
+    """A backing service failed and nothing was changed: sending the request again is safe."""
+
+    status, code = 503, "UNAVAILABLE"
+
+
 class Internal(ApiError):
     status, code = 500, "INTERNAL_ERROR"
 

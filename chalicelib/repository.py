@@ -52,6 +52,24 @@ def to_task(model: TaskModel) -> Task:
     return Task(**values)
 
 
+def new_model(task: Task, actor: str | None = None) -> TaskModel:
+    """A new task's item, with the attributes its indexes read (owner#state, rank, ...)."""
+    model = TaskModel(task.id)
+    model.actor = actor
+    for name in _TASK_FIELDS:
+        value = getattr(task, name)
+        if name == "state":
+            value = task.state.value
+        setattr(model, name, value)
+    model.owner_state = f"{task.owner}#{task.state.value}"
+    model.rank = rank(task.priority, task.order)
+    model.created_key = created_key(task.created_at, task.id)
+    model.host = task.host or host_of(task.url) or None
+    model.search = f"{task.filename} {task.url}".lower()
+    model.dedupe = dedupe_key(task.owner, task.url)
+    return model
+
+
 def _cursor_encode(key: dict[str, Any] | None) -> str | None:
     if not key:
         return None
@@ -84,20 +102,7 @@ class TaskRepository:
     # -- tasks ----------------------------------------------------------------------------
     def create(self, task: Task, actor: str | None = None) -> None:
         """Store a new task; ``actor``: who added it (the activity log reads it from the stream)."""
-        model = TaskModel(task.id)
-        model.actor = actor
-        for name in _TASK_FIELDS:
-            value = getattr(task, name)
-            if name == "state":
-                value = task.state.value
-            setattr(model, name, value)
-        model.owner_state = f"{task.owner}#{task.state.value}"
-        model.rank = rank(task.priority, task.order)
-        model.created_key = created_key(task.created_at, task.id)
-        model.host = task.host or host_of(task.url) or None
-        model.search = f"{task.filename} {task.url}".lower()
-        model.dedupe = dedupe_key(task.owner, task.url)
-        model.save(condition=TaskModel.id.does_not_exist())
+        new_model(task, actor).save(condition=TaskModel.id.does_not_exist())
 
     def get(self, task_id: str) -> Task | None:
         try:

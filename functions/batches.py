@@ -25,9 +25,13 @@ TAG = "batches"
 
 
 @route(blueprint, "/batches", ["POST"], role=Role.USER, tag=TAG, body=CreateBatch, response=BatchCreated,
-       status=201, errors=[403], headers={"Location": "the new batch's URL"})
+       status=201, errors=[403, 503], headers={"Location": "the new batch's URL"})
 def create_batch(request: Request) -> Response:
-    """Add many downloads as one batch; each item succeeds or fails on its own (422 if none could be added)."""
+    """Add many downloads as one batch; each item succeeds or fails on its own (422 if none could be added).
+
+    Items are added together: up to 500 answer within a few seconds. An item that could not
+    be stored has `ok: false` and the error `UNAVAILABLE`; every item reported `ok` exists.
+    503 if no item could be stored (nothing was added)."""
     answer = services().batches.create(caller(request), json_body(request))
     return respond(answer, 201, {"Location": f"/api/v1/batches/{answer['batch']['id']}"})
 
