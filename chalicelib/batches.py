@@ -193,10 +193,10 @@ class BatchService:
         req: _CreateBatchRaw = parse(_CreateBatchRaw, body)
         batch_id = str(uuid.uuid4())
         created = now_ms()
-        BatchModel(
-            batch_id, owner=who.user_id, name=req.name, created_key=f"{created:013d}#{batch_id}",
-            created_at=created, updated_at=created, items=0, total_bytes=0, done_bytes=0,
-        ).save()
+        # The batch's item, with its owner, exists before any of its tasks (the ownership check
+        # every path into a batch goes through; a fresh id is always free).
+        if not self._repo.claim_batch(batch_id, who.user_id, req.name):
+            raise Conflict(f"batch_id {batch_id} is taken; send the request again")
         defaults = {k: v for k, v in (req.defaults or {}).items() if v is not None}
         errors: dict[int, ApiError] = {}
         adds: list[tuple[int, AddDownload]] = []

@@ -9,7 +9,7 @@ from chalicelib.schemas import AddDownload
 
 
 def test_items_of_one_request_keep_their_order_in_the_queue() -> None:
-    add = AddDownload(url="https://example.com/a/b.iso", priority="HIGH", tags=["x"])
+    add = AddDownload.model_validate({"url": "https://example.com/a/b.iso", "priority": "HIGH", "tags": ["x"]})
     tasks = [plan.new_task("u", add, f"id{i}", 1_000, seq=i, batch_id="b") for i in range(3)]
     assert [t.order for t in tasks] == [1_000_000, 1_000_001, 1_000_002]
     first = tasks[0]
