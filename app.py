@@ -16,6 +16,7 @@ from functions import (
     batches,
     docs,
     fanout,
+    jobs,
     queue,
     scheduler,
     settings,
@@ -39,6 +40,8 @@ for _module in (batches, queue, settings, stats, activity):
     app.register_blueprint(_module.blueprint, url_prefix="/api/v1")
 # The web app at / and its static files (issue #14, docs/webapp.md).
 app.register_blueprint(webapp.blueprint)
+# Scheduled jobs (issue #17).
+app.register_blueprint(jobs.blueprint, url_prefix="/api/v1")
 
 
 @app.on_sqs_message(queue=CONFIG.work_queue, batch_size=1)
@@ -54,6 +57,17 @@ def dead_letters(event: SQSEvent) -> dict[str, Any]:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def reconcile(event: CloudWatchEvent) -> None:
     scheduler.tick()
+
+
+# -- scheduled jobs (chalicelib/jobs/): a per-minute tick queues each due run; a consumer runs it
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def job_tick(event: CloudWatchEvent) -> None:
+    jobs.tick()
+
+
+@app.on_sqs_message(queue=CONFIG.jobs_queue, batch_size=1)
+def job_runs(event: SQSEvent) -> dict[str, Any]:
+    return jobs.handle_runs(event)
 
 
 # -- real-time: the WebSocket API and the change fan-out (docs/websocket.md) ---------------

@@ -32,6 +32,13 @@ RESOURCE_ENV = {
     "batches": "HAUL_BATCHES_TABLE",
     "stats": "HAUL_STATS_TABLE",
     "activity": "HAUL_ACTIVITY_TABLE",
+    # Scheduled jobs and notifications (issue #17: chalicelib/jobs/, chalicelib/notify/).
+    "jobs": "HAUL_JOBS_TABLE",
+    "job-runs": "HAUL_JOB_RUNS_TABLE",
+    "jobs-queue": "HAUL_JOBS_QUEUE",
+    "jobs-dlq": "HAUL_JOBS_DLQ",
+    "notify-targets": "HAUL_NOTIFY_TARGETS_TABLE",
+    "notify-deliveries": "HAUL_NOTIFY_DELIVERIES_TABLE",
 }
 # Stages where a WebSocket client may connect without a token (as an owner nobody is): only
 # the functional tests' stage. Everywhere else a connection authenticates (docs/security.md).
@@ -93,6 +100,19 @@ class Config:
     batches_table: str = resource_name(LOCAL_STAGE, "batches")
     stats_table: str = resource_name(LOCAL_STAGE, "stats")
     activity_table: str = resource_name(LOCAL_STAGE, "activity")
+    # Scheduled jobs (chalicelib/jobs/) and notifications (chalicelib/notify/): their tables
+    # and queues; the Secrets Manager secret holding the key that encrypts targets' secrets
+    # (unset: the local runtime keeps a generated one in the control table); delivery attempts
+    # and the first retry's delay (doubling each time).
+    jobs_table: str = resource_name(LOCAL_STAGE, "jobs")
+    job_runs_table: str = resource_name(LOCAL_STAGE, "job-runs")
+    jobs_queue: str = resource_name(LOCAL_STAGE, "jobs-queue")
+    jobs_dlq: str = resource_name(LOCAL_STAGE, "jobs-dlq")
+    notify_targets_table: str = resource_name(LOCAL_STAGE, "notify-targets")
+    notify_deliveries_table: str = resource_name(LOCAL_STAGE, "notify-deliveries")
+    notify_key_secret_name: str | None = None
+    notify_attempts: int = 5
+    notify_backoff_seconds: float = 30.0
 
     def tasks_stream_source(self, batch_size: int = 100) -> dict[str, Any]:
         """How a function consumes the tasks table's stream (``@app.on_dynamodb_record``).
@@ -152,4 +172,13 @@ class Config:
             batches_table=name("batches"),
             stats_table=name("stats"),
             activity_table=name("activity"),
+            jobs_table=name("jobs"),
+            job_runs_table=name("job-runs"),
+            jobs_queue=name("jobs-queue"),
+            jobs_dlq=name("jobs-dlq"),
+            notify_targets_table=name("notify-targets"),
+            notify_deliveries_table=name("notify-deliveries"),
+            notify_key_secret_name=env.get("HAUL_NOTIFY_KEY_SECRET_NAME") or None,
+            notify_attempts=int(env.get("HAUL_NOTIFY_ATTEMPTS", "5")),
+            notify_backoff_seconds=float(env.get("HAUL_NOTIFY_BACKOFF_SECONDS", "30")),
         )

@@ -24,6 +24,8 @@ from .aws import AwsClients, fast_item_parsing, make_clients
 from .batches import BatchService
 from .config import Config
 from .dispatcher import Dispatcher
+from .jobs.service import JobService
+from .jobs.wiring import build_jobs
 from .origin import OriginClient
 from .queuecontrol import QueueControl
 from .reconciler import Reconciler
@@ -54,6 +56,7 @@ class Services:
     queue_control: QueueControl  # start/stop/timed pause of the whole queue
     stats: StatsStore
     batches: BatchService
+    jobs: JobService  # scheduled jobs (chalicelib/jobs/)
 
 
 def http_session(guard: UrlGuard) -> requests.Session:
@@ -104,6 +107,8 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     activity = ActivityLog(settings)
     stats = StatsStore(dynamodb_client(config), config.stats_table, config.batches_table, repo, settings)
     downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge)
+    accounts = build_accounts(config)
+    queue_control = QueueControl(dispatcher.control, dispatcher, queue, activity)
     return Services(
         config=config,
         clients=clients,
@@ -115,14 +120,16 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         transfer=transfer,
         downloads=downloads,
         reconciler=Reconciler(repo, queue, dispatcher, config.stall_timeout, activity=activity),
-        accounts=build_accounts(config),
+        accounts=accounts,
         activity=activity,
-        queue_control=QueueControl(dispatcher.control, dispatcher, queue, activity),
+        queue_control=queue_control,
         stats=stats,
         batches=BatchService(
             stats.db, config.batches_table, repo, downloads, activity,
             Admission(AdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge),
         ),
+        jobs=build_jobs(config, clients.sqs, downloads=downloads, queue_control=queue_control, settings=settings,
+                        origin=origin, accounts=accounts),
     )
 
 

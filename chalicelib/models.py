@@ -15,6 +15,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from .attributes import PlainMapAttribute
@@ -337,3 +338,163 @@ class RateLimitModel(Model):
     key = UnicodeAttribute(hash_key=True)
     hits = NumberAttribute(default=0)
     expires = TTLAttribute()
+
+
+# -- scheduled jobs and notifications (issue #17: chalicelib/jobs/, chalicelib/notify/) -----
+# Read and written only by chalicelib/jobs/persistence.py and chalicelib/notify/persistence.py.
+
+
+class _ByOwner(GlobalSecondaryIndex["Model"]):  # type: ignore[type-var]
+    """One owner's items, newest first."""
+
+    class Meta:
+        index_name = "by-owner"
+        projection = AllProjection()
+
+    owner = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class _ByKind(GlobalSecondaryIndex["Model"]):  # type: ignore[type-var]
+    """Every owner's items, newest first (an admin's list): one partition per kind."""
+
+    class Meta:
+        index_name = "by-created"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class JobDueIndex(GlobalSecondaryIndex["JobModel"]):
+    """Enabled jobs by their next slot: the tick reads the due ones with one Query (sparse:
+    ``due`` is set only while the job is enabled)."""
+
+    class Meta:
+        index_name = "by-due"
+        projection = AllProjection()
+
+    due = UnicodeAttribute(hash_key=True)
+    next_run = NumberAttribute(range_key=True)
+
+
+class JobModel(Model):
+    """A scheduled job: its schedule, action and next slot (chalicelib/jobs/)."""
+
+    class Meta(_Meta):
+        table_name = CONFIG.jobs_table
+
+    id = UnicodeAttribute(hash_key=True)
+    owner = UnicodeAttribute()
+    owner_name = UnicodeAttribute()
+    name = UnicodeAttribute()
+    cron = UnicodeAttribute(null=True)
+    interval_seconds = NumberAttribute(null=True)
+    timezone = UnicodeAttribute(default="UTC")
+    anchor_ms = NumberAttribute(default=0)
+    action = UnicodeAttribute()
+    params = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    misfire = UnicodeAttribute(default="run_once")
+    enabled = BooleanAttribute(default=True)
+    # The slot the tick claims next (epoch ms); ``due`` = "job" while enabled (the by-due index).
+    next_run = NumberAttribute(null=True)
+    due = UnicodeAttribute(null=True)
+    # What the action keeps between runs (e.g. add_urls: each URL's last validator).
+    memory = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    last_run_at = NumberAttribute(null=True)
+    last_status = UnicodeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    kind = UnicodeAttribute(default="job")
+    created_key = UnicodeAttribute()
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+
+    by_due = JobDueIndex()
+    by_owner = _ByOwner()
+    by_created = _ByKind()
+
+
+class JobRunModel(Model):
+    """One run of a job: queued, started, ended, its outcome and a short result or error.
+
+    ``sk`` is ``<ms:013d>#<slot or manual id>`` (queue time first: history reads newest
+    first); a scheduled slot's run has a key made from the slot alone, so it is created once.
+    """
+
+    class Meta(_Meta):
+        table_name = CONFIG.job_runs_table
+
+    job_id = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    id = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    job_name = UnicodeAttribute()
+    action = UnicodeAttribute()
+    trigger = UnicodeAttribute()  # schedule | manual | misfire
+    slot = NumberAttribute(null=True)
+    status = UnicodeAttribute()  # queued | running | success | failure | skipped
+    queued_at = NumberAttribute()
+    started_at = NumberAttribute(null=True)
+    ended_at = NumberAttribute(null=True)
+    result = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+    kind = UnicodeAttribute(default="run")
+    created_key = UnicodeAttribute()  # = sk, for the owner and admin indexes
+    expires = TTLAttribute(null=True)
+
+    by_owner = _ByOwner()
+    by_created = _ByKind()
+
+
+class NotifyTargetModel(Model):
+    """Where a user's notifications go: a webhook or an Apprise URL (chalicelib/notify/).
+
+    ``sealed`` holds the secret parts (URL, webhook secret, headers) encrypted; ``display``
+    is the URL with credentials masked, what GET shows."""
+
+    class Meta(_Meta):
+        table_name = CONFIG.notify_targets_table
+
+    id = UnicodeAttribute(hash_key=True)
+    owner = UnicodeAttribute()
+    name = UnicodeAttribute()
+    target_kind = UnicodeAttribute()  # webhook | apprise
+    display = UnicodeAttribute()
+    sealed = UnicodeAttribute()
+    has_secret = BooleanAttribute(default=False)
+    header_names = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    events = UnicodeSetAttribute(null=True)
+    enabled = BooleanAttribute(default=True)
+    kind = UnicodeAttribute(default="target")
+    created_key = UnicodeAttribute()
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+
+    by_owner = _ByOwner()
+
+
+class NotifyDeliveryModel(Model):
+    """One message to one target: its event, status, attempts and last error."""
+
+    class Meta(_Meta):
+        table_name = CONFIG.notify_deliveries_table
+
+    id = UnicodeAttribute(hash_key=True)
+    owner = UnicodeAttribute()
+    target_id = UnicodeAttribute()
+    target_name = UnicodeAttribute(null=True)
+    event = UnicodeAttribute()
+    title = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | retrying | delivered | failed
+    attempts = NumberAttribute(default=0)
+    last_error = UnicodeAttribute(null=True)
+    response = UnicodeAttribute(null=True)
+    kind = UnicodeAttribute(default="delivery")
+    created_key = UnicodeAttribute()
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+    delivered_at = NumberAttribute(null=True)
+    expires = TTLAttribute(null=True)
+
+    by_owner = _ByOwner()
+    by_created = _ByKind()

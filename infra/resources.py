@@ -19,6 +19,10 @@ from chalicelib.models import (
     BatchModel,
     ConnectionModel,
     ControlModel,
+    JobModel,
+    JobRunModel,
+    NotifyDeliveryModel,
+    NotifyTargetModel,
     PartModel,
     RateLimitModel,
     SessionModel,
@@ -38,6 +42,13 @@ VISIBILITY_FACTOR = 6
 # which is why the worker's event source gets a maximum concurrency no higher than the
 # function's reserved concurrency (infra/template.py).
 MAX_RECEIVE_COUNT = 5
+# A job run (chalicelib/jobs/) and a notification delivery (chalicelib/notify/): their
+# consumers' longest timeouts. Neither queue's handler fails a message for the job's or the
+# target's own failure (those are recorded, and a delivery retries with its own backoff); a
+# message that keeps crashing its handler goes to the queue's dead-letter queue after this many.
+JOB_TIMEOUT_SECONDS = 300
+NOTIFY_TIMEOUT_SECONDS = 60
+AUTOMATION_MAX_RECEIVE_COUNT = 3
 RETENTION_SECONDS = 14 * 24 * 3600
 # logical id -> (model, the Config field that names its table)
 TABLES: dict[str, tuple[type[Model], str]] = {
@@ -52,6 +63,10 @@ TABLES: dict[str, tuple[type[Model], str]] = {
     "BatchesTable": (BatchModel, "batches_table"),
     "StatsTable": (StatsModel, "stats_table"),
     "ActivityTable": (ActivityModel, "activity_table"),
+    "JobsTable": (JobModel, "jobs_table"),
+    "JobRunsTable": (JobRunModel, "job_runs_table"),
+    "NotifyTargetsTable": (NotifyTargetModel, "notify_targets_table"),
+    "NotifyDeliveriesTable": (NotifyDeliveryModel, "notify_deliveries_table"),
 }
 
 
@@ -59,11 +74,14 @@ TABLES: dict[str, tuple[type[Model], str]] = {
 QUEUES: dict[str, str] = {
     "WorkDeadLetterQueue": "work_dlq",
     "WorkQueue": "work_queue",
+    "JobsDeadLetterQueue": "jobs_dlq",
+    "JobsQueue": "jobs_queue",
 }
 # Queue logical id -> the longest timeout its consumer may have.
 CONSUMER_TIMEOUTS: dict[str, int] = {
     "WorkDeadLetterQueue": DEAD_LETTER_TIMEOUT_SECONDS,
     "WorkQueue": WORKER_TIMEOUT_SECONDS,
+    "JobsQueue": JOB_TIMEOUT_SECONDS,
 }
 BUCKETS: dict[str, str] = {"FilesBucket": "bucket"}
 
@@ -218,6 +236,14 @@ def resources(config: Config) -> dict[str, dict[str, Any]]:
             "maxReceiveCount": MAX_RECEIVE_COUNT,
         },
     )
+    for queue, dlq, timeout in (("JobsQueue", "JobsDeadLetterQueue", JOB_TIMEOUT_SECONDS),):
+        out[dlq] = _queue(getattr(config, QUEUES[dlq]))
+        out[queue] = _queue(
+            getattr(config, QUEUES[queue]),
+            VisibilityTimeout=VISIBILITY_FACTOR * timeout,
+            RedrivePolicy={"deadLetterTargetArn": {"Fn::GetAtt": [dlq, "Arn"]},
+                           "maxReceiveCount": AUTOMATION_MAX_RECEIVE_COUNT},
+        )
     out["FilesBucket"] = _bucket(config.bucket)
     out["FilesBucketPolicy"] = _tls_only("FilesBucket")
     return out
