@@ -242,25 +242,30 @@ class Accounts:
 
     # -- sessions ---------------------------------------------------------------------------
     def login(self, req: Login, client: str) -> Grant:
-        wait = self.limiter.login_locked(req.username, client)
-        if wait:
-            raise TooManyRequests(f"too many failed logins; try again in {wait} s", wait)
-        user = self._by_name(req.username)
-        if user is None:
-            passwords.burn_time(req.password)
-            good = False
-        else:
-            good = passwords.verify_password(user.password_hash, req.password) and not user.disabled
-        if not good or user is None:
-            self.limiter.login_failed(req.username, client)
-            _record_login_failure(user.id if user is not None else None, req.username, client)
-            raise Unauthenticated(BAD_LOGIN)
-        self.limiter.login_succeeded(req.username)
+        user = self._check_password(req.username, req.password, client)
         actions: list[Any] = [UserModel.last_login.set(now_ms())]
         if passwords.needs_rehash(user.password_hash):
             actions.append(UserModel.password_hash.set(passwords.hash_password(req.password)))
         user.update(actions=actions)
         return self._start(user)
+
+    def _check_password(self, username: str, password: str, client: str) -> UserModel:
+        """The enabled user whose password this is. The attempt is counted before the password
+        is checked (ratelimit.py): over the limit, 429 without checking it at all."""
+        wait = self.limiter.login_attempt(username, client)
+        if wait:
+            raise TooManyRequests(f"too many failed logins; try again in {wait} s", wait)
+        user = self._by_name(username)
+        if user is None:
+            passwords.burn_time(password)
+            good = False
+        else:
+            good = passwords.verify_password(user.password_hash, password) and not user.disabled
+        if not good or user is None:
+            _record_login_failure(user.id if user is not None else None, username, client)
+            raise Unauthenticated(BAD_LOGIN)
+        self.limiter.login_succeeded(username, client)
+        return user
 
     def refresh(self, refresh_token: str) -> Grant:
         try:

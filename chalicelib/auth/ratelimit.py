@@ -3,10 +3,15 @@
 Fixed one-minute windows counted in DynamoDB (an atomic ADD per request), so every Lambda
 sandbox and every local process share them. Items expire by TTL shortly after their window.
 
-Logins: each failure counts against the account (the username tried, whether it exists or
-not) and against the client (its source address). The fifth failure within a window locks
-that account or client for a minute: every login attempt it makes answers 429 with
-Retry-After, the right password included.
+Logins (docs/security.md): every attempt is counted *before* its password is checked, with an
+atomic ADD whose answer decides whether the check may run at all, so any number of parallel
+guesses gets at most ``MAX_LOGIN_ATTEMPTS`` password checks per window. The counters are kept
+per (account, client) pair, and per client over every account it tries (a looser limit,
+``MAX_CLIENT_ATTEMPTS``: an office behind one address shares it). Going over a limit locks
+that pair or that client, never the account for everyone: the first lock lasts
+``LOCK_SECONDS``, each further lock of the same subject within a day twice as long as the
+one before, up to ``MAX_LOCK_SECONDS``. A good password clears its pair and takes back its
+own count from the client's.
 """
 
 from __future__ import annotations
@@ -16,13 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from ..models import RateLimitModel
+from .dynamo import conditional_failure
 
 WINDOW_SECONDS = 60
-MAX_FAILED_LOGINS = 5
-LOCK_SECONDS = 60
+MAX_LOGIN_ATTEMPTS = 5  # per (account, client) pair and window
+MAX_CLIENT_ATTEMPTS = 20  # per client over every account, per window
+LOCK_SECONDS = 60  # the first lock; each further one within STRIKE_MEMORY_SECONDS doubles
+MAX_LOCK_SECONDS = 3600
+STRIKE_MEMORY_SECONDS = 24 * 3600
 _GRACE_SECONDS = 120  # items outlive their window by this much before the TTL removes them
 
 
@@ -67,34 +76,61 @@ class RateLimiter:
         return Verdict(count <= limit, limit, max(0, limit - count), end, 0 if count <= limit else retry)
 
     # -- logins -----------------------------------------------------------------------------
-    def login_locked(self, account: str, client: str) -> int:
-        """Seconds until ``account`` and ``client`` may try to log in again; 0 when they may now."""
-        now = self._clock()
-        wait = 0.0
-        for subject in (f"account:{account}", f"client:{client}"):
-            try:
-                lock = RateLimitModel.get(f"login-lock#{subject}", consistent_read=True)
-            except DoesNotExist:
-                continue
-            until = lock.expires.timestamp() - _GRACE_SECONDS
-            wait = max(wait, until - now)
+    @staticmethod
+    def _login_subjects(account: str, client: str) -> tuple[tuple[str, int], tuple[str, int]]:
+        return (f"pair:{account}|{client}", MAX_LOGIN_ATTEMPTS), (f"client:{client}", MAX_CLIENT_ATTEMPTS)
+
+    def login_attempt(self, account: str, client: str) -> int:
+        """Count one login attempt of ``account`` from ``client``, before its password is checked.
+
+        Seconds to wait when the password may not be checked now (a lock, or this attempt is
+        over a limit and starts one); 0 when it may."""
+        subjects = self._login_subjects(account, client)
+        wait = max(self._locked(subject) for subject, _ in subjects)
+        if wait:
+            return wait
+        start, end = self._window()
+        for subject, limit in subjects:
+            count = self._add(f"login-try#{subject}#{start}", end)
+            if count > limit:
+                # Only the attempt that crosses the limit starts a lock (and adds a strike);
+                # those racing past it wait for that lock.
+                return self._lock(subject) if count == limit + 1 else max(1, self._locked(subject) or LOCK_SECONDS)
+        return 0
+
+    def login_succeeded(self, account: str, client: str) -> None:
+        """A good password: its pair starts afresh, and its attempt no longer counts for the client."""
+        start, end = self._window()
+        pair, client_subject = (subject for subject, _ in self._login_subjects(account, client))
+        RateLimitModel(f"login-try#{pair}#{start}").delete()
+        RateLimitModel(f"login-strikes#{pair}").delete()
+        try:
+            RateLimitModel(f"login-try#{client_subject}#{start}").update(
+                actions=[RateLimitModel.hits.add(-1)], condition=RateLimitModel.hits > 0)
+        except UpdateError as exc:
+            if not conditional_failure(exc):
+                raise
+
+    def _locked(self, subject: str) -> int:
+        """Seconds left of ``subject``'s lock (0: none)."""
+        try:
+            lock = RateLimitModel.get(f"login-lock#{subject}", consistent_read=True)
+        except DoesNotExist:
+            return 0
+        wait = lock.expires.timestamp() - _GRACE_SECONDS - self._clock()
         return int(wait + 0.999) if wait > 0 else 0
 
-    def login_failed(self, account: str, client: str) -> int:
-        """Count a failed login; seconds of the lock it starts (0 when none starts)."""
-        start, end = self._window()
-        locked = 0
-        for subject in (f"account:{account}", f"client:{client}"):
-            if self._add(f"login-fail#{subject}#{start}", end) >= MAX_FAILED_LOGINS:
-                until = int(self._clock()) + LOCK_SECONDS
-                RateLimitModel(
-                    f"login-lock#{subject}", hits=1,
-                    expires=datetime.fromtimestamp(until + _GRACE_SECONDS, tz=UTC),
-                ).save()
-                locked = LOCK_SECONDS
-        return locked
+    def _lock(self, subject: str) -> int:
+        """Lock ``subject``: twice as long as its last lock within a day; the lock's seconds."""
+        strikes = self._add(f"login-strikes#{subject}", int(self._clock()) + STRIKE_MEMORY_SECONDS)
+        seconds = lock_seconds(strikes)
+        until = int(self._clock()) + seconds
+        RateLimitModel(
+            f"login-lock#{subject}", hits=strikes, expires=datetime.fromtimestamp(until + _GRACE_SECONDS, tz=UTC),
+        ).save()
+        return seconds
 
-    def login_succeeded(self, account: str) -> None:
-        """A good password clears the account's failures (not the client's)."""
-        start, _ = self._window()
-        RateLimitModel(f"login-fail#account:{account}#{start}").delete()
+
+def lock_seconds(strikes: int) -> int:
+    """How long the ``strikes``-th lock of a subject lasts: 60 s, 120 s, 240 s, ... at most an hour."""
+    return min(MAX_LOCK_SECONDS, LOCK_SECONDS * 2 ** min(max(strikes, 1) - 1, 16))

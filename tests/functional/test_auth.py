@@ -198,35 +198,91 @@ def test_five_failed_logins_lock_the_account_with_retry_after(anon: Api) -> None
     assert 1 <= int(locked.headers["Retry-After"]) <= 60
 
 
-def test_the_lock_counts_per_account_and_per_client(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_the_lock_counts_per_account_and_client_not_per_account(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.auth.ratelimit import MAX_CLIENT_ATTEMPTS
     from chalicelib.errors import TooManyRequests, Unauthenticated
     from chalicelib.schemas import Login
 
     setup_admin(anon)
     accounts = svc.accounts
-    # One client trying five accounts is locked; the accounts are not (from elsewhere).
-    for i in range(5):
+    # A stranger guessing root's password locks only themselves: root logs in from elsewhere.
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            accounts.login(Login(username="root", password="guess"), "203.0.113.9")
+    with pytest.raises(TooManyRequests) as locked:
+        accounts.login(Login(username="root", password=ADMIN_PASSWORD), "203.0.113.9")
+    assert 0 < locked.value.retry_after <= 60
+    assert accounts.login(Login(username="root", password=ADMIN_PASSWORD), "203.0.113.10").access_token
+    # One client trying many accounts is locked for all of them.
+    for i in range(MAX_CLIENT_ATTEMPTS):
         with pytest.raises(Unauthenticated):
             accounts.login(Login(username=f"user{i}", password="guess"), "198.51.100.7")
-    with pytest.raises(TooManyRequests) as locked:
-        accounts.login(Login(username="root", password=ADMIN_PASSWORD), "198.51.100.7")
-    assert 0 < locked.value.retry_after <= 60
-    assert accounts.login(Login(username="root", password=ADMIN_PASSWORD), "198.51.100.8").access_token
-    # One account tried from five clients is locked for every client.
-    for i in range(5):
-        with pytest.raises(Unauthenticated):
-            accounts.login(Login(username="root", password="guess"), f"203.0.113.{i}")
     with pytest.raises(TooManyRequests):
-        accounts.login(Login(username="root", password=ADMIN_PASSWORD), "203.0.113.200")
-    # Four failures and a success leave the account usable.
+        accounts.login(Login(username="root", password=ADMIN_PASSWORD), "198.51.100.7")
+    assert accounts.login(Login(username="root", password=ADMIN_PASSWORD), "198.51.100.8").access_token
+    # Four failures and a success leave the pair usable, and clear its count.
     new_user("user", "carol")
-    for i in range(4):
+    for _ in range(4):
         with pytest.raises(Unauthenticated):
-            accounts.login(Login(username="carol", password="guess"), f"192.0.2.{i}")
-    accounts.login(Login(username="carol", password=PASSWORD), "192.0.2.50")
-    with pytest.raises(Unauthenticated):
-        accounts.login(Login(username="carol", password="guess"), "192.0.2.51")
-    assert accounts.login(Login(username="carol", password=PASSWORD), "192.0.2.52").access_token
+            accounts.login(Login(username="carol", password="guess"), "192.0.2.1")
+    accounts.login(Login(username="carol", password=PASSWORD), "192.0.2.1")
+    for _ in range(4):
+        with pytest.raises(Unauthenticated):
+            accounts.login(Login(username="carol", password="guess"), "192.0.2.1")
+    assert accounts.login(Login(username="carol", password=PASSWORD), "192.0.2.1").access_token
+
+
+def test_parallel_guesses_get_at_most_five_password_checks(anon: Api, svc, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """50 wrong guesses at once, from one client: the counter is taken before the password is
+    checked, so no more than five of them are ever checked (issue #11, item 4)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.auth import passwords
+    from chalicelib.errors import ApiError
+    from chalicelib.schemas import Login
+
+    setup_admin(anon)
+    checked = []
+    real = passwords.verify_password
+
+    def counting(stored: str, password: str) -> bool:
+        checked.append(password)
+        return real(stored, password)
+
+    monkeypatch.setattr(passwords, "verify_password", counting)
+
+    def guess(i: int) -> int:
+        try:
+            svc.accounts.login(Login(username="root", password=f"guess {i}"), "198.51.100.50")
+        except ApiError as exc:
+            return exc.status
+        return 200
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(guess, range(50)))
+    assert len(checked) <= 5, f"{len(checked)} passwords were checked"
+    assert answers.count(401) == len(checked) and answers.count(429) == 50 - len(checked)
+    # The owner, from their own client, is not locked out.
+    assert svc.accounts.login(Login(username="root", password=ADMIN_PASSWORD), "198.51.100.51").access_token
+
+
+def test_each_lock_of_the_same_pair_lasts_twice_as_long(svc) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.auth.ratelimit import LOCK_SECONDS, MAX_LOCK_SECONDS, RateLimiter, lock_seconds
+
+    wipe_accounts()
+    now = [1_900_000_000.0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    waits = []
+    for _ in range(3):
+        attempts = [limiter.login_attempt("dora", "192.0.2.77") for _ in range(6)]
+        assert attempts[:5] == [0] * 5
+        waits.append(attempts[5])
+        assert limiter.login_attempt("dora", "192.0.2.77") in range(waits[-1] - 1, waits[-1] + 1)
+        now[0] += waits[-1] + 1
+    assert waits == [LOCK_SECONDS, 2 * LOCK_SECONDS, 4 * LOCK_SECONDS]
+    assert limiter.login_attempt("dora", "192.0.2.78") == 0  # the account is not locked for everyone
+    assert lock_seconds(30) == MAX_LOCK_SECONDS
+    wipe_accounts()
 
 
 def test_per_user_rate_limit_headers_and_429(anon: Api, svc, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
