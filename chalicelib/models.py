@@ -168,10 +168,11 @@ class ControlModel(Model):
 class ConnectionModel(Model):
     """WebSocket connections and their room subscriptions (chalicelib/realtime/connections.py).
 
-    Two kinds of item: a connection (``conn#<id>`` / ``meta``) with the identity it connected
-    with and the rooms it joined, and one subscription per room (``subs#<owner>`` /
+    Three kinds of item: a connection (``conn#<id>`` / ``meta``) with the identity it connected
+    with and the rooms it joined; one subscription per room (``subs#<owner>`` /
     ``<room>#<id>``), so the fan-out finds every subscriber of an owner's rooms with one Query
-    instead of a scan. Both expire (``expires``, the table's TTL attribute) after API Gateway's
+    instead of a scan; and one per authenticated connection under its user (``user#<owner>`` /
+    ``<id>``), so the connections of a session that ends are found and closed. Both expire (``expires``, the table's TTL attribute) after API Gateway's
     two-hour limit on a connection; readers ignore expired items before DynamoDB deletes them.
     """
 

@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
+from ..errors import TooManyRequests
 from ..models import RateLimitModel
 from .dynamo import conditional_failure
 
@@ -89,9 +90,8 @@ class RateLimiter:
         wait = max(self._locked(subject) for subject, _ in subjects)
         if wait:
             return wait
-        start, end = self._window()
         for subject, limit in subjects:
-            count = self._add(f"login-try#{subject}#{start}", end)
+            count = self._count_attempt(f"login-try#{subject}")
             if count > limit:
                 # Only the attempt that crosses the limit starts a lock (and adds a strike);
                 # those racing past it wait for that lock.
@@ -100,16 +100,38 @@ class RateLimiter:
 
     def login_succeeded(self, account: str, client: str) -> None:
         """A good password: its pair starts afresh, and its attempt no longer counts for the client."""
-        start, end = self._window()
         pair, client_subject = (subject for subject, _ in self._login_subjects(account, client))
-        RateLimitModel(f"login-try#{pair}#{start}").delete()
+        RateLimitModel(f"login-try#{pair}").delete()
         RateLimitModel(f"login-strikes#{pair}").delete()
         try:
-            RateLimitModel(f"login-try#{client_subject}#{start}").update(
+            RateLimitModel(f"login-try#{client_subject}").update(
                 actions=[RateLimitModel.hits.add(-1)], condition=RateLimitModel.hits > 0)
         except UpdateError as exc:
             if not conditional_failure(exc):
                 raise
+
+    def _count_attempt(self, key: str) -> int:
+        """Add one to the attempts counted under ``key`` in its window, which starts at its first
+        attempt and lasts WINDOW_SECONDS (a burst cannot straddle two fixed windows)."""
+        for _ in range(5):
+            now = self._clock()
+            open_until = datetime.fromtimestamp(now + _GRACE_SECONDS, tz=UTC)
+            try:
+                item = RateLimitModel(key)
+                item.update(actions=[RateLimitModel.hits.add(1)], condition=RateLimitModel.expires > open_until)
+                return int(item.hits)
+            except UpdateError as exc:
+                if not conditional_failure(exc):
+                    raise
+            try:  # no window is open: this attempt opens one
+                RateLimitModel(key, hits=1, expires=datetime.fromtimestamp(
+                    int(now) + WINDOW_SECONDS + _GRACE_SECONDS, tz=UTC,
+                )).save(condition=RateLimitModel.key.does_not_exist() | (RateLimitModel.expires <= open_until))
+                return 1
+            except PutError as exc:
+                if not conditional_failure(exc):
+                    raise
+        raise TooManyRequests("too many logins at once; try again", 1)
 
     def _locked(self, subject: str) -> int:
         """Seconds left of ``subject``'s lock (0: none)."""

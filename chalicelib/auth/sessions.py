@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import UpdateError
 
 from ..models import SessionModel
+from .dynamo import conditional_failure, unavailable
 
 _TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{20,128})$")
 
@@ -80,7 +81,11 @@ class Sessions:
                 ],
                 condition=(SessionModel.current == presented) & (SessionModel.revoked == False),  # noqa: E712
             )
-        except UpdateError:
+        except UpdateError as exc:
+            if not conditional_failure(exc):
+                # DynamoDB did not answer (throttled, unavailable): nothing happened to the
+                # session, and the token still works once the store answers again.
+                raise unavailable("the refresh") from None
             # Someone refreshed with this very token a moment ago: one of the two is a copy.
             self.revoke(sid, "a refresh token was used twice")
             raise SessionError("this refresh token was already used: the session is revoked", reused=True) from None
@@ -101,10 +106,13 @@ class Sessions:
         return session
 
     def revoke(self, session_id: str, reason: str) -> None:
+        """End the session. Only a session that no longer exists is taken as ended already: any
+        other failure raises (503), so a logout that did not happen is never answered as done."""
         try:
             SessionModel(session_id).update(
                 actions=[SessionModel.revoked.set(True), SessionModel.revoked_reason.set(reason)],
                 condition=SessionModel.id.exists(),
             )
-        except UpdateError:
-            pass  # already gone
+        except UpdateError as exc:
+            if not conditional_failure(exc):
+                raise unavailable("ending the session") from None

@@ -24,6 +24,9 @@ class Identity:
     owner: str
     anonymous: bool = False
     roles: tuple[str, ...] = field(default_factory=tuple)
+    # The login session the token belonged to (None: an API key, or anonymous): its end
+    # (logout) closes the connection (chalicelib/realtime/ending.py).
+    session_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "roles": list(self.roles)}
@@ -31,7 +34,9 @@ class Identity:
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, owner: str) -> Identity:
         data = data or {}
-        return cls(owner=owner, anonymous=bool(data.get("anonymous")), roles=tuple(data.get("roles") or ()))
+        sid = data.get("session_id")
+        return cls(owner=owner, anonymous=bool(data.get("anonymous")), roles=tuple(data.get("roles") or ()),
+                   session_id=sid if isinstance(sid, str) else None)
 
 
 # token -> identity, or None when the token is not valid.
@@ -59,7 +64,7 @@ def _accounts_verifier(token: str) -> Identity | None:
     except Exception:
         logging.getLogger("haul.realtime.auth").exception("token check failed; connection refused")
         return None
-    return Identity(owner=who.user_id, roles=(who.role.value,))
+    return Identity(owner=who.user_id, roles=(who.role.value,), session_id=who.session_id)
 
 
 DEFAULT_VERIFIER: TokenVerifier = _accounts_verifier

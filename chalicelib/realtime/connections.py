@@ -36,6 +36,11 @@ def _sub_key(owner: str, room: str, connection_id: str) -> tuple[str, str]:
     return f"subs#{owner}", f"{room}#{connection_id}"
 
 
+def _user_key(owner: str, connection_id: str) -> tuple[str, str]:
+    """The owner's list of connections: what ends with the owner's sessions is found here."""
+    return f"user#{owner}", connection_id
+
+
 @dataclass(frozen=True)
 class Connection:
     id: str
@@ -70,6 +75,11 @@ class ConnectionStore:
             pk, sk, connection_id=connection_id, owner=identity.owner, identity=identity.as_dict(),
             connected_at=int(now * 1000), expires=datetime.fromtimestamp(expires, tz=UTC),
         ).save()
+        if not identity.anonymous:
+            ConnectionModel(
+                *_user_key(identity.owner, connection_id), connection_id=connection_id, owner=identity.owner,
+                identity=identity.as_dict(), expires=datetime.fromtimestamp(expires, tz=UTC),
+            ).save()
         return Connection(connection_id, identity, frozenset(), int(now * 1000), expires)
 
     def get(self, connection_id: str, include_expired: bool = False) -> Connection | None:
@@ -126,11 +136,21 @@ class ConnectionStore:
             owner = conn.owner
         if owner is not None and all_rooms:
             self._delete_subs(owner, connection_id, all_rooms)
-        try:
-            ConnectionModel(*_meta_key(connection_id)).delete()
-        except DeleteError as exc:
-            log.debug("deleting connection %s: %s", connection_id, exc)
+        keys = [_meta_key(connection_id)] + ([_user_key(owner, connection_id)] if owner is not None else [])
+        for key in keys:
+            try:
+                ConnectionModel(*key).delete()
+            except DeleteError as exc:
+                log.debug("deleting connection %s: %s", connection_id, exc)
         return conn is not None
+
+    def of_user(self, owner: str) -> list[tuple[str, str | None]]:
+        """(connection id, login session id or None) of every live connection of ``owner``."""
+        now = self._now_dt()
+        return [
+            (item.connection_id, Identity.from_dict(item.identity, owner).session_id)
+            for item in ConnectionModel.query(f"user#{owner}", filter_condition=ConnectionModel.expires > now)
+        ]
 
     def subscribers(self, owner: str) -> dict[str, set[str]]:
         """room -> ids of the live connections of ``owner`` that joined it (one Query)."""

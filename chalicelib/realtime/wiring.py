@@ -16,6 +16,7 @@ from botocore.config import Config as BotoConfig
 
 from ..config import Config
 from .connections import ConnectionStore
+from .ending import SessionEnds
 from .fanout import FanOut
 from .publisher import Publishers
 from .queries import TaskReader
@@ -31,6 +32,7 @@ class Realtime:
     publishers: Publishers
     session: Session
     fanout: FanOut
+    ending: SessionEnds  # closes the connections of sessions that ended
 
 
 def management_client_factory(config: Config) -> Callable[[str], Any]:
@@ -61,6 +63,7 @@ def build_realtime(config: Config, client_factory: Callable[[str], Any] | None =
         publishers=publishers,
         session=Session(store, reader),
         fanout=FanOut(store, reader, Throttle(), publishers.default()),
+        ending=SessionEnds(store, publishers),
     )
 
 

@@ -185,6 +185,38 @@ def test_logout_revokes_the_session(anon: Api) -> None:
     assert anon.get("/auth/me", headers=bearer(other["access_token"])).status_code == 200
 
 
+def test_a_logout_the_store_refuses_answers_503_and_the_session_goes_on(anon: Api) -> None:
+    from chalicelib.models import SessionModel
+    from tests.support.faults import dynamodb_fails
+
+    setup_admin(anon)
+    grant = login(anon, "root", ADMIN_PASSWORD).json_body
+    with dynamodb_fails(SessionModel, "UpdateItem") as failed:
+        answer = anon.post("/auth/logout", headers=bearer(grant["access_token"]))
+    assert failed, "the logout never wrote"
+    error_of(answer, 503, "SERVICE_UNAVAILABLE")
+    assert int(answer.headers["Retry-After"]) >= 1
+    # Honest: it did not happen, the token still works, and a second try does log out.
+    assert anon.get("/auth/me", headers=bearer(grant["access_token"])).status_code == 200
+    assert anon.post("/auth/logout", headers=bearer(grant["access_token"])).json_body == {"status": "ok"}
+    error_of(anon.get("/auth/me", headers=bearer(grant["access_token"])), 401, "UNAUTHENTICATED")
+
+
+def test_a_refresh_the_store_refuses_does_not_revoke_the_session(anon: Api) -> None:
+    from chalicelib.models import SessionModel
+    from tests.support.faults import dynamodb_fails
+
+    setup_admin(anon)
+    grant = login(anon, "root", ADMIN_PASSWORD).json_body
+    with dynamodb_fails(SessionModel, "UpdateItem") as failed:
+        answer = anon.post("/auth/refresh", {"refresh_token": grant["refresh_token"]})
+    assert failed
+    error_of(answer, 503, "SERVICE_UNAVAILABLE")
+    assert anon.get("/auth/me", headers=bearer(grant["access_token"])).status_code == 200
+    again = anon.post("/auth/refresh", {"refresh_token": grant["refresh_token"]})
+    assert again.status_code == 200, again.body
+
+
 # -- brute force and rate limits -----------------------------------------------------------
 
 
@@ -449,9 +481,10 @@ def test_websocket_connections_authenticate_with_the_same_tokens(anon: Api, svc)
     grant = setup_admin(anon)
     prod = Config.from_env({"HAUL_STAGE": "prod"})
     identity = auth.authenticate(grant["access_token"], prod)
-    assert identity == auth.Identity(grant["user"]["id"], False, ("admin",))
+    sid = grant["refresh_token"].split(".")[0]
+    assert identity == auth.Identity(grant["user"]["id"], False, ("admin",), session_id=sid)
     key = anon.post("/auth/api-keys", {"name": "ws"}, headers=bearer(grant["access_token"])).json_body["key"]
-    assert auth.authenticate(key, prod) == identity
+    assert auth.authenticate(key, prod) == auth.Identity(grant["user"]["id"], False, ("admin",))
     for bad in ("nonsense", grant["refresh_token"], key[:-2] + "xx"):
         assert auth.authenticate(bad, prod) is None
     anon.post("/auth/logout", headers=bearer(grant["access_token"]))

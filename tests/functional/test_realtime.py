@@ -93,6 +93,12 @@ def recv_until(ws: ClientConnection, done: Callable[[dict[str, Any]], bool], tim
             return out
 
 
+def closed_within(ws: ClientConnection, seconds: float) -> None:
+    """The server closes ``ws`` within ``seconds`` (messages sent before the close are skipped)."""
+    with pytest.raises(ConnectionClosed):
+        recv_until(ws, lambda msg: False, timeout=seconds)
+
+
 def new_connection_id(gw: WsGateway, known: set[str]) -> str:
     ids = wait_for(lambda: set(gw.connections) - known, 5, what="the connection to register")
     (cid,) = ids
@@ -289,3 +295,38 @@ def test_a_plain_http_request_is_not_a_connection(gateway: WsGateway) -> None:
     answer = requests.get(gateway.url.replace("ws://", "http://"), timeout=5)
     assert answer.status_code == 426
     assert gateway.connections == [] and list(ConnectionModel.scan()) == []
+
+
+def test_connections_of_a_session_that_ended_are_closed(gateway: WsGateway, svc) -> None:  # type: ignore[no-untyped-def]
+    """A logout closes that session's connections; disabling the user (or a new password, or
+    deleting them) closes all of theirs, and the fan-out has no subscription of theirs left."""
+    from chalice.test import Client
+
+    import app as app_module
+    from chalicelib.schemas import Login
+    from tests.functional.test_api import Api
+    from tests.functional.test_auth import wipe_accounts
+    from tests.support.auth import PASSWORD, new_user
+
+    wipe_accounts()
+    api = Api(Client(app_module.app))
+    _, as_admin, _ = new_user("admin")
+    user_id, as_user, grant = new_user("user")
+    other = svc.accounts.login(Login(username=grant["user"]["username"], password=PASSWORD), "192.0.2.60")
+    token = as_user["Authorization"].split()[1]
+    with connect(f"{gateway.url}?token={token}") as first, \
+            connect(f"{gateway.url}?token={other.access_token}") as second:
+        for ws in (first, second):
+            send(ws, action="subscribe", rooms=["downloads"])
+            assert recv(ws)["type"] == "subscribed"
+        assert len(realtime().store.of_user(user_id)) == 2
+        assert api.post("/auth/logout", headers=as_user).status_code == 200
+        closed_within(first, 5)
+        send(second, action="ping")
+        recv_until(second, lambda msg: msg["type"] == "pong")  # another session of the same user stays
+        assert [cid for cid, _ in realtime().store.of_user(user_id)] == list(gateway.connections)
+        assert api.patch(f"/users/{user_id}", {"disabled": True}, headers=as_admin).status_code == 200
+        closed_within(second, 5)
+    assert realtime().store.of_user(user_id) == []
+    assert realtime().store.subscribers(user_id) == {}
+    wipe_accounts()
