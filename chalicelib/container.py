@@ -64,17 +64,19 @@ def http_session(guard: UrlGuard) -> requests.Session:
     return safehttp.session(guard)
 
 
-def build_accounts(config: Config) -> Accounts:
+def build_accounts(config: Config, settings: SettingsStore | None = None) -> Accounts:
     keys = key_source(
         config.jwt_secret_name,
         lambda: boto3.session.Session(region_name=config.region).client("secretsmanager"),
     )
+    store = settings or SettingsStore()
     return Accounts(
         Tokens(keys, config.access_token_seconds),
         Sessions(config.refresh_token_seconds),
         ApiKeys(),
         RateLimiter(),
         config.rate_limit_per_minute,
+        key_days=lambda: store.get().api_key_days,
     )
 
 
@@ -107,7 +109,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     activity = ActivityLog(settings)
     stats = StatsStore(dynamodb_client(config), config.stats_table, config.batches_table, repo, settings)
     downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge)
-    accounts = build_accounts(config)
+    accounts = build_accounts(config, settings)
     queue_control = QueueControl(dispatcher.control, dispatcher, queue, activity)
     return Services(
         config=config,

@@ -424,7 +424,15 @@ class UserListQuery(_Strict):
 
 class CreateApiKey(_Strict):
     name: str = Field(min_length=1, max_length=100)
+    # Your password again: a stolen access token alone cannot mint a lasting key.
+    password: Password
+    # Left out: the stage's default (settings: security.api_key_days); null: never expires
+    # (admins only).
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+    @property
+    def never_expires(self) -> bool:
+        return "expires_in_days" in self.model_fields_set and self.expires_in_days is None
 
     @field_validator("name")
     @classmethod

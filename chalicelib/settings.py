@@ -64,6 +64,8 @@ class EngineSettings:
     history_retention_days: int = 0
     # Activity log entries are kept this many days.
     activity_retention_days: int = 30
+    # A new API key expires after this many days unless its creator says otherwise.
+    api_key_days: int = 90
 
     @property
     def retry(self) -> RetryPolicy:
@@ -94,6 +96,8 @@ class EngineSettings:
             out["history_retention_days"] = "must be between 0 (keep) and 3650 days"
         if not 1 <= self.activity_retention_days <= 3650:
             out["activity_retention_days"] = "must be between 1 and 3650 days"
+        if not 1 <= self.api_key_days <= 3650:
+            out["api_key_days"] = "must be between 1 and 3650 days"
         return out
 
     def applied(self, changes: dict[str, Any]) -> tuple[EngineSettings, dict[str, str]]:
@@ -163,6 +167,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "retention_days": "history_retention_days",
         "activity_retention_days": "activity_retention_days",
     },
+    "security": {"api_key_days": "api_key_days"},
 }
 # flat field -> "section.key"
 DOTTED: dict[str, str] = {flat: f"{section}.{key}" for section, keys in SECTIONS.items() for key, flat in keys.items()}

@@ -82,8 +82,8 @@ def auth_setup(request: Request) -> Response:
 @route(blueprint, "/auth/login", ["POST"], role=PUBLIC, tag="auth", body=Login, response=TokenGrant,
        errors=[401, 429])
 def auth_login(request: Request) -> dict[str, Any]:
-    """Log in: an access token (JWT, short-lived) and a refresh token. Five failures in a minute lock the
-    account or the client for a minute (429 with Retry-After)."""
+    """Log in: an access token (JWT, short-lived) and a refresh token. Five attempts in a minute lock that
+    account for that client (429 with Retry-After), for longer each time; others are not locked out."""
     grant = _accounts().login(parse(Login, json_body(request)), client_address(request))
     return grant.view()  # type: ignore[no-any-return]
 
@@ -123,11 +123,13 @@ def list_api_keys(request: Request) -> Response:
 
 
 @route(blueprint, "/auth/api-keys", ["POST"], tag="auth", body=CreateApiKey, response=ApiKeyCreated, status=201,
-       errors=[403, 409])
+       errors=[403, 409, 429])
 def create_api_key(request: Request) -> Response:
-    """Create an API key for scripts: shown once, sent as X-API-Key, acting as you."""
+    """Create an API key for scripts (your password again): shown once, sent as X-API-Key, acting as you.
+    It expires after the default days unless you say otherwise (never: admins only), and ends when
+    your password changes or you are disabled."""
     who = caller(request)
-    created = _accounts().create_key(who, parse(CreateApiKey, json_body(request)))
+    created = _accounts().create_key(who, parse(CreateApiKey, json_body(request)), client_address(request))
     _record(who.user_id, who.username, "apikey.create", f"API key {created['name']!r} ({created['prefix']}) created")
     return respond(created, 201)
 

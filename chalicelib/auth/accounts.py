@@ -147,6 +147,7 @@ class Accounts:
     def __init__(
         self, tokens: Tokens, sessions: Sessions, keys: ApiKeys, limiter: RateLimiter,
         rate_limit_per_minute: int, clock: Callable[[], float] = time.time,
+        key_days: Callable[[], int] = lambda: 90,
     ) -> None:
         self.tokens = tokens
         self.sessions = sessions
@@ -154,6 +155,7 @@ class Accounts:
         self.limiter = limiter
         self.rate_limit_per_minute = rate_limit_per_minute
         self._clock = clock
+        self._key_days = key_days  # a new API key's default lifetime (the settings' security.api_key_days)
 
     # -- who is calling ---------------------------------------------------------------------
     def resolve(self, authorization: str | None, api_key: str | None) -> Identity | None:
@@ -187,7 +189,9 @@ class Accounts:
         key = self.keys.verify(value)
         if key is None:
             raise Unauthenticated("the API key is invalid, expired or revoked")
-        user = self._usable(key.username, key.user_id, None)
+        # A key ends with the sessions of its time: a new password, or disabling the user,
+        # ends the keys made before it too.
+        user = self._usable(key.username, key.user_id, key.created_at)
         return Identity(user.id, user.username, Role(user.role), "api_key", key_id=key.id)
 
     def _usable(self, username: str, user_id: str, session_started: float | None) -> UserModel:
@@ -376,12 +380,20 @@ class Accounts:
             raise Conflict("at least one enabled admin must remain")
 
     # -- API keys ---------------------------------------------------------------------------
-    def create_key(self, who: Identity, req: CreateApiKey) -> dict[str, Any]:
+    def create_key(self, who: Identity, req: CreateApiKey, client: str) -> dict[str, Any]:
         if who.via != "token":
             raise Forbidden("API keys are created from a login session, not with another API key")
+        if req.never_expires and not who.is_admin:
+            raise Forbidden("only admins may create a key that never expires (expires_in_days: null)",
+                            [{"field": "expires_in_days", "message": "must be a number of days (1 to 3650)"}])
+        try:  # re-authentication: the password again, counted like a login attempt
+            self._check_password(who.username, req.password, client)
+        except Unauthenticated:
+            raise Forbidden("the password is wrong", [{"field": "password", "message": "is wrong"}]) from None
         if self.keys.count(who.user_id) >= MAX_KEYS_PER_USER:
             raise Conflict(f"at most {MAX_KEYS_PER_USER} API keys per user; revoke one first")
-        key, secret = self.keys.create(who.user_id, who.username, req.name, req.expires_in_days)
+        days = None if req.never_expires else (req.expires_in_days or self._key_days())
+        key, secret = self.keys.create(who.user_id, who.username, req.name, days)
         return key_view(key, secret)
 
     def list_keys(self, who: Identity) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import pytest
 from chalice.test import Client
 
 from tests.functional.test_api import Api, assert_envelope, fields_of
-from tests.support.auth import new_user
+from tests.support.auth import PASSWORD, new_user
 
 DAY = 86_400_000
 
@@ -251,7 +251,7 @@ def test_account_actions_are_logged(world: World) -> None:
     admin.delete(f"/users/{user_id}")
     kinds = [e["kind"] for e in admin.get(f"/activity?owner={user_id}").json_body["entries"]]
     assert kinds == ["user.delete", "auth.login_failed", "user.update", "user.create"]
-    key = alice.post("/auth/api-keys", {"name": "script"}).json_body
+    key = alice.post("/auth/api-keys", {"name": "script", "password": PASSWORD}).json_body
     alice.delete(f"/auth/api-keys/{key['id']}")
     mine = [e["kind"] for e in alice.get("/activity?kind=apikey").json_body["entries"]]
     assert mine[:2] == ["apikey.revoke", "apikey.create"]

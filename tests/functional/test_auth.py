@@ -400,13 +400,14 @@ def test_personal_api_keys(anon: Api) -> None:
 
     setup_admin(anon)
     user_id, as_user, _ = new_user("user")
-    made = anon.post("/auth/api-keys", {"name": "backup script", "expires_in_days": 30}, headers=as_user)
+    made = anon.post("/auth/api-keys", {"name": "backup script", "expires_in_days": 30,
+                                             "password": PASSWORD}, headers=as_user)
     assert made.status_code == 201, made.body
     key = made.json_body
     assert key["key"].startswith("haul_") and key["prefix"] == key["key"][:13] and key["expires_at"]
     # Stored only as a hash.
     stored = ApiKeyModel.get(key["id"]).attribute_values
-    assert key["key"] not in json.dumps(stored, default=str) and key["key"].split("_")[-1] not in json.dumps(stored, default=str)
+    assert key["key"] not in json.dumps(stored, default=str) and key["key"][38:] not in json.dumps(stored, default=str)
 
     by_key = {"X-API-Key": key["key"]}
     me = anon.get("/auth/me", headers=by_key)
@@ -414,7 +415,8 @@ def test_personal_api_keys(anon: Api) -> None:
     assert anon.get("/downloads", headers=by_key).status_code == 200
     listed = anon.get("/auth/api-keys", headers=as_user).json_body["keys"]
     assert [k["id"] for k in listed] == [key["id"]] and "key" not in listed[0] and listed[0]["last_used_at"]
-    error_of(anon.post("/auth/api-keys", {"name": "from a key"}, headers=by_key), 403, "FORBIDDEN")
+    error_of(anon.post("/auth/api-keys", {"name": "from a key", "password": PASSWORD}, headers=by_key), 403,
+             "FORBIDDEN")
     error_of(anon.post("/auth/logout", headers=by_key), 400, "BAD_REQUEST")
 
     # Nobody else sees or revokes it.
@@ -429,9 +431,56 @@ def test_personal_api_keys(anon: Api) -> None:
     assert revoked.json_body == {"id": key["id"], "revoked": True}
     error_of(anon.get("/auth/me", headers=by_key), 401, "UNAUTHENTICATED")
     error_of(anon.delete(f"/auth/api-keys/{key['id']}", headers=as_user), 404, "NOT_FOUND")
-    assert "name" in fields_of_422(anon.post("/auth/api-keys", {"name": "a\nb"}, headers=as_user))
-    assert "expires_in_days" in fields_of_422(anon.post("/auth/api-keys", {"name": "x", "expires_in_days": 0},
-                                                        headers=as_user))
+    assert "name" in fields_of_422(anon.post("/auth/api-keys", {"name": "a\nb", "password": PASSWORD},
+                                             headers=as_user))
+    assert "expires_in_days" in fields_of_422(anon.post("/auth/api-keys", {"name": "x", "expires_in_days": 0,
+                                                                           "password": PASSWORD}, headers=as_user))
+
+
+def test_api_keys_need_the_password_expire_by_default_and_end_with_the_sessions(anon: Api) -> None:
+    """Issue #11, item 5."""
+    grant = setup_admin(anon)
+    as_admin = bearer(grant["access_token"])
+    user_id, as_user, _ = new_user("user")
+    # Re-authentication: no password, or a wrong one, makes no key.
+    assert "password" in fields_of_422(anon.post("/auth/api-keys", {"name": "k"}, headers=as_user))
+    wrong = error_of(anon.post("/auth/api-keys", {"name": "k", "password": "not it"}, headers=as_user), 403, "FORBIDDEN")
+    assert wrong["details"] == [{"field": "password", "message": "is wrong"}]
+    # A default expiry (the settings' security.api_key_days), and "never" only for admins.
+    made = anon.post("/auth/api-keys", {"name": "k", "password": PASSWORD}, headers=as_user)
+    assert made.status_code == 201, made.body
+    expires = made.json_body["expires_at"]
+    days = (time.mktime(time.strptime(expires[:19], "%Y-%m-%dT%H:%M:%S")) - time.mktime(time.gmtime())) / 86400
+    assert 89.9 < days <= 90.01, expires
+    never = {"name": "forever", "password": PASSWORD, "expires_in_days": None}
+    error_of(anon.post("/auth/api-keys", never, headers=as_user), 403, "FORBIDDEN")
+    forever = anon.post("/auth/api-keys", {**never, "password": ADMIN_PASSWORD}, headers=as_admin)
+    assert forever.status_code == 201 and forever.json_body["expires_at"] is None
+    changed = anon.patch("/settings", {"security": {"api_key_days": 7}}, headers=as_admin)
+    assert changed.status_code == 200, changed.body
+    from chalicelib.container import services
+
+    services().settings._cached = None
+    week = anon.post("/auth/api-keys", {"name": "week", "password": PASSWORD}, headers=as_user).json_body
+    assert week["expires_at"] < expires
+    # A key made before the user's sessions ended (a new password, disabling) stops working.
+    key = {"X-API-Key": made.json_body["key"]}
+    assert anon.get("/auth/me", headers=key).status_code == 200
+    assert anon.patch(f"/users/{user_id}", {"password": "another long password"}, headers=as_admin).status_code == 200
+    error_of(anon.get("/auth/me", headers=key), 401, "UNAUTHENTICATED")
+    error_of(anon.get("/auth/me", headers={"X-API-Key": week["key"]}), 401, "UNAUTHENTICATED")
+    again = login(anon, new_user_name(anon, as_admin, user_id), "another long password").json_body
+    time.sleep(0.002)  # a key made after the change (valid_after is in milliseconds)
+    fresh = anon.post("/auth/api-keys", {"name": "after", "password": "another long password"},
+                      headers=bearer(again["access_token"])).json_body
+    assert anon.get("/auth/me", headers={"X-API-Key": fresh["key"]}).status_code == 200
+    assert anon.patch(f"/users/{user_id}", {"disabled": True}, headers=as_admin).status_code == 200
+    assert anon.patch(f"/users/{user_id}", {"disabled": False}, headers=as_admin).status_code == 200
+    error_of(anon.get("/auth/me", headers={"X-API-Key": fresh["key"]}), 401, "UNAUTHENTICATED")
+
+
+def new_user_name(anon: Api, as_admin: dict[str, str], user_id: str) -> str:
+    return str(anon.get(f"/users/{user_id}", headers=as_admin).json_body["username"])
 
 
 # -- the signing key and the WebSocket seam --------------------------------------------------
@@ -483,7 +532,8 @@ def test_websocket_connections_authenticate_with_the_same_tokens(anon: Api, svc)
     identity = auth.authenticate(grant["access_token"], prod)
     sid = grant["refresh_token"].split(".")[0]
     assert identity == auth.Identity(grant["user"]["id"], False, ("admin",), session_id=sid)
-    key = anon.post("/auth/api-keys", {"name": "ws"}, headers=bearer(grant["access_token"])).json_body["key"]
+    key = anon.post("/auth/api-keys", {"name": "ws", "password": ADMIN_PASSWORD},
+                    headers=bearer(grant["access_token"])).json_body["key"]
     assert auth.authenticate(key, prod) == auth.Identity(grant["user"]["id"], False, ("admin",))
     for bad in ("nonsense", grant["refresh_token"], key[:-2] + "xx"):
         assert auth.authenticate(bad, prod) is None

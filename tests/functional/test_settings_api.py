@@ -15,7 +15,7 @@ from tests.support.auth import new_user
 
 P = "/api/v1"
 MiB = 1024 * 1024
-SECTIONS = {"queue", "transfer", "retry", "files", "history"}
+SECTIONS = {"queue", "transfer", "retry", "files", "history", "security"}
 
 
 class Caller:

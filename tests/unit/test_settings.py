@@ -127,6 +127,7 @@ def test_nested_view_of_the_defaults() -> None:
         "retry": {"max_attempts": 6, "base_seconds": 1.0, "cap_seconds": 120.0},
         "files": {"presign_seconds": 3600},
         "history": {"retention_days": 0, "activity_retention_days": 30},
+        "security": {"api_key_days": 90},
     }
 
 
