@@ -9,6 +9,7 @@ export default function Account() {
   const keys = useAsync(() => api.get("/auth/api-keys"), []);
   const [name, setName] = useState("");
   const [days, setDays] = useState("");
+  const [password, setPassword] = useState("");
   const [created, setCreated] = useState(null);
   const [problem, setProblem] = useState(null);
   const [permission, setPermission] = useState("Notification" in window ? Notification.permission : "unsupported");
@@ -16,9 +17,9 @@ export default function Account() {
     event.preventDefault();
     setProblem(null);
     try {
-      const body = { name: name.trim() };
+      const body = { name: name.trim(), password };
       if (days) body.expires_in_days = Number(days);
-      setCreated(await api.post("/auth/api-keys", body)); setName(""); keys.reload();
+      setCreated(await api.post("/auth/api-keys", body)); setName(""); setPassword(""); keys.reload();
     } catch (e) { setProblem(e); }
   };
   const revoke = async (key) => {
@@ -43,7 +44,8 @@ export default function Account() {
           <td><button type="button" class="btn small danger" onClick=${() => revoke(k)}>Revoke</button></td></tr>`)}</tbody></table></div>` : html`<p class="muted">No keys yet.</p>`}
       <form onSubmit=${create} novalidate style=${{ marginTop: "1rem" }}><div class="form-grid">
         <${Field} id="key-name" label="Key name" error=${problem && problem.field("name")}><input id="key-name" value=${name} onInput=${(e) => setName(e.target.value)} /><//>
-        <${Field} id="key-days" label="Expires after (days, empty: never)" error=${problem && problem.field("expires_in_days")}><input id="key-days" inputmode="numeric" value=${days} onInput=${(e) => setDays(e.target.value)} /><//></div>
+        <${Field} id="key-days" label="Expires after (days, empty: the default)" error=${problem && problem.field("expires_in_days")}><input id="key-days" inputmode="numeric" value=${days} onInput=${(e) => setDays(e.target.value)} /><//>
+        <${Field} id="key-password" label="Your password (again)" error=${problem && problem.field("password")}><input id="key-password" type="password" autocomplete="current-password" value=${password} onInput=${(e) => setPassword(e.target.value)} /><//></div>
         ${problem && !problem.details.length ? html`<p class="error-note" role="alert">${problem.message}</p>` : null}
         <button class="btn primary" type="submit">Create key</button></form></div>
   </section>`;
