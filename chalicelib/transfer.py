@@ -52,7 +52,7 @@ from pynamodb.expressions.update import Action
 
 from .activity import ENGINE
 from .dispatcher import Dispatcher
-from .domain import planning
+from .domain import deadletters, planning
 from .domain.states import TaskState
 from .domain.task import Task
 from .domain.urls import host_of
@@ -789,6 +789,27 @@ class Transfer:
         if moved is not None:
             log.info("task %s: restarting: %s", task.id, reason)
             self.queue.send({"kind": "start", "task": task.id, "run": moved.run, "fresh": fresh, "reason": reason})
+
+    def dead_letter(self, body: Any, receive_count: str = "?") -> deadletters.Verdict:
+        """A work message that kept failing (the dead-letter queue's handler): fail its task
+        with a reason, but only if it belongs to the task's current run and generation; a
+        message of an older run, or of a task that moved on, is dropped, and one that names
+        no task (a dispatcher kick) is logged and dropped, never retried."""
+        kind = body.get("kind", "work") if isinstance(body, dict) else "work"
+        task_id = deadletters.task_of(body)
+        if task_id is None:
+            log.warning("dead letter without a task (a %s message): dropped: %.200s", kind, body)
+            return deadletters.Verdict.NO_TASK
+        task = self.repo.get(task_id)
+        found = deadletters.verdict(
+            body, task.state if task else None, task.run if task else 0, task.gen if task else 0
+        )
+        if found != deadletters.Verdict.FAIL or task is None:
+            log.info("dead letter of task %s (a %s message of run %s) is out of date: dropped",
+                     task_id, kind, body.get("run"))
+            return deadletters.Verdict.STALE
+        self.fail(task, f"a {kind} message failed {receive_count} times in a row; see the worker logs")
+        return found
 
     def _upload_gone(self, task: Task) -> None:
         """The multipart upload vanished under a running task: it was cancelled or re-planned

@@ -34,19 +34,14 @@ def handle(event: SQSEvent) -> dict[str, Any]:
 
 
 def handle_dead_letters(event: SQSEvent) -> dict[str, Any]:
-    """A message that kept failing: fail its task loudly instead of losing it silently."""
+    """A message that kept failing: fail its task loudly (if it is the task's current run)
+    instead of losing it silently (chalicelib/transfer.py Transfer.dead_letter)."""
     for record in event:
         try:
             body = json.loads(record.body)
         except ValueError:
             log.error("dead letter that is not JSON: %.200s", record.body)
             continue
-        svc = services()
-        task = svc.repo.get(str(body.get("task", "")))
-        if task is None:
-            continue
         count = record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", "?")
-        svc.transfer.fail(
-            task, f"a {body.get('kind', 'work')} message failed {count} times in a row; see the worker logs"
-        )
+        services().transfer.dead_letter(body, str(count))
     return {"batchItemFailures": []}
