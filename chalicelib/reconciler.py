@@ -13,21 +13,25 @@ files stay where they are.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import DeleteError
 
 from .dispatcher import Dispatcher
+from .domain.restarts import Restart, decide_restart
 from .domain.states import FINISHED, TaskState
 from .indexes import ExpiryIndex
 from .models import TaskModel
 from .repository import TaskRepository, now_ms
 from .retention import SWEEP
+from .settings import SettingsStore
 from .workqueue import WorkQueue
 
 if TYPE_CHECKING:
     from .activity import ActivityLog
+    from .domain.task import Task
 
 log = logging.getLogger("haul.reconcile")
 
@@ -36,7 +40,12 @@ class Reconciler:
     def __init__(
         self, repo: TaskRepository, queue: WorkQueue, dispatcher: Dispatcher, stall_seconds: float,
         activity: ActivityLog | None = None, sweep_batch: int = 500,
+        fail: Callable[[Task, str], None] | None = None, settings: SettingsStore | None = None,
     ) -> None:
+        """``fail`` (the worker's Transfer.fail) and ``settings``: a download that stalled as
+        often as ``retry.max_restarts`` allows fails instead of being revived once more."""
+        self._fail = fail
+        self._settings = settings
         self._repo = repo
         self._queue = queue
         self._dispatcher = dispatcher
@@ -56,9 +65,21 @@ class Reconciler:
             task = self._repo.get(task_id)
             if task is None or task.heartbeat >= cutoff:
                 continue
+            # A stall is a restart like any other (a runtime that starts up and resumes what
+            # it was running is not: that is no fault of the download's).
+            fail, settings = self._fail, self._settings
+            counted = quiet_since_ms is None and fail is not None and settings is not None
+            if fail is not None and settings is not None and counted:
+                quiet = (now_ms() - task.heartbeat) // 1000
+                decision = decide_restart(Restart.STALLED, task.restarts, settings.get().max_restarts,
+                                          f"no progress for {quiet} s")
+                if not decision.allowed:
+                    fail(task, decision.message)
+                    continue
             moved = self._repo.update(
                 task,
                 [
+                    TaskModel.restarts.add(1 if counted else 0),
                     TaskModel.run.add(1),
                     TaskModel.phase.set("starting"),
                     TaskModel.finalizing.remove(),

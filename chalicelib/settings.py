@@ -67,6 +67,25 @@ class EngineSettings:
     # A new API key expires after this many days unless its creator says otherwise.
     api_key_days: int = 90
 
+    # -- fairness and bounds (issue #11) --
+    # Downloads one user may have running at once (0: half of max_concurrent_downloads, at
+    # least 1; see per_user_limit).
+    per_user_downloads: int = 0
+    # A download slower than this many bytes/s for min_speed_seconds goes back to the queue,
+    # behind the others waiting (0: never).
+    min_speed: int = 0
+    min_speed_seconds: int = 60
+    # Times a download may start over (source changed, stream interrupted, upload expired,
+    # stalled) before it fails; a retry by the user starts the count again.
+    max_restarts: int = 3
+
+    @property
+    def per_user_limit(self) -> int:
+        """Running downloads one user may have at once, in force."""
+        if self.per_user_downloads > 0:
+            return min(self.per_user_downloads, self.max_concurrent_downloads)
+        return max(1, self.max_concurrent_downloads // 2)
+
     @property
     def retry(self) -> RetryPolicy:
         return RetryPolicy(self.retry_max_attempts, self.retry_base_seconds, self.retry_cap_seconds)
@@ -98,6 +117,14 @@ class EngineSettings:
             out["activity_retention_days"] = "must be between 1 and 3650 days"
         if not 1 <= self.api_key_days <= 3650:
             out["api_key_days"] = "must be between 1 and 3650 days"
+        if not 0 <= self.per_user_downloads <= 1000:
+            out["per_user_downloads"] = "must be between 0 (half of queue.max_concurrent_downloads) and 1000"
+        if not 0 <= self.min_speed <= 100 * 1024**3:
+            out["min_speed"] = "must be between 0 (off) and 100 GiB/s, in bytes per second"
+        if not 5 <= self.min_speed_seconds <= 3600:
+            out["min_speed_seconds"] = "must be between 5 and 3600 seconds"
+        if not 0 <= self.max_restarts <= 100:
+            out["max_restarts"] = "must be between 0 and 100"
         return out
 
     def applied(self, changes: dict[str, Any]) -> tuple[EngineSettings, dict[str, str]]:
@@ -151,6 +178,9 @@ SECTIONS: dict[str, dict[str, str]] = {
     "queue": {
         "max_concurrent_downloads": "max_concurrent_downloads",
         "per_host_connections": "per_host_connections",
+        "per_user_downloads": "per_user_downloads",
+        "min_speed": "min_speed",
+        "min_speed_seconds": "min_speed_seconds",
     },
     "transfer": {
         "parallel_parts": "parallel_parts",
@@ -161,6 +191,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "max_attempts": "retry_max_attempts",
         "base_seconds": "retry_base_seconds",
         "cap_seconds": "retry_cap_seconds",
+        "max_restarts": "max_restarts",
     },
     "files": {"presign_seconds": "presign_seconds"},
     "history": {

@@ -53,6 +53,7 @@ from pynamodb.expressions.update import Action
 from .activity import ENGINE
 from .dispatcher import Dispatcher
 from .domain import deadletters, planning
+from .domain.restarts import Restart, decide_restart, stream_seconds, stream_verdict
 from .domain.states import TaskState
 from .domain.task import Task
 from .domain.urls import host_of
@@ -68,7 +69,8 @@ from .urlguard import BlockedUrl
 from .workqueue import WorkQueue
 
 log = logging.getLogger("haul.transfer")
-MAX_RESTARTS = 3
+# A Lambda function's longest invocation: a worker handed no deadline assumes this much.
+INVOCATION_SECONDS = 900.0
 # Under a speed limit, one part must be readable within this many seconds (a worker has 900).
 PART_SECONDS = 600
 # A lane that waits for a connection to its host tries again after 1 to this many seconds.
@@ -87,6 +89,9 @@ class Delivery:
     body: dict[str, Any]
     receipt_handle: str | None = None
     receive_count: int = 1
+    # Seconds this invocation has left when the message arrives (Lambda's context says), so
+    # a stream, which cannot resume in another, knows when it must have finished.
+    remaining: float = INVOCATION_SECONDS
 
 
 class _Buffers(threading.local):
@@ -217,7 +222,7 @@ class Transfer:
         handlers: dict[str, Callable[[], None]] = {
             "start": lambda: self.start(body),
             "lane": lambda: self.lane(body, first_delivery=delivery.receive_count <= 1),
-            "stream": lambda: self.stream(body),
+            "stream": lambda: self.stream(body, time.monotonic() + stream_seconds(delivery.remaining)),
         }
         handler = handlers.get(str(kind))
         if handler is None:
@@ -482,7 +487,7 @@ class Transfer:
         except BlockedUrl as exc:  # a redirect to a place Haul may not fetch from
             self.fail(task, str(exc))
         except SourceChanged as exc:
-            self.restart(task, str(exc))
+            self.restart(task, Restart.SOURCE_CHANGED, str(exc))
         except UploadGone:
             self._upload_gone(task)
         except (ClientError, BotoCoreError) as exc:
@@ -583,14 +588,17 @@ class Transfer:
         self.queue.send(msg, delay=delay)
 
     # -- stream: origins without ranges ---------------------------------------------------
-    def stream(self, msg: dict[str, Any]) -> None:
+    def stream(self, msg: dict[str, Any], deadline: float | None = None) -> None:
+        """Read the whole body, in order, into parts; give up at ``deadline`` (monotonic
+        seconds; by default one full invocation from now): a stream cannot resume, so one that
+        cannot finish within its invocation fails, saying why, instead of starting over."""
         task = self._claim({**msg, "lane": "0", "step": 1})
         if task is None:
             return
         settings = self.settings.get()
         if task.parts_done:
             # A stream cannot resume: the previous attempt's parts are worthless now.
-            self.restart(task, "the stream was interrupted; restarting from zero", fresh=True, count=False)
+            self.restart(task, Restart.STREAM_INTERRUPTED, "the stream was interrupted; restarting from zero")
             return
         assert task.upload_id
         got, lease = self._host_lease(task, "s", settings)
@@ -598,13 +606,16 @@ class Transfer:
             self._await_host(task, msg, settings)
             return
         try:
-            self._stream_body(task, msg, settings, lease)
+            began = time.monotonic()
+            allowed = (deadline if deadline is not None else began + stream_seconds(INVOCATION_SECONDS)) - began
+            self._stream_body(task, msg, settings, lease, began, allowed)
         finally:
             if lease is not None:
                 lease.release()
 
     def _stream_body(
-        self, task: Task, msg: dict[str, Any], settings: EngineSettings, lease: Lease | None
+        self, task: Task, msg: dict[str, Any], settings: EngineSettings, lease: Lease | None,
+        began: float, allowed: float,
     ) -> None:
         assert task.upload_id
         pacer, adopt = self._pacer(task, 1, 0.0, lease)
@@ -628,6 +639,10 @@ class Transfer:
                 progress(len(chunk))
                 if number > planning.MAX_PARTS:
                     self.fail(task, "the stream is larger than S3's 10,000 parts can hold")
+                    return
+                late = stream_verdict(time.monotonic() - began, allowed, total + filled, task.size)
+                if late is not None:
+                    self.fail(task, late)
                     return
             if filled or number == 1:
                 self._stream_part(task, number, view, filled)
@@ -773,14 +788,16 @@ class Transfer:
             log.info("task %s: downloading -> failed: %s", task.id, reason)
             self.dispatcher.kick()
 
-    def restart(self, task: Task, reason: str, fresh: bool = True, count: bool = True) -> None:
-        """Plan the task afresh (a new generation), e.g. because the source changed."""
-        if count and task.restarts >= MAX_RESTARTS:
-            self.fail(task, f"the source kept changing during the download ({reason})")
+    def restart(self, task: Task, kind: Restart, reason: str, fresh: bool = True) -> None:
+        """Plan the task afresh (a new generation), e.g. because the source changed; or fail it
+        when it has started over as often as ``retry.max_restarts`` allows (every kind counts)."""
+        decision = decide_restart(kind, task.restarts, self.settings.get().max_restarts, reason)
+        if not decision.allowed:
+            self.fail(task, decision.message)
             return
         moved = self.repo.update(
             task,
-            [TaskModel.run.add(1), TaskModel.restarts.add(1 if count else 0),
+            [TaskModel.run.add(1), TaskModel.restarts.add(1),
              TaskModel.note.set(reason), TaskModel.phase.set("starting"),
              TaskModel.heartbeat.set(now_ms()), TaskModel.actor.set(ENGINE)],
             (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == task.run)
@@ -820,7 +837,7 @@ class Transfer:
             now is not None and now.state == TaskState.DOWNLOADING and now.run == task.run
             and now.gen == task.gen and now.upload_id == task.upload_id
         ):
-            self.restart(now, "the unfinished upload had expired in S3; starting over", fresh=True, count=False)
+            self.restart(now, Restart.UPLOAD_EXPIRED, "the unfinished upload had expired in S3; starting over")
 
     def _retry_or_fail(
         self, task: Task, msg: dict[str, Any], exc: OriginError, settings: EngineSettings

@@ -9,7 +9,7 @@ from typing import Any
 from chalice.app import SQSEvent
 
 from chalicelib.container import services
-from chalicelib.transfer import Delivery
+from chalicelib.transfer import INVOCATION_SECONDS, Delivery
 
 log = logging.getLogger("haul.worker")
 
@@ -26,11 +26,20 @@ def handle(event: SQSEvent) -> dict[str, Any]:
                 services().queue_control.on_kick(body)
                 continue
             count = int(raw.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-            services().transfer.handle(Delivery(body, record.receipt_handle, count))
+            services().transfer.handle(Delivery(body, record.receipt_handle, count, remaining(event)))
         except Exception:
             log.exception("work message %s failed; SQS will redeliver it", raw.get("messageId"))
             failures.append({"itemIdentifier": raw.get("messageId")})
     return {"batchItemFailures": failures}
+
+
+def remaining(event: SQSEvent) -> float:
+    """Seconds this invocation has left (Lambda's context; a full invocation without one)."""
+    context: Any = event.context
+    try:
+        return max(0.0, float(context.get_remaining_time_in_millis()) / 1000)
+    except (AttributeError, TypeError, ValueError):
+        return INVOCATION_SECONDS
 
 
 def handle_dead_letters(event: SQSEvent) -> dict[str, Any]:

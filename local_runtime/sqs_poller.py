@@ -51,9 +51,11 @@ class SqsPoller:
 
     def __init__(
         self, sqs: Any, source: SqsSource, threads: int, visibility_timeout: int,
-        region: str, wait_seconds: int = POLL_WAIT_SECONDS,
+        region: str, wait_seconds: int = POLL_WAIT_SECONDS, timeout_seconds: float = 900.0,
     ) -> None:
+        """``timeout_seconds``: each invocation's time limit, as its Lambda context reports it."""
         self._sqs = sqs
+        self._timeout = timeout_seconds
         self._source = source
         self._threads = threads
         self._visibility = visibility_timeout
@@ -105,7 +107,7 @@ class SqsPoller:
         event = sqs_event(messages, self._arn, self._region)
         failed: set[str] = {m["MessageId"] for m in messages}
         try:
-            result = self._source.handler(event, LambdaContext(self._source.handler_name))
+            result = self._source.handler(event, LambdaContext(self._source.handler_name, self._timeout))
             reported = (result or {}).get("batchItemFailures", []) if isinstance(result, dict) else []
             failed = {str(f.get("itemIdentifier")) for f in reported}
         except Exception:

@@ -40,6 +40,9 @@ class Resource:
     change_after_requests: int | None = None  # after N ranged requests, swap in `changed`
     changed: bytes | None = None
     throttle_bps: int | None = None  # per connection
+    # The body never ends: after ``data`` it starts over, until the client hangs up (use with
+    # send_length=False and ranges=False).
+    endless: bool = False
     redirect_to: str | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -191,8 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
         block = 256 * 1024
         began = time.monotonic()
         try:
-            while sent < length:
-                n = min(block, length - sent)
+            while sent < length or res.endless:
+                n = min(block, length - sent) if not res.endless else block
                 if cut_at is not None and sent + n > cut_at:
                     n = cut_at - sent
                     if n > 0:
@@ -202,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
-                self.wfile.write(res.read(start + sent, n))
+                self.wfile.write(res.read(start + sent, n) if not res.endless else _cycle(res, sent, n))
                 sent += n
                 record["sent"] = sent
                 if res.throttle_bps:
@@ -221,6 +224,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+def _cycle(res: Resource, offset: int, n: int) -> bytes:
+    """``n`` bytes of ``res``'s data repeated without end, from ``offset``."""
+    size = res.size()
+    out = bytearray()
+    while len(out) < n:
+        at = (offset + len(out)) % size
+        out += res.read(at, min(n - len(out), size - at))
+    return bytes(out)
 
 
 class _Server(ThreadingHTTPServer):

@@ -122,9 +122,10 @@ def test_every_setting_has_exactly_one_place_in_the_sections() -> None:
 
 def test_nested_view_of_the_defaults() -> None:
     assert nested(DEFAULTS) == {
-        "queue": {"max_concurrent_downloads": 3, "per_host_connections": 0},
+        "queue": {"max_concurrent_downloads": 3, "per_host_connections": 0, "per_user_downloads": 0,
+                  "min_speed": 0, "min_speed_seconds": 60},
         "transfer": {"parallel_parts": 8, "part_size": 16 * MiB, "speed_limit": 0},
-        "retry": {"max_attempts": 6, "base_seconds": 1.0, "cap_seconds": 120.0},
+        "retry": {"max_attempts": 6, "base_seconds": 1.0, "cap_seconds": 120.0, "max_restarts": 3},
         "files": {"presign_seconds": 3600},
         "history": {"retention_days": 0, "activity_retention_days": 30},
         "security": {"api_key_days": 90},
@@ -192,6 +193,10 @@ def test_diff_names_changes_dotted() -> None:
         ("default_speed_limit", [0, 16 * 1024, 100 * 1024**3], [1, 16 * 1024 - 1, -5]),
         ("history_retention_days", [0, 3650], [-1, 3651]),
         ("activity_retention_days", [1, 3650], [0, 3651]),
+        ("per_user_downloads", [0, 1, 1000], [-1, 1001]),
+        ("min_speed", [0, 1, 100 * 1024**3], [-1, 100 * 1024**3 + 1]),
+        ("min_speed_seconds", [5, 3600], [4, 3601]),
+        ("max_restarts", [0, 100], [-1, 101]),
     ],
 )
 def test_control_surface_ranges(name: str, good: list[int], bad: list[int]) -> None:
@@ -199,3 +204,11 @@ def test_control_surface_ranges(name: str, good: list[int], bad: list[int]) -> N
         assert getattr(DEFAULTS.merged({name: value}), name) == value
     for value in bad:
         assert list(problems_of({name: value})) == [name]
+
+
+@pytest.mark.parametrize(("concurrent", "per_user", "limit"), [
+    (3, 0, 1), (1, 0, 1), (2, 0, 1), (4, 0, 2), (9, 0, 4), (4, 3, 3), (4, 10, 4), (1, 5, 1),
+])
+def test_the_per_user_limit_is_half_the_slots_unless_set(concurrent: int, per_user: int, limit: int) -> None:
+    merged = DEFAULTS.merged({"max_concurrent_downloads": concurrent, "per_user_downloads": per_user})
+    assert merged.per_user_limit == limit
