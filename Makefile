@@ -8,11 +8,12 @@ STAMP  := $(VENV)/.installed
 
 # The virtualenv, made again whenever the requirements change. pip stays below 26.3: chalice
 # package drives pip itself and supports no newer one.
-$(STAMP): requirements.txt requirements-dev.txt Makefile
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Haul needs Python 3.11 ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet "pip>=23.2,<26.3"
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet -e .   # the `haul` command-line client (haul_cli/, pyproject.toml)
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -1,0 +1,309 @@
+"""The `haul` command-line client for real: the console script as a subprocess (in a
+pseudo-terminal where a person would watch it) against `python -m local_runtime` and loopback
+origins."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cli import HAUL, Cli, Relay, final_lines, strip_ansi
+from tests.support.origin import Origin, Resource
+from tests.support.runtime import ADMIN_PASSWORD, ADMIN_USER, RuntimeProcess, wait_state
+
+MiB = 1024 * 1024
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def rt() -> Iterator[RuntimeProcess]:
+    runtime = RuntimeProcess(f"cli{uuid.uuid4().hex[:6]}").start()
+    answer = runtime.http.patch(f"{runtime.api}/settings", json={"part_size": 5 * MiB, "parallel_parts": 4,
+                                                              "max_concurrent_downloads": 4}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    yield runtime
+    runtime.stop()
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[Origin]:
+    with Origin() as server:
+        yield server
+
+
+def ws_port(rt: RuntimeProcess) -> int:
+    return int(rt.env["HAUL_WS_PORT"])
+
+
+@pytest.fixture(scope="module")
+def cli(rt: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """A `haul` logged in as the admin (through --password-stdin), in a config dir of its own."""
+    haul = Cli(tmp_path_factory.mktemp("cli") / "config", {"HAUL_URL": f"http://127.0.0.1:{rt.api_port}",
+                                     "HAUL_WS_URL": f"ws://127.0.0.1:{ws_port(rt)}/{rt.stage}"})
+    done = haul.run("login", "-u", ADMIN_USER, "--password-stdin", stdin=ADMIN_PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
+    return haul
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def serve(origin: Origin, size: int, throttle: int | None = None, **kwargs: Any) -> tuple[str, bytes]:
+    data = os.urandom(size)
+    path = f"/{uuid.uuid4().hex[:8]}.bin"
+    origin.add(path, Resource(data=data, throttle_bps=throttle, **kwargs))
+    return origin.url(path), data
+
+
+def test_login_asks_for_the_password_without_echo_and_keeps_it_private(rt: RuntimeProcess, tmp_path: Path) -> None:
+    haul = Cli(tmp_path / "config")
+    url = f"http://127.0.0.1:{rt.api_port}"
+    code, screen = haul.pty("login", "--url", url, "-u", ADMIN_USER, answers=[("Password:", ADMIN_PASSWORD + "\n")])
+    assert code == 0, strip_ansi(screen)
+    assert ADMIN_PASSWORD not in screen  # typed, never echoed
+    assert f"Logged in to {url} as {ADMIN_USER} (admin)" in strip_ansi(screen)
+    creds = tmp_path / "config" / "credentials.json"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    assert stat.S_IMODE(creds.parent.stat().st_mode) == 0o700
+    stored = json.loads(creds.read_text())
+    assert stored["current"] == url and stored["servers"][url]["refresh_token"]
+
+    # The login became the default server: no --url, no HAUL_URL.
+    who = haul.run("whoami", "--json")
+    assert who.returncode == 0, who.stderr
+    assert json.loads(who.stdout)["user"]["username"] == ADMIN_USER
+
+    # A refused login: exit 3, one line naming the API's code and request id.
+    wrong = haul.run("login", "-u", ADMIN_USER, "--password-stdin", stdin="not the password\n")
+    assert wrong.returncode == 3
+    assert re.fullmatch(r"error: \w+: .+ \[request [0-9a-f-]{36}\]\n", wrong.stderr), wrong.stderr
+
+    out = haul.run("logout")
+    assert out.returncode == 0 and f"Logged out of {url}" in out.stdout
+    assert url not in json.loads(creds.read_text())["servers"]
+    after = haul.run("ls", env={"HAUL_URL": url})
+    assert after.returncode == 3 and "haul login" in after.stderr
+
+
+def test_api_key_from_the_environment(rt: RuntimeProcess, cli: Cli, tmp_path: Path) -> None:
+    # The key is made over HTTP (the CLI has no key management yet); newer servers want the password.
+    body = {"name": "ci", "password": ADMIN_PASSWORD, "expires_in_days": 1}
+    made = rt.http.post(f"{rt.api}/auth/api-keys", json=body, timeout=10)
+    if made.status_code == 422:
+        made = rt.http.post(f"{rt.api}/auth/api-keys", json={"name": "ci"}, timeout=10)
+    assert made.status_code == 201, made.text
+    key = made.json()["key"]
+    fresh = Cli(tmp_path / "elsewhere", {"HAUL_URL": f"http://127.0.0.1:{rt.api_port}", "HAUL_API_KEY": key})
+    who = fresh.run("whoami")
+    assert who.returncode == 0, who.stderr
+    assert who.stdout.strip() == f"{ADMIN_USER} (admin) on http://127.0.0.1:{rt.api_port}, by HAUL_API_KEY"
+
+
+def test_add_follow_draws_bars_to_the_end_in_a_terminal(cli: Cli, origin: Origin) -> None:
+    first, _ = serve(origin, 12 * MiB, throttle=6 * MiB)
+    second, _ = serve(origin, 3 * MiB, throttle=2 * MiB)
+    code, screen = cli.pty("add", first, second, "--follow", cols=140)
+    text = strip_ansi(screen)
+    assert code == 0, text
+    last = final_lines(screen)
+    for url, size in ((first, "12.0/12.0 MiB"), (second, "3.0/3.0 MiB")):
+        name = url.rsplit("/", 1)[1]
+        line = last[name]
+        assert "100.0%" in line and size in line and line.endswith("completed"), line
+        assert "━" in line  # drawn as a bar
+    assert last["total"].endswith("2 completed") and "15.0/15.0 MiB" in last["total"], last["total"]
+    assert "\x1b[" in screen  # colour on a terminal...
+    assert re.search(r"2 completed; 15\.0 MiB in \d+s", text)
+
+
+def test_add_follow_json_and_exit_status(cli: Cli, origin: Origin) -> None:
+    good, _ = serve(origin, 6 * MiB, throttle=6 * MiB)
+    missing = origin.url(f"/{uuid.uuid4().hex}.gone")  # the origin answers 404: the download fails
+    done = cli.run("add", good, missing, "--follow", "--json")
+    assert done.returncode == 1, done.stderr  # not all completed
+    assert "\x1b[" not in done.stdout  # ...never when piped
+    events = json_lines(done.stdout)
+    added = [e["task"] for e in events if e["event"] == "added"]
+    assert [t["url"] for t in added] == [good, missing]
+    finals = {e["task"]["url"]: e["task"]["state"] for e in events if e["event"] == "state"}
+    assert finals == {good: "completed", missing: "failed"}
+    assert events[-1] == {"event": "done", "counts": {"completed": 1, "failed": 1}, "exit_code": 1}
+
+    plain = cli.run("add", serve(origin, MiB)[0], "--follow")
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert lines[0].startswith("added\t") and lines[-1].endswith("completed (1.0 MiB)"), lines
+
+
+def test_follow_survives_a_reconnect(rt: RuntimeProcess, cli: Cli, origin: Origin) -> None:
+    url, _ = serve(origin, 15 * MiB, throttle=MiB)
+    relay = Relay(ws_port(rt))
+    try:
+        proc = subprocess.Popen([str(HAUL), "add", url, "--follow", "--json"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**cli.env, "HAUL_WS_URL": f"ws://127.0.0.1:{relay.port}/{rt.stage}"})
+        assert proc.stdout is not None
+        events = []
+        for line in proc.stdout:
+            events.append(json.loads(line))
+            if events[-1] == {"event": "connection", "status": "connected"}:
+                break
+        # The connection drops, none can be made until the download has completed meanwhile.
+        relay.cut(hold=600)
+        wait_state(rt.api, events[0]["task"]["id"], {"completed"}, headers=rt.headers)
+        relay.release()
+        rest, err = proc.communicate(timeout=120)
+        events += json_lines(rest)
+    finally:
+        relay.close()
+    assert proc.returncode == 0, err
+    assert relay.accepted >= 2
+    statuses = [e["status"] for e in events if e["event"] == "connection"]
+    assert statuses[0] == "connected" and statuses[1].startswith("reconnecting") and statuses[-1] == "connected"
+    states = [e["task"]["state"] for e in events if e["event"] == "state"]
+    assert states[-1] == "completed" and "completed" not in states[:-1]
+    assert events[-1] == {"event": "done", "counts": {"completed": 1}, "exit_code": 0}
+
+
+def test_bulk_actions(rt: RuntimeProcess, cli: Cli, origin: Origin) -> None:
+    stopped = cli.run("queue", "stop", "--json")
+    assert stopped.returncode == 0 and json.loads(stopped.stdout)["state"] == "stopped", stopped.stderr
+    try:
+        name = f"bulk-{uuid.uuid4().hex[:6]}"
+        urls = [serve(origin, MiB)[0] for _ in range(3)]
+        added = cli.run("add", *urls, "--batch", name, "--json")
+        assert added.returncode == 0, added.stderr
+        ids = [t["id"] for t in json_lines(added.stdout)]
+        batch_id = json_lines(added.stdout)[0]["batch_id"]
+
+        paused = cli.run("pause", "--all", "--batch", batch_id, "--json")
+        assert paused.returncode == 0, paused.stderr
+        assert sorted(r["id"] for r in json_lines(paused.stdout)) == sorted(ids)
+        assert {r["state"] for r in json_lines(paused.stdout)} == {"paused"}
+
+        # Two good ids and one that does not exist: a result each, exit 1.
+        resumed = cli.run("resume", ids[0], ids[1], "no-such-id")
+        assert resumed.returncode == 1
+        assert resumed.stdout.count("resumed\t") == 2 and "no-such-id: NOT_FOUND" in resumed.stderr
+
+        cancelled = cli.run("cancel", "--all", "--batch", batch_id, "--json")
+        assert cancelled.returncode == 0 and len(json_lines(cancelled.stdout)) == 3, cancelled.stderr
+        listed = cli.run("ls", "--batch", batch_id, "--state", "cancelled", "--json")
+        assert sorted(t["id"] for t in json_lines(listed.stdout)) == sorted(ids)
+
+        removed = cli.run("rm", "--state", "cancelled", "--batch", batch_id)
+        assert removed.returncode == 0, removed.stderr
+        assert removed.stdout.count("removed\t") == 3
+        assert cli.run("ls", "--batch", batch_id, "--json").stdout == ""
+    finally:
+        started = cli.run("queue", "start")
+        assert started.returncode == 0, started.stderr
+
+
+def test_ls_pages_through_everything_and_pipes_plain_text(cli: Cli, origin: Origin) -> None:
+    urls = [serve(origin, 64 * 1024)[0] for _ in range(5)]
+    added = cli.run("add", *urls, "--batch", "pages", "--follow", "--json")
+    assert added.returncode == 0, added.stderr
+    batch_id = json_lines(added.stdout)[0]["task"]["batch_id"]
+    walked = cli.run("ls", "--batch", batch_id, "--all", "--page-size", "2", "--json")
+    assert walked.returncode == 0, walked.stderr
+    assert sorted(t["url"] for t in json_lines(walked.stdout)) == sorted(urls)
+    first = cli.run("ls", "--batch", batch_id, "--limit", "2")
+    rows = first.stdout.splitlines()
+    assert rows[0].split("\t") == ["id", "name", "state", "progress", "size", "speed", "eta", "added"]
+    assert len(rows) == 3 and "\x1b[" not in first.stdout
+    assert "2 of 5 shown" in first.stderr
+    shown = cli.run("batch", "show", batch_id, "--json")
+    assert json.loads(shown.stdout)["batch"]["completed"] == 5
+
+
+def test_get_fetches_the_stored_bytes_and_checks_them(cli: Cli, origin: Origin, tmp_path: Path) -> None:
+    url, data = serve(origin, 7 * MiB + 123)
+    added = cli.run("add", url, "--checksum", f"sha256:{hashlib.sha256(data).hexdigest()}", "--follow", "--json")
+    assert added.returncode == 0, added.stderr
+    task_id = json_lines(added.stdout)[0]["task"]["id"]
+    target = tmp_path / "fetched.bin"
+    got = cli.run("get", task_id, "-o", str(target), "--json")
+    assert got.returncode == 0, got.stderr
+    assert target.read_bytes() == data
+    assert json.loads(got.stdout) == {"id": task_id, "path": str(target), "bytes": len(data),
+                                      "sha256": hashlib.sha256(data).hexdigest(), "checksum": "verified"}
+    again = cli.run("get", task_id, "-o", str(target))
+    assert again.returncode == 2 and "exists" in again.stderr
+    piped = subprocess.run([str(HAUL), "get", task_id, "-o", "-"], capture_output=True, env=cli.env, timeout=60)
+    assert piped.returncode == 0 and piped.stdout == data
+
+
+def test_server_errors_are_one_line_with_an_exit_code(rt: RuntimeProcess, cli: Cli, origin: Origin) -> None:
+    missing = cli.run("show", "no-such-download")
+    assert missing.returncode == 4
+    assert re.fullmatch(r"error: NOT_FOUND: no download with id no-such-download \[request [0-9a-f-]{36}\]\n",
+                        missing.stderr), missing.stderr
+    as_json = cli.run("show", "no-such-download", "--json")
+    assert json.loads(as_json.stderr)["error"]["code"] == "NOT_FOUND" and as_json.stdout == ""
+
+    invalid = cli.run("add", "ftp://example.com/file")
+    assert invalid.returncode == 6 and invalid.stderr.startswith("error: VALIDATION_ERROR: "), invalid.stderr
+
+    url, _ = serve(origin, MiB)
+    done = cli.run("add", url, "--follow", "--json")
+    task_id = json_lines(done.stdout)[0]["task"]["id"]
+    conflict = cli.run("pause", task_id)
+    assert conflict.returncode == 5 and "CONFLICT" in conflict.stderr, conflict.stderr
+
+    bad_size = cli.run("add", url, "--speed-limit", "fast")
+    assert bad_size.returncode == 2 and "not a size" in bad_size.stderr
+    nobody = cli.run("ls", env={"HAUL_URL": "http://127.0.0.1:9"})
+    assert nobody.returncode == 9 and nobody.stderr.startswith("error: cannot reach http://127.0.0.1:9")
+
+
+def test_queue_settings_stats_and_log(cli: Cli) -> None:
+    changed = cli.run("settings", "set", "transfer.part_size=6M", "queue.max_concurrent_downloads=4")
+    assert changed.returncode == 0, changed.stderr
+    assert "transfer.part_size = 6291456" in changed.stdout
+    shown = cli.run("settings", "get", "transfer.part_size", "--json")
+    assert json.loads(shown.stdout) == {"transfer.part_size": 6291456}
+    refused = cli.run("settings", "set", "transfer.part_size=1")
+    assert refused.returncode == 6 and "transfer.part_size" in refused.stderr, refused.stderr
+
+    paused = cli.run("queue", "pause", "30m", "--json")
+    assert paused.returncode == 0, paused.stderr
+    until = json.loads(paused.stdout)["paused_until"]
+    assert until and abs(time.time() + 1800 - _epoch(until)) < 120
+    assert cli.run("queue", "start").stdout.strip() == "queue running"
+    status = cli.run("queue", "status", "--json")
+    assert json.loads(status.stdout)["state"] == "running"
+
+    stats = cli.run("stats", "--json")
+    assert stats.returncode == 0 and "by_state" in json.loads(stats.stdout)["engine"]
+    log = cli.run("log", "--limit", "5", "--json")
+    assert log.returncode == 0 and any(e["kind"].startswith("queue") for e in json_lines(log.stdout)), log.stdout
+
+
+def _epoch(iso: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_help_and_completion(cli: Cli) -> None:
+    top = cli.run("--help")
+    for command in ("login", "add", "ls", "get", "batch", "queue", "settings", "watch", "Exit codes"):
+        assert command in top.stdout
+    for shell, marker in (("bash", "complete -o"), ("zsh", "#compdef haul"), ("fish", "complete --no-files --command haul")):
+        script = cli.run("completion", shell)
+        assert script.returncode == 0 and marker in script.stdout, script.stdout[:200]
+    words = cli.run(env={"_HAUL_COMPLETE": "bash_complete", "COMP_WORDS": "haul qu", "COMP_CWORD": "1"})
+    assert "queue" in words.stdout
