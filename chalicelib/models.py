@@ -163,6 +163,7 @@ class ControlModel(Model):
     expires = NumberAttribute(null=True)
     dirty = BooleanAttribute(null=True)
     updated_at = NumberAttribute(null=True)
+    members = UnicodeSetAttribute(null=True)  # the enabled admins (chalicelib/auth/admins.py)
 
 
 class ConnectionModel(Model):
@@ -172,8 +173,9 @@ class ConnectionModel(Model):
     with and the rooms it joined; one subscription per room (``subs#<owner>`` /
     ``<room>#<id>``), so the fan-out finds every subscriber of an owner's rooms with one Query
     instead of a scan; and one per authenticated connection under its user (``user#<owner>`` /
-    ``<id>``), so the connections of a session that ends are found and closed. Both expire (``expires``, the table's TTL attribute) after API Gateway's
-    two-hour limit on a connection; readers ignore expired items before DynamoDB deletes them.
+    ``<id>``), so the connections of a session that ends are found and closed. All expire
+    (``expires``, the table's TTL attribute) after API Gateway's two-hour limit on a
+    connection; readers ignore expired items before DynamoDB deletes them.
     """
 
     class Meta(_Meta):

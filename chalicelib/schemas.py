@@ -84,12 +84,22 @@ SpeedLimit = Annotated[
 ]
 
 
+def _no_control_characters(value: str | None) -> str | None:
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+# Text shown to people (names): no control characters (no line breaks or escapes in logs and pages).
+PlainText = Annotated[str, AfterValidator(_no_control_characters)]
+
+
 class AddDownload(_Strict):
     url: str = Field(min_length=1, max_length=MAX_URL)
     filename: str | None = Field(default=None, max_length=1024)
     # The ids GET /batches/{id} can name: letters, digits and '-'.
     batch_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z-]+$")
-    batch_name: str | None = Field(default=None, max_length=200)
+    batch_name: PlainText | None = Field(default=None, max_length=200)
     priority: Priority = 0
     headers: dict[str, str] = Field(default_factory=dict)
     checksum: str | None = Field(default=None, max_length=200)
@@ -423,7 +433,7 @@ class UserListQuery(_Strict):
 
 
 class CreateApiKey(_Strict):
-    name: str = Field(min_length=1, max_length=100)
+    name: PlainText = Field(min_length=1, max_length=100)
     # Your password again: a stolen access token alone cannot mint a lasting key.
     password: Password
     # Left out: the stage's default (settings: security.api_key_days); null: never expires
@@ -433,13 +443,6 @@ class CreateApiKey(_Strict):
     @property
     def never_expires(self) -> bool:
         return "expires_in_days" in self.model_fields_set and self.expires_in_days is None
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if any(ord(c) < 32 or ord(c) == 127 for c in value):
-            raise ValueError("must not contain control characters")
-        return value
 
 
 def parse(model: type[_Strict], data: Any, where: Literal["body", "query"] = "body") -> Any:

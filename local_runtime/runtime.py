@@ -18,6 +18,7 @@ from typing import Any
 
 from chalice.local import ChaliceRequestHandler
 
+from .http_methods import AnswersEveryMethod
 from .realtime import LocalRealtime
 from .sqs_poller import POLL_WAIT_SECONDS
 
@@ -26,7 +27,7 @@ log = logging.getLogger("haul.local")
 access = logging.getLogger("haul.local.access")
 
 
-class QuietRequestHandler(ChaliceRequestHandler):
+class QuietRequestHandler(AnswersEveryMethod, ChaliceRequestHandler):
     """Chalice's local handler, with access lines at DEBUG instead of one per request on stderr."""
 
     # http.server writes a response's headers and its body in two sends: with Nagle's algorithm

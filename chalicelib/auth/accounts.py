@@ -22,7 +22,9 @@ from ..errors import BadRequest, Conflict, Forbidden, NotFound, SetupDone, TooMa
 from ..models import ControlModel, SessionModel, UserModel
 from ..schemas import CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
 from . import passwords
+from .admins import AdminRoster, is_enabled_admin
 from .apikeys import MAX_KEYS_PER_USER, ApiKeys
+from .dynamo import failed_conditions, unavailable
 from .identity import Identity, Role
 from .ratelimit import RateLimiter
 from .sessions import SessionError, Sessions
@@ -155,6 +157,7 @@ class Accounts:
         self.limiter = limiter
         self.rate_limit_per_minute = rate_limit_per_minute
         self._clock = clock
+        self.roster = AdminRoster()
         self._key_days = key_days  # a new API key's default lifetime (the settings' security.api_key_days)
 
     # -- who is calling ---------------------------------------------------------------------
@@ -220,9 +223,11 @@ class Accounts:
             raise SetupDone("setup is done: an admin exists; log in instead")
         user = self._new_user(req.username, req.password, Role.ADMIN)
         try:
-            with TransactWrite(connection=Connection(region=UserModel.Meta.region)) as tx:
+            self.roster.ensure()
+            with self._transaction() as tx:
                 tx.save(ControlModel(SETUP_ITEM, updated_at=now_ms()), condition=ControlModel.pk.does_not_exist())
                 tx.save(user, condition=UserModel.username.does_not_exist())
+                self.roster.join(tx, user.username)
         except TransactWriteError:
             raise SetupDone("setup is done: an admin exists; log in instead") from None
         log.info("first-run setup: created admin %s", user.username)
@@ -332,17 +337,20 @@ class Accounts:
     def create_user(self, req: CreateUser) -> UserModel:
         user = self._new_user(req.username, req.password, req.role)
         try:
-            user.save(condition=UserModel.username.does_not_exist())
-        except PutError:
+            if req.role == Role.ADMIN:
+                self.roster.ensure()
+                with self._transaction() as tx:
+                    tx.save(user, condition=UserModel.username.does_not_exist())
+                    self.roster.join(tx, user.username)
+            else:
+                user.save(condition=UserModel.username.does_not_exist())
+        except (PutError, TransactWriteError):
             raise Conflict(f"the username {req.username!r} is taken") from None
         log.info("user %s created (%s)", user.username, user.role)
         return user
 
     def update_user(self, actor: Identity, user_id: str, req: PatchUser) -> UserModel:
         user = self.user(user_id)
-        demoting = (req.role is not None and req.role != Role.ADMIN) or req.disabled is True
-        if demoting and user.role == Role.ADMIN and not user.disabled:
-            self._keep_an_admin(user)
         actions: list[Any] = [UserModel.updated_at.set(now_ms())]
         if req.role is not None:
             actions.append(UserModel.role.set(req.role.value))
@@ -352,32 +360,55 @@ class Accounts:
             actions.append(UserModel.password_hash.set(passwords.hash_password(req.password)))
         if req.password is not None or req.disabled:
             actions.append(UserModel.valid_after.set(now_ms()))  # ends the user's sessions
-        try:
-            user.update(actions=actions, condition=UserModel.id == user.id)
-        except UpdateError:
-            raise NotFound(f"no user with id {user_id}") from None
+        was = is_enabled_admin(user.role, user.disabled)
+        will = is_enabled_admin(req.role.value if req.role else user.role,
+                                req.disabled if req.disabled is not None else user.disabled)
+        if was == will:
+            try:
+                user.update(actions=actions, condition=UserModel.id == user.id)
+            except UpdateError:
+                raise NotFound(f"no user with id {user_id}") from None
+        else:
+            # The user as read (id, role, disabled) and the roster change in one transaction.
+            as_read = (UserModel.id == user.id) & (UserModel.role == user.role) & (UserModel.disabled == bool(user.disabled))
+            self._admin_change(user, lambda tx: tx.update(user, actions=actions, condition=as_read), joins=will)
+            user = self.user(user_id)
         log.info("user %s updated by %s", user.username, actor.username)
         return user
 
     def delete_user(self, actor: Identity, user_id: str) -> None:
         user = self.user(user_id)
-        if user.role == Role.ADMIN and not user.disabled:
-            self._keep_an_admin(user)
+        if is_enabled_admin(user.role, user.disabled):
+            self._admin_change(user, lambda tx: tx.delete(user, condition=(UserModel.id == user.id) & (
+                UserModel.role == user.role) & (UserModel.disabled == bool(user.disabled))), joins=False)
+        else:
+            try:
+                user.delete(condition=UserModel.id == user.id)
+            except DeleteError:
+                raise NotFound(f"no user with id {user_id}") from None
         for key in self.keys.of_user(user.id):
             self.keys.delete(key.id)
-        try:
-            user.delete(condition=UserModel.id == user.id)
-        except DeleteError:
-            raise NotFound(f"no user with id {user_id}") from None
         log.info("user %s deleted by %s (their downloads are kept)", user.username, actor.username)
 
-    def _keep_an_admin(self, leaving: UserModel) -> None:
-        others = [
-            u for u in UserModel.by_created.query("user")
-            if u.role == Role.ADMIN and not u.disabled and u.username != leaving.username
-        ]
-        if not others:
-            raise Conflict("at least one enabled admin must remain")
+    def _admin_change(self, user: UserModel, write: Callable[[TransactWrite], Any], joins: bool) -> None:
+        """``write`` the user, and the roster of enabled admins, in one transaction; 409 when the
+        user leaves the roster as its last member, or changed since it was read."""
+        self.roster.ensure()
+        try:
+            with self._transaction() as tx:
+                write(tx)
+                (self.roster.join if joins else self.roster.leave)(tx, user.username)
+        except TransactWriteError as exc:
+            failed = failed_conditions(exc)
+            if len(failed) > 1 and failed[1]:
+                raise Conflict("at least one enabled admin must remain") from None
+            if failed and failed[0]:
+                raise Conflict("the user was changed at the same moment; read it again and retry") from None
+            raise unavailable("the change") from None
+
+    @staticmethod
+    def _transaction() -> TransactWrite:
+        return TransactWrite(connection=Connection(region=UserModel.Meta.region))
 
     # -- API keys ---------------------------------------------------------------------------
     def create_key(self, who: Identity, req: CreateApiKey, client: str) -> dict[str, Any]:

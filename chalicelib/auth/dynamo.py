@@ -15,8 +15,13 @@ def conditional_failure(exc: PynamoDBException) -> bool:
     if exc.cause_response_code == CONDITION_FAILED:
         return True
     # A transaction reports each item's reason; a condition that failed is one of them.
+    return any(failed_conditions(exc))
+
+
+def failed_conditions(exc: PynamoDBException) -> list[bool]:
+    """For a cancelled transaction: per item, whether its condition did not hold."""
     reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(getattr(r, "code", None) == CONDITION_FAILED for r in reasons if r is not None)
+    return [getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons]
 
 
 def unavailable(what: str) -> Unavailable:

@@ -93,3 +93,23 @@ def test_websocket_connections_authenticate_at_connect(rt: RuntimeProcess, admin
             assert "pong" in await asyncio.wait_for(ws.recv(), 10)
 
     asyncio.run(scenario())
+
+
+def test_a_method_no_route_has_answers_405_in_the_envelope(rt: RuntimeProcess) -> None:
+    """Issue #11, item 12: not http.server's 501 HTML page."""
+    import http.client
+    import json
+
+    for method in ("TRACE", "CONNECT", "PROPFIND", "BREW"):
+        conn = http.client.HTTPConnection("127.0.0.1", rt.api_port, timeout=10)
+        try:
+            conn.request(method, "/api/v1/downloads")
+            answer = conn.getresponse()
+            body = answer.read()
+        finally:
+            conn.close()
+        assert answer.status == 405, (method, answer.status, body[:200])
+        assert answer.getheader("Content-Type") == "application/json" and "GET" in (answer.getheader("Allow") or "")
+        error = json.loads(body)["error"]
+        assert error["code"] == "METHOD_NOT_ALLOWED" and method in error["message"] and error["request_id"]
+    assert requests.get(f"{rt.api}/health", timeout=5).status_code == 200  # the server goes on

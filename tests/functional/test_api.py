@@ -234,6 +234,8 @@ def test_add_takes_the_filename_from_the_url(api: Api) -> None:
         ({"url": DEAD, "headers": {"X-Evil": "a\r\nInjected: 1"}}, "headers"),
         ({"url": DEAD, "filename": ""}, "filename"),
         ({"url": DEAD, "tags": "x"}, "tags"),
+        ({"url": DEAD, "batch_name": "nightly\nInjected: 1"}, "batch_name"),  # as POST /batches refuses it
+        ({"url": DEAD, "batch_name": "bell\x07"}, "batch_name"),
         ([{"url": DEAD}], "body"),
         ("http://example.com/x", "body"),
     ],

@@ -21,6 +21,7 @@ ADMIN_PASSWORD = "an admin's long password"
 
 def wipe_accounts() -> None:
     from chalicelib.auth.accounts import SETUP_ITEM
+    from chalicelib.auth.admins import ROSTER
     from chalicelib.models import ApiKeyModel, ControlModel, RateLimitModel, SessionModel, UserModel
 
     for model in (UserModel, SessionModel, ApiKeyModel, RateLimitModel):
@@ -28,6 +29,7 @@ def wipe_accounts() -> None:
             for item in model.scan():
                 batch.delete(item)
     ControlModel(SETUP_ITEM).delete()
+    ControlModel(ROSTER).delete()
 
 
 @pytest.fixture()
@@ -390,6 +392,51 @@ def test_admins_manage_users(anon: Api) -> None:
     assert admin.delete(f"/users/{dave['id']}").json_body == {"id": dave["id"], "deleted": True}
     error_of(admin.get(f"/users/{dave['id']}"), 404, "NOT_FOUND")
     error_of(login(anon, "dave", "a brand new password"), 401, "UNAUTHENTICATED")
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+    """Issue #11, item 12: the last-admin check and the change are one transaction."""
+    import threading
+
+    from chalicelib.auth.identity import Identity, Role
+    from chalicelib.errors import Conflict
+    from chalicelib.models import UserModel
+    from chalicelib.schemas import CreateUser, PatchUser
+
+    setup_admin(anon)
+    accounts = svc.accounts
+    for change in (PatchUser(role=Role.USER), PatchUser(disabled=True)):
+        for round_ in range(4):
+            names = [f"adm{round_}a", f"adm{round_}b"]
+            users = [accounts.create_user(CreateUser(username=n, password=PASSWORD, role=Role.ADMIN)) for n in names]
+            root = UserModel.get("root")
+            accounts.update_user(Identity(root.id, "root", Role.ADMIN), root.id, PatchUser(disabled=True))
+            start = threading.Barrier(2)
+            outcomes: list[str] = []
+
+            def demote(me: int) -> None:
+                actor = Identity(users[me].id, names[me], Role.ADMIN)
+                start.wait()
+                try:
+                    accounts.update_user(actor, users[1 - me].id, change)
+                    outcomes.append("changed")
+                except Conflict:
+                    outcomes.append("409")
+
+            threads = [threading.Thread(target=demote, args=(i,)) for i in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            left = [u.username for u in UserModel.by_created.query("user") if u.role == "admin" and not u.disabled]
+            assert len(left) == 1 and sorted(outcomes) == ["409", "changed"], (change, left, outcomes)
+            # Put things back: root is the admin again, the two are gone.
+            accounts.update_user(Identity(users[0].id, left[0], Role.ADMIN), root.id, PatchUser(disabled=False))
+            for user in users:
+                accounts.delete_user(Identity(root.id, "root", Role.ADMIN), user.id)
+    with pytest.raises(Conflict):  # and root, alone, stays
+        root = UserModel.get("root")
+        accounts.delete_user(Identity(root.id, "root", Role.ADMIN), root.id)
 
 
 # -- API keys ------------------------------------------------------------------------------
