@@ -36,12 +36,21 @@ e2e: $(STAMP)
 
 # Two streams of tests at once (most of the e2e time is waiting on runtimes), a file per
 # worker; then, by itself, what measures time (the scale test's 100 ms pages).
-test: lint typecheck $(STAMP)
+test: lint typecheck $(STAMP) browser
 	$(PY) -m pytest tests -q -n 2 --dist loadfile -m "not alone"
 	$(PY) -m pytest tests -q -m alone
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# The browser tests drive Debian's Chromium (tests/browser); installed here when missing (CI runs
+# as root on a fresh machine).
+.PHONY: browser
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
+	fi
 
 # The web app's vendored front-end libraries (exact versions in tools/vendor_web.py), fetched
 # with npm pack from the npm registry; the committed files are what runs (no Node at run time).
