@@ -16,6 +16,7 @@ from functions import (
     batches,
     docs,
     fanout,
+    feeds,
     jobs,
     queue,
     scheduler,
@@ -42,6 +43,8 @@ for _module in (batches, queue, settings, stats, activity):
 app.register_blueprint(webapp.blueprint)
 # Scheduled jobs (issue #17).
 app.register_blueprint(jobs.blueprint, url_prefix="/api/v1")
+# Feed subscriptions and rules (issue #16, docs/feeds.md).
+app.register_blueprint(feeds.blueprint, url_prefix="/api/v1")
 
 
 @app.on_sqs_message(queue=CONFIG.work_queue, batch_size=1)
@@ -68,6 +71,13 @@ def job_tick(event: CloudWatchEvent) -> None:
 @app.on_sqs_message(queue=CONFIG.jobs_queue, batch_size=1)
 def job_runs(event: SQSEvent) -> dict[str, Any]:
     return jobs.handle_runs(event)
+
+
+# Feeds: one tick claims the feeds that are due (from an index) and sends a work message per
+# feed; the workers refresh them (functions/feeds.py).
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def refresh_feeds(event: CloudWatchEvent) -> None:
+    feeds.tick()
 
 
 # -- real-time: the WebSocket API and the change fan-out (docs/websocket.md) ---------------

@@ -39,6 +39,8 @@ RESOURCE_ENV = {
     "jobs-dlq": "HAUL_JOBS_DLQ",
     "notify-targets": "HAUL_NOTIFY_TARGETS_TABLE",
     "notify-deliveries": "HAUL_NOTIFY_DELIVERIES_TABLE",
+    "feeds": "HAUL_FEEDS_TABLE",
+    "feed-items": "HAUL_FEED_ITEMS_TABLE",
 }
 # Stages where a WebSocket client may connect without a token (as an owner nobody is): only
 # the functional tests' stage. Everywhere else a connection authenticates (docs/security.md).
@@ -113,6 +115,11 @@ class Config:
     notify_key_secret_name: str | None = None
     notify_attempts: int = 5
     notify_backoff_seconds: float = 30.0
+    # Feed subscriptions and the items seen in them (chalicelib/feeds/, docs/feeds.md).
+    feeds_table: str = resource_name(LOCAL_STAGE, "feeds")
+    feed_items_table: str = resource_name(LOCAL_STAGE, "feed-items")
+    # How many seconds one minute of a feed's interval lasts: 60 (tests shorten it).
+    feed_minute_seconds: float = 60.0
 
     def tasks_stream_source(self, batch_size: int = 100) -> dict[str, Any]:
         """How a function consumes the tasks table's stream (``@app.on_dynamodb_record``).
@@ -181,4 +188,7 @@ class Config:
             notify_key_secret_name=env.get("HAUL_NOTIFY_KEY_SECRET_NAME") or None,
             notify_attempts=int(env.get("HAUL_NOTIFY_ATTEMPTS", "5")),
             notify_backoff_seconds=float(env.get("HAUL_NOTIFY_BACKOFF_SECONDS", "30")),
+            feeds_table=name("feeds"),
+            feed_items_table=name("feed-items"),
+            feed_minute_seconds=float(env.get("HAUL_FEED_MINUTE_SECONDS", "60")),
         )

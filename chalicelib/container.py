@@ -24,6 +24,8 @@ from .aws import AwsClients, fast_item_parsing, make_clients
 from .batches import BatchService
 from .config import Config
 from .dispatcher import Dispatcher
+from .feeds.service import FeedService
+from .feeds.wiring import build_feeds
 from .jobs.service import JobService
 from .jobs.wiring import build_jobs
 from .origin import OriginClient
@@ -57,6 +59,7 @@ class Services:
     stats: StatsStore
     batches: BatchService
     jobs: JobService  # scheduled jobs (chalicelib/jobs/)
+    feeds: FeedService  # feed subscriptions and rules (chalicelib/feeds/)
 
 
 def http_session(guard: UrlGuard) -> requests.Session:
@@ -111,6 +114,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge)
     accounts = build_accounts(config, settings)
     queue_control = QueueControl(dispatcher.control, dispatcher, queue, activity)
+    feeds = build_feeds(config, guard, downloads, settings, activity, queue)
     return Services(
         config=config,
         clients=clients,
@@ -132,7 +136,8 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
             Admission(AdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge),
         ),
         jobs=build_jobs(config, clients.sqs, downloads=downloads, queue_control=queue_control, settings=settings,
-                        origin=origin, accounts=accounts),
+                        origin=origin, accounts=accounts, feeds=feeds.refresh_summary),
+        feeds=feeds,
     )
 
 

@@ -163,3 +163,75 @@ class ApiKeyUserIndex(GlobalSecondaryIndex["ApiKeyModel"]):  # type: ignore[name
 
     user_id = UnicodeAttribute(hash_key=True)
     created_key = UnicodeAttribute(range_key=True)
+
+
+# -- feeds (chalicelib/feeds/) -----------------------------------------------------------------
+
+
+class OwnerFeedIndex(GlobalSecondaryIndex["FeedModel"]):  # type: ignore[name-defined]
+    """One owner's feeds, oldest first."""
+
+    class Meta:
+        index_name = "by-owner"
+        projection = AllProjection()
+
+    owner = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class AllFeedsIndex(GlobalSecondaryIndex["FeedModel"]):  # type: ignore[name-defined]
+    """Every owner's feeds, oldest first (an admin's list; one partition: feeds are few)."""
+
+    class Meta:
+        index_name = "by-created"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class DueFeedIndex(GlobalSecondaryIndex["FeedModel"]):  # type: ignore[name-defined]
+    """Enabled feeds by when they are next due: the scheduler's tick is one Query of the feeds
+    due now. Sparse: only enabled feeds carry ``sched``; keys only, the claim reads the item."""
+
+    class Meta:
+        index_name = "by-due"
+        projection = KeysOnlyProjection()
+
+    sched = UnicodeAttribute(hash_key=True)
+    due_key = UnicodeAttribute(range_key=True)
+
+
+class OwnerFeedItemIndex(GlobalSecondaryIndex["FeedItemModel"]):  # type: ignore[name-defined]
+    """One owner's feed items over every feed, newest first: search."""
+
+    class Meta:
+        index_name = "by-owner"
+        projection = AllProjection()
+
+    owner = UnicodeAttribute(hash_key=True)
+    seen_key = UnicodeAttribute(range_key=True)
+
+
+class AllFeedItemsIndex(GlobalSecondaryIndex["FeedItemModel"]):  # type: ignore[name-defined]
+    """Every owner's feed items, newest first: an admin's search."""
+
+    class Meta:
+        index_name = "by-created"
+        projection = AllProjection()
+
+    kind = UnicodeAttribute(hash_key=True)
+    seen_key = UnicodeAttribute(range_key=True)
+
+
+class PendingFeedItemIndex(GlobalSecondaryIndex["FeedItemModel"]):  # type: ignore[name-defined]
+    """A feed's items not settled yet (seen but not yet judged, or matched but not yet
+    enqueued): what a refresh that crashed half-way left, resumed by the next one. Sparse:
+    ``pending`` (the feed's id) is removed once an item is settled."""
+
+    class Meta:
+        index_name = "by-pending"
+        projection = KeysOnlyProjection()
+
+    pending = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)

@@ -21,16 +21,22 @@ from pynamodb.models import Model
 from .attributes import PlainMapAttribute
 from .config import Config
 from .indexes import (
+    AllFeedItemsIndex,
+    AllFeedsIndex,
     AllTasksIndex,
     ApiKeyUserIndex,
     BatchTaskIndex,
     DayActivityIndex,
     DedupeIndex,
+    DueFeedIndex,
     ExpiryIndex,
     OwnerBatchIndex,
+    OwnerFeedIndex,
+    OwnerFeedItemIndex,
     OwnerIndex,
     OwnerRankIndex,
     OwnerStateIndex,
+    PendingFeedItemIndex,
     StateIndex,
     TaskActivityIndex,
     UserIdIndex,
@@ -501,3 +507,90 @@ class NotifyDeliveryModel(Model):
 
     by_owner = _ByOwner()
     by_created = _ByKind()
+
+
+# -- feeds (chalicelib/feeds/, docs/feeds.md) ---------------------------------------------------
+
+
+class FeedModel(Model):
+    """A feed subscription: where it is, its rules, what its items become, and its schedule.
+
+    ``sched``/``due_key`` put an enabled feed in the by-due index (``due_key`` is
+    ``<next_refresh_at:013d>#<id>``); a refresh claims the feed by moving ``next_refresh_at``
+    with a conditional write, so one feed is refreshed by one worker at a time."""
+
+    class Meta(_Meta):
+        table_name = CONFIG.feeds_table
+
+    id = UnicodeAttribute(hash_key=True)
+    owner = UnicodeAttribute()
+    owner_name = UnicodeAttribute()
+    kind = UnicodeAttribute(default="feed")
+    url = UnicodeAttribute()
+    name = UnicodeAttribute()
+    title = UnicodeAttribute(null=True)
+    enabled = BooleanAttribute(default=True)
+    interval_minutes = NumberAttribute()
+    rules = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    options = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    created_key = UnicodeAttribute()
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+    # Conditional GET validators of the last body fully taken in.
+    etag = UnicodeAttribute(null=True)
+    last_modified = UnicodeAttribute(null=True)
+    last_refresh_at = NumberAttribute(null=True)
+    last_ok_at = NumberAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    failures = NumberAttribute(default=0)
+    next_refresh_at = NumberAttribute()
+    sched = UnicodeAttribute(null=True)
+    due_key = UnicodeAttribute(null=True)
+    # The refresh that holds the feed now, and until when (a crashed one's claim runs out).
+    claim = UnicodeAttribute(null=True)
+    claimed_until = NumberAttribute(null=True)
+    # The newest (season, episode) enqueued: "only new episodes".
+    last_season = NumberAttribute(null=True)
+    last_episode = NumberAttribute(null=True)
+    items_seen = NumberAttribute(default=0)
+    items_enqueued = NumberAttribute(default=0)
+    # The batch every item joins when the feed names one (made on the first enqueue).
+    batch_id = UnicodeAttribute(null=True)
+
+    by_owner = OwnerFeedIndex()
+    by_created = AllFeedsIndex()
+    by_due = DueFeedIndex()
+
+
+class FeedItemModel(Model):
+    """One item seen in one feed; ``key`` is a digest of its GUID (else its link)."""
+
+    class Meta(_Meta):
+        table_name = CONFIG.feed_items_table
+
+    feed_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)
+    owner = UnicodeAttribute()
+    kind = UnicodeAttribute(default="item")
+    guid = UnicodeAttribute()
+    title = UnicodeAttribute()
+    link = UnicodeAttribute(null=True)
+    url = UnicodeAttribute(null=True)  # what a download of it fetches (enclosure, else link)
+    size = NumberAttribute(null=True)
+    published_at = NumberAttribute(null=True)
+    meta = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    state = UnicodeAttribute()
+    rule = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    download_id = UnicodeAttribute(null=True)
+    seen_at = NumberAttribute()
+    seen_key = UnicodeAttribute()
+    updated_at = NumberAttribute()
+    search = UnicodeAttribute(null=True)
+    pending = UnicodeAttribute(null=True)
+    claim = UnicodeAttribute(null=True)
+    claimed_until = NumberAttribute(null=True)
+
+    by_owner = OwnerFeedItemIndex()
+    by_created = AllFeedItemsIndex()
+    by_pending = PendingFeedItemIndex()

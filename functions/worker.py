@@ -9,7 +9,10 @@ from typing import Any
 from chalice.app import SQSEvent
 
 from chalicelib.container import services
+from chalicelib.feeds.handlers import is_feed_message
 from chalicelib.transfer import INVOCATION_SECONDS, Delivery
+
+from . import feeds
 
 log = logging.getLogger("haul.worker")
 
@@ -24,6 +27,9 @@ def handle(event: SQSEvent) -> dict[str, Any]:
             if isinstance(body, dict) and body.get("kind") == "kick":
                 # A timed pause of the queue is over (or nearly): dispatch, or wait on.
                 services().queue_control.on_kick(body)
+                continue
+            if is_feed_message(body):
+                feeds.on_message(body)  # refresh a feed (chalicelib/feeds/)
                 continue
             count = int(raw.get("attributes", {}).get("ApproximateReceiveCount", "1"))
             services().transfer.handle(Delivery(body, record.receipt_handle, count, remaining(event)))

@@ -19,6 +19,8 @@ from chalicelib.models import (
     BatchModel,
     ConnectionModel,
     ControlModel,
+    FeedItemModel,
+    FeedModel,
     JobModel,
     JobRunModel,
     NotifyDeliveryModel,
@@ -67,6 +69,8 @@ TABLES: dict[str, tuple[type[Model], str]] = {
     "JobRunsTable": (JobRunModel, "job_runs_table"),
     "NotifyTargetsTable": (NotifyTargetModel, "notify_targets_table"),
     "NotifyDeliveriesTable": (NotifyDeliveryModel, "notify_deliveries_table"),
+    "FeedsTable": (FeedModel, "feeds_table"),
+    "FeedItemsTable": (FeedItemModel, "feed_items_table"),
 }
 
 

@@ -1,0 +1,25 @@
+"""Builds the feeds service from the container's parts (chalicelib/container.py calls it)."""
+
+from __future__ import annotations
+
+from .. import safehttp
+from ..activity import ActivityLog
+from ..config import Config
+from ..service import DownloadService
+from ..settings import SettingsStore
+from ..urlguard import UrlGuard
+from ..workqueue import WorkQueue
+from .events import FeedEvents
+from .fetch import FeedFetcher
+from .persistence import FeedRepository
+from .service import FeedService
+
+
+def build_feeds(config: Config, guard: UrlGuard, downloads: DownloadService, settings: SettingsStore,
+                activity: ActivityLog, queue: WorkQueue) -> FeedService:
+    # A session of its own, pinned like the origins' (chalicelib/safehttp.py): few connections.
+    fetcher = FeedFetcher(safehttp.session(guard, pool_connections=4, pool_maxsize=8), guard)
+    return FeedService(
+        FeedRepository(), fetcher, downloads, settings, activity, queue, FeedEvents(activity),
+        minute_seconds=config.feed_minute_seconds,
+    )
