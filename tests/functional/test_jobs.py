@@ -156,7 +156,9 @@ def test_a_disabled_job_is_not_due_and_enabling_it_schedules_from_now(jobs, svc)
 
 def test_a_failing_job_never_stops_the_others(jobs, svc, workers) -> None:
     admin = person("admin")
-    bad = jobs.create(admin, spec(name="feeds", cron="* * * * *", action="refresh_feeds"))
+    # A feed that does not exist: the refresh fails (404), the other jobs run.
+    bad = jobs.create(admin, spec(name="feeds", cron="* * * * *", action="refresh_feeds",
+                                  params={"feed_ids": ["no-such-feed"]}))
     bad_pause = jobs.create(admin, spec(name="notify", cron="* * * * *", action="send_notification",
                                              params={"title": "t", "message": "m"}))
     good = jobs.create(admin, spec(name="start", cron="* * * * *", action="queue_start"))
