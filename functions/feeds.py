@@ -66,7 +66,8 @@ def analyse_feed(request: Request) -> dict[str, Any]:
     return services().feeds.analyse(caller(request), parse(Analyse, json_body(request)))
 
 
-@route(blueprint, "/feeds/search", ["GET"], tag=TAG, query=SearchQuery, response=ItemPage, headers=PAGINATION_HEADERS)
+@route(blueprint, "/feeds/search", ["GET"], tag=TAG, query=SearchQuery, response=ItemPage, errors=[404],
+       headers=PAGINATION_HEADERS)
 def search_feed_items(request: Request) -> Response:
     """Search the items of every feed you can see (title and links), newest first."""
     q = parse(SearchQuery, query(request), "query")

@@ -284,13 +284,17 @@ class FeedService:
         workers (status ``queued``). A report per feed and the sums. For the API, bulk actions
         and scheduled jobs."""
         self._writer(who)
+        outcomes: list[Outcome] = []
+        feeds: list[Feed] = []
         if ids is None:
             feeds = [f for f in (self.repo.get_feed(i) for i in self.repo.all_feed_ids(
                 None if who.is_admin else who.user_id)) if f is not None]
-        else:
-            feeds = [self.get(who, i) for i in dict.fromkeys(ids)]
+        for feed_id in dict.fromkeys(ids or []):
+            try:
+                feeds.append(self.get(who, feed_id))
+            except NotFound as exc:
+                outcomes.append(Outcome(feed_id, status="failed", error=exc.message))
         deadline = Deadline(budget_seconds)
-        outcomes: list[Outcome] = []
         for feed in feeds:
             if deadline.passed:
                 self.queue.send({"kind": MESSAGE_KIND, "feed": feed.id, "mode": "refresh", "actor": who.username})
@@ -303,6 +307,9 @@ class FeedService:
         """``refresh_many`` for a scheduled job (chalicelib/jobs/): its answer in one line.
         A job runs in a worker, so it may take longer than an API request."""
         done = self.refresh_many(who, feed_ids, budget_seconds=JOB_BUDGET_SECONDS)
+        if done["feeds"] and done["failed"] == len(done["feeds"]):
+            errors = "; ".join(f"{f['feed_id']}: {f['error']}" for f in done["feeds"][:5])
+            raise RuntimeError(f"every feed failed to refresh: {errors}")
         return (f"{len(done['feeds'])} feed(s): {done['found']} item(s) found, {done['new']} new, "
                 f"{done['matched']} matched, {done['enqueued']} enqueued, {done['failed']} failed"
                 + (f", {done['queued']} left to the workers" if done["queued"] else ""))
