@@ -52,6 +52,27 @@ def resource_name(stage: str, logical: str) -> str:
     return f"{APP_NAME}-{stage}-{logical}"
 
 
+def own_ports(env: Mapping[str, str]) -> tuple[int, ...]:
+    """The ports this Haul's own services listen on, as the environment names them: the AWS
+    endpoint (the embedded emulator, LocalStack), the WebSocket management endpoint, and the
+    local runtime's HAUL_AWS_PORT / HAUL_API_PORT / HAUL_WS_PORT."""
+    from urllib.parse import urlsplit
+
+    found: set[int] = set()
+    for name in ("AWS_ENDPOINT_URL", "HAUL_WS_ENDPOINT"):
+        try:
+            port = urlsplit(env.get(name) or "").port
+        except ValueError:
+            port = None
+        if port:
+            found.add(port)
+    for name in ("HAUL_AWS_PORT", "HAUL_API_PORT", "HAUL_WS_PORT"):
+        value = (env.get(name) or "").strip()
+        if value.isdigit() and 0 < int(value) < 65536:
+            found.add(int(value))
+    return tuple(sorted(found))
+
+
 def _flag(value: str | None, default: bool) -> bool:
     if value is None or value == "":
         return default
@@ -68,7 +89,11 @@ class Config:
     work_queue: str = resource_name(LOCAL_STAGE, "work")
     work_dlq: str = resource_name(LOCAL_STAGE, "work-dlq")
     bucket: str = resource_name(LOCAL_STAGE, "bucket")
-    allow_private_networks: bool = True
+    # Off unless the environment turns it on (the local runtime does, for its local stage).
+    allow_private_networks: bool = False
+    # Ports of this Haul's own services on this machine (emulator, REST API, WebSocket
+    # gateway): the URL guard refuses them as origins (chalicelib/urlguard.py).
+    own_ports: tuple[int, ...] = ()
     # Seconds a worker may hold a work message before SQS hands it to another worker.
     visibility_timeout: int = 30
     # How often (seconds) a lane writes in-part progress to DynamoDB.
@@ -149,11 +174,10 @@ class Config:
             work_queue=name("work"),
             work_dlq=name("work-dlq"),
             bucket=name("bucket"),
-            # Private targets are reachable only where the stage says so: by default the
-            # local stage (loopback test origins), never a deployed one.
-            allow_private_networks=_flag(
-                env.get("HAUL_ALLOW_PRIVATE_NETWORKS"), default=stage == LOCAL_STAGE
-            ),
+            # Private targets are reachable only where the environment says so: the local
+            # runtime sets it for the local stage (loopback test origins). Unset, refused.
+            allow_private_networks=_flag(env.get("HAUL_ALLOW_PRIVATE_NETWORKS"), default=False),
+            own_ports=own_ports(env),
             visibility_timeout=int(env.get("HAUL_VISIBILITY_TIMEOUT", "30")),
             progress_interval=float(env.get("HAUL_PROGRESS_INTERVAL", "1.0")),
             stall_timeout=float(env.get("HAUL_STALL_TIMEOUT", "180")),

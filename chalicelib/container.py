@@ -97,7 +97,7 @@ def dynamodb_client(config: Config) -> Any:
 def build(config: Config, clients: AwsClients | None = None, session: requests.Session | None = None) -> Services:
     tracing.install()  # X-Ray subsegments for S3, SQS, DynamoDB and origin calls (a no-op outside Lambda)
     clients = clients or make_clients(config)
-    guard = UrlGuard(config.allow_private_networks)
+    guard = UrlGuard(config.allow_private_networks, own_ports=config.own_ports)
     repo = TaskRepository()
     store = ObjectStore(clients.s3, config.bucket)
     queue = WorkQueue(clients.sqs, config.work_queue)

@@ -65,9 +65,10 @@ class PinnedAdapter(HTTPAdapter):
 
 
 def session(guard: UrlGuard, pool_connections: int = 16, pool_maxsize: int = 64) -> requests.Session:
-    """The origin client's session: pinned unless ``guard`` allows private networks."""
+    """The origin client's session: pinned unless ``guard`` allows private networks and has no
+    own services to keep out of reach."""
     s = requests.Session()
-    if guard.allow_private:
+    if not guard.pins:
         adapter: HTTPAdapter = HTTPAdapter(pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0)
     else:
         adapter = PinnedAdapter(guard, pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0)

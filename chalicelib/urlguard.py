@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 import urllib3.util
@@ -74,6 +74,11 @@ def refusal(ip: IP) -> str | None:
     return None
 
 
+def _category(why: str) -> str:
+    """A refusal's reason without any address in it."""
+    return "it carries a refused IPv4 address" if why.startswith("it carries") else why
+
+
 class BlockedUrl(ValueError):
     """A URL Haul refuses to fetch; the message says why, for the user."""
 
@@ -83,21 +88,60 @@ def _resolve(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+def on_this_machine(ip: IP) -> bool:
+    """Whether ``ip`` reaches this machine: loopback, unspecified, or one of its own addresses
+    (the kernel lets a socket bind only to an address of this machine)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback or ip.is_unspecified:
+        return True
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((str(ip), 0))
+        return True
+    except OSError:
+        return False
+
+
+def _is_literal(host: str) -> bool:
+    """Whether ``host`` is an IP address in some spelling (nothing was looked up to read it)."""
+    if ":" in host:
+        return True
+    try:
+        socket.inet_aton(host)  # also 2130706433, 0x7f.1, 0177.0.0.1
+        return True
+    except OSError:
+        return False
+
+
 class UrlGuard:
     def __init__(self, allow_private: bool, resolve: Resolver = _resolve,
-                 refuse: Callable[[IP], str | None] = refusal) -> None:
+                 refuse: Callable[[IP], str | None] = refusal, own_ports: Iterable[int] = (),
+                 is_local: Callable[[IP], bool] = on_this_machine) -> None:
         self.allow_private = allow_private
+        # The ports this Haul's own services listen on (the local stage's AWS emulator, REST API
+        # and WebSocket gateway): never an origin on this machine, whatever the switch says.
+        self.own_ports = frozenset(own_ports)
         self._resolve = resolve
         self._refuse = refuse
+        self._is_local = is_local
+
+    @property
+    def pins(self) -> bool:
+        """Whether connections must go to the address checked (safehttp.PinnedAdapter)."""
+        return not self.allow_private or bool(self.own_ports)
 
     def check(self, url: str) -> None:
         """Raise BlockedUrl unless Haul may fetch ``url``."""
         host, port = self._parse(url)
-        if not self.allow_private:
+        if not self.allow_private or port in self.own_ports:
             self.pin(host, port)
 
     def pin(self, host: str, port: int) -> str:
-        """Resolve ``host`` once; the address to connect to, if every address it has is public."""
+        """Resolve ``host`` once; the address to connect to, if every address it has may be
+        fetched from: public (unless private networks are allowed), and not one of this Haul's
+        own services."""
         try:
             addresses = self._resolve(host, port)
         except (OSError, UnicodeError) as exc:
@@ -109,10 +153,16 @@ class UrlGuard:
                 ip = ipaddress.ip_address(address.split("%", 1)[0])
             except ValueError:
                 raise BlockedUrl(f"{host} resolves to {address!r}, which is not an IP address") from None
-            why = self._refuse(ip)
+            if port in self.own_ports and self._is_local(ip):
+                raise BlockedUrl(f"{host}:{port} is one of this Haul's own services (its AWS emulator, REST API "
+                                 "or WebSocket gateway), never a place to download from")
+            why = None if self.allow_private else self._refuse(ip)
             if why:
-                what = f"{host} is" if host == address else f"{host} resolves to {ip}, which is"
-                raise BlockedUrl(f"{what} not a public address ({why})")
+                if _is_literal(host):  # what the user wrote: saying what it means reveals nothing
+                    what = f"{host} is" if host == address else f"{host} resolves to {ip}, which is"
+                    raise BlockedUrl(f"{what} not a public address ({why})")
+                # A name: the address it resolved to stays private (it may map an inside network).
+                raise BlockedUrl(f"the address {host} resolves to is not a public address ({_category(why)})")
         return addresses[0]
 
     @staticmethod

@@ -66,6 +66,10 @@ def _env_int(name: str, default: int) -> int:
 def prepare_environment() -> bool:
     """Fill in what botocore needs for a local backend; True if the emulator must run."""
     os.environ.setdefault("HAUL_STAGE", "local")
+    if os.environ["HAUL_STAGE"] == "local":
+        # The one place private origins are allowed by default: `make run` fetches from this
+        # machine and its network. Elsewhere an unset variable means refused (chalicelib/config.py).
+        os.environ.setdefault("HAUL_ALLOW_PRIVATE_NETWORKS", "true")
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
     use_aws = os.environ.get("HAUL_USE_AWS", "").lower() in {"1", "true", "yes"}
     if os.environ.get("AWS_ENDPOINT_URL") or use_aws:
@@ -177,6 +181,9 @@ class LocalRuntime:
             self._moto = start_emulator(self.host, self.aws_port)
             os.environ["AWS_ENDPOINT_URL"] = f"http://{self.host}:{self.aws_port}"
         sys.path.insert(0, str(ROOT))
+        # The URL guard keeps this runtime's own ports out of every download (chalicelib/config.py).
+        os.environ.update(HAUL_API_PORT=str(self.api_port), HAUL_AWS_PORT=str(self.aws_port),
+                          HAUL_WS_PORT=str(self.realtime.port))
         self.realtime.configure_environment()
         self.app = importlib.import_module("app")
         import boto3

@@ -273,6 +273,19 @@ def test_private_addresses_are_refused_where_the_stage_forbids_them(
     assert api.get("/downloads").json_body["total"] == 0
 
 
+def test_the_emulator_is_never_an_origin(api: Api) -> None:
+    """Issue #11, item 6: private networks are allowed here, yet nobody lists or reads the bucket
+    through the AWS emulator's own port."""
+    import os
+    from urllib.parse import urlsplit
+
+    port = urlsplit(os.environ["AWS_ENDPOINT_URL"]).port
+    for url in (f"http://127.0.0.1:{port}/haul-test-bucket?list-type=2", f"http://localhost:{port}/haul-test-bucket/x"):
+        fields = fields_of(api.post("/downloads", {"url": url}))
+        assert "own services" in fields["url"], fields
+    assert api.get("/downloads").json_body["total"] == 0
+
+
 def test_a_body_over_the_limit_is_a_413_envelope(api: Api) -> None:
     raw = json.dumps({"url": DEAD, "category": "x" * (300 * 1024)}).encode()
     error_of(api.call("POST", "/downloads", raw=raw), 413, "PAYLOAD_TOO_LARGE")

@@ -68,14 +68,15 @@ def test_a_dns_answer_that_changes_after_the_check_is_never_connected_to(origin:
     dns = Dns({"rebind.test": [[THE_ORIGIN], ["127.0.0.2"], ["127.0.0.2"], ["127.0.0.2"], ["127.0.0.2"]]})
     with pytest.raises(OriginError) as refused:
         client(dns).probe(f"http://rebind.test:{origin.port}/a.bin", {})
-    assert "127.0.0.2, which is not a public address" in str(refused.value)
+    assert "rebind.test resolves to is not a public address (loopback)" in str(refused.value)
+    assert "127.0.0.2" not in str(refused.value)  # the inside address is not echoed
     assert res.requests == []
 
 
 @pytest.mark.parametrize(
     ("target", "reason"),
     [
-        ("http://internal.test:{port}/x", "10.0.0.5, which is not a public address (private)"),
+        ("http://internal.test:{port}/x", "internal.test resolves to is not a public address (private)"),
         ("http://127.0.0.2:{port}/x", "not a public address (loopback)"),
         ("http://[::1]:{port}/x", "not a public address (loopback)"),
         ("http://2130706434:{port}/x", "2130706434 resolves to 127.0.0.2"),  # 127.0.0.2, spelt as a number
@@ -132,3 +133,39 @@ def test_private_networks_allowed_means_no_pinning(origin: Origin) -> None:
     assert OriginClient(session, guard).probe(origin.url("/a.bin"), {}).size == 5
     strict = safehttp.session(UrlGuard(allow_private=False))
     assert isinstance(strict.get_adapter("https://x/"), safehttp.PinnedAdapter) and strict.trust_env is False
+
+
+# -- the local stage's own services (issue #11, item 6) ---------------------------------------
+
+
+def test_the_runtimes_own_services_are_never_an_origin(origin: Origin) -> None:
+    """With private networks allowed, the origin on loopback is fetched; the runtime's own
+    ports on this machine are not, however they are reached: named directly, by a name that
+    resolves there (at the check or only at connection time), or as a redirect hop."""
+    own = origin.port  # stands for the emulator: an HTTP server on this machine
+    res = origin.add("/bucket", Resource(data=b"secret listing"))
+    origin.add("/hop", Resource(data=b"", redirect_to=f"http://127.0.0.1:{own}/bucket"))
+    dns = Dns({"rebind.test": [["93.184.216.34"], ["127.0.0.1"]], "files.test": [["127.0.0.1"]],
+               "localhost": [["127.0.0.1"]]})
+    guard = UrlGuard(allow_private=True, resolve=dns, own_ports=[own])
+    session = safehttp.session(guard)
+    assert isinstance(session.get_adapter("http://x/"), safehttp.PinnedAdapter)
+    c = OriginClient(session, guard, timeout=(2.0, 5.0))
+    for url in (f"http://127.0.0.1:{own}/bucket", f"http://localhost:{own}/bucket", f"http://[::1]:{own}/bucket",
+                f"http://0.0.0.0:{own}/bucket", f"http://2130706433:{own}/bucket", f"http://files.test:{own}/bucket"):
+        with pytest.raises(BlockedUrl) as refused:
+            guard.check(url)
+        assert "own services" in str(refused.value), url
+    with pytest.raises(OriginError) as at_connect:  # public at the check, this machine at the connection
+        c.probe(f"http://rebind.test:{own}/bucket", {})
+    assert "own services" in str(at_connect.value)
+    with pytest.raises(BlockedUrl):
+        c.probe(f"http://files.test:{own}/hop", {})
+    assert res.requests == []
+    # Another port of this machine is still a private origin the local stage may fetch.
+    other = Origin().__enter__()
+    try:
+        other.add("/ok", Resource(data=b"fine"))
+        assert c.probe(f"http://127.0.0.1:{other.port}/ok", {}).size == 4
+    finally:
+        other.__exit__(None, None, None)
