@@ -320,6 +320,9 @@ class DownloadService:
     def parts_done(self, who: Identity, task_id: str) -> tuple[Task, tuple[int, ...]]:
         """The download and the numbers of its parts stored so far (of its current source)."""
         task = self.get(who, task_id)
+        if task.state == TaskState.COMPLETED and task.part_count:
+            # Every part is stored (a file of one part has no part record: one PutObject stored it).
+            return task, tuple(range(1, task.part_count + 1))
         return task, tuple(self.repo.part_numbers(task.id, task.gen))
 
     def _discard_upload(self, task: Task) -> None:

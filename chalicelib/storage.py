@@ -117,6 +117,14 @@ class ObjectStore:
                 return None
             raise
 
+    def put(self, key: str, body: memoryview, content_type: str | None) -> None:
+        """Store a whole object in one request (a file that fits in one part)."""
+        extra = {"ContentType": content_type} if content_type else {}
+        self._s3.put_object(
+            Bucket=self.bucket, Key=key, Body=ViewReader(body), ContentLength=len(body), ChecksumAlgorithm="CRC32",
+            **extra,
+        )
+
     def put_empty(self, key: str, content_type: str | None) -> None:
         extra = {"ContentType": content_type} if content_type else {}
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=b"", **extra)

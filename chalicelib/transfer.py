@@ -294,7 +294,10 @@ class Transfer:
         else:
             part_size, part_count, resumable = planning.stream_part_size(1, settings.part_size), None, False
             note = "the origin does not serve byte ranges: the file is streamed in order, and an interrupted transfer restarts from zero"
-        upload_id = self.store.start_upload(key, probe.content_type)
+        # A file that fits in one part is stored with one PutObject by this very message: no
+        # multipart upload, no lane message, no part record (see _single).
+        single = resumable and part_count == 1
+        upload_id = None if single else self.store.start_upload(key, probe.content_type)
         moved = self.repo.update(
             task,
             [
@@ -306,7 +309,7 @@ class Transfer:
                 TaskModel.resumable.set(resumable),
                 TaskModel.part_size.set(part_size),
                 TaskModel.part_count.set(part_count) if part_count else TaskModel.part_count.remove(),
-                TaskModel.upload_id.set(upload_id),
+                TaskModel.upload_id.set(upload_id) if upload_id else TaskModel.upload_id.remove(),
                 TaskModel.gen.set(gen),
                 TaskModel.parts_done.set(0),
                 TaskModel.bytes_done.set(0),
@@ -327,7 +330,8 @@ class Transfer:
             & (TaskModel.gen == task.gen) & (TaskModel.filename_locked == task.filename_locked),
         )
         if moved is None:
-            self.store.abort(key, upload_id)
+            if upload_id:
+                self.store.abort(key, upload_id)
             now = self.repo.get(task.id)
             if (
                 now is not None and now.filename_locked and not task.filename_locked
@@ -342,7 +346,9 @@ class Transfer:
             "task %s: planned %s (%s bytes, %s parts of %s bytes)",
             task.id, "ranged" if resumable else "stream", probe.size, part_count, part_size,
         )
-        if resumable:
+        if single:
+            self._single(moved, msg, settings)
+        elif resumable:
             self._launch(moved, list(range(1, (part_count or 0) + 1)), settings)
         else:
             self.queue.send(
@@ -377,6 +383,49 @@ class Transfer:
             }
             for index, parts in enumerate(lanes)
         )
+
+    # -- single: a file that fits in one part ----------------------------------------------
+    def _single(self, task: Task, msg: dict[str, Any], settings: EngineSettings) -> None:
+        """Fetch the whole file into a part buffer, store it with one PutObject, complete the
+        task: the start message does it all. It holds a host slot while it reads, as a lane
+        does; a failure goes through the start message again (a retry probes and plans anew,
+        which for one part costs nothing more)."""
+        got, lease = self._host_lease(task, "0", settings)
+        if not got:
+            self._await_host(task, msg, settings)
+            return
+        try:
+            self._fetch_and_put(task, lease)
+        except OriginError as exc:
+            self._retry_or_fail(task, msg, exc, settings)
+        except BlockedUrl as exc:
+            self.fail(task, str(exc))
+        except SourceChanged as exc:
+            self.restart(task, str(exc))
+        except (ClientError, BotoCoreError) as exc:
+            self._retry_or_fail(task, msg, OriginError(f"S3: {exc}", retryable=True), settings)
+
+    def _fetch_and_put(self, task: Task, lease: Lease | None) -> None:
+        assert task.size is not None
+        view = _BUFFERS.get(task.size)
+        pacer, adopt = self._pacer(task, 1, len(view) / PART_SECONDS, lease)
+        progress = LaneProgress(self.repo, task, "0", self.progress_interval, on_flush=adopt)
+        try:
+            if task.size:
+                self.origin.fetch_range(task.url, task.headers, 0, task.size - 1, task.validator, task.size, view,
+                                        progress, pacer)
+        finally:
+            if lease is not None:
+                lease.release()
+        self.store.put(task.key, view, task.content_type)
+        if task.checksum:
+            algorithm, _, expected = task.checksum.partition(":")
+            got = hashlib.new(algorithm, view).hexdigest()
+            if got != expected.lower():
+                self.store.delete(task.key)
+                self.fail(task, f"checksum mismatch: expected {algorithm}:{expected}, got {algorithm}:{got}")
+                return
+        self._completed(task, None)
 
     # -- lane: one part at a time ---------------------------------------------------------
     def _claim(self, msg: dict[str, Any]) -> Task | None:
@@ -745,8 +794,16 @@ class Transfer:
                     gone,
                 )
                 return
+        self._completed(claimed, token)
+
+    def _completed(self, task: Task, token: str | None) -> None:
+        """Mark the stored task completed: the finalisation claimed with ``token``, or (None) a
+        single PutObject of this run and generation."""
+        fence = (TaskModel.finalizing == token) if token is not None else (
+            (TaskModel.run == task.run) & (TaskModel.gen == task.gen)
+        )
         done = self.repo.transition(
-            claimed,
+            task,
             [TaskState.DOWNLOADING],
             TaskState.COMPLETED,
             [
@@ -756,12 +813,12 @@ class Transfer:
                 TaskModel.lane_bytes.set({}),
                 TaskModel.lane_speed.set({}),
                 TaskModel.error.remove(),
-                TaskModel.parts_done.set(claimed.part_count),
-                TaskModel.bytes_done.set(claimed.size),
+                TaskModel.parts_done.set(task.part_count or 1),
+                TaskModel.bytes_done.set(task.size or 0),
                 TaskModel.actor.set(ENGINE),
                 *finished_marks(self.settings.get(), now_ms()),
             ],
-            TaskModel.finalizing == token,
+            fence,
         )
         if done is not None:
             log.info("task %s: downloading -> completed (%s bytes)", done.id, done.size)

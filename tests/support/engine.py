@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -85,6 +86,19 @@ def queue_counts(svc: Any) -> tuple[int, int, int]:
         int(attrs["ApproximateNumberOfMessagesNotVisible"]),
         int(attrs["ApproximateNumberOfMessagesDelayed"]),
     )
+
+
+def receive(svc: Any, wait: int = 10) -> dict[str, Any]:
+    """The next work message (deleted from the queue), as a worker would get it."""
+    deadline = time.monotonic() + wait + 5
+    while time.monotonic() < deadline:
+        answer = svc.clients.sqs.receive_message(
+            QueueUrl=svc.queue.url, MaxNumberOfMessages=1, WaitTimeSeconds=min(wait, 5), VisibilityTimeout=30
+        )
+        for m in answer.get("Messages", []):
+            svc.clients.sqs.delete_message(QueueUrl=svc.queue.url, ReceiptHandle=m["ReceiptHandle"])
+            return dict(json.loads(m["Body"]))
+    raise AssertionError("no work message arrived")
 
 
 def wait_queue_idle(svc: Any, timeout: float = 30) -> None:

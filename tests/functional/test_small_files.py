@@ -1,0 +1,97 @@
+"""A file that fits in one part takes the short path: one PutObject by the start message, no
+multipart upload, no lane message, no part record (chalicelib/transfer.py ``_single``).
+
+The AWS requests one 4 MiB download costs, from the add to completed and its messages
+deleted, are counted here: 33 on the multipart path (CreateMultipartUpload, UploadPart, a
+part record and its count, the lane message, the finalisation's Queries, Complete and
+HeadObject), 23 on the short path (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from chalicelib.domain.states import TaskState
+from chalicelib.schemas import AddDownload
+from chalicelib.transfer import Delivery
+from tests.support.awscalls import counted
+from tests.support.engine import OWNER, open_uploads, receive, wait_finished, wait_queue_idle
+from tests.support.origin import Resource
+
+MiB = 1024 * 1024
+HOST = "127.0.0.1"
+pytestmark = pytest.mark.usefixtures("settled")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_4_mib_download_is_one_put_object_and_few_requests(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+    data = os.urandom(4 * MiB)
+    res = origin.add("/small.bin", Resource(data=data))
+    with counted() as calls:
+        task = svc.downloads.add(OWNER, AddDownload(url=origin.url("/small.bin"), checksum=f"sha256:{_sha(data)}"))
+        with calls.muted():
+            done = wait_finished(svc, task.id)
+            wait_queue_idle(svc)
+    assert done.state == TaskState.COMPLETED, done.error
+    print(f"AWS requests for one 4 MiB download: {calls.total()} ({calls.table()})")
+    assert calls.of("PutObject") == 1 and calls.of("UploadPart") == 0 and calls.of("CreateMultipartUpload") == 0
+    assert calls.of("CompleteMultipartUpload") == 0 and calls.of("HeadObject") == 0, calls.table()
+    assert calls.of("SendMessage") == 1 and calls.of("SendMessageBatch") == 0, calls.table()  # the start, no lane
+    assert calls.total() <= 28, calls.table()  # 39 on the multipart path
+    # The origin saw the probe and one ranged GET of the whole file; the checksum was checked in memory.
+    assert [r["range"] for r in res.requests] == [(0, 0), (0, len(data) - 1)]
+    body = svc.clients.s3.get_object(Bucket=svc.store.bucket, Key=done.key)["Body"].read()
+    assert _sha(body) == _sha(data)
+    assert (done.parts_done, done.part_count, done.bytes_done, done.upload_id) == (1, 1, len(data), None)
+    assert svc.downloads.parts_done(OWNER, task.id)[1] == (1,)
+
+
+def test_the_short_path_retries_fails_on_a_bad_checksum_and_stores_empty_files(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+    svc.settings.update({"retry_base_seconds": 0.1, "retry_cap_seconds": 0.2})
+    flaky = os.urandom(300_000)
+    origin.add("/flaky.bin", Resource(data=flaky, fail_status=503, failures=1, fail_after=1))  # the probe passes
+    origin.add("/bad.bin", Resource(data=b"x" * 1000))
+    origin.add("/empty.bin", Resource(data=b""))
+    retried = svc.downloads.add(OWNER, AddDownload(url=origin.url("/flaky.bin")))
+    bad = svc.downloads.add(OWNER, AddDownload(url=origin.url("/bad.bin"), checksum="sha256:" + "0" * 64))
+    empty = svc.downloads.add(OWNER, AddDownload(url=origin.url("/empty.bin")))
+    done = wait_finished(svc, retried.id)
+    assert done.state == TaskState.COMPLETED, done.error
+    assert _sha(svc.clients.s3.get_object(Bucket=svc.store.bucket, Key=done.key)["Body"].read()) == _sha(flaky)
+    failed = wait_finished(svc, bad.id)
+    assert failed.state == TaskState.FAILED and "checksum mismatch" in (failed.error or "")
+    assert svc.store.size(failed.key) is None  # a wrong file is worse than none
+    nothing = wait_finished(svc, empty.id)
+    assert nothing.state == TaskState.COMPLETED and svc.store.size(nothing.key) == 0
+    assert not open_uploads(svc, "downloads/")
+
+
+def test_a_small_file_waits_for_a_host_slot_like_a_lane(svc, origin) -> None:  # type: ignore[no-untyped-def]
+    svc.settings.update({"queue": {"per_host_connections": 1}, "retry": {"max_attempts": 1}})
+    res = origin.add("/slot.bin", Resource(data=os.urandom(MiB)))
+    hosts = svc.transfer.hosts
+    assert hosts.acquire(HOST, "someone-else#0", 1)  # the only slot is taken
+    try:
+        task = svc.downloads.add(OWNER, AddDownload(url=origin.url("/slot.bin")))
+        start = receive(svc)
+        assert start["kind"] == "start"
+        for _ in range(2):  # it waits (sends its start again, unchanged) as long as the slot stays taken
+            svc.transfer.handle(Delivery(start))
+            again = receive(svc)
+            assert again == start
+            waiting = svc.repo.get(task.id)
+            assert waiting.state == TaskState.DOWNLOADING and waiting.note.startswith("waiting for a free connection")
+        assert [r["range"] for r in res.requests] == [(0, 0), (0, 0)]  # probes only, nothing fetched
+    finally:
+        hosts.release(HOST, "someone-else#0")
+    svc.transfer.handle(Delivery(again))
+    done = svc.repo.get(task.id)
+    assert done.state == TaskState.COMPLETED, done.error
+    assert _sha(svc.clients.s3.get_object(Bucket=svc.store.bucket, Key=done.key)["Body"].read()) == res.sha256()
+    assert hosts.held(HOST) == {} and done.note is None
