@@ -401,7 +401,7 @@ class Transfer:
         except BlockedUrl as exc:
             self.fail(task, str(exc))
         except SourceChanged as exc:
-            self.restart(task, str(exc))
+            self.restart(task, Restart.SOURCE_CHANGED, str(exc))
         except (ClientError, BotoCoreError) as exc:
             self._retry_or_fail(task, msg, OriginError(f"S3: {exc}", retryable=True), settings)
 
