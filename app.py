@@ -18,6 +18,7 @@ from functions import (
     fanout,
     feeds,
     jobs,
+    notify,
     queue,
     scheduler,
     settings,
@@ -41,10 +42,11 @@ for _module in (batches, queue, settings, stats, activity):
     app.register_blueprint(_module.blueprint, url_prefix="/api/v1")
 # The web app at / and its static files (issue #14, docs/webapp.md).
 app.register_blueprint(webapp.blueprint)
-# Scheduled jobs (issue #17).
+# Scheduled jobs and notifications (issue #17).
 app.register_blueprint(jobs.blueprint, url_prefix="/api/v1")
 # Feed subscriptions and rules (issue #16, docs/feeds.md).
 app.register_blueprint(feeds.blueprint, url_prefix="/api/v1")
+app.register_blueprint(notify.blueprint, url_prefix="/api/v1")
 
 
 @app.on_sqs_message(queue=CONFIG.work_queue, batch_size=1)
@@ -78,6 +80,18 @@ def job_runs(event: SQSEvent) -> dict[str, Any]:
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def refresh_feeds(event: CloudWatchEvent) -> None:
     feeds.tick()
+
+
+# -- notifications (chalicelib/notify/): download events from the tasks stream, deliveries
+# through their own queue (retries with backoff, then its dead-letter queue)
+@app.on_dynamodb_record(**CONFIG.tasks_stream_source())
+def notify_changes(event: DynamoDBEvent) -> None:
+    notify.handle_changes(event)
+
+
+@app.on_sqs_message(queue=CONFIG.notify_queue, batch_size=1)
+def notify_deliveries(event: SQSEvent) -> dict[str, Any]:
+    return notify.handle_deliveries(event)
 
 
 # -- real-time: the WebSocket API and the change fan-out (docs/websocket.md) ---------------

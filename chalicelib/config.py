@@ -41,6 +41,8 @@ RESOURCE_ENV = {
     "notify-deliveries": "HAUL_NOTIFY_DELIVERIES_TABLE",
     "feeds": "HAUL_FEEDS_TABLE",
     "feed-items": "HAUL_FEED_ITEMS_TABLE",
+    "notify-queue": "HAUL_NOTIFY_QUEUE",
+    "notify-dlq": "HAUL_NOTIFY_DLQ",
 }
 # Stages where a WebSocket client may connect without a token (as an owner nobody is): only
 # the functional tests' stage. Everywhere else a connection authenticates (docs/security.md).
@@ -137,6 +139,8 @@ class Config:
     jobs_dlq: str = resource_name(LOCAL_STAGE, "jobs-dlq")
     notify_targets_table: str = resource_name(LOCAL_STAGE, "notify-targets")
     notify_deliveries_table: str = resource_name(LOCAL_STAGE, "notify-deliveries")
+    notify_queue: str = resource_name(LOCAL_STAGE, "notify-queue")
+    notify_dlq: str = resource_name(LOCAL_STAGE, "notify-dlq")
     notify_key_secret_name: str | None = None
     notify_attempts: int = 5
     notify_backoff_seconds: float = 30.0
@@ -209,6 +213,8 @@ class Config:
             jobs_dlq=name("jobs-dlq"),
             notify_targets_table=name("notify-targets"),
             notify_deliveries_table=name("notify-deliveries"),
+            notify_queue=name("notify-queue"),
+            notify_dlq=name("notify-dlq"),
             notify_key_secret_name=env.get("HAUL_NOTIFY_KEY_SECRET_NAME") or None,
             notify_attempts=int(env.get("HAUL_NOTIFY_ATTEMPTS", "5")),
             notify_backoff_seconds=float(env.get("HAUL_NOTIFY_BACKOFF_SECONDS", "30")),

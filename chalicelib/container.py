@@ -28,6 +28,8 @@ from .feeds.service import FeedService
 from .feeds.wiring import build_feeds
 from .jobs.service import JobService
 from .jobs.wiring import build_jobs
+from .notify.service import NotifyService
+from .notify.wiring import build_notify, job_failed
 from .origin import OriginClient
 from .queuecontrol import QueueControl
 from .reconciler import Reconciler
@@ -60,6 +62,7 @@ class Services:
     batches: BatchService
     jobs: JobService  # scheduled jobs (chalicelib/jobs/)
     feeds: FeedService  # feed subscriptions and rules (chalicelib/feeds/)
+    notify: NotifyService  # notifications (chalicelib/notify/)
 
 
 def http_session(guard: UrlGuard) -> requests.Session:
@@ -115,6 +118,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     accounts = build_accounts(config, settings)
     queue_control = QueueControl(dispatcher.control, dispatcher, queue, activity)
     feeds = build_feeds(config, guard, downloads, settings, activity, queue)
+    notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8))
     return Services(
         config=config,
         clients=clients,
@@ -136,8 +140,10 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
             Admission(AdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge),
         ),
         jobs=build_jobs(config, clients.sqs, downloads=downloads, queue_control=queue_control, settings=settings,
-                        origin=origin, accounts=accounts, feeds=feeds.refresh_summary),
+                        origin=origin, accounts=accounts, feeds=feeds.refresh_summary, notify=notify.send_to_own,
+                        on_failure=job_failed(notify)),
         feeds=feeds,
+        notify=notify,
     )
 
 

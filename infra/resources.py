@@ -80,12 +80,15 @@ QUEUES: dict[str, str] = {
     "WorkQueue": "work_queue",
     "JobsDeadLetterQueue": "jobs_dlq",
     "JobsQueue": "jobs_queue",
+    "NotifyDeadLetterQueue": "notify_dlq",
+    "NotifyQueue": "notify_queue",
 }
 # Queue logical id -> the longest timeout its consumer may have.
 CONSUMER_TIMEOUTS: dict[str, int] = {
     "WorkDeadLetterQueue": DEAD_LETTER_TIMEOUT_SECONDS,
     "WorkQueue": WORKER_TIMEOUT_SECONDS,
     "JobsQueue": JOB_TIMEOUT_SECONDS,
+    "NotifyQueue": NOTIFY_TIMEOUT_SECONDS,
 }
 BUCKETS: dict[str, str] = {"FilesBucket": "bucket"}
 
@@ -240,7 +243,8 @@ def resources(config: Config) -> dict[str, dict[str, Any]]:
             "maxReceiveCount": MAX_RECEIVE_COUNT,
         },
     )
-    for queue, dlq, timeout in (("JobsQueue", "JobsDeadLetterQueue", JOB_TIMEOUT_SECONDS),):
+    for queue, dlq, timeout in (("JobsQueue", "JobsDeadLetterQueue", JOB_TIMEOUT_SECONDS),
+                                ("NotifyQueue", "NotifyDeadLetterQueue", NOTIFY_TIMEOUT_SECONDS)):
         out[dlq] = _queue(getattr(config, QUEUES[dlq]))
         out[queue] = _queue(
             getattr(config, QUEUES[queue]),

@@ -105,7 +105,7 @@ def test_sqs_consumers(built, app_module) -> None:
     kept = {q for q in QUEUES if any(
         (r.get("Properties", {}).get("RedrivePolicy") or {}).get("deadLetterTargetArn") == {"Fn::GetAtt": [q, "Arn"]}
         for r in tpl["Resources"].values()) and q != "WorkDeadLetterQueue"}
-    assert kept == {"JobsDeadLetterQueue"}
+    assert kept == {"JobsDeadLetterQueue", "NotifyDeadLetterQueue"}
     assert {f.source for f in consumers} | kept == set(QUEUES)
     for fn in consumers:
         assert fn.source is not None and fn.event is not None

@@ -63,7 +63,8 @@ def test_security_and_roles_are_documented() -> None:
                 if param["in"] == "path":
                     assert "{" + param["name"] + "}" in path
     path_params = {p for path in doc["paths"] for p in re.findall(r"{(\w+)}", path)}
-    assert path_params == {"task_id", "user_id", "key_id", "batch_id", "version", "job_id", "feed_id", "item_id"}
+    assert path_params == {"task_id", "user_id", "key_id", "batch_id", "version", "job_id", "feed_id", "item_id",
+                           "target_id"}
 
 
 def test_request_models_reject_unknown_fields_and_bound_sizes() -> None:

@@ -1,0 +1,86 @@
+"""Notification events: their names, and the events a task change means (pure functions).
+
+Events from downloads come from the tasks table's stream (functions/notify.py consumes it,
+as the WebSocket fan-out and the activity log do), so the engine never calls notifications
+itself. Jobs, feeds and the dead-letter handler publish their own events through
+:class:`chalicelib.notify.service.NotifyService`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ..domain.states import TaskState
+from ..domain.task import Task
+
+
+class EventName(StrEnum):
+    DOWNLOAD_ADDED = "download.added"
+    DOWNLOAD_STARTED = "download.started"
+    DOWNLOAD_COMPLETED = "download.completed"
+    DOWNLOAD_FAILED = "download.failed"
+    BATCH_COMPLETED = "batch.completed"
+    FEED_MATCHED = "feed.matched"
+    FEED_FAILED = "feed.failed"
+    JOB_FAILED = "job.failed"
+    ERROR = "error"  # quota and error conditions (a dead-lettered message, a full queue)
+    TEST = "test"  # the test button: sent to the one target, whatever it subscribes to
+    MESSAGE = "message"  # an admin's or a job's own message
+
+
+SUBSCRIBABLE = tuple(e for e in EventName if e not in (EventName.TEST, EventName.MESSAGE))
+DEFAULT_EVENTS = (EventName.DOWNLOAD_COMPLETED, EventName.DOWNLOAD_FAILED, EventName.BATCH_COMPLETED,
+                  EventName.JOB_FAILED, EventName.ERROR)
+
+
+@dataclass(frozen=True)
+class Event:
+    name: EventName
+    owner: str  # whose targets hear of it
+    title: str
+    message: str
+    level: str = "info"  # info | success | warning | error
+    data: dict[str, Any] = field(default_factory=dict)
+    # A stable id for the occurrence (a stream record's event id): a retried stream batch
+    # makes the same delivery ids, so it does not notify twice.
+    key: str | None = None
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "unknown size"
+    step = 1024.0
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < step or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= step
+    return f"{n} B"
+
+
+def _task_data(task: Task) -> dict[str, Any]:
+    return {"task_id": task.id, "filename": task.filename, "url": task.url, "state": task.state.value,
+            "batch_id": task.batch_id, "size": task.size, "error": task.error}
+
+
+def task_events(old: Task | None, new: Task | None, key: str | None = None) -> list[Event]:
+    """The events of one change of a task (from its old and new images)."""
+    if new is None:
+        return []
+    if old is None:
+        return [Event(EventName.DOWNLOAD_ADDED, new.owner, "Download added", f"{new.filename} was added",
+                      "info", _task_data(new), key)]
+    if old.state == new.state:
+        return []
+    if new.state == TaskState.DOWNLOADING and old.state == TaskState.QUEUED and not old.started_at:
+        return [Event(EventName.DOWNLOAD_STARTED, new.owner, "Download started", f"{new.filename} started",
+                      "info", _task_data(new), key)]
+    if new.state == TaskState.COMPLETED:
+        return [Event(EventName.DOWNLOAD_COMPLETED, new.owner, "Download complete",
+                      f"{new.filename} is downloaded ({_size(new.size)})", "success", _task_data(new), key)]
+    if new.state == TaskState.FAILED:
+        return [Event(EventName.DOWNLOAD_FAILED, new.owner, "Download failed",
+                      f"{new.filename} failed: {new.error or 'unknown error'}", "error", _task_data(new), key)]
+    return []

@@ -1,0 +1,66 @@
+"""Builds the notification service (called by chalicelib/container.py)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import requests
+
+from ..config import Config
+from ..urlguard import UrlGuard
+from ..workqueue import WorkQueue
+from .crypto import SecretBox, no_material, secrets_manager_material
+from .events import Event, EventName
+from .persistence import DeliveryStore, TargetStore, control_table_material
+from .senders import Senders
+from .service import NotifyService
+
+log = logging.getLogger("haul.notify")
+
+
+def key_material(config: Config) -> Callable[[], str]:
+    if config.notify_key_secret_name:
+        return secrets_manager_material(
+            config.notify_key_secret_name,
+            lambda: boto3.session.Session(region_name=config.region).client("secretsmanager"))
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return no_material
+    return control_table_material
+
+
+def websocket_push(owner: str, data: dict[str, Any]) -> None:
+    """A ``notification`` message to the owner's connections in the ``notifications`` room."""
+    from ..realtime import messages as m
+    from ..realtime.wiring import realtime
+
+    rt = realtime()
+    subscribers = rt.store.subscribers(owner).get(m.NOTIFICATIONS, set())
+    publisher = rt.publishers.default()
+    if not subscribers or publisher is None:
+        return
+    encoded = m.encode(m.message(m.NOTIFICATION, data=data))
+    publisher.deliver({cid: [encoded] for cid in subscribers})
+
+
+def build_notify(config: Config, sqs: Any, guard: UrlGuard, session: requests.Session) -> NotifyService:
+    return NotifyService(
+        TargetStore(), DeliveryStore(), SecretBox(key_material(config)), Senders(session, guard), guard,
+        WorkQueue(sqs, config.notify_queue), WorkQueue(sqs, config.notify_dlq), attempts=config.notify_attempts,
+        backoff_seconds=config.notify_backoff_seconds, push=websocket_push,
+    )
+
+
+def job_failed(notify: NotifyService) -> Callable[[Any, Any], None]:
+    """A failed job run -> a ``job.failed`` event for the job's owner (chalicelib/jobs/ calls it)."""
+
+    def announce(job: Any, run: Any) -> None:
+        notify.publish(Event(EventName.JOB_FAILED, job.owner, f"Job failed: {job.name}",
+                             f"{job.name} ({job.action.value}) failed: {run.error or 'unknown error'}", "error",
+                             {"job_id": job.id, "run_id": run.id, "action": job.action.value, "error": run.error},
+                             key=f"job-run:{run.id}"))
+
+    return announce

@@ -1,0 +1,65 @@
+"""Notification events from task changes, webhook signatures and retry delays (pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from chalicelib.domain.states import TaskState
+from chalicelib.domain.task import Task
+from chalicelib.notify import signing
+from chalicelib.notify.events import EventName, task_events
+from chalicelib.notify.senders import display_url
+from chalicelib.notify.service import backoff
+
+
+def task(state: TaskState, **extra: object) -> Task:
+    fields = {f.name for f in dataclasses.fields(Task)}
+    base = {"id": "t1", "owner": "u1", "url": "https://example.com/a.iso", "filename": "a.iso", "key": "k",
+            "state": state, "created_at": 1, "updated_at": 1}
+    base.update(extra)
+    return Task(**{k: v for k, v in base.items() if k in fields})  # type: ignore[arg-type]
+
+
+def names(old: Task | None, new: Task | None) -> list[str]:
+    return [e.name.value for e in task_events(old, new)]
+
+
+def test_task_changes_make_download_events() -> None:
+    assert names(None, task(TaskState.QUEUED)) == ["download.added"]
+    assert names(task(TaskState.QUEUED), task(TaskState.DOWNLOADING, started_at=5)) == ["download.started"]
+    # A resumed or retried download has started before: no second "started".
+    assert names(task(TaskState.QUEUED, started_at=5), task(TaskState.DOWNLOADING, started_at=5)) == []
+    done = task_events(task(TaskState.DOWNLOADING), task(TaskState.COMPLETED, size=3 * 1024 * 1024))
+    assert [e.name for e in done] == [EventName.DOWNLOAD_COMPLETED]
+    assert done[0].message == "a.iso is downloaded (3.0 MiB)" and done[0].level == "success"
+    failed = task_events(task(TaskState.DOWNLOADING), task(TaskState.FAILED, error="HTTP 404"))
+    assert failed[0].name == EventName.DOWNLOAD_FAILED and "HTTP 404" in failed[0].message
+    assert names(task(TaskState.DOWNLOADING), task(TaskState.DOWNLOADING)) == []  # progress
+    assert names(task(TaskState.COMPLETED), None) == []  # removed
+    assert names(task(TaskState.DOWNLOADING), task(TaskState.PAUSED)) == []
+
+
+def test_signature_round_trip_and_replay_window() -> None:
+    body = signing.body("d1", "test", "2025-01-01T00:00:00.000Z", "T", "M", "info", {"a": 1})
+    assert json.loads(body)["schema"] == "haul.notification/1"
+    header = signing.signature("s" * 20, 1_700_000_000, body)
+    assert header.startswith("t=1700000000,v1=") and len(header.split("v1=")[1]) == 64
+    assert signing.verify("s" * 20, header, body, 1_700_000_100)
+    assert not signing.verify("s" * 20, header, body, 1_700_000_000 + 301)  # a replay, later
+    assert not signing.verify("t" * 20, header, body, 1_700_000_000)
+    assert not signing.verify("s" * 20, header, body.replace(b'"M"', b'"N"'), 1_700_000_000)
+    assert not signing.verify("s" * 20, None, body, 1_700_000_000)
+    assert not signing.verify("s" * 20, "garbage", body, 1_700_000_000)
+
+
+def test_retry_delays_double_up_to_sqs_limit() -> None:
+    assert [backoff(n, 30) for n in (1, 2, 3, 4, 5, 6)] == [30, 60, 120, 240, 480, 900]
+    assert backoff(40, 30) == 900 and backoff(1, 0.2) == 1
+
+
+def test_urls_are_shown_without_their_secrets() -> None:
+    assert display_url("webhook", "https://user:pw@hooks.example.com:8443/T0/B0/XyZ?token=1") == \
+        "https://hooks.example.com:8443/…"
+    assert display_url("apprise", "tgram://123:abc/456") == "tgram://…"
+    assert display_url("apprise", "gotifys://push.example.org/AbCdEf") == "gotifys://push.example.org/…"
