@@ -44,9 +44,9 @@ for _module in (batches, queue, settings, stats, activity):
 app.register_blueprint(webapp.blueprint)
 # Scheduled jobs and notifications (issue #17).
 app.register_blueprint(jobs.blueprint, url_prefix="/api/v1")
+app.register_blueprint(notify.blueprint, url_prefix="/api/v1")
 # Feed subscriptions and rules (issue #16, docs/feeds.md).
 app.register_blueprint(feeds.blueprint, url_prefix="/api/v1")
-app.register_blueprint(notify.blueprint, url_prefix="/api/v1")
 
 
 @app.on_sqs_message(queue=CONFIG.work_queue, batch_size=1)
