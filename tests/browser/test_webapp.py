@@ -5,6 +5,7 @@ The tests run in order over one runtime: the first creates the admin in the page
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -212,6 +213,10 @@ def test_runtime_restart_under_an_open_page_reconnects_and_shows_the_truth(
     assert not b.problems()
 
 
+def themed(b: Browser, theme: str) -> bool:
+    return bool(b.driver.execute_script("return document.documentElement.dataset.theme") == theme)
+
+
 PAGES = ["downloads", "add", "batches", "queue", "stats", "activity", "settings", "users", "account"]
 
 
@@ -222,7 +227,8 @@ def test_every_page_is_accessible_and_screenshots(browser: Browser, runtime: Run
     routes = [*PAGES, f"download/{first['id']}"]
     for theme in ("light", "dark"):
         b.driver.execute_script("localStorage.setItem('haul.theme', arguments[0])", theme)
-        b.open("downloads")
+        b.driver.refresh()
+        b.wait(functools.partial(themed, b, theme), what=theme)
         b.wait(lambda: b.css(".conn[data-state=live]"), what="live")
         for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
             b.resize(size)

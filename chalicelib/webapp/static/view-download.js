@@ -5,8 +5,10 @@ import { tasks } from "./live.js";
 import { Progress, Badge, TaskActions, PageHead, ErrorNote, useAsync, Icon } from "./ui.js";
 
 function Parts({ task }) {
-  const { data } = useAsync(() => api.get(`/downloads/${encodeURIComponent(task.id)}/parts`), [task.id, task.parts_done, task.state]);
-  if (!data || !data.parts_total) return html`<p class="muted">The parts are planned once the source has been probed.</p>`;
+  const { data, error } = useAsync(() => api.get(`/downloads/${encodeURIComponent(task.id)}/parts`), [task.id, task.parts_done, task.state]);
+  if (error) return html`<${ErrorNote} error=${error} />`;
+  if (!data) return html`<p class="loading">Loading…</p>`;
+  if (!data.parts_total) return html`<p class="muted">The parts are planned once the source has been probed.</p>`;
   const done = new Set(data.done);
   const active = task.state === "downloading";
   const shown = Math.min(data.parts_total, 2000);
@@ -26,7 +28,7 @@ function FileLink({ task }) {
   const { data, error } = useAsync(() => (task.state === "completed" ? api.get(`/downloads/${encodeURIComponent(task.id)}/link`) : Promise.resolve(null)), [task.id, task.state]);
   if (task.state !== "completed") return html`<span class="muted">The file is available once the download completes.</span>`;
   if (error) return html`<${ErrorNote} error=${error} />`;
-  if (!data) return html`<span class="muted">Preparing the link…</span>`;
+  if (!data) return html`<span class="loading">Preparing the link…</span>`;
   return html`<a class="btn primary file-link" href=${data.url} rel="noreferrer" download=${task.filename}><${Icon} name="file" />Open the file</a>
     <small class="muted"> (link valid for ${duration(data.expires_in)})</small>`;
 }
@@ -34,7 +36,8 @@ function FileLink({ task }) {
 function Activity({ id }) {
   const { data, error } = useAsync(() => api.get("/activity", { task_id: id, per_page: 50 }), [id]);
   if (error) return html`<${ErrorNote} error=${error} />`;
-  const entries = (data && (data.entries || data.items || data.activity)) || [];
+  if (!data) return html`<p class="loading">Loading…</p>`;
+  const entries = data.entries || [];
   if (!entries.length) return html`<p class="muted">Nothing yet.</p>`;
   return html`<ul class="timeline-list">${entries.map((e) => html`<li><time datetime=${e.at}>${when(e.at)}</time><span>${e.message}</span></li>`)}</ul>`;
 }
