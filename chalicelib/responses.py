@@ -38,6 +38,8 @@ class Health(_Out):
     status: Literal["ok"]
     version: str
     stage: str
+    # ws:// or wss:// (the same address the web page uses), or null when this stage has none.
+    websocket_url: str | None = None
 
 
 class TaskView(_Out):

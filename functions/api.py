@@ -26,6 +26,7 @@ from chalicelib.schemas import (
 )
 
 from .http import PUBLIC, caller, json_body, query, respond, route
+from .webapp import websocket_url
 
 blueprint = Blueprint(__name__)
 VERSION = "0.1.0"
@@ -33,8 +34,9 @@ VERSION = "0.1.0"
 
 @route(blueprint, "/health", ["GET"], role=PUBLIC, tag="meta", response=Health)
 def health(request: Request) -> dict[str, Any]:
-    """Liveness: answers while the API runs."""
-    return {"status": "ok", "version": VERSION, "stage": services().config.stage}
+    """Liveness: answers while the API runs; where the WebSocket API is, for clients."""
+    return {"status": "ok", "version": VERSION, "stage": services().config.stage,
+            "websocket_url": websocket_url(request)}
 
 
 @route(blueprint, "/downloads", ["POST"], role=Role.USER, body=AddDownload, response=TaskView, status=201,

@@ -20,16 +20,20 @@ from chalicelib.webapp.assets import LONG_CACHE, assets
 blueprint = Blueprint(__name__)
 
 
-def page_context(request: Request, route_path: str) -> tuple[str, str | None]:
-    """The page's base path and its WebSocket URL, from the request and the configuration."""
-    context = getattr(request, "context", None) or {}
+def websocket_url(request: Request) -> str | None:
+    """Where clients connect for live updates (the page; other clients read it from GET /health)."""
     headers: Any = request.headers or {}
     config = Config.from_env()
-    ws = page.websocket_url(
+    return page.websocket_url(
         public_url=os.environ.get("HAUL_WS_PUBLIC_URL") or None, api_id=config.ws_api_id, region=config.region,
         ws_stage=config.ws_stage, endpoint=config.ws_endpoint, host=headers.get("host"),
     )
-    return page.base_path(str(context.get("path") or route_path), route_path), ws
+
+
+def page_context(request: Request, route_path: str) -> tuple[str, str | None]:
+    """The page's base path and its WebSocket URL, from the request and the configuration."""
+    context = getattr(request, "context", None) or {}
+    return page.base_path(str(context.get("path") or route_path), route_path), websocket_url(request)
 
 
 @blueprint.route("/", methods=["GET"])

@@ -170,8 +170,8 @@ class Api:
     # -- the WebSocket endpoint ------------------------------------------------------------
     def ws_url(self) -> str:
         """--ws-url / HAUL_WS_URL, else what was stored at login, else what the server says
-        (``websocket_url`` in ``/auth/status``), else the local runtime's default (API port + 1,
-        path = the stage)."""
+        (``websocket_url`` in ``GET /health``), else the local runtime's default address
+        (the API's port + 1, path = the stage)."""
         if self._ws_url:
             return self._ws_url
         if self.creds.ws_url:
@@ -179,10 +179,6 @@ class Api:
         return self.discover_ws_url()
 
     def discover_ws_url(self) -> str:
-        status = self.request("GET", "/auth/status", auth=False).json()
-        found = status.get("websocket_url") if isinstance(status, dict) else None
-        if isinstance(found, str) and found:
-            return found
         health = self.request("GET", "/health", auth=False).json()
         found = health.get("websocket_url") if isinstance(health, dict) else None
         if isinstance(found, str) and found:

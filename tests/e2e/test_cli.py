@@ -28,7 +28,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def rt() -> Iterator[RuntimeProcess]:
-    runtime = RuntimeProcess(f"cli{uuid.uuid4().hex[:6]}").start()
+    # Access tokens of 31 s: the client refreshes those with under 30 s left, so nearly every
+    # command here goes through the silent refresh.
+    runtime = RuntimeProcess(f"cli{uuid.uuid4().hex[:6]}", {"HAUL_ACCESS_TOKEN_SECONDS": "31"}).start()
     answer = runtime.http.patch(f"{runtime.api}/settings", json={"part_size": 5 * MiB, "parallel_parts": 4,
                                                               "max_concurrent_downloads": 4}, timeout=10)
     assert answer.status_code == 200, answer.text
@@ -49,8 +51,8 @@ def ws_port(rt: RuntimeProcess) -> int:
 @pytest.fixture(scope="module")
 def cli(rt: RuntimeProcess, tmp_path_factory: pytest.TempPathFactory) -> Cli:
     """A `haul` logged in as the admin (through --password-stdin), in a config dir of its own."""
-    haul = Cli(tmp_path_factory.mktemp("cli") / "config", {"HAUL_URL": f"http://127.0.0.1:{rt.api_port}",
-                                     "HAUL_WS_URL": f"ws://127.0.0.1:{ws_port(rt)}/{rt.stage}"})
+    # No HAUL_WS_URL: the client finds the WebSocket in GET /health.
+    haul = Cli(tmp_path_factory.mktemp("cli") / "config", {"HAUL_URL": f"http://127.0.0.1:{rt.api_port}"})
     done = haul.run("login", "-u", ADMIN_USER, "--password-stdin", stdin=ADMIN_PASSWORD + "\n")
     assert done.returncode == 0, done.stderr
     return haul
@@ -305,3 +307,30 @@ def test_help_and_completion(cli: Cli) -> None:
         assert script.returncode == 0 and marker in script.stdout, script.stdout[:200]
     words = cli.run(env={"_HAUL_COMPLETE": "bash_complete", "COMP_WORDS": "haul qu", "COMP_CWORD": "1"})
     assert "queue" in words.stdout
+
+
+def test_concurrent_commands_share_one_session(cli: Cli) -> None:
+    """Refresh tokens work once: commands that refresh at the same moment must not replay one
+    (that would end the session). The store's lock makes them take turns."""
+    stored = json.loads((Path(cli.env["HAUL_CONFIG_DIR"]) / "credentials.json").read_text())
+    before = next(iter(stored["servers"].values()))["refresh_token"]
+    procs = [subprocess.Popen([str(HAUL), "whoami"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=cli.env) for _ in range(4)]
+    results = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
+    assert all(code == 0 for _, _, code in results), results
+    after = json.loads((Path(cli.env["HAUL_CONFIG_DIR"]) / "credentials.json").read_text())
+    assert next(iter(after["servers"].values()))["refresh_token"] != before
+    assert cli.run("whoami").returncode == 0  # the session lives on
+
+
+def test_watch_shows_active_downloads_full_screen(cli: Cli, origin: Origin) -> None:
+    url, _ = serve(origin, 8 * MiB, throttle=2 * MiB)
+    added = cli.run("add", url, "--json")
+    assert added.returncode == 0, added.stderr
+    name = url.rsplit("/", 1)[1]
+    code, screen = cli.pty("watch", "--until-done", cols=140)
+    assert code == 0, strip_ansi(screen)
+    assert "\x1b[?1049h" in screen  # the alternate screen, as a full-screen view
+    drawn = strip_ansi(screen)
+    assert name in drawn and "haul watch" in drawn and "engine:" in drawn
+    assert re.search(re.escape(name) + r".*100\.0%.*completed", drawn), drawn[-2000:]

@@ -162,6 +162,7 @@ def test_health(api: Api) -> None:
     assert resp.json_body["status"] == "ok"
     assert resp.json_body["stage"] == "test"
     assert resp.json_body["version"]
+    assert "websocket_url" in resp.json_body  # null: the functional tests' stage has no WebSocket endpoint
     assert resp.headers["X-Request-Id"]
 
 
