@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
+from tests.support.auth import login
 from tests.support.cli import HAUL, Cli, Relay, final_lines, strip_ansi
 from tests.support.origin import Origin, Resource
 from tests.support.runtime import ADMIN_PASSWORD, ADMIN_USER, RuntimeProcess, wait_state
@@ -42,6 +44,11 @@ def rt() -> Iterator[RuntimeProcess]:
 def origin() -> Iterator[Origin]:
     with Origin() as server:
         yield server
+
+
+def admin(rt: RuntimeProcess) -> dict[str, str]:
+    """A fresh admin header (rt.headers keeps one, and tokens here last 31 s)."""
+    return login(rt.api, ADMIN_USER, ADMIN_PASSWORD)
 
 
 def ws_port(rt: RuntimeProcess) -> int:
@@ -102,7 +109,7 @@ def test_login_asks_for_the_password_without_echo_and_keeps_it_private(rt: Runti
 def test_api_key_from_the_environment(rt: RuntimeProcess, cli: Cli, tmp_path: Path) -> None:
     # The key is made over HTTP (the CLI has no key management yet).
     body = {"name": "ci", "password": ADMIN_PASSWORD, "expires_in_days": 1}
-    made = rt.http.post(f"{rt.api}/auth/api-keys", json=body, timeout=10)
+    made = requests.post(f"{rt.api}/auth/api-keys", json=body, headers=admin(rt), timeout=10)
     assert made.status_code == 201, made.text
     key = made.json()["key"]
     fresh = Cli(tmp_path / "elsewhere", {"HAUL_URL": f"http://127.0.0.1:{rt.api_port}", "HAUL_API_KEY": key})
@@ -162,7 +169,7 @@ def test_follow_survives_a_reconnect(rt: RuntimeProcess, cli: Cli, origin: Origi
                 break
         # The connection drops, none can be made until the download has completed meanwhile.
         relay.cut(hold=600)
-        wait_state(rt.api, events[0]["task"]["id"], {"completed"}, headers=rt.headers)
+        wait_state(rt.api, events[0]["task"]["id"], {"completed"}, timeout=120, headers=admin(rt))
         relay.release()
         rest, err = proc.communicate(timeout=120)
         events += json_lines(rest)
