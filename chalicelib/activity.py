@@ -41,6 +41,7 @@ from pynamodb.expressions.condition import Condition
 
 from . import cursors
 from .domain.task import iso
+from .domain.urls import redact, redact_data
 from .models import ActivityModel, TaskModel
 from .repository import now_ms
 from .schemas import Instant, _Strict
@@ -306,10 +307,10 @@ class ActivityLog:
             level=level if level in LEVELS else "info",
             kind=kind[:64],
             actor=(actor or ENGINE)[:128],
-            message=message[:2000],
+            message=redact(message)[:2000],  # no URL credentials or query values
             task_id=task_id,
             batch_id=batch_id,
-            data=data,
+            data=redact_data(data) if data else data,
             expires=self._expires(at),
         )
 

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
 
+from .domain.urls import redact
+
 _NO_FIELDS: Mapping[str, Any] = MappingProxyType({})
 _FIELDS: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("haul_log_fields", default=_NO_FIELDS)
 # Attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged.
@@ -77,7 +79,8 @@ class JsonFormatter(logging.Formatter):
             out["error"] = record.exc_text
         if record.stack_info:
             out["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(out, default=str, ensure_ascii=False, separators=(",", ":"))
+        # No URL credentials or query values in any log line (signed URLs, tokens).
+        return redact(json.dumps(out, default=str, ensure_ascii=False, separators=(",", ":")))
 
 
 class TextFormatter(logging.Formatter):
@@ -87,7 +90,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        line = redact(super().format(record))
         fields = " ".join(f"{k}={v}" for k, v in _FIELDS.get().items())
         if not fields:
             return line

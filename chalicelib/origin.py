@@ -13,6 +13,7 @@ import urllib3
 
 from .domain import filenames
 from .domain.backoff import parse_retry_after
+from .domain.urls import redact
 from .pacing import Pacer
 from .urlguard import UrlGuard
 
@@ -256,5 +257,6 @@ class OriginClient:
 
 
 def _brief(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """An exception as an error message: short, without URL credentials or query values."""
+    text = redact(str(exc)) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."

@@ -56,7 +56,7 @@ from .domain import deadletters, planning
 from .domain.restarts import Restart, decide_restart, stream_seconds, stream_verdict
 from .domain.states import TaskState
 from .domain.task import Task
-from .domain.urls import host_of
+from .domain.urls import host_of, redact
 from .hostslots import HostSlots, Lease
 from .models import TaskModel
 from .origin import OriginClient, OriginError, SourceChanged
@@ -830,7 +830,7 @@ class Transfer:
             [TaskState.DOWNLOADING],
             TaskState.FAILED,
             [
-                TaskModel.error.set(reason[:1000]),
+                TaskModel.error.set(redact(reason)[:1000]),
                 TaskModel.finished_at.set(now_ms()),
                 TaskModel.phase.remove(),
                 TaskModel.finalizing.remove(),
