@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 import httpx
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from .api import Api
@@ -18,10 +18,17 @@ from .cli import Env, fail_usage, json_option, pass_env, root
 from .errors import CHECKSUM, CONFLICT, FAILED, OK, UNREACHABLE, CliError
 from .live import Board, follow
 from .output import TASK_COLUMNS, task_fields, task_row
-from .units import format_size, parse_header, parse_size
+from .units import format_size, format_speed, parse_header, parse_size
 
 BULK_MAX = 500  # ids per POST /downloads/bulk and items per POST /batches
 ROOMS_MAX = 100  # rooms per WebSocket connection
+
+
+class SpeedColumn(ProgressColumn):
+    """The transfer's speed in binary units (MiB/s), as everywhere else in haul."""
+
+    def render(self, task: Task) -> Text:
+        return Text(format_speed(task.finished_speed or task.speed), style="progress.data.speed")
 
 
 class SizeType(click.ParamType):
@@ -347,8 +354,8 @@ def get(env: Env, task_id: str, output: str | None, force: bool) -> None:
             total = int(answer.headers.get("Content-Length") or task.get("total_bytes") or 0) or None
             sink = sys.stdout.buffer if to_stdout else open(part, "wb")
             show_bar = out.tty and not to_stdout
-            bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(binary_units=True),
-                           TransferSpeedColumn(), TimeRemainingColumn(), console=out.err if to_stdout else out.console,
+            bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(binary_units=True),
+                           SpeedColumn(), TimeRemainingColumn(), console=out.err if to_stdout else out.console,
                            disable=not show_bar)
             try:
                 with bar:

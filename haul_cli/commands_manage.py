@@ -268,7 +268,7 @@ def stats(env: Env) -> None:
         return
     by_state = engine.get("by_state") or {}
     env.out.fields([
-        ("now", ", ".join(f"{n} {s}" for s, n in by_state.items()) or "nothing"),
+        ("now", ", ".join(f"{n} {s}" for s, n in by_state.items() if n) or "nothing"),
         ("speed", format_speed(engine.get("total_speed"))),
         ("left", f"{format_size(engine.get('remaining_bytes'))}, eta {format_duration(engine.get('eta'))}"),
         ("success rate", f"{float(overview.get('success_rate') or 0) * 100:.1f}%" if overview.get("success_rate") is not None else None),
@@ -302,15 +302,24 @@ def log(env: Env, limit: int, level: str | None, kind: str | None, task_id: str 
         follow_: bool) -> None:
     """The activity log: state changes and user actions, oldest of the shown first."""
     api = env.api()
-    body = api.get("/activity", per_page=max(1, min(limit, 500)), level=level, kind=kind, task_id=task_id, q=search)
-    for entry in reversed(body.get("entries") or []):
-        if env.out.json:
-            env.out.emit(entry)
-        else:
-            env.out.line(_log_line(entry))
+
+    def history() -> None:
+        body = api.get("/activity", per_page=max(1, min(limit, 500)), level=level, kind=kind, task_id=task_id, q=search)
+        for entry in reversed(body.get("entries") or []):
+            if env.out.json:
+                env.out.emit(entry)
+            else:
+                env.out.line(_log_line(entry))
+
     if not follow_:
+        history()
         return
+    # Subscribed first, then the history: nothing falls between the two.
+    shown = False
     for msg in stream(api.ws_url(), api.token, ["logs"]):
+        if msg.get("type") == "subscribed" and not shown:
+            history()
+            shown = True
         if msg.get("type") != "log":
             continue
         data = {"at": msg.get("timestamp"), **(msg.get("data") or {})}

@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -38,12 +39,6 @@ def rt() -> Iterator[RuntimeProcess]:
     assert answer.status_code == 200, answer.text
     yield runtime
     runtime.stop()
-
-
-@pytest.fixture(scope="module")
-def origin() -> Iterator[Origin]:
-    with Origin() as server:
-        yield server
 
 
 def admin(rt: RuntimeProcess) -> dict[str, str]:
@@ -341,3 +336,27 @@ def test_watch_shows_active_downloads_full_screen(cli: Cli, origin: Origin) -> N
     drawn = strip_ansi(screen)
     assert name in drawn and "haul watch" in drawn and "engine:" in drawn
     assert re.search(re.escape(name) + r".*100\.0%.*completed", drawn), drawn[-2000:]
+
+
+def test_log_follow_prints_new_entries_live(cli: Cli, origin: Origin) -> None:
+    proc = subprocess.Popen([str(HAUL), "log", "--follow", "--limit", "1", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli.env)
+    guard = threading.Timer(90, proc.kill)  # a line that never comes fails the test instead of hanging it
+    guard.start()
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())  # the history is printed once subscribed
+        assert first["message"]
+        url, _ = serve(origin, 64 * 1024)
+        name = url.rsplit("/", 1)[1]
+        assert cli.run("add", url).returncode == 0
+        seen = []
+        for line in proc.stdout:
+            seen.append(json.loads(line))
+            if name in seen[-1]["message"] and "completed" in seen[-1]["message"]:
+                break
+        assert any(name in e["message"] for e in seen)
+    finally:
+        guard.cancel()
+        proc.terminate()
+        proc.wait(10)
