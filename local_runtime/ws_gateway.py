@@ -11,7 +11,8 @@ Like the real service it
   ``POST``/``GET``/``DELETE /@connections/{id}``, with or without the stage prefix, on the
   same port as the sockets; a connection that is not open answers ``410 GoneException``;
 - enforces the 128 KB message limit both ways (``413 PayloadTooLargeException`` for a post,
-  close code 1009 for a client message), the 10-minute idle timeout and the 2-hour limit on
+  close code 1009 for a client message) and the 32 KB limit on a client's frame (close code
+  1009, "Message too big": a larger message must come in fragments), the 10-minute idle timeout and the 2-hour limit on
   a connection (close code 1001, "Going away").
 
 Sockets and management requests share one port: a small front reads each request's head
@@ -45,7 +46,8 @@ from .lambda_context import LambdaContext
 
 log = logging.getLogger("haul.local.ws")
 
-MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's limit on a WebSocket message
+MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's limit on a WebSocket message...
+MAX_FRAME_BYTES = 32 * 1024  # ...and on one frame of it: a larger frame closes the connection (1009)
 IDLE_TIMEOUT = 600.0  # API Gateway closes a connection idle for 10 minutes...
 MAX_DURATION = 7200.0  # ...and any connection after 2 hours
 _MANAGEMENT = re.compile(r"^(?:/[^/@]+)?/@connections/(?P<id>[^/]+)/?$")
@@ -161,7 +163,7 @@ class WsGateway:
             self._on_socket, "127.0.0.1", 0,
             process_request=self._on_handshake,
             process_response=self._after_handshake,
-            max_size=self.max_message,
+            max_size=(self.max_message, MAX_FRAME_BYTES),
             ping_interval=None,  # API Gateway answers pings, it does not send them
             compression=None,
             open_timeout=30,

@@ -43,6 +43,7 @@ class Verdict:
     remaining: int
     reset: int  # epoch seconds when the window ends
     retry_after: int  # seconds; 0 when allowed
+    count: int = 0  # what the window has counted, this request included
 
     def headers(self) -> dict[str, str]:
         return {
@@ -61,20 +62,20 @@ class RateLimiter:
         start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
         return start, start + WINDOW_SECONDS
 
-    def _add(self, key: str, expires_at: int) -> int:
+    def _add(self, key: str, expires_at: int, cost: int = 1) -> int:
         item = RateLimitModel(key)
         item.update(actions=[
-            RateLimitModel.hits.add(1),
+            RateLimitModel.hits.add(cost),
             RateLimitModel.expires.set(datetime.fromtimestamp(expires_at + _GRACE_SECONDS, tz=UTC)),
         ])
         return int(item.hits)
 
-    def hit(self, bucket: str, subject: str, limit: int) -> Verdict:
-        """Count one request of ``subject`` against ``limit`` per window."""
+    def hit(self, bucket: str, subject: str, limit: int, cost: int = 1) -> Verdict:
+        """Count one request of ``subject`` (worth ``cost``) against ``limit`` per window."""
         start, end = self._window()
-        count = self._add(f"{bucket}#{subject}#{start}", end)
+        count = self._add(f"{bucket}#{subject}#{start}", end, cost)
         retry = max(1, end - int(self._clock()))
-        return Verdict(count <= limit, limit, max(0, limit - count), end, 0 if count <= limit else retry)
+        return Verdict(count <= limit, limit, max(0, limit - count), end, 0 if count <= limit else retry, count)
 
     # -- logins -----------------------------------------------------------------------------
     @staticmethod

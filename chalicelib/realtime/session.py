@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..auth.ratelimit import RateLimiter
 from . import messages as m
 from .auth import Identity
 from .connections import Connection, ConnectionStore, TooManyRooms
@@ -18,10 +19,30 @@ from .queries import TaskReader
 log = logging.getLogger("haul.realtime.session")
 
 
+# What one connection may ask for per minute: a message costs 1, and each room a sync or a
+# subscribe reads costs 1 more (a snapshot is a query), so a flood of pings and a sync of 100
+# rooms in a loop both meet the limit. Over it, one ``error`` (RATE_LIMITED) says so; further
+# messages in that minute are dropped unanswered.
+MESSAGE_BUDGET_PER_MINUTE = 300
+
+
+def cost_of(command: m.Command | None, joined: int = 0) -> int:
+    """What a client message costs against its connection's budget (``joined``: the rooms
+    the connection is in, which a sync without rooms reads)."""
+    if command is None or command.action in (m.PING, m.UNSUBSCRIBE):
+        return 1
+    if command.action == m.SYNC and not command.rooms:
+        return 1 + joined
+    return 1 + len(command.rooms)
+
+
 class Session:
-    def __init__(self, store: ConnectionStore, reader: TaskReader) -> None:
+    def __init__(self, store: ConnectionStore, reader: TaskReader, limiter: RateLimiter | None = None,
+                 budget: int = MESSAGE_BUDGET_PER_MINUTE) -> None:
         self.store = store
         self.reader = reader
+        self.limiter = limiter
+        self.budget = budget
 
     # -- $connect / $disconnect -----------------------------------------------------------
     def connect(self, connection_id: str, identity: Identity) -> Connection:
@@ -40,6 +61,8 @@ class Session:
         """Answer one client message; what was sent (the connection may have gone meanwhile)."""
         out: list[dict[str, Any]] = []
         try:
+            if not self._within_budget(connection_id, body, request_id, out):
+                return DeliveryReport() if not out else publisher.deliver({connection_id: [m.encode(x) for x in out]})
             self._answer(connection_id, body, request_id, out)
         except m.BadMessage as exc:
             out.append(m.error(exc.code, exc.text, exc.field, exc.ref, request_id))
@@ -51,6 +74,34 @@ class Session:
         if report.gone:
             self.store.remove(connection_id)
         return report
+
+    def _within_budget(self, connection_id: str, body: str | None, request_id: str | None,
+                       out: list[dict[str, Any]]) -> bool:
+        """Count the message against its connection's budget; False (and, the first time in the
+        minute, an error in ``out``) when it is over."""
+        if self.limiter is None or self.budget <= 0:
+            return True
+        try:
+            command: m.Command | None = m.parse_command(body)
+        except m.BadMessage:
+            command = None
+        joined = 0
+        if command is not None and command.action == m.SYNC and not command.rooms:
+            conn = self.store.get(connection_id)
+            joined = len(conn.rooms) if conn else 0
+        cost = cost_of(command, joined)
+        verdict = self.limiter.hit("ws", connection_id, self.budget, cost)
+        if verdict.allowed:
+            return True
+        if verdict.count - cost <= self.budget:  # the message that went over: say so, once
+            out.append(m.error(
+                "RATE_LIMITED", f"this connection asked for more than {self.budget} units in a minute (a message is 1, "
+                f"each room of a sync or subscribe 1 more); messages are dropped for {verdict.retry_after} s",
+                ref=command.ref if command else None, request_id=request_id,
+            ))
+        else:
+            log.info("connection %s: over its budget, message dropped", connection_id)
+        return False
 
     def _answer(self, connection_id: str, body: str | None, request_id: str | None,
                 out: list[dict[str, Any]]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 from botocore.config import Config as BotoConfig
 
+from ..auth.ratelimit import RateLimiter
 from ..config import Config
 from .connections import ConnectionStore
 from .ending import SessionEnds
@@ -61,7 +62,7 @@ def build_realtime(config: Config, client_factory: Callable[[str], Any] | None =
         store=store,
         reader=reader,
         publishers=publishers,
-        session=Session(store, reader),
+        session=Session(store, reader, RateLimiter()),
         fanout=FanOut(store, reader, Throttle(), publishers.default()),
         ending=SessionEnds(store, publishers),
     )

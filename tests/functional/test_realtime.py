@@ -330,3 +330,39 @@ def test_connections_of_a_session_that_ended_are_closed(gateway: WsGateway, svc)
     assert realtime().store.of_user(user_id) == []
     assert realtime().store.subscribers(user_id) == {}
     wipe_accounts()
+
+
+def test_a_frame_over_32_kb_closes_the_connection_as_api_gateway_does(gateway: WsGateway) -> None:
+    """Issue #11, item 8: one frame over 32 KB is refused with close code 1009; the same bytes
+    in fragments are a message like any other (answered: over the 32 KB a message may have)."""
+    with connect(gateway.url, max_size=None) as ws:
+        ws.send(["x" * 20_000, "y" * 20_000])  # 40 KB in two frames
+        assert recv(ws)["error"]["code"] == "MESSAGE_TOO_LARGE"
+        send(ws, action="ping")
+        assert recv(ws)["type"] == "pong"
+        ws.send(json.dumps({"action": "ping", "pad": "z" * 33_000}))  # one frame over 32 KB
+        with pytest.raises(ConnectionClosed) as closed:
+            recv(ws, timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_a_flood_and_a_sync_of_many_rooms_are_limited_per_connection(gateway: WsGateway,  # type: ignore[no-untyped-def]
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #11, item 8: each connection has a budget per minute (a message 1, each room it
+    reads 1 more); over it, one RATE_LIMITED error, then nothing until the minute ends."""
+    monkeypatch.setattr(realtime().session, "budget", 20)
+    with connect(gateway.url) as flood, connect(gateway.url) as other:
+        for i in range(25):
+            send(flood, action="ping", id=i)
+        answers = recv_until(flood, lambda msg: msg["type"] == "error")
+        assert [a["ref"] for a in answers[:-1]] == list(range(20))
+        assert answers[-1]["error"]["code"] == "RATE_LIMITED" and answers[-1]["ref"] == 20
+        send(flood, action="ping", id="late")
+        with pytest.raises(TimeoutError):
+            recv(flood, timeout=1.5)  # dropped, unanswered
+        send(other, action="ping")  # another connection has its own budget
+        assert recv(other)["type"] == "pong"
+        rooms = [f"batch:b{i}" for i in range(25)]
+        send(other, action="sync", rooms=rooms, id="big")
+        refused = recv(other)
+        assert refused["error"]["code"] == "RATE_LIMITED" and refused["ref"] == "big"
