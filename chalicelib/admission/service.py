@@ -113,7 +113,7 @@ class Admission:
             return None
 
         unique = list(dict.fromkeys(urls))
-        if self._guard.allow_private or len(unique) == 1:
+        if not self._guard.pins or len(unique) == 1:  # nothing to resolve: no pool
             verdicts = dict(zip(unique, map(one, unique), strict=True))
         else:
             verdicts = dict(zip(unique, _checks.map(one, unique), strict=True))
