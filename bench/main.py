@@ -8,7 +8,11 @@ Cases (full run; ``--quick`` uses small files for a smoke run):
    with a note when it cannot be installed);
 2. throttled to 20 MiB/s per connection, 512 MiB: Haul, ``curl | aws s3 cp -``, aria2c;
 3. memory: Haul's peak worker-side RSS (sum over the worker processes) for 256 MiB and for
-   2 GiB, each in a fresh runtime, and their ratio.
+   2 GiB, each in a fresh runtime, and their ratio;
+4. the everyday load (bench/everyday.py), in a fresh runtime: admission (POST /batches of
+   10/100/500, single adds, how busy 8 slots stay), latency (one 4 MiB file vs
+   ``curl | aws s3 cp -``), batch-small (100 x 4 MiB) and batch-medium (20 x 64 MiB) vs
+   ``aria2c -j8 -i list`` + ``aws s3 cp --recursive`` and a ``curl | aws s3 cp -`` loop.
 
 Everything it starts (origin, runtime, workers, tools, profiler) is stopped on the way out,
 also on Ctrl-C or SIGTERM. The table is printed and written to bench/results/latest.json and
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shutil
 import signal
 import subprocess
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import report
+from . import everyday, report
 from .cases import AWS, CURL, Result, aria2c_aws, curl_aws, ensure_tools, rclone_copyurl, run_haul
 from .files import SourceFile, human, make_file
 from .procs import MiB, terminate
@@ -39,6 +44,8 @@ from .runtime import ROOT, Runtime
 
 GiB = 1024 * MiB
 THROTTLE = 20 * MiB
+EVERYDAY = ("admission", "latency", "batch-small", "batch-medium")
+CASES = ("unthrottled", "throttled", "memory", *EVERYDAY)
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small files: a smoke run of every case (~1-2 min)")
-    p.add_argument("--only", default="unthrottled,throttled,memory",
-                   help="comma-separated cases to run: unthrottled, throttled, memory (default: all)")
+    p.add_argument("--only", default=",".join(CASES),
+                   help=f"comma-separated cases to run: {', '.join(CASES)} (default: all)")
     p.add_argument("--no-tools", action="store_true", help="Haul only: skip curl/aria2c/rclone except the "
                    "curl|aws baseline the targets need")
     p.add_argument("--part-size", type=int, default=16, metavar="MiB", help="Haul part_size (default 16)")
@@ -101,15 +108,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 class Origin:
     """The HTTP origin, in its own process (so its CPU is counted apart from the bench's)."""
 
-    def __init__(self, kind: str, serve: dict[str, tuple[Path, int | None]], log: Path) -> None:
+    def __init__(self, kind: str, serve: dict[str, tuple[Path, int | None]], log: Path, trace: Path | None = None) -> None:
         args = [f"{path}={disk}" + (f"@{bps}" if bps else "") for path, (disk, bps) in serve.items()]
         if kind == "fast":
             cmd = [sys.executable, "-m", "bench.origin", *sum((["--serve", a] for a in args), [])]
         else:
             cmd = [sys.executable, "-m", "bench.suite_origin", *sum((["--serve", a] for a in args), [])]
         self._log = open(log, "ab")
+        env = {**os.environ, **({"BENCH_ORIGIN_TRACE": str(trace)} if trace else {})}
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log,
-                                     stdin=subprocess.DEVNULL, text=True)
+                                     stdin=subprocess.DEVNULL, text=True, env=env)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
@@ -144,6 +152,9 @@ class Bench:
         self.only = {c.strip() for c in args.only.split(",") if c.strip()}
         self.tools_missing: dict[str, str] = {}
         self._runtimes = 0
+        self.counts = everyday.QUICK if args.quick else everyday.FULL
+        self.everyday_files: dict[str, SourceFile] = {}
+        self.everyday: dict[str, Any] | None = None
 
     # -- set-up ---------------------------------------------------------------------------
     def make_files(self) -> None:
@@ -154,9 +165,16 @@ class Bench:
             wanted |= {self.sizes.memory_small, self.sizes.memory_large}
         if self.args.sweep:
             wanted |= {self.sizes.main, self.sizes.throttled} if "throttled" in self.only else {self.sizes.main}
+        if self.only & set(EVERYDAY):
+            wanted |= {4 * MiB, 64 * MiB, everyday.TINY}
         began = time.monotonic()
         for size in sorted(wanted):
             self.files[size] = make_file(self.workdir, size)
+        if self.only & set(EVERYDAY):
+            self.everyday_files = {
+                path: f for path, (f, _) in everyday.paths(self.counts, self.files[4 * MiB], self.files[64 * MiB],
+                                                           self.files[everyday.TINY]).items()
+            }
         total = sum(wanted)
         say(f"  made {', '.join(human(s) for s in sorted(wanted))} of random bytes ({human(total)}) "
             f"in {time.monotonic() - began:.1f} s under {self.workdir}")
@@ -167,7 +185,9 @@ class Bench:
             serve[f"/{f.name}"] = (f.path, None)
             if size == self.sizes.throttled:
                 serve[f"/throttled/{f.name}"] = (f.path, THROTTLE)
-        self.origin = Origin(self.args.origin, serve, self.workdir / "origin.log")
+        for path, f in self.everyday_files.items():
+            serve[path] = (f.path, THROTTLE)
+        self.origin = Origin(self.args.origin, serve, self.workdir / "origin.log", self.workdir / "origin-trace.txt")
         return self.origin
 
     def url(self, size: int, throttled: bool = False) -> str:
@@ -287,6 +307,34 @@ class Bench:
                     self.sweep.append(self.haul(rt, self.sizes.throttled, "sweep throttled", throttled=True,
                                                 part_size=part, parallel_parts=parallel))
 
+    def run_everyday(self) -> None:
+        """The everyday cases, in a fresh runtime of their own (bench/everyday.py)."""
+        assert self.origin is not None
+        if shutil.which("aria2c") is None and not self.args.no_tools:
+            self.tools_missing.update(ensure_tools({"aria2c": "aria2"}, progress=say))
+            if "aria2c" in self.tools_missing:
+                self.notes.append("aria2c is missing (install it with `apt-get install -y aria2`); "
+                                  "the batch cases are compared with the curl loop only")
+        origin = self.origin
+        with self.runtime() as rt:
+            day = everyday.Everyday(rt, origin.url, self.everyday_files, origin.pid, self.workdir / "origin-trace.txt",
+                                    self.workdir, self.counts, say, with_tools=not self.args.no_tools)
+            steps: list[tuple[str, Callable[[], None]]] = [
+                ("admission", day.admission), ("latency", day.latency),
+                ("batch-small", lambda: day.batch("batch-small", "/small/")),
+                ("batch-medium", lambda: day.batch("batch-medium", "/medium/")),
+            ]
+            for case, step in steps:
+                if case not in self.only:
+                    continue
+                say(f"  [{case}]")
+                try:
+                    step()
+                except Exception as exc:  # noqa: BLE001 - one broken case must not lose the others
+                    self.notes.append(f"{case}: {type(exc).__name__}: {exc}"[:300])
+                    say(f"    FAILED: {type(exc).__name__}: {exc}")
+        self.everyday = {"results": [r.as_dict() for r in day.results], "figures": day.figures}
+
     def profiled_haul(self, rt: Runtime, size: int, case: str, throttled: bool = False,
                       profile: bool = False) -> Result:
         """A Haul run, sampled by py-spy when ``profile`` (the profiler's CPU is counted apart)."""
@@ -342,6 +390,8 @@ class Bench:
             self.memory()
         if self.args.sweep:
             self.run_sweep()
+        if self.only & set(EVERYDAY):
+            self.run_everyday()
         results = [r.as_dict() for r in self.results]
         run = {
             "date": report.now_iso(),
@@ -362,7 +412,10 @@ class Bench:
             "repeats": self.repeats,
             "profile": self.profile,
             "notes": self.notes,
+            "everyday": self.everyday,
         }
+        if self.everyday is not None:
+            self.everyday["targets"] = everyday.ratios(self.everyday["results"], self.everyday["figures"])
         return run
 
 

@@ -25,8 +25,8 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-# BENCH_ORIGIN_TRACE=<file>: one line per body sent (start, end, client port, offset, length),
-# to see how the client's connections were used over time.
+# BENCH_ORIGIN_TRACE=<file>: one line per body sent (start, end, client port, offset, length,
+# path), to see how the client's connections were used over time.
 _TRACE = os.environ.get("BENCH_ORIGIN_TRACE")
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 BLOCK = 1024 * 1024  # bytes per sendfile call (and per pacing step when throttled)
@@ -107,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         if _TRACE:
             with open(_TRACE, "a") as trace:
-                trace.write(f"{began:.3f} {time.time():.3f} {self.client_address[1]} {start} {length}\n")
+                trace.write(f"{began:.3f} {time.time():.3f} {self.client_address[1]} {start} {length} {self.path}\n")
 
     def _send(self, res: Served, start: int, length: int) -> None:
         out = self.connection.fileno()

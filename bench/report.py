@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import everyday
 from .files import human
 from .procs import MiB
 
@@ -23,6 +24,8 @@ TARGETS = {
 }
 BEGIN = "<!-- bench:begin (written by `make bench`; edits between these markers are replaced) -->"
 END = "<!-- bench:end -->"
+EVERYDAY_BEGIN = "<!-- bench:everyday:begin (written by `make bench`; edits between these markers are replaced) -->"
+EVERYDAY_END = "<!-- bench:everyday:end -->"
 
 
 def _version(cmd: list[str]) -> str:
@@ -211,6 +214,13 @@ def text_summary(run: dict[str, Any]) -> str:
         out += ["", "Settings sweep (Haul):", _text_table(SWEEP_HEAD, _sweep_rows(run["sweep"]))]
     for case, profile in (run.get("profile") or {}).items():
         out += ["", f"Profile of the {case} Haul run:", _profile_text(profile, md=False)]
+    day = run.get("everyday")
+    if day:
+        out += ["", "Everyday load:", _text_table(everyday.SECONDS_HEAD, everyday.seconds_table(day["results"])),
+                "", "Everyday targets:",
+                _text_table(["target", "goal", "measured", "verdict"],
+                            [[t["what"], t["goal"], t["value"] or "-", "met" if t["met"] else "MISSED"]
+                             for t in day.get("targets", [])])]
     for note in run.get("notes", []):
         out.append("note: " + note)
     return "\n".join(out)
@@ -266,16 +276,23 @@ def write_json(run: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(run, indent=2) + "\n")
 
 
+def _replace(text: str, begin: str, end: str, body: str) -> str:
+    block = f"{begin}\n{body}{end}"
+    if begin in text and end in text:
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
+        return head + block + tail
+    return (text or "# Performance\n\nMeasured by `make bench` (`python -m bench`).\n") + "\n" + block + "\n"
+
+
 def write_docs(run: dict[str, Any], path: Path) -> None:
-    """Replace the generated section of docs/performance.md, keeping the prose around it."""
-    block = f"{BEGIN}\n{markdown(run)}{END}"
+    """Replace the generated sections of docs/performance.md (the single-file cases; the
+    everyday load), keeping the prose around them and a section this run did not measure."""
     text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, _, rest = text.partition(BEGIN)
-        _, _, tail = rest.partition(END)
-        text = head + block + tail
-    else:
-        text = (text or "# Performance\n\nMeasured by `make bench` (`python -m bench`).\n") + "\n" + block + "\n"
+    if run["results"]:
+        text = _replace(text, BEGIN, END, markdown(run))
+    if run.get("everyday"):
+        text = _replace(text, EVERYDAY_BEGIN, EVERYDAY_END, everyday.markdown(run, _md_table) + "\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
 
