@@ -71,6 +71,24 @@ def serve(origin: Origin, size: int, throttle: int | None = None, **kwargs: Any)
     return origin.url(path), data
 
 
+def test_first_run_setup_creates_the_first_admin(tmp_path: Path) -> None:
+    runtime = RuntimeProcess(f"clisetup{uuid.uuid4().hex[:6]}", {
+        "HAUL_ADMIN_USER": "", "HAUL_ADMIN_PASSWORD": "", "HAUL_WORKER_PROCESSES": "1"}).start()
+    try:
+        haul = Cli(tmp_path / "config")
+        url = f"http://127.0.0.1:{runtime.api_port}"
+        password = "the very first password"
+        code, screen = haul.pty("login", "--url", url, "-u", "founder",
+                                answers=[("Password:", password + "\n"), ("confirmation", password + "\n")])
+        text = strip_ansi(screen)
+        assert code == 0, text
+        assert "has no users yet" in text and password not in screen
+        assert f"Logged in to {url} as founder (admin) (first admin created)" in text
+        assert haul.run("whoami").stdout.strip() == f"founder (admin) on {url}, by login session"
+    finally:
+        runtime.stop()
+
+
 def test_login_asks_for_the_password_without_echo_and_keeps_it_private(rt: RuntimeProcess, tmp_path: Path) -> None:
     haul = Cli(tmp_path / "config")
     url = f"http://127.0.0.1:{rt.api_port}"
@@ -185,7 +203,8 @@ def test_bulk_actions(rt: RuntimeProcess, cli: Cli, origin: Origin) -> None:
     try:
         name = f"bulk-{uuid.uuid4().hex[:6]}"
         urls = [serve(origin, MiB)[0] for _ in range(3)]
-        added = cli.run("add", *urls, "--batch", name, "--json")
+        listing = "# three downloads\n" + "\n".join(urls) + "\n\n"
+        added = cli.run("add", "-i", "-", "--batch", name, "--json", stdin=listing)
         assert added.returncode == 0, added.stderr
         ids = [t["id"] for t in json_lines(added.stdout)]
         batch_id = json_lines(added.stdout)[0]["batch_id"]
@@ -309,6 +328,19 @@ def test_help_and_completion(cli: Cli) -> None:
         assert script.returncode == 0 and marker in script.stdout, script.stdout[:200]
     words = cli.run(env={"_HAUL_COMPLETE": "bash_complete", "COMP_WORDS": "haul qu", "COMP_CWORD": "1"})
     assert "queue" in words.stdout
+    # A terminal gets colour, unless NO_COLOR says otherwise.
+    code, coloured = cli.pty("show", "nope")
+    assert code == 4 and colours(coloured), coloured
+    code, plain = cli.pty("show", "nope", env={"NO_COLOR": "1"})
+    assert code == 4 and "NOT_FOUND" in plain and not colours(plain), plain  # bold may stay: it is no colour
+
+
+def colours(screen: str) -> set[int]:
+    """The colour parameters (30-49, 90-107) of the SGR sequences in ``screen``."""
+    found = set()
+    for params in re.findall(r"\x1b\[([0-9;]*)m", screen):
+        found |= {int(p) for p in params.split(";") if p.isdigit() and (30 <= int(p) <= 49 or 90 <= int(p) <= 107)}
+    return found
 
 
 def test_concurrent_commands_share_one_session(cli: Cli) -> None:

@@ -39,13 +39,13 @@ class Cli:
                               env={**self.env, **(env or {})})
 
     def pty(self, *args: str, answers: Sequence[tuple[str, str]] = (), timeout: float = 120.0,
-            cols: int = 120, rows: int = 40) -> tuple[int, str]:
+            cols: int = 120, rows: int = 40, env: dict[str, str] | None = None) -> tuple[int, str]:
         """Run in a pseudo-terminal; ``answers``: (text to wait for, what to type then), in order.
         The exit code and everything the terminal received."""
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        env = {**self.env, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)}
-        proc = subprocess.Popen([str(HAUL), *args], stdin=slave, stdout=slave, stderr=slave, env=env,
+        full = {**self.env, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows), **(env or {})}
+        proc = subprocess.Popen([str(HAUL), *args], stdin=slave, stdout=slave, stderr=slave, env=full,
                                 start_new_session=True, close_fds=True)
         os.close(slave)
         received = b""
