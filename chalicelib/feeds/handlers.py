@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
+from ..auth.identity import Identity, Role
+from ..errors import ApiError
+from ..realtime import messages as m
 from .service import MESSAGE_KIND, FeedService
 
 log = logging.getLogger("haul.feeds")
@@ -33,3 +37,37 @@ def on_message(feeds: FeedService, body: dict[str, Any], visibility_timeout: flo
     if outcome is not None:
         log.info("feed %s: %s, %d found, %d new, %d enqueued", outcome.feed_id, outcome.status, outcome.found,
                  outcome.new, outcome.enqueued)
+
+
+# -- the WebSocket search action -------------------------------------------------------------
+SEARCH_RESULT = "search_result"
+SEARCH_DONE = "search_done"
+SEARCH_LIMIT = 200  # items one search streams at most
+_FRAME_BUDGET = 28 * 1024  # a search_result stays under API Gateway's 32 KB frame
+
+
+def search_messages(feeds: FeedService, identity: Any, args: dict[str, Any], ref: Any) -> Iterator[dict[str, Any]]:
+    """A search's messages for a WebSocket connection: ``search_result`` with the items found
+    so far (sent as soon as a few are found, each under 32 KB), then ``search_done``."""
+    roles = set(getattr(identity, "roles", ()) or ())
+    role = Role.ADMIN if "admin" in roles else Role.USER if "user" in roles else Role.VIEWER
+    who = Identity(user_id=identity.owner, username=identity.owner, role=role)
+    extra = {"ref": ref} if ref is not None else {}
+    batch: list[dict[str, Any]] = []
+    count = 0
+    try:
+        for item in feeds.search_stream(who, args["q"], args.get("feed_id"), SEARCH_LIMIT):
+            view = item.view()
+            if batch and m.size_of(batch) + m.size_of(view) > _FRAME_BUDGET:
+                yield m.message(SEARCH_RESULT, items=batch, **extra)
+                batch = []
+            batch.append(view)
+            count += 1
+            if len(batch) >= 10:
+                yield m.message(SEARCH_RESULT, items=batch, **extra)
+                batch = []
+    except ApiError as exc:
+        raise m.BadMessage(exc.code, exc.message, (exc.details or [{}])[0].get("field"), ref) from None
+    if batch:
+        yield m.message(SEARCH_RESULT, items=batch, **extra)
+    yield m.message(SEARCH_DONE, count=count, truncated=count >= SEARCH_LIMIT, **extra)

@@ -20,7 +20,7 @@ from pynamodb.expressions.update import Action
 
 from .. import cursors
 from ..models import BatchModel, ControlModel, FeedItemModel, FeedModel
-from .models import Feed, FeedItem, FeedOptions, ItemState, due_key
+from .models import PENDING_STATES, Feed, FeedItem, FeedOptions, ItemState, due_key
 
 log = logging.getLogger("haul.feeds")
 DUE = "due"  # the one partition of the by-due index
@@ -274,20 +274,35 @@ class FeedRepository:
         return found
 
     def record_new_item(self, item: FeedItem) -> bool:
-        """Record an item as ``new`` (and pending) unless the feed has it already."""
+        """Record an item (``new``, or already judged) unless the feed has it already; a
+        ``new`` or ``matched`` one is pending."""
         try:
             FeedItemModel(
                 item.feed_id, item.key, owner=item.owner, guid=item.guid, title=item.title, link=item.link,
                 url=item.url, size=item.size, published_at=item.published_at, meta=item.meta or None,
-                state=ItemState.NEW.value, seen_at=item.seen_at, updated_at=item.updated_at,
-                seen_key=f"{item.seen_at:013d}#{item.feed_id}#{item.key}",
-                search=f"{item.title} {item.link or ''} {item.url or ''}".lower()[:2000], pending=item.feed_id,
+                state=item.state.value, rule=item.rule, reason=item.reason, seen_at=item.seen_at,
+                updated_at=item.updated_at, seen_key=f"{item.seen_at:013d}#{item.feed_id}#{item.key}",
+                search=f"{item.title} {item.link or ''} {item.url or ''}".lower()[:2000],
+                pending=item.feed_id if item.state in PENDING_STATES else None,
             ).save(condition=FeedItemModel.key.does_not_exist())
         except PutError as exc:
             if _lost(exc):
                 return False
             raise
         return True
+
+    def get_items(self, feed_id: str, keys: list[str]) -> list[FeedItem]:
+        """The items of ``keys`` that exist (BatchGetItem, 100 at a time; strongly consistent)."""
+        out: list[FeedItem] = []
+        for i in range(0, len(keys), 100):
+            chunk = [(feed_id, k) for k in keys[i:i + 100]]
+            out.extend(to_item(m) for m in FeedItemModel.batch_get(chunk, consistent_read=True))
+        return out
+
+    def count_seen(self, feed_id: str, recorded: int) -> None:
+        """Count items recorded by a refresh that ran out of time before it finished."""
+        if recorded:
+            self._update(feed_id, [FeedModel.items_seen.add(recorded)], FeedModel.id.exists())
 
     def get_item(self, feed_id: str, key: str) -> FeedItem | None:
         try:

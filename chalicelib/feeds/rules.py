@@ -136,6 +136,12 @@ class RuleSet:
     def needs_episodes(self) -> bool:
         return any(r.needs_episodes for r in self.rules)
 
+    @property
+    def needs_history(self) -> bool:
+        """Whether a verdict depends on what the feed enqueued before (``new_episodes_only``):
+        then items are judged one by one as they are enqueued, not when they are recorded."""
+        return any(r.new_episodes_only for r in self.rules)
+
 
 def _pattern(text: str, regex: bool, case_sensitive: bool) -> _Pattern:
     if regex:

@@ -23,6 +23,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,6 +62,9 @@ MESSAGE_KIND = "feed"
 # An API request answers within API Gateway's 29 s: an inline refresh stops after this and
 # leaves the rest to the workers.
 API_BUDGET_SECONDS = 20.0
+# New items are recorded this many side by side, in chunks of this many between deadline checks.
+RECORD_THREADS = 8
+RECORD_CHUNK = 64
 JOB_BUDGET_SECONDS = 120.0
 _ID = __import__("re").compile(r"^[0-9A-Za-z-]{1,64}$")
 _OPTION_FIELDS = ("category", "tags", "priority", "batch_name", "batch_per_refresh", "filename_prefix", "headers")
@@ -391,30 +395,49 @@ class FeedService:
 
     def _record(self, feed: Feed, items: list[parsing.ParsedItem], now: int, deadline: Deadline,
                 outcome: Outcome) -> bool:
-        """Record the items this feed never saw (oldest first); False if time ran out."""
+        """Record the items this feed never saw, a few at a time side by side; each already
+        judged unless its verdict depends on what gets enqueued first (``new_episodes_only``:
+        then it is recorded ``new`` and judged while settling). False if time ran out."""
+        rules = self._compiled(feed)
         known = self.repo.seen_keys(feed.id, (i.key for i in items))
-        for item in reversed(items):  # feeds list the newest first
-            if item.key in known:
-                continue
-            if deadline.passed:
-                return False
-            stored = FeedItem(
-                feed_id=feed.id, key=item.key, owner=feed.owner, guid=item.guid, title=item.title, link=item.link,
-                url=item.url, size=item.size, published_at=item.published_at, state=ItemState.NEW, seen_at=now,
-                updated_at=now,
-            )
-            if self.repo.record_new_item(stored):
-                outcome.new += 1
+        fresh = [i for i in reversed(items) if i.key not in known]  # feeds list the newest first
+        with ThreadPoolExecutor(RECORD_THREADS) as pool:
+            for start in range(0, len(fresh), RECORD_CHUNK):
+                if deadline.passed:
+                    self.repo.count_seen(feed.id, outcome.new)
+                    return False
+                chunk = [self._first_sight(feed, rules, item, now) for item in fresh[start:start + RECORD_CHUNK]]
+                outcome.new += sum(pool.map(self.repo.record_new_item, chunk))
         return True
+
+    def _compiled(self, feed: Feed) -> RuleSet | None:
+        try:
+            return compile_rules(feed.rules)
+        except RuleError as exc:  # validated on write; a stored set that no longer compiles
+            log.error("feed %s: its rules do not compile: %s", feed.id, exc)
+            return None
+
+    def _first_sight(self, feed: Feed, rules: RuleSet | None, item: parsing.ParsedItem, now: int) -> FeedItem:
+        stored = FeedItem(
+            feed_id=feed.id, key=item.key, owner=feed.owner, guid=item.guid, title=item.title, link=item.link,
+            url=item.url, size=item.size, published_at=item.published_at, state=ItemState.NEW, seen_at=now,
+            updated_at=now,
+        )
+        if rules is None or rules.needs_history:
+            return stored
+        meta = parsing.metadata(item.title) if rules.needs_episodes else {}
+        verdict = judge(rules, self._facts(item.title, item.link, item.size, meta))
+        if verdict.matched and not meta:
+            meta = parsing.metadata(item.title)  # shown with the item, and it moves the last episode
+        return replace(stored, state=ItemState.MATCHED if verdict.matched else ItemState.EXCLUDED,
+                       rule=verdict.rule, reason=verdict.reason, meta=meta)
 
     def _settle(self, feed: Feed, deadline: Deadline, outcome: Outcome, actor: str) -> None:
         """Judge the feed's new items and enqueue its matched ones, oldest first."""
-        try:
-            rules = compile_rules(feed.rules)
-        except RuleError as exc:  # validated on write; a stored set that no longer compiles
-            log.error("feed %s: its rules do not compile: %s", feed.id, exc)
+        rules = self._compiled(feed)
+        if rules is None:
             return
-        pending = [i for i in (self.repo.get_item(feed.id, k) for k in self.repo.pending_keys(feed.id)) if i]
+        pending = self.repo.get_items(feed.id, self.repo.pending_keys(feed.id))
         pending.sort(key=lambda i: (i.published_at or 0, i.seen_at, i.key))
         last = feed.last_enqueued_episode
         batch: dict[str, str | None] = {}

@@ -42,7 +42,9 @@ UNSUBSCRIBED = "unsubscribed"
 
 # Topics (one per owner) and per-item rooms.
 DOWNLOADS, STATS, LOGS, NOTIFICATIONS = "downloads", "stats", "logs", "notifications"
-TOPICS = frozenset({DOWNLOADS, STATS, LOGS, NOTIFICATIONS})
+# Feed events (feed_matched, feed_failed: chalicelib/feeds/events.py).
+FEEDS = "feeds"
+TOPICS = frozenset({DOWNLOADS, STATS, LOGS, NOTIFICATIONS, FEEDS})
 BATCH_PREFIX, DOWNLOAD_PREFIX = "batch:", "download:"
 _ROOM_ID = re.compile(r"^[^\s#]{1,128}$")
 
@@ -91,7 +93,7 @@ def parse_room(value: Any) -> str:
                 raise ValueError(f"'{prefix}' must be followed by an id (1-128 characters, no spaces or '#')")
             return prefix + ident
     raise ValueError(
-        "unknown room; use downloads, stats, logs, notifications, batch:<batch id> or download:<download id>"
+        "unknown room; use downloads, stats, logs, notifications, feeds, batch:<batch id> or download:<download id>"
     )
 
 
@@ -113,7 +115,11 @@ def room_covers(room: str, task_id: str, batch_id: str | None) -> bool:
 
 # -- client -> server ---------------------------------------------------------------------
 SUBSCRIBE, UNSUBSCRIBE, PING, SYNC = "subscribe", "unsubscribe", "ping", "sync"
-_ACTIONS = {SUBSCRIBE, UNSUBSCRIBE, PING, SYNC}
+# Search every feed item the connection's user can see: search_result messages as they are
+# found, then search_done (chalicelib/feeds/handlers.py).
+SEARCH = "search"
+_ACTIONS = {SUBSCRIBE, UNSUBSCRIBE, PING, SYNC, SEARCH}
+MAX_SEARCH_TEXT = 200
 # Other spellings from the seeds: Aniworld's join/leave, Sharktooth's get_downloads.
 _ALIASES = {"join": SUBSCRIBE, "leave": UNSUBSCRIBE, "get_downloads": SUBSCRIBE, "snapshot": SYNC,
             "resync": SYNC}
@@ -135,6 +141,7 @@ class Command:
     action: str
     rooms: tuple[str, ...] = ()
     ref: Any = None  # the client's own "id" for the message, echoed back as "ref"
+    args: dict[str, Any] = field(default_factory=dict)  # a search's text ("q") and feed ("feed_id")
 
 
 def parse_command(body: str | None) -> Command:
@@ -160,9 +167,11 @@ def parse_command(body: str | None) -> Command:
     action = _ALIASES.get(name, name)
     if action not in _ACTIONS:
         raise BadMessage("UNKNOWN_ACTION", f"unknown action {raw.strip()[:64]!r}; use subscribe, unsubscribe, "
-                         "ping or sync", "action", ref)
+                         "ping, sync or search", "action", ref)
     if action == PING:
         return Command(PING, (), ref)
+    if action == SEARCH:
+        return Command(SEARCH, (), ref, _search_args(data, ref))
     rooms = _rooms_of(data, ref)
     if name == "get_downloads" and not rooms:
         rooms = [DOWNLOADS]
@@ -179,6 +188,15 @@ def parse_command(body: str | None) -> Command:
         if room not in parsed:
             parsed.append(room)
     return Command(action, tuple(parsed), ref)
+
+
+def _search_args(data: dict[str, Any], ref: Any) -> dict[str, Any]:
+    text, feed_id = data.get("q"), data.get("feed_id")
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_SEARCH_TEXT:
+        raise BadMessage("BAD_MESSAGE", f"search needs 'q', a text of 1 to {MAX_SEARCH_TEXT} characters", "q", ref)
+    if feed_id is not None and not (isinstance(feed_id, str) and _ROOM_ID.match(feed_id)):
+        raise BadMessage("BAD_MESSAGE", "'feed_id' must be a feed's id", "feed_id", ref)
+    return {"q": text.strip(), "feed_id": feed_id}
 
 
 def _rooms_of(data: dict[str, Any], ref: Any) -> list[Any]:

@@ -7,6 +7,7 @@ A client message never closes the connection: anything wrong with it is answered
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..auth.ratelimit import RateLimiter
@@ -24,6 +25,7 @@ log = logging.getLogger("haul.realtime.session")
 # rooms in a loop both meet the limit. Over it, one ``error`` (RATE_LIMITED) says so; further
 # messages in that minute are dropped unanswered.
 MESSAGE_BUDGET_PER_MINUTE = 300
+SEARCH_COST = 10
 
 
 def cost_of(command: m.Command | None, joined: int = 0) -> int:
@@ -31,18 +33,25 @@ def cost_of(command: m.Command | None, joined: int = 0) -> int:
     the connection is in, which a sync without rooms reads)."""
     if command is None or command.action in (m.PING, m.UNSUBSCRIBE):
         return 1
+    if command.action == m.SEARCH:  # pages of queries, streamed
+        return SEARCH_COST
     if command.action == m.SYNC and not command.rooms:
         return 1 + joined
     return 1 + len(command.rooms)
 
 
+# (connection's identity, search arguments, the client's ref) -> the messages to send, as found.
+Searcher = Callable[[Identity, dict[str, Any], Any], Iterator[dict[str, Any]]]
+
+
 class Session:
     def __init__(self, store: ConnectionStore, reader: TaskReader, limiter: RateLimiter | None = None,
-                 budget: int = MESSAGE_BUDGET_PER_MINUTE) -> None:
+                 budget: int = MESSAGE_BUDGET_PER_MINUTE, searcher: Searcher | None = None) -> None:
         self.store = store
         self.reader = reader
         self.limiter = limiter
         self.budget = budget
+        self.searcher = searcher
 
     # -- $connect / $disconnect -----------------------------------------------------------
     def connect(self, connection_id: str, identity: Identity) -> Connection:
@@ -63,7 +72,10 @@ class Session:
         try:
             if not self._within_budget(connection_id, body, request_id, out):
                 return DeliveryReport() if not out else publisher.deliver({connection_id: [m.encode(x) for x in out]})
-            self._answer(connection_id, body, request_id, out)
+            command = m.parse_command(body)
+            if command.action == m.SEARCH:
+                return self._search(connection_id, command, publisher, request_id)
+            self._answer(connection_id, command, request_id, out)
         except m.BadMessage as exc:
             out.append(m.error(exc.code, exc.text, exc.field, exc.ref, request_id))
         except Exception:
@@ -103,9 +115,40 @@ class Session:
             log.info("connection %s: over its budget, message dropped", connection_id)
         return False
 
-    def _answer(self, connection_id: str, body: str | None, request_id: str | None,
+    def _search(self, connection_id: str, command: m.Command, publisher: Publisher,
+                request_id: str | None) -> DeliveryReport:
+        """Stream a search's messages to the client as they are found: each is posted at once
+        (API Gateway REST answers once; the WebSocket can stream). Stops if the client left."""
+        report = DeliveryReport()
+
+        def send(msg: dict[str, Any]) -> bool:
+            sent = publisher.deliver({connection_id: [m.encode(msg)]})
+            report.sent += sent.sent
+            report.gone |= sent.gone
+            return not sent.gone
+
+        conn = self.store.get(connection_id)
+        try:
+            if conn is None:
+                raise m.BadMessage("NOT_CONNECTED", "this connection is not registered (expired?); reconnect",
+                                   ref=command.ref)
+            if self.searcher is None:
+                raise m.BadMessage("UNKNOWN_ACTION", "search is not available here", "action", command.ref)
+            for msg in self.searcher(conn.identity, command.args, command.ref):
+                if not send(msg):
+                    break
+        except m.BadMessage as exc:
+            send(m.error(exc.code, exc.text, exc.field, exc.ref, request_id))
+        except Exception:
+            log.exception("connection %s: search failed (request %s)", connection_id, request_id)
+            send(m.error("INTERNAL_ERROR", "something went wrong on our side; the request id helps find it",
+                         ref=command.ref, request_id=request_id))
+        if report.gone:
+            self.store.remove(connection_id)
+        return report
+
+    def _answer(self, connection_id: str, command: m.Command, request_id: str | None,
                 out: list[dict[str, Any]]) -> None:
-        command = m.parse_command(body)
         if command.action == m.PING:
             out.append(m.pong(command.ref))
             return

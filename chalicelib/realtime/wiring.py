@@ -53,6 +53,14 @@ def management_client_factory(config: Config) -> Callable[[str], Any]:
     return make
 
 
+def _search_feeds(identity: Any, args: dict[str, Any], ref: Any) -> Any:
+    """The WebSocket ``search`` action: feed items (chalicelib/feeds/handlers.py)."""
+    from ..container import services
+    from ..feeds.handlers import search_messages
+
+    return search_messages(services().feeds, identity, args, ref)
+
+
 def build_realtime(config: Config, client_factory: Callable[[str], Any] | None = None) -> Realtime:
     store = ConnectionStore()
     reader = TaskReader()
@@ -62,7 +70,7 @@ def build_realtime(config: Config, client_factory: Callable[[str], Any] | None =
         store=store,
         reader=reader,
         publishers=publishers,
-        session=Session(store, reader, RateLimiter()),
+        session=Session(store, reader, RateLimiter(), searcher=_search_feeds),
         fanout=FanOut(store, reader, Throttle(), publishers.default()),
         ending=SessionEnds(store, publishers),
     )
