@@ -18,6 +18,7 @@ from chalicelib.feeds.models import ItemState
 from chalicelib.feeds.schemas import ItemsQuery
 from chalicelib.models import TaskModel
 from tests.support.feedserver import Doc, Entry, FeedServer, atom, rss1, rss2
+from tests.support.wait import wait_for
 
 
 @pytest.fixture()
@@ -218,3 +219,15 @@ def test_isolation_validation_and_analyse(svc, server, who) -> None:  # type: ig
     assert svc.feeds.get(who, feed.id).items_seen == 0  # analyse stores nothing
     assert items_by_state(svc, who, feed.id) == {}
     assert ItemState.NEW.value == "new"
+
+
+def test_what_a_refresh_has_no_time_for_the_workers_finish(svc, workers, server, who) -> None:  # type: ignore[no-untyped-def]
+    """Out of time before it starts: the feed goes to the workers as a work message (the path
+    the scheduler's tick uses), and they refresh it through app.py's SQS handler."""
+    feed = svc.feeds.subscribe(who, {"url": server.add("/later", Doc(body=rss2("L", entries(server, ["l1", "l2"]))))})
+    answer = svc.feeds.refresh_many(who, [feed.id], budget_seconds=0)
+    assert answer["queued"] == 1 and answer["feeds"][0]["status"] == "queued"
+    wait_for(lambda: items_by_state(svc, who, feed.id) == {"enqueued": ["l1", "l2"]}, 30, 0.2,
+             "the workers to refresh the feed")
+    assert len(downloads_of(who)) == 2
+    assert svc.feeds.get(who, feed.id).last_ok_at
