@@ -78,6 +78,10 @@ deploy: package
 	    --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
 	    --parameter-overrides FileExpiryDays=$(FILE_EXPIRY_DAYS)
 	$(AWS) cloudformation describe-stacks --stack-name $(STACK) --query "Stacks[0].Outputs" --output table
+	@secret=$$($(AWS) cloudformation describe-stacks --stack-name $(STACK) --output text \
+	    --query "Stacks[0].Outputs[?OutputKey=='SetupTokenSecret'].OutputValue") && \
+	  echo "First-run setup token (POST /api/v1/auth/setup with \"setup_token\"; useless once an admin exists):" && \
+	  $(AWS) secretsmanager get-secret-value --secret-id "$$secret" --query SecretString --output text
 
 destroy: $(STAMP)
 	@test "$(CONFIRM)" = "$(STACK)" || { echo "make destroy deletes stack $(STACK) (and, except in prod, its tables and files). To go ahead: make destroy STAGE=$(STAGE) CONFIRM=$(STACK)"; exit 2; }

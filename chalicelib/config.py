@@ -121,6 +121,9 @@ class Config:
     # The Secrets Manager secret holding the JWT signing key; unset, the local runtime
     # generates one into the control table (a Lambda function refuses to).
     jwt_secret_name: str | None = None
+    # The Secrets Manager secret holding a deployed stage's one-time setup token
+    # (chalicelib/auth/setuptoken.py); unset locally, where setup needs no token.
+    setup_token_secret_name: str | None = None
     access_token_seconds: int = 900
     refresh_token_seconds: int = 14 * 24 * 3600
     # Requests per user per minute (0: no limit).
@@ -201,6 +204,7 @@ class Config:
             api_keys_table=name("api-keys"),
             rate_limits_table=name("rate-limits"),
             jwt_secret_name=env.get("HAUL_JWT_SECRET_NAME") or None,
+            setup_token_secret_name=env.get("HAUL_SETUP_TOKEN_SECRET_NAME") or None,
             access_token_seconds=int(env.get("HAUL_ACCESS_TOKEN_SECONDS", "900")),
             refresh_token_seconds=int(env.get("HAUL_REFRESH_TOKEN_SECONDS", str(14 * 24 * 3600))),
             rate_limit_per_minute=int(env.get("HAUL_RATE_LIMIT_PER_MINUTE", "600")),

@@ -19,6 +19,7 @@ from .auth.accounts import Accounts
 from .auth.apikeys import ApiKeys
 from .auth.ratelimit import RateLimiter
 from .auth.sessions import Sessions
+from .auth.setuptoken import setup_gate
 from .auth.tokens import Tokens, key_source
 from .aws import AwsClients, fast_item_parsing, make_clients
 from .batches import BatchService
@@ -71,10 +72,10 @@ def http_session(guard: UrlGuard) -> requests.Session:
 
 
 def build_accounts(config: Config, settings: SettingsStore | None = None) -> Accounts:
-    keys = key_source(
-        config.jwt_secret_name,
-        lambda: boto3.session.Session(region_name=config.region).client("secretsmanager"),
-    )
+    def secrets() -> Any:
+        return boto3.session.Session(region_name=config.region).client("secretsmanager")
+
+    keys = key_source(config.jwt_secret_name, secrets)
     store = settings or SettingsStore()
     return Accounts(
         Tokens(keys, config.access_token_seconds),
@@ -83,6 +84,7 @@ def build_accounts(config: Config, settings: SettingsStore | None = None) -> Acc
         RateLimiter(),
         config.rate_limit_per_minute,
         key_days=lambda: store.get().api_key_days,
+        setup_gate=setup_gate(config.setup_token_secret_name, secrets),
     )
 
 

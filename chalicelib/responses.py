@@ -135,6 +135,8 @@ class UserDeleted(_Out):
 
 class AuthStatus(_Out):
     setup_required: bool = Field(description="true until the first admin exists (POST /auth/setup)")
+    setup_token_required: bool = Field(
+        description="true on a deployed stage: setup needs the one-time setup_token `make deploy` printed")
     authenticated: bool
     user: UserView | None
 

@@ -409,6 +409,8 @@ class Login(_Strict):
 class Setup(_Strict):
     username: NewUsername
     password: NewPassword
+    # A deployed stage's one-time setup token (printed by `make deploy`); the local stage needs none.
+    setup_token: str | None = Field(default=None, min_length=1, max_length=256)
 
 
 class Refresh(_Strict):

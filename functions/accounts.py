@@ -66,15 +66,16 @@ def auth_status(request: Request) -> dict[str, Any]:
     user = _accounts().user(who.user_id) if who else None
     return {
         "setup_required": _accounts().setup_required(),
+        "setup_token_required": _accounts().setup_gate.required,
         "authenticated": who is not None,
         "user": user_view(user) if user else None,
     }
 
 
 @route(blueprint, "/auth/setup", ["POST"], role=PUBLIC, tag="auth", body=Setup, response=TokenGrant, status=201,
-       errors=[409])
+       errors=[403, 409])
 def auth_setup(request: Request) -> Response:
-    """Create the first admin (once; afterwards 409) and log them in."""
+    """Create the first admin (once; afterwards 409) and log them in; a deployed stage needs its setup_token."""
     grant = _accounts().setup(parse(Setup, json_body(request)))
     return respond(grant.view(), 201)
 
@@ -89,14 +90,14 @@ def auth_login(request: Request) -> dict[str, Any]:
 
 
 @route(blueprint, "/auth/refresh", ["POST"], role=PUBLIC, tag="auth", body=Refresh, response=TokenGrant,
-       errors=[401])
+       errors=[401, 503])
 def auth_refresh(request: Request) -> dict[str, Any]:
     """Trade a refresh token for a new access token and a new refresh token (a reused one revokes the session)."""
     grant = _accounts().refresh(parse(Refresh, json_body(request)).refresh_token)
     return grant.view()  # type: ignore[no-any-return]
 
 
-@route(blueprint, "/auth/logout", ["POST"], tag="auth", response=LoggedOut, errors=[400])
+@route(blueprint, "/auth/logout", ["POST"], tag="auth", response=LoggedOut, errors=[400, 503])
 def auth_logout(request: Request) -> dict[str, Any]:
     """End the caller's session: its access and refresh tokens stop working."""
     who = caller(request)

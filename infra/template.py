@@ -351,6 +351,7 @@ def _globally_unique_bucket(props: dict[str, Any], stage: str) -> None:
 
 
 JWT_SECRET = "JwtSigningKey"
+SETUP_TOKEN_SECRET = "SetupToken"
 
 
 def build(stage: str, app_module: ModuleType, disk: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -386,12 +387,23 @@ def build(stage: str, app_module: ModuleType, disk: dict[str, Any] | None = None
         },
     }
     env["HAUL_JWT_SECRET_NAME"] = {"Ref": JWT_SECRET}
+    # The one-time first-run setup token (chalicelib/auth/setuptoken.py): without it, whoever
+    # found the new API first could make themselves its admin. `make deploy` prints it.
+    out_resources[SETUP_TOKEN_SECRET] = {
+        "Type": "AWS::SecretsManager::Secret",
+        "Properties": {
+            "Description": f"Haul ({stage}): the one-time token POST /auth/setup needs for the first admin",
+            "GenerateSecretString": {"PasswordLength": 32, "ExcludePunctuation": True},
+        },
+    }
+    env["HAUL_SETUP_TOKEN_SECRET_NAME"] = {"Ref": SETUP_TOKEN_SECRET}
+    outputs["SetupTokenSecret"] = {"Value": {"Ref": SETUP_TOKEN_SECRET}}
     shared = shared_statements(defs, xray, websocket) + [
         {
             "Sid": "SigningKey",
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue"],
-            "Resource": [{"Ref": JWT_SECRET}],
+            "Resource": [{"Ref": JWT_SECRET}, {"Ref": SETUP_TOKEN_SECRET}],
         }
     ]
     # Chalice's shared role, cut down to what every function needs.

@@ -28,6 +28,7 @@ from .dynamo import failed_conditions, unavailable
 from .identity import Identity, Role
 from .ratelimit import RateLimiter
 from .sessions import SessionError, Sessions
+from .setuptoken import OpenSetup, SetupGate
 from .tokens import TokenError, Tokens
 
 log = logging.getLogger("haul.auth")
@@ -149,7 +150,7 @@ class Accounts:
     def __init__(
         self, tokens: Tokens, sessions: Sessions, keys: ApiKeys, limiter: RateLimiter,
         rate_limit_per_minute: int, clock: Callable[[], float] = time.time,
-        key_days: Callable[[], int] = lambda: 90,
+        key_days: Callable[[], int] = lambda: 90, setup_gate: SetupGate | None = None,
     ) -> None:
         self.tokens = tokens
         self.sessions = sessions
@@ -158,6 +159,7 @@ class Accounts:
         self.rate_limit_per_minute = rate_limit_per_minute
         self._clock = clock
         self.roster = AdminRoster()
+        self.setup_gate: SetupGate = setup_gate or OpenSetup()
         self._key_days = key_days  # a new API key's default lifetime (the settings' security.api_key_days)
 
     # -- who is calling ---------------------------------------------------------------------
@@ -221,6 +223,7 @@ class Accounts:
     def setup(self, req: Setup) -> Grant:
         if not self.setup_required():
             raise SetupDone("setup is done: an admin exists; log in instead")
+        self.setup_gate.check(req.setup_token)  # a deployed stage: the one-time token
         user = self._new_user(req.username, req.password, Role.ADMIN)
         try:
             self.roster.ensure()

@@ -34,7 +34,7 @@ def rt() -> Iterator[RuntimeProcess]:
 @pytest.fixture(scope="module")
 def admin(rt: RuntimeProcess) -> dict[str, str]:
     status = requests.get(f"{rt.api}/auth/status", timeout=5).json()
-    assert status == {"setup_required": True, "authenticated": False, "user": None}
+    assert status == {"setup_required": True, "setup_token_required": False, "authenticated": False, "user": None}
     made = requests.post(f"{rt.api}/auth/setup", json={"username": "first", "password": PASSWORD}, timeout=10)
     assert made.status_code == 201, made.text
     return {"Authorization": f"Bearer {made.json()['access_token']}"}

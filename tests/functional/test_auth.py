@@ -61,7 +61,7 @@ def login(anon: Api, username: str, password: str, **kw: Any) -> Any:
 
 def test_setup_creates_the_first_admin_once(anon: Api) -> None:
     status = anon.get("/auth/status").json_body
-    assert status == {"setup_required": True, "authenticated": False, "user": None}
+    assert status == {"setup_required": True, "setup_token_required": False, "authenticated": False, "user": None}
     assert list(fields_of_422(anon.post("/auth/setup", {"username": "root", "password": "short"}))) == ["password"]
     assert "username" in fields_of_422(anon.post("/auth/setup", {"username": "no spaces", "password": ADMIN_PASSWORD}))
     assert "role" in fields_of_422(anon.post("/auth/setup", {"username": "x1", "password": ADMIN_PASSWORD,
@@ -80,6 +80,33 @@ def test_setup_creates_the_first_admin_once(anon: Api) -> None:
     assert known["authenticated"] is True and known["user"]["username"] == "root"
     # A bad token on a public route is simply not authenticated.
     assert anon.get("/auth/status", headers=bearer("nonsense")).json_body["authenticated"] is False
+
+
+def test_a_deployed_stage_needs_its_one_time_setup_token(anon: Api, svc, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Issue #11, item 10: the token is the Secrets Manager secret the template generates."""
+    import boto3
+
+    from chalicelib.auth.setuptoken import ClosedSetup, OpenSetup, SecretSetupToken, setup_gate
+
+    client = boto3.client("secretsmanager")
+    name = f"haul/test/setup-{time.time_ns()}"
+    client.create_secret(Name=name, SecretString="the-one-time-setup-token-0123456789")
+    monkeypatch.setattr(svc.accounts, "setup_gate", setup_gate(name, lambda: client))
+    assert anon.get("/auth/status").json_body["setup_token_required"] is True
+    body = {"username": "root", "password": ADMIN_PASSWORD}
+    missing = error_of(anon.post("/auth/setup", body), 403, "FORBIDDEN")
+    assert missing["details"] == [{"field": "setup_token", "message": "is required on this stage"}]
+    error_of(anon.post("/auth/setup", {**body, "setup_token": "a guess"}), 403, "FORBIDDEN")
+    assert anon.get("/auth/status").json_body["setup_required"] is True  # nothing was made
+    made = anon.post("/auth/setup", {**body, "setup_token": "the-one-time-setup-token-0123456789"})
+    assert made.status_code == 201, made.body
+    again = {"username": "other", "password": ADMIN_PASSWORD, "setup_token": "the-one-time-setup-token-0123456789"}
+    error_of(anon.post("/auth/setup", again), 409, "SETUP_ALREADY_DONE")  # one time only
+    # Which gate a stage gets: the secret; in Lambda without one, closed; locally, open.
+    assert isinstance(setup_gate(name, lambda: client), SecretSetupToken)
+    assert isinstance(setup_gate(None, lambda: client), OpenSetup)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "haul-dev-APIHandler")
+    assert isinstance(setup_gate(None, lambda: client), ClosedSetup)
 
 
 def test_the_local_runtime_can_make_the_first_admin(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]

@@ -29,8 +29,9 @@ function ThemeToggle() {
 }
 
 // -- first run and sign-in ------------------------------------------------------------------------
-function AuthForm({ setup }) {
+function AuthForm({ setup, needsToken }) {
   const [username, setUsername] = useState("");
+  const [token, setToken] = useState("");
   const [password, setPassword] = useState("");
   const [confirm, setConfirm] = useState("");
   const [error, setError] = useState(null);
@@ -41,7 +42,7 @@ function AuthForm({ setup }) {
     setError(null);
     if (setup && password !== confirm) { setError({ message: "The two passwords differ.", field: () => "" }); return; }
     setBusy(true);
-    try { await (setup ? setUp(username, password) : signIn(username, password)); }
+    try { await (setup ? setUp(username, password, needsToken ? token.trim() : "") : signIn(username, password)); }
     catch (e) { setError(e); }
     finally { setBusy(false); }
   };
@@ -60,6 +61,8 @@ function AuthForm({ setup }) {
           value=${password} aria-invalid=${Boolean(fieldError("password"))} onInput=${(e) => setPassword(e.target.value)} /><//>
       ${setup ? html`<${Field} id="auth-confirm" label="Password again">
         <input id="auth-confirm" type="password" autocomplete="new-password" required value=${confirm} onInput=${(e) => setConfirm(e.target.value)} /><//>` : null}
+      ${setup && needsToken ? html`<${Field} id="auth-token" label="Setup token (printed by make deploy)" error=${fieldError("setup_token")}>
+        <input id="auth-token" autocomplete="off" required value=${token} onInput=${(e) => setToken(e.target.value)} /><//>` : null}
       ${error ? html`<p class="error-note" role="alert">${error.message}</p>` : null}
       <button class="btn primary wide" type="submit" disabled=${busy}>${busy ? "Please wait…" : setup ? "Create and sign in" : "Sign in"}</button>
       <p class="muted small">API reference: <a href=${`${CONFIG.api}/docs`}>${`${CONFIG.api}/docs`}</a></p>
@@ -193,7 +196,7 @@ function App() {
   if (s) return html`<${Shell} />`;
   if (problem) return html`<main class="auth" id="main"><div class="auth-card"><h1>Haul</h1><p class="error-note" role="alert">${problem}</p></div></main>`;
   if (!status) return html`<p class="boot">Loading Haul…</p>`;
-  return html`<${AuthForm} setup=${status.setup_required} />`;
+  return html`<${AuthForm} setup=${status.setup_required} needsToken=${Boolean(status.setup_token_required)} />`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));

@@ -139,8 +139,9 @@ export async function signIn(username, password) {
   grant(data);
 }
 
-export async function setUp(username, password) {
-  const { data } = await request("/auth/setup", { method: "POST", body: { username, password }, auth: false });
+export async function setUp(username, password, setupToken = "") {
+  const body = setupToken ? { username, password, setup_token: setupToken } : { username, password };
+  const { data } = await request("/auth/setup", { method: "POST", body, auth: false });
   notice.set("");
   grant(data);
 }
