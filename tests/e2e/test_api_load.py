@@ -1,5 +1,5 @@
 """The local REST server holds a burst of new connections: 200 at once to a slow route (login,
-a password hash each) and to a fast one (health); every one gets an answer, none a reset or a 5xx."""
+a password hash each) and to a fast one (health); every one gets an answer, none a reset or a 5xx (logins beyond the per-client limit a 429)."""
 
 from __future__ import annotations
 
@@ -49,4 +49,9 @@ def test_a_burst_of_connections_is_answered(runtime: RuntimeProcess, route: str)
     assert not errors, f"{len(errors)} of {CLIENTS} failed, e.g. {errors[:3]}"
     assert len(statuses) == CLIENTS
     assert all(s < 500 for s in statuses), sorted(set(statuses))
-    assert statuses.count(200) == CLIENTS, sorted(set(statuses))
+    if route == "login":
+        # Every attempt is counted before its password is checked (docs/security.md), so a burst
+        # of 200 logins from one client is answered: some signed in, the rest told to wait.
+        assert statuses.count(200) >= 1 and set(statuses) <= {200, 429}, sorted(set(statuses))
+    else:
+        assert statuses.count(200) == CLIENTS, sorted(set(statuses))
