@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hmac
 import os
-import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..errors import Forbidden, Unavailable
+from .secret import CachedSecret, SecretUnreadable
 
 NEEDED = ("this stage's first-run setup needs its one-time setup token (setup_token), which `make deploy` "
           "printed (the stack's SetupTokenSecret)")
@@ -53,19 +53,13 @@ class SecretSetupToken:
     required = True
 
     def __init__(self, name: str, client_factory: Callable[[], Any]) -> None:
-        self.name = name
-        self._client_factory = client_factory
-        self._token: str | None = None
-        self._lock = threading.Lock()
+        self._secret = CachedSecret(name, client_factory)
 
     def _value(self) -> str:
-        with self._lock:
-            if self._token is None:
-                try:
-                    self._token = str(self._client_factory().get_secret_value(SecretId=self.name)["SecretString"])
-                except Exception:  # noqa: BLE001 - unreadable: nothing is set up, try again later
-                    raise Unavailable("the setup token cannot be read right now; try again") from None
-            return self._token
+        try:
+            return self._secret.value()
+        except SecretUnreadable:  # nothing is set up: try again later
+            raise Unavailable("the setup token cannot be read right now; try again") from None
 
     def check(self, presented: str | None) -> None:
         if not presented:

@@ -24,6 +24,7 @@ import jwt
 from pynamodb.exceptions import PutError
 
 from ..models import ControlModel
+from .secret import CachedSecret, SecretUnreadable
 
 log = logging.getLogger("haul.auth.tokens")
 
@@ -81,23 +82,21 @@ class SecretsManagerKey:
 
     def __init__(self, name: str, client_factory: Callable[[], Any]) -> None:
         self.name = name
-        self._client_factory = client_factory
+        self._secret = CachedSecret(name, client_factory)
         self._key: bytes | None = None
-        self._lock = threading.Lock()
 
     def key(self) -> bytes:
-        with self._lock:
-            if self._key is None:
-                try:
-                    value = self._client_factory().get_secret_value(SecretId=self.name)["SecretString"]
-                except Exception as exc:  # noqa: BLE001 - any failure means no key: refuse every token
-                    raise KeyUnavailable(f"cannot read the signing key secret {self.name!r}: {exc}") from None
-                try:
-                    parsed = json.loads(value)
-                except ValueError:
-                    parsed = value
-                self._key = _decode({"key": parsed.get("key") if isinstance(parsed, dict) else parsed})
-            return self._key
+        if self._key is None:
+            try:
+                value = self._secret.value()
+            except SecretUnreadable as exc:  # no key: refuse every token
+                raise KeyUnavailable(f"cannot read the signing key secret {self.name!r}: {exc}") from None
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                parsed = value
+            self._key = _decode({"key": parsed.get("key") if isinstance(parsed, dict) else parsed})
+        return self._key
 
 
 class NoKey:
