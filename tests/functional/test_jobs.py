@@ -340,3 +340,19 @@ def test_history_pages(jobs, svc) -> None:
         seen += [r.id for r in runs]
     assert len(seen) == 5 == len(set(seen))
     assert seen == sorted(seen, reverse=True)
+
+
+def test_refresh_feeds_refreshes_the_owners_feeds(jobs, svc, workers, settled) -> None:
+    from tests.support.feedserver import Doc, Entry, FeedServer, rss2
+
+    user = person("user")
+    with FeedServer() as server:
+        url = server.add("/rss", Doc(body=rss2("Shows", [Entry(title="Show S01E01", link=server.url("/p/1"),
+                                                                guid="g1", enclosure=server.url("/f/1.bin"),
+                                                                length=10)]), etag='"v1"'))
+        feed = svc.feeds.subscribe(user, {"url": url, "rules": [{"include": ["show"]}]})
+        _, run = run_now(jobs, user, action="refresh_feeds", params={"feed_ids": [feed.id]})
+        assert run.status == "success", run.error
+        assert run.result.startswith("1 feed(s): 1 item(s) found, 1 new, 1 matched, 1 enqueued")
+        page, _ = svc.repo.list_for_owner(user.user_id, None, 10, None)
+        assert [t.url for t in page] == [server.url("/f/1.bin")]
