@@ -17,11 +17,13 @@ from functions import (
     docs,
     fanout,
     feeds,
+    health,
     jobs,
     notify,
     queue,
     scheduler,
     settings,
+    setup,
     stats,
     webapp,
     websocket,
@@ -45,6 +47,9 @@ app.register_blueprint(webapp.blueprint)
 # Scheduled jobs and notifications (issue #17).
 app.register_blueprint(jobs.blueprint, url_prefix="/api/v1")
 app.register_blueprint(notify.blueprint, url_prefix="/api/v1")
+# The first-run setup wizard and the detailed health report (issue #17).
+app.register_blueprint(setup.blueprint, url_prefix="/api/v1")
+app.register_blueprint(health.blueprint, url_prefix="/api/v1")
 # Feed subscriptions and rules (issue #16, docs/feeds.md).
 app.register_blueprint(feeds.blueprint, url_prefix="/api/v1")
 

@@ -27,6 +27,8 @@ from .config import Config
 from .dispatcher import Dispatcher
 from .feeds.service import FeedService
 from .feeds.wiring import build_feeds
+from .health.service import HealthService
+from .health.wiring import build_health
 from .jobs.service import JobService
 from .jobs.wiring import build_jobs
 from .notify.service import NotifyService
@@ -37,6 +39,8 @@ from .reconciler import Reconciler
 from .repository import TaskRepository
 from .service import DownloadService
 from .settings import SettingsStore
+from .setup.service import SetupService
+from .setup.wiring import build_setup
 from .stats import StatsStore
 from .storage import ObjectStore
 from .transfer import Transfer
@@ -64,6 +68,8 @@ class Services:
     jobs: JobService  # scheduled jobs (chalicelib/jobs/)
     feeds: FeedService  # feed subscriptions and rules (chalicelib/feeds/)
     notify: NotifyService  # notifications (chalicelib/notify/)
+    health: HealthService  # GET /health/detailed (chalicelib/health/)
+    setup: SetupService  # the first-run wizard (chalicelib/setup/)
 
 
 def http_session(guard: UrlGuard) -> requests.Session:
@@ -146,6 +152,8 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
                         on_failure=job_failed(notify)),
         feeds=feeds,
         notify=notify,
+        health=build_health(config, clients, stats.db),
+        setup=build_setup(accounts, clients.s3, config.bucket, repo, feeds, notify, guard),
     )
 
 

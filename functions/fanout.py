@@ -7,6 +7,7 @@ import time
 
 from chalice.app import DynamoDBEvent
 
+from chalicelib.health.persistence import mark
 from chalicelib.realtime.wiring import realtime
 
 log = logging.getLogger("haul.fanout")
@@ -14,7 +15,12 @@ log = logging.getLogger("haul.fanout")
 
 def handle(event: DynamoDBEvent) -> None:
     began = time.monotonic()
-    report = realtime().fanout.handle(event.to_dict().get("Records") or [])
+    records = event.to_dict().get("Records") or []
+    report = realtime().fanout.handle(records)
+    # The fan-out's lag for GET /health/detailed: how old the newest record was (at most every 10 s).
+    created = [float((r.get("dynamodb") or {}).get("ApproximateCreationDateTime") or 0) for r in records]
+    if created and max(created) > 0:
+        mark("fanout", int(max(0.0, time.time() - max(created)) * 1000))
     log.debug("fan-out: %d record(s), %d change(s), %d message(s), %d post(s) in %.0f ms", report.records,
               report.changes, report.messages, report.delivery.sent, (time.monotonic() - began) * 1000)
     if report.delivery.gone or report.delivery.failed:

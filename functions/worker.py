@@ -10,6 +10,7 @@ from chalice.app import SQSEvent
 
 from chalicelib.container import services
 from chalicelib.feeds.handlers import is_feed_message
+from chalicelib.health.persistence import mark
 from chalicelib.transfer import INVOCATION_SECONDS, Delivery
 
 from . import feeds
@@ -20,6 +21,7 @@ log = logging.getLogger("haul.worker")
 def handle(event: SQSEvent) -> dict[str, Any]:
     """Process each record; report the ones that failed so only they are redelivered."""
     failures = []
+    mark("worker")  # the newest worker heartbeat, for GET /health/detailed (at most every 10 s)
     for record in event:
         raw = record.to_dict()
         try:

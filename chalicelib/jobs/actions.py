@@ -13,7 +13,7 @@ own targets (``target_ids`` of someone else's are refused when it runs).
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -47,7 +47,7 @@ class NoParams(_Params):
 
 
 class RefreshFeeds(_Params):
-    feed_ids: list[str] | None = Field(default=None, max_length=100,
+    feed_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=100,
                                        description="the feeds to refresh; absent: all of the owner's")
 
 
@@ -104,7 +104,7 @@ class AddUrls(_Params):
 class SendNotification(_Params):
     title: str = Field(min_length=1, max_length=200)
     message: str = Field(min_length=1, max_length=2000)
-    target_ids: list[str] | None = Field(default=None, max_length=50,
+    target_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=50,
                                          description="the owner's targets to send to; absent: all of them")
 
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -32,6 +33,7 @@ log = logging.getLogger("haul.jobs")
 MAX_RESULT = 500
 MAX_ERROR = 1000
 MAX_JOBS_PER_USER = 100
+_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 def _schedule(cron: str | None, interval: int | None, timezone: str, anchor_ms: int) -> Schedule:
@@ -83,7 +85,7 @@ class JobService:
         return job
 
     def get(self, who: Identity, job_id: str) -> Job:
-        job = self.jobs.find(job_id)
+        job = self.jobs.find(job_id) if _ID.match(job_id) else None
         if job is None or not may_manage(who, job.owner, job.action, job.params):
             raise NotFound(f"no job with id {job_id}")
         return job

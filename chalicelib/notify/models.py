@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -121,7 +121,7 @@ class PatchTarget(_Strict):
 class SendMessage(_Strict):
     title: str = Field(min_length=1, max_length=200)
     message: str = Field(min_length=1, max_length=4000)
-    target_ids: list[str] = Field(min_length=1, max_length=100)
+    target_ids: list[Annotated[str, Field(max_length=64)]] = Field(min_length=1, max_length=100)
     level: Literal["info", "success", "warning", "error"] = "info"
 
 

@@ -48,8 +48,12 @@ class BadTarget(ValueError):
 
 
 def check_webhook_url(url: str, guard: UrlGuard) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number in 0..65535
+    except ValueError as exc:
+        raise BadTarget(f"not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
         raise BadTarget("a webhook URL is an absolute http:// or https:// URL")
     try:
         guard.check(url)
@@ -74,7 +78,7 @@ def check_apprise_url(url: str, guard: UrlGuard) -> None:
         web = "https" if getattr(plugin, "secure", False) else "http"
         try:
             guard.check(f"{web}://{host}:{port}/" if port else f"{web}://{host}/")
-        except BlockedUrl as exc:
+        except (BlockedUrl, ValueError) as exc:
             raise BadTarget(str(exc)) from None
 
 
@@ -84,7 +88,10 @@ def display_url(kind: str, url: str) -> str:
     parts = urlsplit(url)
     if kind == "webhook" or parts.scheme.lower() in SELF_HOSTED:
         host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
+        try:
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            port = ""
         return f"{parts.scheme}://{host}{port}/…"
     return f"{parts.scheme}://…"
 
@@ -125,7 +132,7 @@ class Senders:
     def apprise(self, url: str, title: str, message: str) -> SendResult:
         try:
             check_apprise_url(url, self.guard)
-        except BadTarget as exc:
+        except (BadTarget, BlockedUrl) as exc:
             return SendResult(False, None, _short(str(exc)))
         box = apprise.Apprise()
         if not box.add(url):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from .senders import BadTarget, Senders, SendResult, check_apprise_url, check_we
 log = logging.getLogger("haul.notify")
 MAX_TARGETS_PER_USER = 50
 MAX_DELAY = 900
+_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 def backoff(attempt: int, base: float) -> int:
@@ -82,7 +84,7 @@ class NotifyService:
         return target
 
     def get(self, who: Identity, target_id: str) -> Target:
-        target = self.targets.find(target_id)
+        target = self.targets.find(target_id) if _ID.match(target_id) else None
         if target is None or not who.sees(target.owner):
             raise NotFound(f"no notification target with id {target_id}")
         return target
@@ -152,7 +154,7 @@ class NotifyService:
 
     def send(self, who: Identity, req: SendMessage) -> list[Delivery]:
         """An admin's message to chosen targets (anyone's), queued."""
-        found = [self.targets.find(t) for t in dict.fromkeys(req.target_ids)]
+        found = [self.targets.find(t) if _ID.match(t) else None for t in dict.fromkeys(req.target_ids)]
         missing = [t for t, f in zip(dict.fromkeys(req.target_ids), found, strict=True) if f is None]
         if missing:
             raise NotFound(f"no notification target with id {', '.join(missing[:10])}")
@@ -202,7 +204,8 @@ class NotifyService:
 
     def deliver(self, message: dict[str, Any]) -> DeliveryStatus | None:
         """One attempt of one delivery (the notify queue's consumer); the status it left."""
-        delivery = self.deliveries.find(str(message.get("delivery", "")))
+        ident = str(message.get("delivery", ""))
+        delivery = self.deliveries.find(ident) if re.match(r"^t?[0-9a-f]{15,16}$", ident) else None
         attempt = int(message.get("attempt", 1))
         if delivery is None or delivery.attempts >= attempt or delivery.status in (
                 DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):

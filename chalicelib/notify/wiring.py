@@ -32,25 +32,26 @@ def key_material(config: Config) -> Callable[[], str]:
     return control_table_material
 
 
-def websocket_push(owner: str, data: dict[str, Any]) -> None:
-    """A ``notification`` message to the owner's connections in the ``notifications`` room."""
-    from ..realtime import messages as m
-    from ..realtime.wiring import realtime
+# The WebSocket side registers how to push a ``notification`` to an owner's connections
+# (functions/notify.py, imported by app.py in every function): the notify package does not
+# import the real-time package, which imports the composition root itself.
+_pushers: list[Callable[[str, dict[str, Any]], None]] = []
 
-    rt = realtime()
-    subscribers = rt.store.subscribers(owner).get(m.NOTIFICATIONS, set())
-    publisher = rt.publishers.default()
-    if not subscribers or publisher is None:
-        return
-    encoded = m.encode(m.message(m.NOTIFICATION, data=data))
-    publisher.deliver({cid: [encoded] for cid in subscribers})
+
+def register_push(push: Callable[[str, dict[str, Any]], None]) -> None:
+    _pushers[:] = [push]
+
+
+def _push(owner: str, data: dict[str, Any]) -> None:
+    for push in _pushers:
+        push(owner, data)
 
 
 def build_notify(config: Config, sqs: Any, guard: UrlGuard, session: requests.Session) -> NotifyService:
     return NotifyService(
         TargetStore(), DeliveryStore(), SecretBox(key_material(config)), Senders(session, guard), guard,
         WorkQueue(sqs, config.notify_queue), WorkQueue(sqs, config.notify_dlq), attempts=config.notify_attempts,
-        backoff_seconds=config.notify_backoff_seconds, push=websocket_push,
+        backoff_seconds=config.notify_backoff_seconds, push=_push,
     )
 
 

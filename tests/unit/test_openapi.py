@@ -19,6 +19,9 @@ BASE = "/api/v1"
 PUBLIC = {
     ("GET", "/health"), ("GET", "/auth/status"), ("POST", "/auth/setup"), ("POST", "/auth/login"),
     ("POST", "/auth/refresh"), ("GET", "/openapi.json"), ("GET", "/docs"),
+    # The setup wizard: open before the first admin exists (403 afterwards).
+    ("GET", "/setup/status"), ("POST", "/setup/test-feed"), ("POST", "/setup/test-notification"),
+    ("POST", "/setup/complete"),
 }
 
 

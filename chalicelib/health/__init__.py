@@ -1,0 +1,1 @@
+"""Detailed health (issue #17): every dependency checked, timed and judged."""

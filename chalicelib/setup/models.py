@@ -1,0 +1,23 @@
+"""The setup wizard's requests."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ..schemas import Setup, _Strict
+
+
+class TestFeed(_Strict):
+    url: str = Field(min_length=1, max_length=2048, description="an RSS or Atom feed's URL")
+
+
+class TestNotification(_Strict):
+    kind: Literal["webhook", "apprise"]
+    url: str = Field(min_length=3, max_length=2000)
+    secret: str | None = Field(default=None, min_length=16, max_length=200)
+
+
+class Complete(Setup):
+    """The first admin's username and password (as POST /auth/setup)."""
