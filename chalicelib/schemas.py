@@ -429,6 +429,11 @@ class PatchUser(_Strict):
     password: NewPassword | None = None
 
 
+class ChangePassword(_Strict):
+    current_password: Password
+    new_password: NewPassword
+
+
 class UserListQuery(_Strict):
     per_page: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=512)

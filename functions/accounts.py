@@ -22,7 +22,17 @@ from chalicelib.responses import (
     UserPage,
     UserView,
 )
-from chalicelib.schemas import CreateApiKey, CreateUser, Login, PatchUser, Refresh, Setup, UserListQuery, parse
+from chalicelib.schemas import (
+    ChangePassword,
+    CreateApiKey,
+    CreateUser,
+    Login,
+    PatchUser,
+    Refresh,
+    Setup,
+    UserListQuery,
+    parse,
+)
 
 from .http import (
     PAGINATION_HEADERS,
@@ -110,6 +120,19 @@ def auth_logout(request: Request) -> dict[str, Any]:
 def auth_me(request: Request) -> dict[str, Any]:
     """The caller's account."""
     return user_view(_accounts().user(caller(request).user_id))
+
+
+@route(blueprint, "/auth/password", ["POST"], tag="auth", body=ChangePassword, response=TokenGrant,
+       errors=[403, 422, 429])
+def change_password(request: Request) -> dict[str, Any]:
+    """Change your own password (the current one first; wrong guesses count like failed logins).
+    Every session, API key and WebSocket connection of yours made before it ends; the answer is a
+    new login session for the caller."""
+    who = caller(request)
+    grant = _accounts().change_password(who, parse(ChangePassword, json_body(request)), client_address(request))
+    _end_connections(who.user_id)
+    _record(who.user_id, who.username, "user.password", f"user {who.username} changed their password")
+    return grant.view()  # type: ignore[no-any-return]
 
 
 # -- personal API keys -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from pynamodb.transactions import TransactWrite
 from ..domain.task import iso
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, SetupDone, TooManyRequests, Unauthenticated, field_error
 from ..models import ControlModel, SessionModel, UserModel
-from ..schemas import CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
+from ..schemas import ChangePassword, CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
 from . import passwords
 from .admins import AdminRoster, is_enabled_admin
 from .apikeys import MAX_KEYS_PER_USER, ApiKeys
@@ -303,6 +303,26 @@ class Accounts:
         session, refresh = self.sessions.start(user.id, user.username)
         access = self.tokens.issue(user.id, user.username, session.id, user.role)
         return Grant(access, refresh, self.tokens.lifetime, int(session.expires.timestamp()), user)
+
+    def change_password(self, who: Identity, req: ChangePassword, client: str) -> Grant:
+        """The caller's own new password: the current one first (counted like a login attempt);
+        every session and API key made before it ends; a new session for the caller."""
+        try:
+            user = self._check_password(who.username, req.current_password, client)
+        except Unauthenticated:
+            raise Forbidden("the current password is wrong",
+                            [{"field": "current_password", "message": "is wrong"}]) from None
+        if req.new_password == req.current_password:
+            raise field_error("new_password", "must differ from the current password")
+        changed = now_ms()
+        try:
+            user.update(actions=[UserModel.password_hash.set(passwords.hash_password(req.new_password)),
+                                 UserModel.valid_after.set(changed), UserModel.updated_at.set(changed)],
+                        condition=UserModel.id == who.user_id)
+        except UpdateError:
+            raise Unauthenticated("the account does not exist or is disabled") from None
+        log.info("user %s changed their password", user.username)
+        return self._start(user)
 
     # -- users ------------------------------------------------------------------------------
     def _by_name(self, username: str) -> UserModel | None:

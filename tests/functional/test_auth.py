@@ -623,3 +623,49 @@ def test_websocket_connections_authenticate_with_the_same_tokens(anon: Api, svc)
     anon.post("/auth/logout", headers=bearer(grant["access_token"]))
     assert auth.authenticate(grant["access_token"], prod) is None
     assert auth.authenticate(None, Config.from_env({"HAUL_STAGE": "local"})) is None  # local connections log in
+
+
+def test_users_change_their_own_password_and_everything_older_ends(anon: Api) -> None:
+    """Issue #14: POST /auth/password (self-service); the sessions, API keys (and WebSocket
+    connections: test_realtime.py) made before it end, the caller gets a new login."""
+    user_id, as_user, grant = new_user("user")
+    name = grant["user"]["username"]
+    other = login(anon, name, PASSWORD).json_body  # another device
+    key = anon.post("/auth/api-keys", {"name": "k", "password": PASSWORD}, headers=as_user).json_body["key"]
+    # Bad requests change nothing.
+    assert set(fields_of_422(anon.post("/auth/password", {}, headers=as_user))) >= {"current_password", "new_password"}
+    wrong = error_of(anon.post("/auth/password", {"current_password": "not it", "new_password": "a new long password"},
+                               headers=as_user), 403, "FORBIDDEN")
+    assert wrong["details"] == [{"field": "current_password", "message": "is wrong"}]
+    same = anon.post("/auth/password", {"current_password": PASSWORD, "new_password": PASSWORD}, headers=as_user)
+    assert fields_of_422(same) == {"new_password": "must differ from the current password"}
+    assert "new_password" in fields_of_422(anon.post("/auth/password", {"current_password": PASSWORD,
+                                                                       "new_password": "short"}, headers=as_user))
+    assert anon.get("/auth/me", headers={"X-API-Key": key}).status_code == 200
+    error_of(anon.post("/auth/password", {"current_password": PASSWORD, "new_password": "x" * 8}), 401, "UNAUTHENTICATED")
+    time.sleep(0.002)  # valid_after is in milliseconds: sessions of an earlier millisecond end
+    changed = anon.post("/auth/password", {"current_password": PASSWORD, "new_password": "my brand new password"},
+                        headers=as_user)
+    assert changed.status_code == 200, changed.body
+    new = changed.json_body
+    assert new["access_token"] and new["refresh_token"] and new["user"]["id"] == user_id
+    # The caller's new login works; everything made before the change does not.
+    assert anon.get("/auth/me", headers=bearer(new["access_token"])).status_code == 200
+    error_of(anon.get("/auth/me", headers=as_user), 401, "UNAUTHENTICATED")
+    error_of(anon.get("/auth/me", headers=bearer(other["access_token"])), 401, "UNAUTHENTICATED")
+    error_of(anon.post("/auth/refresh", {"refresh_token": other["refresh_token"]}), 401, "UNAUTHENTICATED")
+    error_of(anon.get("/auth/me", headers={"X-API-Key": key}), 401, "UNAUTHENTICATED")
+    assert anon.post("/auth/refresh", {"refresh_token": new["refresh_token"]}).status_code == 200
+    error_of(login(anon, name, PASSWORD), 401, "UNAUTHENTICATED")
+    again = login(anon, name, "my brand new password")
+    assert again.status_code == 200, again.body
+    # Guessing the current password through this route counts like failed logins: locked.
+    as_again = bearer(again.json_body["access_token"])
+    for _ in range(5):
+        error_of(anon.post("/auth/password", {"current_password": "guess", "new_password": "whatever long"},
+                           headers=as_again), 403, "FORBIDDEN")
+    locked = anon.post("/auth/password", {"current_password": "my brand new password", "new_password": "whatever long"},
+                       headers=as_again)
+    error_of(locked, 429, "RATE_LIMITED")
+    assert int(locked.headers["Retry-After"]) >= 1
+    assert anon.get("/auth/me", headers=as_again).status_code == 200  # the lock changed nothing

@@ -332,6 +332,27 @@ def test_connections_of_a_session_that_ended_are_closed(gateway: WsGateway, svc)
     wipe_accounts()
 
 
+def test_changing_your_own_password_closes_your_connections(gateway: WsGateway) -> None:
+    """Issue #14: POST /auth/password ends the caller's WebSocket connections (the page opens a
+    new one with its new login)."""
+    from chalice.test import Client
+
+    import app as app_module
+    from tests.functional.test_api import Api
+    from tests.support.auth import PASSWORD, new_user
+
+    api = Api(Client(app_module.app))
+    user_id, as_user, _ = new_user("user")
+    with connect(f"{gateway.url}?token={as_user['Authorization'].split()[1]}") as ws:
+        send(ws, action="subscribe", rooms=["downloads"])
+        assert recv(ws)["type"] == "subscribed"
+        answer = api.post("/auth/password", {"current_password": PASSWORD, "new_password": "a fresh long password"},
+                          headers=as_user)
+        assert answer.status_code == 200, answer.body
+        closed_within(ws, 5)
+    assert realtime().store.of_user(user_id) == []
+
+
 def test_a_frame_over_32_kb_closes_the_connection_as_api_gateway_does(gateway: WsGateway) -> None:
     """Issue #11, item 8: one frame over 32 KB is refused with close code 1009; the same bytes
     in fragments are a message like any other (answered: over the 32 KB a message may have)."""

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,11 @@ class RuntimeProcess:
 
     def start(self, timeout: float = 60.0) -> RuntimeProcess:
         self.log_path.parent.mkdir(exist_ok=True)
-        log = self.log_path.open("w")
+        # A restart (tests that stop and start the runtime) appends: what came before is kept.
+        self.starts = getattr(self, "starts", 0) + 1
+        log = self.log_path.open("a" if self.starts > 1 else "w")
+        log.write(f"--- start {self.starts} at {time.strftime('%H:%M:%S')} ---\n")
+        log.flush()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "local_runtime"], cwd=ROOT, env=self.env, stdout=log,
             stderr=subprocess.STDOUT, text=True, start_new_session=True,
