@@ -38,7 +38,10 @@ def error_from(response: httpx.Response) -> CliError:
     try:
         body = response.json()
         err = body["error"]
-        return CliError(str(err.get("message") or response.reason_phrase), exit_code_for_status(response.status_code),
+        message = str(err.get("message") or response.reason_phrase)
+        if response.status_code == 429 and response.headers.get("Retry-After"):
+            message += f" (retry after {response.headers['Retry-After']} s)"
+        return CliError(message, exit_code_for_status(response.status_code),
                         code=str(err.get("code") or ""), request_id=err.get("request_id") or request_id,
                         status=response.status_code, details=list(err.get("details") or []))
     except (ValueError, KeyError, TypeError, AttributeError):

@@ -124,19 +124,23 @@ def add(env: Env, urls: tuple[str, ...], input_file: str | None, batch_name: str
                 body["name"] = batch_name
             answer = api.request("POST", "/batches", json=body).json()
             tasks = {t["id"]: t for t in answer.get("tasks") or []}
+            fresh = existing = 0
             for result in answer.get("results") or []:
                 url = chunk[int(result.get("index", 0))]
                 if result.get("ok"):
                     task = tasks.get(result.get("task_id")) or api.get(f"/downloads/{result.get('task_id')}")
                     added.append(task)
+                    existing += 1 if result.get("duplicate") else 0
+                    fresh += 0 if result.get("duplicate") else 1
                     _report_added(env, task, result.get("task_id") if result.get("duplicate") else None, follow_)
                 else:
                     failures += 1
                     err = result.get("error") or {}
                     _report_item_error(env, url, err)
             if not out.json and answer.get("batch"):
+                there = f", {existing} already there" if existing else ""
                 out.note(f"batch {answer['batch'].get('id')} ({answer['batch'].get('name') or 'unnamed'}): "
-                         f"{len(tasks)} added")
+                         f"{fresh} added{there}")
     code = OK
     if follow_ and added:
         code = follow_tasks(env, [t["id"] for t in added])
@@ -338,6 +342,8 @@ def get(env: Env, task_id: str, output: str | None, force: bool) -> None:
                        code="NOT_COMPLETED")
     target = output or str(task.get("filename") or task_id)
     to_stdout = target == "-"
+    if to_stdout and out.json:
+        raise fail_usage("-o - writes the file to stdout: --json has no room there")
     if not to_stdout and os.path.exists(target) and not force:
         raise fail_usage(f"{target} exists: use --force to overwrite, or -o another name")
     link = api.file_url(task_id)
@@ -389,8 +395,9 @@ def get(env: Env, task_id: str, output: str | None, force: bool) -> None:
     if out.json:
         out.emit(result)
     elif not to_stdout:
-        verdict = f"{algo} verified" if algo and expected else "no checksum given"
-        out.line(f"saved {target} ({format_size(size)}, sha256 {result['sha256']}, {verdict})")
+        verdict = f"{algo} verified" if algo and expected else "no checksum given to check"
+        out.line(f"saved {target} ({format_size(size)}, {verdict})")
+        out.line(f"{result['sha256']}  {target}")  # sha256sum's format: `sha256sum -c` reads it
 
 
 # -- watch --------------------------------------------------------------------------------

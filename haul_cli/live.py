@@ -150,13 +150,19 @@ def stream(url: str, token: Callable[[], str], rooms: list[str], *, on_status: C
                     except TimeoutError:
                         ws.send(json.dumps({"action": "ping"}))
                         continue
-                    msg = json.loads(raw)
+                    try:
+                        msg = json.loads(raw)
+                    except ValueError:
+                        continue
                     if isinstance(msg, dict):
                         if msg.get("type") == "error":
                             err = msg.get("error") or {}
+                            if err.get("code") == "NOT_CONNECTED":  # the connection's record expired
+                                break
                             raise CliError(str(err.get("message")), FAILED, code=err.get("code"),
                                            request_id=err.get("request_id"))
                         yield msg
+                problem = "the server forgot the connection"
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403):
@@ -233,9 +239,10 @@ class ProgressView:
             done = int(task.get("downloaded_bytes") or 0)
             if state == "completed" and size is not None:
                 done = int(size)
-            fields: dict[str, Any] = {"speed": format_speed(task.get("speed")) if downloading else "",
-                      "eta": format_duration(task.get("eta")) if downloading else "",
-                      "state": state}
+            speed, eta = task.get("speed"), task.get("eta")
+            fields: dict[str, Any] = {"speed": format_speed(speed) if downloading and speed else "",
+                                      "eta": format_duration(eta) if downloading and eta is not None else "",
+                                      "state": state}
             if task_id not in self.rows:
                 self.rows[task_id] = self.progress.add_task(name, total=size, completed=done, **fields)
             else:
@@ -243,9 +250,12 @@ class ProgressView:
         downloaded, total, speed = board.totals()
         left = (total - downloaded) if total is not None else None
         eta = format_duration(left / speed) if speed and left is not None else ""
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(board.counts().items()))
+        counts = board.counts()
+        ended = sum(n for s, n in counts.items() if s in TERMINAL)
+        failed = ended - counts.get("completed", 0)
+        counts_text = f"{ended}/{len(board.tasks)} done" + (f", {failed} not completed" if failed else "")
         self.progress.update(self.total, total=total, completed=downloaded, speed=format_speed(speed) if speed else "",
-                             eta=eta, state=counts)
+                             eta=eta, state=counts_text)
         self.live.update(self._render())
 
 

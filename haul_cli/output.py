@@ -71,7 +71,7 @@ class Output:
                 count += 1
             sys.stdout.flush()
             return count
-        table = Table(title=title, box=None, header_style="bold", pad_edge=False, padding=(0, 1))
+        table = Table(title=title, box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
         for name in columns:
             table.add_column(name, no_wrap=name in ("ID", "STATE", "SIZE", "PROGRESS"),
                              overflow="ellipsis", max_width=48 if name in ("NAME", "URL", "MESSAGE") else None)

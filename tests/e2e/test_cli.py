@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import stat
 import subprocess
 import threading
@@ -143,7 +144,7 @@ def test_add_follow_draws_bars_to_the_end_in_a_terminal(cli: Cli, origin: Origin
         line = last[name]
         assert "100.0%" in line and size in line and line.endswith("completed"), line
         assert "━" in line  # drawn as a bar
-    assert last["total"].endswith("2 completed") and "15.0/15.0 MiB" in last["total"], last["total"]
+    assert last["total"].endswith("2/2 done") and "15.0/15.0 MiB" in last["total"], last["total"]
     assert "\x1b[" in screen  # colour on a terminal...
     assert re.search(r"2 completed; 15\.0 MiB in \d+s", text)
 
@@ -392,3 +393,20 @@ def test_log_follow_prints_new_entries_live(cli: Cli, origin: Origin) -> None:
         guard.cancel()
         proc.terminate()
         proc.wait(10)
+
+
+def test_ctrl_c_leaves_the_download_running(rt: RuntimeProcess, cli: Cli, origin: Origin) -> None:
+    url, _ = serve(origin, 10 * MiB, throttle=MiB)
+    proc = subprocess.Popen([str(HAUL), "add", url, "--follow", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli.env)
+    assert proc.stdout is not None
+    events = []
+    for line in proc.stdout:
+        events.append(json.loads(line))
+        if events[-1] == {"event": "connection", "status": "connected"}:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.strip() == "interrupted", err
+    # Only the client stopped: the download goes on to the end.
+    wait_state(rt.api, events[0]["task"]["id"], {"completed"}, timeout=120, headers=admin(rt))
