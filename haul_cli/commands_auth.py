@@ -134,3 +134,66 @@ def completion(shell: str) -> None:
     if cls is None:  # pragma: no cover - click knows the three
         raise fail_usage(f"no completion for {shell}")
     click.echo(cls(root, {}, "haul", "_HAUL_COMPLETE").source())
+
+
+# -- API keys -----------------------------------------------------------------------------
+@root.group()
+def keys() -> None:
+    """Personal API keys for scripts and CI (send one as HAUL_API_KEY)."""
+
+
+@keys.command("ls")
+@json_option
+@pass_env
+def keys_ls(env: Env) -> None:
+    """Your API keys (never their secrets)."""
+    listed = list(env.api().pages("/auth/api-keys", "keys", per_page=50))
+    if env.out.json:
+        for key in listed:
+            env.out.emit(key)
+        return
+    env.out.table(("ID", "NAME", "PREFIX", "CREATED", "LAST USED", "EXPIRES"),
+                  ([k.get("id"), k.get("name"), k.get("prefix"), k.get("created_at"), k.get("last_used_at") or "never",
+                    k.get("expires_at") or "never"] for k in listed))
+
+
+@keys.command("create")
+@click.argument("name")
+@click.option("--expires-in-days", type=click.IntRange(1, 3650), help="Its lifetime (default: the server's).")
+@click.option("--never-expires", is_flag=True, help="A key that never expires (admins only).")
+@click.option("--password-stdin", is_flag=True, help="Read your password from standard input instead of asking.")
+@json_option
+@pass_env
+def keys_create(env: Env, name: str, expires_in_days: int | None, never_expires: bool, password_stdin: bool) -> None:
+    """Create an API key: asks for your password again; the key is shown once.
+
+    Needs a login session (a key cannot make keys).
+    """
+    if never_expires and expires_in_days:
+        raise fail_usage("--expires-in-days or --never-expires, not both")
+    password = _read_password("Password", password_stdin)
+    body: dict[str, object] = {"name": name, "password": password}
+    if never_expires:
+        body["expires_in_days"] = None
+    elif expires_in_days:
+        body["expires_in_days"] = expires_in_days
+    created = env.api().post("/auth/api-keys", body)
+    if env.out.json:
+        env.out.emit(created)
+        return
+    env.out.line(str(created.get("key")))
+    env.out.note(f"API key {created.get('id')} ({name}), expires {created.get('expires_at') or 'never'}: "
+                 "shown once; use it as HAUL_API_KEY")
+
+
+@keys.command("rm")
+@click.argument("key_id", metavar="ID")
+@json_option
+@pass_env
+def keys_rm(env: Env, key_id: str) -> None:
+    """Revoke one of your API keys."""
+    answer = env.api().delete(f"/auth/api-keys/{key_id}")
+    if env.out.json:
+        env.out.emit(answer)
+    else:
+        env.out.line(f"revoked {key_id}")

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from tests.support.auth import login
 from tests.support.cli import HAUL, Cli, Relay, final_lines, strip_ansi
@@ -120,16 +119,23 @@ def test_login_asks_for_the_password_without_echo_and_keeps_it_private(rt: Runti
     assert after.returncode == 3 and "haul login" in after.stderr
 
 
-def test_api_key_from_the_environment(rt: RuntimeProcess, cli: Cli, tmp_path: Path) -> None:
-    # The key is made over HTTP (the CLI has no key management yet).
-    body = {"name": "ci", "password": ADMIN_PASSWORD, "expires_in_days": 1}
-    made = requests.post(f"{rt.api}/auth/api-keys", json=body, headers=admin(rt), timeout=10)
-    assert made.status_code == 201, made.text
-    key = made.json()["key"]
-    fresh = Cli(tmp_path / "elsewhere", {"HAUL_URL": f"http://127.0.0.1:{rt.api_port}", "HAUL_API_KEY": key})
+def test_api_keys_made_by_the_cli_serve_scripts(rt: RuntimeProcess, cli: Cli, tmp_path: Path) -> None:
+    made = cli.run("keys", "create", "ci", "--expires-in-days", "1", "--password-stdin", "--json",
+                   stdin=ADMIN_PASSWORD + "\n")
+    assert made.returncode == 0, made.stderr
+    created = json.loads(made.stdout)
+    assert created["key"].startswith("haul_") and created["expires_at"]
+    fresh = Cli(tmp_path / "elsewhere", {"HAUL_URL": f"http://127.0.0.1:{rt.api_port}", "HAUL_API_KEY": created["key"]})
     who = fresh.run("whoami")
     assert who.returncode == 0, who.stderr
     assert who.stdout.strip() == f"{ADMIN_USER} (admin) on http://127.0.0.1:{rt.api_port}, by HAUL_API_KEY"
+    listed = cli.run("keys", "ls", "--json")
+    assert created["id"] in [k["id"] for k in json_lines(listed.stdout)]
+    assert cli.run("keys", "rm", created["id"]).returncode == 0
+    refused = fresh.run("whoami")
+    assert refused.returncode == 3, refused.stderr
+    wrong = cli.run("keys", "create", "x", "--password-stdin", stdin="not my password\n")
+    assert wrong.returncode in (3, 6) and wrong.stderr.startswith("error: "), wrong.stderr
 
 
 def test_add_follow_draws_bars_to_the_end_in_a_terminal(cli: Cli, origin: Origin) -> None:
