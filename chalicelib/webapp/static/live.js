@@ -92,6 +92,12 @@ function onMessage(event) {
       browserNotification(data);
       return;
     }
+    case "feed_matched":  // the feeds room (docs/feeds.md)
+      toast("success", `Feed ${message.feed_name}`, `${message.count} new item(s) enqueued`, `#/feed/${encodeURIComponent(message.feed_id)}`);
+      return;
+    case "feed_failed":
+      toast("error", `Feed ${message.feed_name}`, message.error || "refresh failed", `#/feed/${encodeURIComponent(message.feed_id)}`);
+      return;
     default:
   }
 }
@@ -106,7 +112,7 @@ async function open() {
   const ws = new WebSocket(`${CONFIG.ws}?token=${encodeURIComponent(s.access_token)}`);
   socket = ws;
   ws.onopen = () => {
-    ws.send(JSON.stringify({ action: "subscribe", rooms: ["downloads", "stats"], id: "app" }));
+    ws.send(JSON.stringify({ action: "subscribe", rooms: ["downloads", "stats", "feeds"], id: "app" }));
     clearInterval(pingTimer);
     pingTimer = setInterval(() => { if (ws.readyState === 1) ws.send(JSON.stringify({ action: "ping" })); }, 240000);
   };

@@ -109,7 +109,7 @@ const PATHS = {
   cancel: "M6 6l12 12M18 6 6 18", delete: "M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13", sun: "M12 8a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM12 2v2m0 16v2M2 12h2m16 0h2M5 5l1.5 1.5m11 11L19 19M5 19l1.5-1.5m11-11L19 5",
   moon: "M20 14.5A8 8 0 0 1 9.5 4 8 8 0 1 0 20 14.5z", logout: "M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10", menu: "M4 6h16M4 12h16M4 18h16",
   file: "M6 2h8l4 4v16H6zM14 2v4h4", top: "M6 4h12M12 20V8m-5 5 5-5 5 5", bottom: "M6 20h12M12 4v12m-5-5 5 5 5-5",
-  up: "M12 19V5m-6 6 6-6 6 6", down: "M12 5v14m-6-6 6 6 6-6", bell: "M6 17V11a6 6 0 0 1 12 0v6l2 2H4zM10 21h4",
+  up: "M12 19V5m-6 6 6-6 6 6", feeds: "M5 18.5a.5.5 0 1 0 0 .01M4 11a9 9 0 0 1 9 9M4 4a16 16 0 0 1 16 16", down: "M12 5v14m-6-6 6 6 6-6", bell: "M6 17V11a6 6 0 0 1 12 0v6l2 2H4zM10 21h4",
 };
 export const Icon = ({ name }) => html`<svg class="i" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d=${PATHS[name] || ""} /></svg>`;
 export const ICON = Object.fromEntries(["pause", "resume", "retry", "cancel", "delete"].map((n) => [n, html`<${Icon} name=${n} />`]));

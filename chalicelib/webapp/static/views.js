@@ -8,10 +8,12 @@ export const VIEWS = [
   { id: "queue", title: "Queue", icon: "queue", group: "Transfers", role: "viewer", load: () => import("./view-queue.js") },
   { id: "stats", title: "Statistics", icon: "stats", group: "Insight", role: "viewer", load: () => import("./view-stats.js") },
   { id: "activity", title: "Activity", icon: "activity", group: "Insight", role: "viewer", load: () => import("./view-activity.js") },
+  { id: "feeds", title: "Feeds", icon: "feeds", group: "Automation", role: "viewer", load: () => import("./view-feeds.js") },
   { id: "settings", title: "Settings", icon: "settings", group: "System", role: "admin", load: () => import("./view-settings.js") },
   { id: "users", title: "Users", icon: "users", group: "System", role: "admin", load: () => import("./view-users.js") },
   { id: "account", title: "Account", icon: "account", group: "System", role: "viewer", load: () => import("./view-account.js") },
   { id: "download", title: "Download", nav: false, role: "viewer", load: () => import("./view-download.js") },
+  { id: "feed", title: "Feed", nav: false, role: "viewer", load: () => import("./view-feeds.js"), export: "FeedDetail" },
   { id: "batch", title: "Batch", nav: false, role: "viewer", load: () => import("./view-batches.js"), export: "BatchDetail" },
 ];
 export const DEFAULT_VIEW = "downloads";
