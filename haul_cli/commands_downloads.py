@@ -89,7 +89,8 @@ def add(env: Env, urls: tuple[str, ...], input_file: str | None, batch_name: str
         tags: tuple[str, ...], speed_limit: int | None, allow_duplicate: bool, follow_: bool) -> None:
     """Add downloads: one or more URLs, or a list of them with -i.
 
-    One URL makes one download; several (or --batch) make a batch, in one request per 500.
+    One URL makes one download; several (or --batch) make a batch, in one request per 500
+    (more than 500 URLs make a batch per 500).
     A URL already queued, running or completed is not added twice (unless --allow-duplicate):
     you get the existing download. With --follow the command stays, shows per-download and
     total progress bars with speed and ETA, and exits 0 when every download completed.
@@ -119,7 +120,9 @@ def add(env: Env, urls: tuple[str, ...], input_file: str | None, batch_name: str
     else:
         for start in range(0, len(items), BULK_MAX):
             chunk = items[start:start + BULK_MAX]
-            body = {"items": [{"url": u} for u in chunk], "defaults": options}
+            defaults = {k: v for k, v in options.items() if k != "filename"}  # a name is per item
+            entries = [{"url": u, "filename": filename} if filename else {"url": u} for u in chunk]
+            body: dict[str, Any] = {"items": entries, "defaults": defaults}
             if batch_name:
                 body["name"] = batch_name
             answer = api.request("POST", "/batches", json=body).json()

@@ -168,6 +168,13 @@ def test_add_follow_json_and_exit_status(cli: Cli, origin: Origin) -> None:
     assert finals == {good: "completed", missing: "failed"}
     assert events[-1] == {"event": "done", "counts": {"completed": 1, "failed": 1}, "exit_code": 1}
 
+    named = cli.run("add", serve(origin, MiB)[0], "--batch", "one", "--filename", "renamed.bin", "--tag", "t1",
+                    "-H", "X-Test: yes", "--priority", "high", "--speed-limit", "5M", "--json")
+    assert named.returncode == 0, named.stderr
+    task = json_lines(named.stdout)[0]
+    assert (task["filename"], task["tags"], task["header_names"], task["priority"], task["speed_limit"], task["batch_name"]) \
+        == ("renamed.bin", ["t1"], ["X-Test"], "HIGH", 5 * MiB, "one")
+
     plain = cli.run("add", serve(origin, MiB)[0], "--follow")
     assert plain.returncode == 0, plain.stderr
     lines = plain.stdout.splitlines()
