@@ -25,6 +25,7 @@ from .aws import AwsClients, fast_item_parsing, make_clients
 from .batches import BatchService
 from .config import Config
 from .dispatcher import Dispatcher
+from .fairness.store import WaitingOwners
 from .feeds.service import FeedService
 from .feeds.wiring import build_feeds
 from .health.service import HealthService
@@ -109,7 +110,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     tracing.install()  # X-Ray subsegments for S3, SQS, DynamoDB and origin calls (a no-op outside Lambda)
     clients = clients or make_clients(config)
     guard = UrlGuard(config.allow_private_networks, own_ports=config.own_ports)
-    repo = TaskRepository()
+    repo = TaskRepository(WaitingOwners())
     store = ObjectStore(clients.s3, config.bucket)
     queue = WorkQueue(clients.sqs, config.work_queue)
     settings = SettingsStore()

@@ -1,4 +1,4 @@
-"""The dispatcher: starts queued tasks in priority order while there is room.
+"""The dispatcher: starts queued tasks, fairly between users, while there is room.
 
 Any function may call :meth:`Dispatcher.kick` (the API after an add or resume, a worker when
 a task finishes, the schedule as a backstop). Only one kick runs at a time, under a lease in
@@ -9,6 +9,13 @@ Nothing is started while the queue is stopped or paused (chalicelib/queuecontrol
 first kick after a timed pause has run out ends the pause and dispatches. Stopping the queue
 sends every downloading task back to the queue under the same lease (:meth:`requeue_running`),
 so no kick can start one meanwhile.
+
+Fairness (issue #11, item 2; chalicelib/domain/fairness.py): no user has more than
+``per_user_limit`` downloads running, and each free slot goes to the waiting user with the
+fewest running, ties to the one served longest ago; a user's own priorities and queue order
+rank only their own queue. The users with queued work are kept in one control-table item
+(chalicelib/fairness/store.py), so a round reads the head of each chosen user's queue (the
+``by-owner-queue`` index), never the whole queue.
 """
 
 from __future__ import annotations
@@ -16,11 +23,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from .activity import ActivityLog
+from .domain.fairness import fair_pick, take_back
 from .domain.states import TaskState
+from .domain.task import Task, rank
+from .fairness.store import WaitingOwners
 from .models import ControlModel, TaskModel
 from .queuecontrol import ENGINE, QueueStore
 from .repository import TaskRepository, now_ms
@@ -41,6 +53,7 @@ class Dispatcher:
     def __init__(
         self, repo: TaskRepository, queue: WorkQueue, settings: SettingsStore, lease_seconds: int = 30,
         control: QueueStore | None = None, activity: ActivityLog | None = None,
+        waiting: WaitingOwners | None = None,
     ) -> None:
         self._repo = repo
         self._queue = queue
@@ -48,6 +61,7 @@ class Dispatcher:
         self._lease_ms = lease_seconds * 1000
         self.control = control or QueueStore()
         self._activity = activity or ActivityLog(settings)
+        self.waiting = waiting or repo.waiting or WaitingOwners()
 
     def kick(self) -> int:
         """Start what can be started now; the number of tasks started by this call."""
@@ -92,38 +106,112 @@ class Dispatcher:
     def _dispatch_once(self) -> int:
         if not self._may_dispatch():
             return 0
-        limit = self._settings.get().max_concurrent_downloads
-        room = limit - self._repo.count_in_state(TaskState.DOWNLOADING)
-        started = 0
+        settings = self._settings.get()
+        running = self._repo.ids_in_state(TaskState.DOWNLOADING)
+        room = settings.max_concurrent_downloads - len(running)
+        # The global queue's head: nothing queued at all ends the round at once; its owners
+        # count as waiting even if no add noted them (a bulk write, a table restored).
+        head = self._repo.ids_in_state(TaskState.QUEUED, limit=max(1, room))
+        if not head:
+            return 0
+        waiting = self.waiting.read()
+        for owner in set(self._repo.owners_of(head).values()) - set(waiting.noted):
+            waiting.noted[owner] = now_ms()
+            self.waiting.note(owner)
+        owner_of = self._repo.owners_of(running)
+        busy: dict[str, int] = {}
+        for owner in owner_of.values():
+            busy[owner] = busy.get(owner, 0) + 1
+        per_user = settings.per_user_limit
+        room += self._take_back(waiting.noted, busy, owner_of, room, per_user)
         if room <= 0:
             return 0
-        for task_id in self._repo.ids_in_state(TaskState.QUEUED, limit=room):
-            task = self._repo.get(task_id)
-            if task is None:
+        plan = fair_pick(waiting.noted, busy, waiting.served, room, per_user, self._repo.queue_of,
+                         cap=settings.max_concurrent_downloads)
+        started: list[str] = []
+        for pick in plan.picks:
+            task = self._repo.get(pick.task_id)
+            if task is None or task.owner != pick.owner:
                 continue
-            held = [TaskModel.note.remove()] if task.phase == HELD else []
-            moved = self._repo.transition(
-                task,
-                [TaskState.QUEUED],
-                TaskState.DOWNLOADING,
-                [
-                    TaskModel.run.add(1),
-                    TaskModel.phase.set("starting"),
-                    TaskModel.started_at.set(TaskModel.started_at | now_ms()),
-                    TaskModel.heartbeat.set(now_ms()),
-                    TaskModel.lane_bytes.set({}),
-                    TaskModel.lane_speed.set({}),
-                    TaskModel.error.remove(),
-                    TaskModel.actor.set(ENGINE),
-                    *held,
-                ],
-            )
-            if moved is None:
-                continue
-            self._queue.send({"kind": "start", "task": moved.id, "run": moved.run})
-            log.info("task %s queued -> downloading (run %s)", moved.id, moved.run)
-            started += 1
-        return started
+            if self._start(task):
+                started.append(task.owner)
+        if started:
+            self.waiting.mark_served(started)
+        for owner in plan.idle:
+            self.waiting.forget(owner, waiting.noted[owner])
+        return len(started)
+
+    def _take_back(
+        self, owners: Iterable[str], busy: dict[str, int], owner_of: dict[str, str], room: int, per_user: int
+    ) -> int:
+        """Slots lent beyond a user's share, sent back to the queue for users under their share
+        who have queued work and find no free slot; how many were freed (``busy`` follows)."""
+        if not any(n > per_user for n in busy.values()):
+            return 0  # nothing lent: the common case costs no read
+        starved = [o for o in owners if busy.get(o, 0) < per_user and self._repo.queue_of(o, 1)]
+        freed = 0
+        for donor in take_back(busy, starved[max(0, room):], per_user):
+            theirs = [self._repo.get(i) for i, o in owner_of.items() if o == donor]
+            # A resumable download, not finishing: the worst-placed in its owner's queue, the
+            # latest started of those (it has the least to lose; its part in flight lands).
+            movable = [t for t in theirs if t is not None and t.state == TaskState.DOWNLOADING and t.resumable
+                       and t.phase != "finalizing"]
+            for task in sorted(movable, key=lambda t: (rank(t.priority, t.order), t.started_at or 0), reverse=True):
+                if self.send_back(task, ENGINE, "back in the queue: another user's download needed the slot "
+                                  "(fair share); it resumes where it was") is not None:
+                    busy[donor] -= 1
+                    freed += 1
+                    break
+        return freed
+
+    def send_back(self, task: Task, actor: str, note: str, extra: Sequence[Action] = ()) -> Task | None:
+        """Downloading -> queued with a new run: its lanes pass no more work on, while the part
+        each is fetching still lands and is recorded (parts are fenced by generation, not run).
+        Started again, it resumes its plan and fetches only the parts it is missing. A task that
+        is finalising (every part recorded) is left to complete (None)."""
+        moved = self._repo.transition(
+            task,
+            [TaskState.DOWNLOADING],
+            TaskState.QUEUED,
+            [
+                TaskModel.run.add(1),
+                TaskModel.phase.set(HELD),
+                TaskModel.note.set(note),
+                TaskModel.lane_speed.set({}),
+                TaskModel.actor.set(actor),
+                *extra,
+            ],
+            (TaskModel.run == task.run) & TaskModel.finalizing.does_not_exist(),
+        )
+        if moved is not None:
+            log.info("task %s downloading -> queued (%s)", task.id, note)
+        return moved
+
+    def _start(self, task: Task) -> bool:
+        """Queued -> downloading, and the start message; False if the task moved meanwhile."""
+        held = [TaskModel.note.remove()] if task.phase == HELD else []
+        moved = self._repo.transition(
+            task,
+            [TaskState.QUEUED],
+            TaskState.DOWNLOADING,
+            [
+                TaskModel.run.add(1),
+                TaskModel.phase.set("starting"),
+                TaskModel.started_at.set(TaskModel.started_at | now_ms()),
+                TaskModel.heartbeat.set(now_ms()),
+                TaskModel.lane_bytes.set({}),
+                TaskModel.lane_speed.set({}),
+                TaskModel.error.remove(),
+                TaskModel.slow_since.remove(),
+                TaskModel.actor.set(ENGINE),
+                *held,
+            ],
+        )
+        if moved is None:
+            return False
+        self._queue.send({"kind": "start", "task": moved.id, "run": moved.run})
+        log.info("task %s queued -> downloading (run %s)", moved.id, moved.run)
+        return True
 
     # -- stopping: running tasks back to the queue ---------------------------------------
     def requeue_running(self, actor: str, note: str = "queue stopped") -> list[str]:
@@ -149,21 +237,7 @@ class Dispatcher:
                 task = self._repo.get(task_id)
                 if task is None or task.state != TaskState.DOWNLOADING:
                     continue
-                moved = self._repo.transition(
-                    task,
-                    [TaskState.DOWNLOADING],
-                    TaskState.QUEUED,
-                    [
-                        TaskModel.run.add(1),
-                        TaskModel.phase.set(HELD),
-                        TaskModel.note.set(note),
-                        TaskModel.lane_speed.set({}),
-                        TaskModel.actor.set(actor),
-                    ],
-                    (TaskModel.run == task.run) & TaskModel.finalizing.does_not_exist(),
-                )
-                if moved is not None:
-                    log.info("task %s downloading -> queued (%s)", task.id, note)
+                if self.send_back(task, actor, note) is not None:
                     requeued.append(task.id)
             # Kicks that came meanwhile asked for another round: run it (it starts nothing
             # while the queue is held) before letting go.

@@ -63,6 +63,19 @@ class OwnerRankIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-de
     rank = UnicodeAttribute(range_key=True)
 
 
+class OwnerQueueIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
+    """One owner's tasks of one state in dispatch order: ``<owner>#queued`` is that user's
+    queue, best first (the fair dispatcher reads one user's head at a time). Keys only:
+    progress writes never touch it."""
+
+    class Meta:
+        index_name = "by-owner-queue"
+        projection = KeysOnlyProjection()
+
+    owner_state = UnicodeAttribute(hash_key=True)
+    rank = UnicodeAttribute(range_key=True)
+
+
 class BatchTaskIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
     """One batch's tasks, newest first (only tasks with a ``batch_id`` are in it)."""
 

@@ -34,6 +34,7 @@ from .indexes import (
     OwnerFeedIndex,
     OwnerFeedItemIndex,
     OwnerIndex,
+    OwnerQueueIndex,
     OwnerRankIndex,
     OwnerStateIndex,
     PendingFeedItemIndex,
@@ -113,6 +114,9 @@ class TaskModel(Model):
     host = UnicodeAttribute(null=True)
     # Bytes per second for this download; absent: the settings' default; 0: no limit.
     speed_limit = NumberAttribute(null=True)
+    # Since when (epoch ms) the download has been slower than min_speed (the fair dispatcher
+    # sends it back to the queue after min_speed_seconds).
+    slow_since = NumberAttribute(null=True)
     # Who made the latest change (a username, or "engine"): the activity log's actor for
     # transitions it reads from the table's stream.
     actor = UnicodeAttribute(null=True)
@@ -131,6 +135,7 @@ class TaskModel(Model):
     by_owner = OwnerIndex()
     by_owner_state = OwnerStateIndex()
     by_owner_rank = OwnerRankIndex()
+    by_owner_queue = OwnerQueueIndex()
     by_batch = BatchTaskIndex()
     by_url = DedupeIndex()
     by_expiry = ExpiryIndex()
@@ -170,6 +175,9 @@ class ControlModel(Model):
     dirty = BooleanAttribute(null=True)
     updated_at = NumberAttribute(null=True)
     members = UnicodeSetAttribute(null=True)  # the enabled admins (chalicelib/auth/admins.py)
+    # ``queue#waiting`` (chalicelib/fairness/store.py): user id -> epoch ms.
+    noted = PlainMapAttribute(null=True)
+    served = PlainMapAttribute(null=True)
 
 
 class ConnectionModel(Model):

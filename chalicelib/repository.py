@@ -15,6 +15,7 @@ from . import cursors
 from .domain.states import TaskState
 from .domain.task import Task, rank
 from .domain.urls import dedupe_key, host_of
+from .fairness.store import WaitingOwners
 from .models import BatchModel, PartModel, TaskModel
 from .storage import UploadedPart
 
@@ -99,10 +100,22 @@ def _key_of(key: dict[str, Any], hash_name: str, hash_value: str) -> bool:
 
 
 class TaskRepository:
+    def __init__(self, waiting: WaitingOwners | None = None) -> None:
+        """``waiting``: where the owners of queued tasks are noted for the fair dispatcher
+        (chalicelib/fairness); every task made queued here notes its owner."""
+        self.waiting = waiting
+
+    def note_queued(self, owner: str) -> None:
+        """``owner`` has a queued task now (a bulk path that writes tasks itself calls this)."""
+        if self.waiting is not None:
+            self.waiting.note(owner)
+
     # -- tasks ----------------------------------------------------------------------------
     def create(self, task: Task, actor: str | None = None) -> None:
         """Store a new task; ``actor``: who added it (the activity log reads it from the stream)."""
         new_model(task, actor).save(condition=TaskModel.id.does_not_exist())
+        if task.state == TaskState.QUEUED:
+            self.note_queued(task.owner)
 
     def get(self, task_id: str) -> Task | None:
         try:
@@ -147,7 +160,10 @@ class TaskRepository:
             TaskModel.owner_state.set(f"{task.owner}#{target.value}"),
             *(actions or []),
         ]
-        return self.update(task, moves, cond)
+        moved = self.update(task, moves, cond)
+        if moved is not None and target == TaskState.QUEUED:
+            self.note_queued(task.owner)
+        return moved
 
     def delete(self, task_id: str) -> None:
         try:
@@ -216,6 +232,20 @@ class TaskRepository:
 
     def count_in_state(self, state: TaskState) -> int:
         return int(TaskModel.by_state.count(state.value))
+
+    def queue_of(self, owner: str, limit: int) -> list[str]:
+        """Up to ``limit`` of ``owner``'s queued task ids, in their dispatch order."""
+        if limit <= 0:
+            return []
+        found = TaskModel.by_owner_queue.query(f"{owner}#{TaskState.QUEUED.value}", limit=limit)
+        return [m.id for m in found]
+
+    def owners_of(self, task_ids: Sequence[str]) -> dict[str, str]:
+        """task id -> owner, for those of ``task_ids`` that exist (BatchGetItem, owner only)."""
+        if not task_ids:
+            return {}
+        found = TaskModel.batch_get(list(dict.fromkeys(task_ids)), attributes_to_get=["id", "owner"])
+        return {m.id: m.owner for m in found}
 
     # -- parts ----------------------------------------------------------------------------
     def record_part(

@@ -52,10 +52,11 @@ from pynamodb.expressions.update import Action
 
 from .activity import ENGINE
 from .dispatcher import Dispatcher
-from .domain import deadletters, planning
+from .domain import deadletters, ordering, planning
+from .domain.fairness import speed_verdict
 from .domain.restarts import Restart, decide_restart, stream_seconds, stream_verdict
 from .domain.states import TaskState
-from .domain.task import Task
+from .domain.task import Task, rank
 from .domain.urls import host_of, redact
 from .hostslots import HostSlots, Lease
 from .models import TaskModel
@@ -601,8 +602,39 @@ class Transfer:
             pacer.set_rate(share(now))
             if lease is not None:
                 lease.renew()
+            self._watch_speed(now)
 
         return pacer, adopt
+
+    def _watch_speed(self, task: Task) -> None:
+        """A download slower than ``min_speed`` for ``min_speed_seconds`` goes back to the queue,
+        behind its owner's other downloads, if someone else's download waits for a slot: the
+        part in flight still lands (as after a queue stop), and started again it fetches only
+        what it lacks. A stream (no byte ranges) is left alone: it would start over from zero."""
+        settings = self.settings.get()
+        if (settings.min_speed <= 0 and task.slow_since is None) or not task.resumable:
+            return
+        now = now_ms()
+        verdict = speed_verdict(task.speed, settings.min_speed, settings.min_speed_seconds, task.slow_since, now)
+        this_run = (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == task.run)
+        if verdict == "slow":
+            self.repo.update(task, [TaskModel.slow_since.set(now)], this_run & TaskModel.slow_since.does_not_exist())
+        elif verdict == "clear":
+            self.repo.update(task, [TaskModel.slow_since.remove()], this_run)
+        elif verdict == "requeue":
+            if not self.repo.ids_in_state(TaskState.QUEUED, limit=1):
+                # Nobody waits: carry on, and look again after another min_speed_seconds.
+                self.repo.update(task, [TaskModel.slow_since.set(now)], this_run & (TaskModel.slow_since == task.slow_since))
+                return
+            order = ordering.bottom_order(now)
+            note = (f"back in the queue: slower than {settings.min_speed} bytes/s for "
+                    f"{settings.min_speed_seconds} s while other downloads waited")
+            moved = self.dispatcher.send_back(
+                task, ENGINE, note,
+                [TaskModel.order.set(order), TaskModel.rank.set(rank(task.priority, order)), TaskModel.slow_since.remove()],
+            )
+            if moved is not None:
+                self.dispatcher.kick()
 
     def _host_lease(self, task: Task, lane: str, settings: EngineSettings) -> tuple[bool, Lease | None]:
         """A host slot for one connection: (True, the lease), (True, None) when there is no

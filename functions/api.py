@@ -96,7 +96,8 @@ def delete_download(request: Request, task_id: str) -> dict[str, Any]:
 @route(blueprint, "/downloads/{task_id}/move", ["POST"], role=Role.USER, body=MoveRequest, response=TaskView,
        errors=[404, 409], tag="queue")
 def move_download(request: Request, task_id: str) -> dict[str, Any]:
-    """Move a queued or paused download to the top or the bottom of its priority in the queue."""
+    """Move a queued or paused download to the top or the bottom of its priority in your own queue
+    (priorities and moves order only your own downloads; users take turns for free slots)."""
     req = parse(MoveRequest, json_body(request))
     return services().downloads.move(caller(request), task_id, req.to).view()
 

@@ -4,7 +4,8 @@ queues with their redrive policy, the bucket with its encryption, public access 
 lifecycle rules.
 
 Idempotent: what exists is left as it is, so a restart against a backend that kept its
-state picks up where it was (a table whose indexes no longer match its model is reported).
+state picks up where it was (an index the model declares and the table lacks is created;
+one the table has and the model does not is reported).
 
 Command line (the LocalStack init hook uses it)::
 
@@ -58,7 +59,8 @@ def create_table(dynamodb: Any, props: dict[str, Any]) -> dict[str, str]:
         time.sleep(0.5)
     else:
         raise RuntimeError(f"table {name} did not become active")
-    _report_drift(table, props)
+    _add_missing_indexes(dynamodb, table, props)
+    _report_drift(dynamodb.describe_table(TableName=name)["Table"], props)
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
         current = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
@@ -68,6 +70,23 @@ def create_table(dynamodb: Any, props: dict[str, Any]) -> dict[str, str]:
     if table.get("LatestStreamArn"):
         attributes["StreamArn"] = table["LatestStreamArn"]
     return attributes
+
+
+def _add_missing_indexes(dynamodb: Any, table: Mapping[str, Any], props: Mapping[str, Any]) -> None:
+    """Create the indexes the model declares and a kept table lacks (as CloudFormation does
+    for a deployed stage, one index per update): a backend that kept its state from before a
+    new index still works."""
+    have = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+    for index in props.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] in have:
+            continue
+        names = {k["AttributeName"] for k in index["KeySchema"]}
+        dynamodb.update_table(
+            TableName=props["TableName"],
+            AttributeDefinitions=[a for a in props["AttributeDefinitions"] if a["AttributeName"] in names],
+            GlobalSecondaryIndexUpdates=[{"Create": {k: index[k] for k in ("IndexName", "KeySchema", "Projection")}}],
+        )
+        log.info("table %s: created the missing index %s", props["TableName"], index["IndexName"])
 
 
 def _report_drift(table: Mapping[str, Any], props: Mapping[str, Any]) -> None:

@@ -91,6 +91,8 @@ class Task:
     # (None: the settings' default; 0: none).
     host: str | None = None
     speed_limit: int | None = None
+    # Since when (epoch ms) the download has been slower than the settings' min_speed.
+    slow_since: int | None = None
 
     @property
     def downloaded(self) -> int:

@@ -147,3 +147,27 @@ def test_destroy_leaves_a_retained_bucket_alone(emulator) -> None:
         "Outputs": {"FilesBucketName": {"Value": {"Ref": "FilesBucket"}}},
     }))
     assert stack.stack_bucket(cloudformation, name) == (name, True)
+
+
+def test_a_kept_table_gets_the_indexes_its_model_added_since(emulator: str) -> None:
+    """A backend that kept a tasks table from before an index existed (by-owner-queue, issue
+    #11): the bootstrap adds the index, filled with the items already there."""
+    from infra.bootstrap import create_table
+
+    session = boto3.session.Session(region_name="us-east-1")
+    dynamodb = session.client("dynamodb")
+    props = dict(resources(_fresh_stage())["TasksTable"]["Properties"])
+    old = dict(props, GlobalSecondaryIndexes=[i for i in props["GlobalSecondaryIndexes"]
+                                              if i["IndexName"] != "by-owner-queue"])
+    create_table(dynamodb, old)
+    dynamodb.put_item(TableName=props["TableName"], Item={
+        "id": {"S": "t1"}, "owner": {"S": "u"}, "owner_state": {"S": "u#queued"}, "rank": {"S": "r1"},
+        "state": {"S": "queued"}, "created_key": {"S": "1#t1"}, "kind": {"S": "task"},
+    })
+    create_table(dynamodb, props)
+    table = dynamodb.describe_table(TableName=props["TableName"])["Table"]
+    assert "by-owner-queue" in {i["IndexName"] for i in table["GlobalSecondaryIndexes"]}
+    found = dynamodb.query(TableName=props["TableName"], IndexName="by-owner-queue",
+                           KeyConditionExpression="owner_state = :o", ExpressionAttributeValues={":o": {"S": "u#queued"}})
+    assert [i["id"]["S"] for i in found["Items"]] == ["t1"]
+    dynamodb.delete_table(TableName=props["TableName"])
