@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit functional e2e bench package clean
+.PHONY: run test lint typecheck unit functional e2e bench package clean test-localstack
 
 # The virtualenv, made again whenever the requirements change. pip stays below 26.3: chalice
 # package drives pip itself and supports no newer one.
@@ -58,6 +58,18 @@ browser:
 vendor-web:
 	python3 tools/vendor_web.py
 
+# The engine's functional and e2e tests with LocalStack's S3 and SQS (on the host, no Docker;
+# DynamoDB stays on moto): localstack/host.py. LocalStack lives in a venv of its own.
+LS_VENV := .venv-localstack
+$(LS_VENV)/.installed: localstack/requirements.txt
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet "pip>=23.2,<26.3"
+	$(LS_VENV)/bin/python -m pip install --quiet -r localstack/requirements.txt
+	touch $@
+
+test-localstack: $(STAMP) $(LS_VENV)/.installed
+	$(PY) localstack/host.py tests/functional tests/e2e -q -m "not alone" $(PYTEST_ARGS)
+
 # -- packaging and deploying (docs/deploy.md); the tests package, they never deploy ----------
 STAGE            ?= dev
 STACK            ?= haul-$(STAGE)
@@ -90,4 +102,4 @@ destroy: $(STAMP)
 	$(AWS) cloudformation wait stack-delete-complete --stack-name $(STACK)
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LS_VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -261,7 +261,10 @@ class TaskRepository:
         whole tables, it keeps recording flat however long the tables grow.
 
         The task as counted, or None when the part was already recorded (a duplicate
-        delivery) or the task has been planned afresh since.
+        delivery), the task has been planned afresh since, or it was cancelled or deleted while
+        this part moved: then the part just put is taken back, since the cancel may already
+        have forgotten the task's parts (a part landing after that stayed behind; LocalStack's
+        timing showed it).
         """
         item = PartModel(
             task.id,
@@ -279,15 +282,20 @@ class TaskRepository:
             if _conditional_failed(exc):
                 return None
             raise
-        return self.update(
+        counted = self.update(
             task,
             [
                 TaskModel.parts_done.add(1),
                 TaskModel.bytes_done.add(size),
                 TaskModel.lane_bytes[lane].set(0),  # type: ignore[index]
             ],
-            TaskModel.gen == gen,
+            (TaskModel.gen == gen) & (TaskModel.state != TaskState.CANCELLED.value),
         )
+        if counted is None:
+            current = self.get(task.id)
+            if current is None or current.state == TaskState.CANCELLED:
+                item.delete()
+        return counted
 
     def count_parts(self, task_id: str, gen: int) -> int:
         """How many parts of generation ``gen`` are recorded (a strongly consistent count)."""
