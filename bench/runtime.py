@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -66,7 +68,12 @@ class Runtime:
         self.threads = threads
         self.log_path = log_path
         self.ready_timeout = ready_timeout
+        # A data directory of its own, as `make run` keeps one (the bench measures that), removed
+        # at stop; BENCH_DATA_DIR=none: the emulator keeps everything in memory, as before.
+        self.data_dir = tempfile.mkdtemp(prefix="haul-bench-data-", dir=log_path.parent)
+        kept = "none" if os.environ.get("BENCH_DATA_DIR", "").lower() == "none" else self.data_dir
         self.env = clean_env(
+            HAUL_DATA_DIR=kept,
             HAUL_STAGE=STAGE,
             HAUL_AWS_PORT=str(self.aws_port),
             HAUL_API_PORT=str(self.api_port),
@@ -175,6 +182,7 @@ class Runtime:
             self._log.close()
             self._log = None
         self.http.close()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
     # -- the REST API ---------------------------------------------------------------------
     def settings(self, **changes: int) -> dict[str, Any]:

@@ -46,7 +46,10 @@ logic: against LocalStack or AWS none of it runs.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
+import sys
 import threading
 import time
 import weakref
@@ -55,6 +58,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, cast
 
 _DYNAMODB_ITEM_OPS = (
@@ -1088,20 +1092,28 @@ def _patch() -> list[tuple[type, str, Any]]:
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.s3.models import S3Backend
 
-    from local_runtime import emulator_http, emulator_s3
+    from local_runtime import emulator_files, emulator_http, emulator_s3, emulator_state, emulator_streams
 
     saved: list[tuple[type, str, Any]] = []
     targets: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = []
+    # Writes are journalled (emulator_state; only while a data directory is in use) inside the
+    # lock, so the journal's order is the order they were applied.
+    journalled = emulator_state._journalled
     for name in _DYNAMODB_ITEM_OPS:
         if name in ("put_item", "update_item", "delete_item"):
-            targets.append((DynamoDBBackend, name, _compose(_serialised, _invalidates_table)))
+            targets.append((DynamoDBBackend, name, _compose(_serialised, journalled, _invalidates_table)))
         elif name == "transact_write_items":
-            targets.append((DynamoDBBackend, name, _compose(_serialised, _invalidates_all)))
+            targets.append((DynamoDBBackend, name, _compose(_serialised, journalled, _invalidates_all)))
         else:
             targets.append((DynamoDBBackend, name, _serialised))
     targets += [
-        (DynamoDBBackend, n, _invalidates_all)
+        (DynamoDBBackend, n, _compose(_serialised, journalled, _invalidates_all))
         for n in ("execute_statement", "execute_transaction", "batch_execute_statement", "update_table")
+    ]
+    targets += [
+        (DynamoDBBackend, n, _compose(_serialised, journalled))
+        for n in emulator_state.JOURNALLED if n not in _DYNAMODB_ITEM_OPS and n not in
+        ("execute_statement", "execute_transaction", "batch_execute_statement", "update_table")
     ]
     targets += [(Table, "put_item", _invalidates_self), (Table, "delete_item", _invalidates_self)]
     targets += [(Table, "query", _fast_query), (DynamoHandler, "query", _count_only)]
@@ -1111,6 +1123,9 @@ def _patch() -> list[tuple[type, str, Any]]:
     targets += [(S3Backend, n, _no_such_upload) for n in ("upload_part", "complete_multipart_upload")]
     targets += emulator_s3.targets()  # CompleteMultipartUpload in one pass (see emulator_s3)
     targets += emulator_http.targets()  # a request body read in one call (see emulator_http)
+    targets += emulator_streams.targets()  # stream records kept 24 h, shard iterators 15 min
+    targets += emulator_state.targets()  # SQS changes counted, for the data directory's snapshots
+    targets += emulator_files.targets()  # objects and parts as files, for the data directory
     for cls, name, wrap in targets:
         original = cls.__dict__[name] if name in cls.__dict__ else getattr(cls, name)  # (or inherited)
         if getattr(original, _PATCHED, False):
@@ -1122,14 +1137,85 @@ def _patch() -> list[tuple[type, str, Any]]:
     return saved
 
 
-def start_emulator(host: str, port: int) -> Any:
-    """moto's server in this process, made faithful (for good) where the engine depends on it."""
+class PersistentServer:
+    """moto's server, whose state is loaded from a data directory and kept there
+    (emulator_state: DynamoDB and SQS; emulator_files: S3); ``stop`` writes a last snapshot."""
+
+    def __init__(self, server: Any, state: Any, files: Any, datadir: Any, report: list[str]) -> None:
+        self._server = server
+        self.state = state
+        self.files = files
+        self.datadir = datadir
+        self.report = report
+
+    def stop(self) -> None:
+        try:
+            self._server.stop()
+            self.state.close()
+        finally:
+            emulator_files_stop(self.files)
+            self.datadir.close()
+
+
+def emulator_files_stop(files: Any) -> None:
+    from local_runtime import emulator_files
+
+    emulator_files.deactivate(files)
+
+
+def _large_buffers_go_back() -> None:
+    """glibc raises its mmap threshold each time a large block is freed (up to 32 MiB); from
+    then on the 16 MiB bodies of UploadPart come from the heap arenas (one per thread) and stay
+    resident after they are freed: the emulator grew by ~1.2 GiB while storing 4 GiB. A fixed
+    threshold (which also turns the adjustment off) keeps every block over 1 MiB mmapped, so
+    it goes back to the system when it is freed."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
+_M_MMAP_THRESHOLD = -3
+
+
+def start_emulator(host: str, port: int, data_dir: Path | None = None) -> Any:
+    """moto's server in this process, made faithful (for good) where the engine depends on it;
+    with ``data_dir``, its state loaded from there and kept there (a :class:`PersistentServer`;
+    DataDirError if the directory cannot be used)."""
     from moto.server import ThreadedMotoServer
 
     _patch()
+    _large_buffers_go_back()
+    persistent: PersistentServer | None = None
+    if data_dir is not None:
+        import moto
+
+        from local_runtime import emulator_files, emulator_state
+        from local_runtime.datadir import DataDir
+
+        datadir = DataDir(data_dir)
+        datadir.open(moto.__version__)
+        try:
+            changed = datadir.written_by_moto if datadir.written_by_moto != moto.__version__ else ""
+            state = emulator_state.EmulatorState(data_dir, _lock, written_by=changed)
+            report = state.open()
+            files = emulator_files.activate(data_dir / "s3")
+            report += files.report
+        except BaseException:
+            datadir.close()
+            raise
+        if datadir.written_by_moto != moto.__version__:
+            datadir.write_format(moto.__version__)  # it loaded: from now on, written by this one
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     threading.Thread(target=_freezer, args=(threading.Event(),), name="emulator-gc-freezer", daemon=True).start()
+    if data_dir is not None:
+        state.start()
+        persistent = PersistentServer(server, state, files, datadir, report)
+        return persistent
     return server
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 
 def _read_at_once(original: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
@@ -40,8 +40,30 @@ def _read_at_once(original: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
     return readall
 
 
+def _not_debug(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto makes each service's Flask app with ``debug = True``. In debug mode Flask gives
+    each request's ``files`` a class of its own whose ``__getitem__`` closes over the request
+    (flask/debughelpers.py): a reference cycle, which keeps the request, and its cached body,
+    alive until the cyclic GC's next full collection; requests live long enough (a 16 MiB
+    UploadPart takes a while) to reach the oldest generation (and the emulator's freezer may
+    freeze them). The emulator grew by ~300 MiB per 512 MiB stored, all of it request bodies
+    waiting for a collection. Without debug mode the body is freed as soon as the request is
+    answered. (A handler's exception is still a 500, logged.)"""
+
+    @functools.wraps(original)
+    def create(*args: Any, **kwargs: Any) -> Any:
+        app = original(*args, **kwargs)
+        app.debug = False
+        return app
+
+    return create
+
+
 def targets() -> list[tuple[type, str, Callable[[Any], Any]]]:
     """(class, attribute, wrap) for local_runtime.emulator._patch()."""
+    from moto.moto_server import threaded_moto_server, werkzeug_app
     from werkzeug.wsgi import LimitedStream
 
-    return [(LimitedStream, "readall", _read_at_once)]
+    return [(LimitedStream, "readall", _read_at_once)] + [
+        (cast(type, module), "create_backend_app", _not_debug) for module in (werkzeug_app, threaded_moto_server)
+    ]

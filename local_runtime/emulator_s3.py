@@ -48,6 +48,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .emulator_files import DiskBuffer, new_buffer, owned_buffer
+
 _CHUNK = 8 << 20
 
 _Update = Callable[[bytes | memoryview, Any], Any]
@@ -58,7 +60,7 @@ class _Assembled:
 
     __slots__ = ("buffer", "size")
 
-    def __init__(self, buffer: tempfile.SpooledTemporaryFile[bytes], size: int) -> None:
+    def __init__(self, buffer: tempfile.SpooledTemporaryFile[bytes] | DiskBuffer, size: int) -> None:
         self.buffer = buffer
         self.size = size
 
@@ -69,7 +71,11 @@ class _Assembled:
         buffer, self.buffer = self.buffer, None  # type: ignore[assignment]
         if buffer is None:
             raise RuntimeError("an assembled multipart object can only be adopted once")
-        if getattr(buffer, "_max_size", None) != key._max_buffer_size:
+        if isinstance(buffer, DiskBuffer):  # a data directory's blob: the key's own from now on
+            old = key._value_buffer
+            key._value_buffer = buffer
+            old.close()
+        elif getattr(buffer, "_max_size", None) != key._max_buffer_size:
             # Not the buffer moto would have made: copy into the key's own, chunk by chunk.
             try:
                 key._value_buffer.seek(0)
@@ -187,6 +193,16 @@ def _chunks(part: Any, scratch: memoryview) -> Iterator[memoryview]:
                 return
             yield scratch[:n]
             offset += n
+    if isinstance(spool, DiskBuffer):  # a data directory's blob: into the scratch buffer too
+        fd = os.open(spool.name, os.O_RDONLY)
+        try:
+            offset = 0
+            while (n := os.preadv(fd, [scratch], offset)) > 0:
+                yield scratch[:n]
+                offset += n
+        finally:
+            os.close(fd)
+        return
     # Not moto's buffer: read it as moto's value property does, but in chunks.
     spool.seek(0)
     while block := spool.read(_CHUNK):
@@ -214,13 +230,15 @@ def _assemble(
 
     max_size = get_s3_default_key_buffer_size()
     total = sum(int(part.contentsize) for part in parts)
-    buffer: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(max_size)
+    # With a data directory, straight into the blob the object keeps (emulator_files).
+    buffer: tempfile.SpooledTemporaryFile[bytes] | DiskBuffer = new_buffer() or tempfile.SpooledTemporaryFile(max_size)
     whole = new_hasher()
     part_digests: list[bytes] = []
     scratch = memoryview(bytearray(min(_CHUNK, max(total, 1))))
     last_use = {id(part): i for i, part in enumerate(parts)}
     try:
-        rolled = total > max_size  # as moto's single write of the whole object would leave it
+        # (as moto's single write of the whole object would leave it)
+        rolled = isinstance(buffer, DiskBuffer) or total > max_size
         release = False
         if rolled:
             buffer.rollover()
@@ -249,8 +267,12 @@ def _assemble(
         if offset != total:
             raise RuntimeError(f"multipart parts changed while completing ({offset} != {total} bytes)")
         buffer.seek(total)
+        if isinstance(buffer, DiskBuffer):
+            buffer.close()  # (its descriptor: the blob stays, opened again when read)
     except BaseException:
         buffer.close()
+        if isinstance(buffer, DiskBuffer):
+            os.unlink(buffer.name)
         raise
     return _Assembled(buffer, total), part_digests, whole
 
@@ -355,6 +377,7 @@ def _value_setter(original: property) -> property:
         if isinstance(new_value, _Assembled):
             new_value.adopt(self)
             return
+        owned_buffer(self)  # with a data directory, the bytes go to a file of their own
         spool = getattr(self, "_value_buffer", None)
         if (
             isinstance(new_value, (bytes, bytearray))

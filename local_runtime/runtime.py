@@ -18,6 +18,7 @@ from typing import Any
 
 from chalice.local import ChaliceRequestHandler
 
+from .datadir import DataDirError, resolve
 from .http_methods import AnswersEveryMethod
 from .realtime import LocalRealtime
 from .sqs_poller import POLL_WAIT_SECONDS
@@ -57,6 +58,14 @@ def ensure_free(host: str, port: int, what: str, variable: str) -> None:
             raise StartupError(
                 f"{what} port {port} on {host} is in use: stop what uses it, or choose another with {variable}=..."
             ) from None
+
+
+def data_dir_setting() -> Path | None:
+    """HAUL_DATA_DIR (default ./.haul-data), absolute; None for "none" (keep nothing)."""
+    value = os.environ.get("HAUL_DATA_DIR", "").strip()
+    if value.lower() in {"none", "off", "memory"}:
+        return None
+    return resolve(value or None)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -162,6 +171,7 @@ class LocalRuntime:
         every = os.environ.get("HAUL_SCHEDULE_SECONDS")
         self.schedule_every = float(every) if every else None
         self._moto: Any = None
+        self.data_dir: Path | None = None
         self._api: Any = None
         self._api_thread: threading.Thread | None = None
         self._scheduler: Any = None
@@ -178,7 +188,13 @@ class LocalRuntime:
             ensure_free(self.host, self.aws_port, "the AWS emulator", "HAUL_AWS_PORT")
             from .emulator import start_emulator
 
-            self._moto = start_emulator(self.host, self.aws_port)
+            self.data_dir = data_dir_setting()
+            try:
+                self._moto = start_emulator(self.host, self.aws_port, self.data_dir)
+            except DataDirError as exc:
+                raise StartupError(str(exc)) from None
+            if self.data_dir is not None:
+                os.environ["HAUL_DATA_DIR_IN_USE"] = str(self.data_dir)
             os.environ["AWS_ENDPOINT_URL"] = f"http://{self.host}:{self.aws_port}"
         sys.path.insert(0, str(ROOT))
         # The URL guard keeps this runtime's own ports out of every download (chalicelib/config.py).
@@ -224,6 +240,10 @@ class LocalRuntime:
             f"  accounts   {accounts}",
             f"  API docs   http://{self.host}:{self.api_port}/api/v1/docs",
         ]
+        if embedded:
+            lines.append(f"  data       {self.data_dir} (HAUL_DATA_DIR)" if self.data_dir is not None
+                         else "  data       in memory only (HAUL_DATA_DIR=none): nothing is kept after a stop")
+            lines += [f"             {line}" for line in getattr(self._moto, "report", [])]
         lines += self.realtime.summary()
         print("\n".join(lines) + "\nReady. Ctrl-C stops.", flush=True)
         threading.Thread(

@@ -10,16 +10,20 @@ the fan-out forever.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .datadir import atomic_write
 from .lambda_context import LambdaContext
 
 log = logging.getLogger("haul.local.streams")
@@ -103,6 +107,10 @@ class StreamPoller:
         self.invocations = 0
         self.records = 0
         self.skipped = 0
+        # With a data directory, the position survives a restart (Lambda's event source mapping
+        # keeps it in the service): the consumer goes on after the last record it handled.
+        data = os.environ.get("HAUL_DATA_DIR_IN_USE")
+        self._checkpoint = Checkpoint(Path(data) / "streams" / f"{source.handler_name}.json") if data else None
 
     @property
     def stream_arn(self) -> str:
@@ -126,9 +134,14 @@ class StreamPoller:
 
     def _discover(self, initial: bool = False) -> None:
         shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"].get("Shards", [])
+        saved = self._checkpoint.read() if initial and self._checkpoint is not None else {}
         for shard in shards:
             sid = shard["ShardId"]
             if sid in self._iterators or sid in self._last_seq:
+                continue
+            if sid in saved:  # where this consumer was when its runtime last stopped
+                self._last_seq[sid] = saved[sid]
+                self._iterators[sid] = self._iterator(sid, "AFTER_SEQUENCE_NUMBER", saved[sid])
                 continue
             # Shards that appear later (splits) are read from their start, as Lambda does.
             kind = self.source.starting_position if initial else "TRIM_HORIZON"
@@ -206,6 +219,7 @@ class StreamPoller:
                 self.source.handler(event, LambdaContext(self.source.handler_name))
                 self.invocations += 1
                 self.records += len(records)
+                self._save_position()
                 return
             except Exception:
                 log.exception("stream handler %s failed (attempt %d of %d)", self.source.handler_name, attempt,
@@ -213,4 +227,27 @@ class StreamPoller:
                 if self._stop.wait(0.2 * attempt):
                     return
         self.skipped += len(records)
+        self._save_position()
         log.error("skipped %d stream record(s) after %d failed attempts", len(records), self._attempts)
+
+    def _save_position(self) -> None:
+        if self._checkpoint is not None:
+            self._checkpoint.write(self._last_seq)
+
+
+class Checkpoint:
+    """A consumer's last handled sequence number per shard, in a small file (atomic writes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> dict[str, str]:
+        try:
+            found = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+    def write(self, positions: dict[str, str]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.path, json.dumps(positions).encode(), durable=False)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import boto3
 import requests
 
 from .auth import login
+from .backend import endpoint_variable_kept
 from .ports import free_port
 from .wait import wait_for
 
@@ -46,7 +49,8 @@ class RuntimeProcess:
         self.api_port = free_port()
         self.aws_port = free_port()
         self.aws_endpoint = aws_endpoint or f"http://127.0.0.1:{self.aws_port}"
-        base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+        base = {k: v for k, v in os.environ.items()
+                if not k.startswith("AWS_ENDPOINT_URL") or endpoint_variable_kept(k)}
         base.update(
             HAUL_STAGE=stage,
             HAUL_API_PORT=str(self.api_port),
@@ -61,6 +65,11 @@ class RuntimeProcess:
         if aws_endpoint:
             base["AWS_ENDPOINT_URL"] = aws_endpoint
         base.update(env or {})
+        # Each runtime keeps its state in a data directory of its own, as `make run` does
+        # (removed at its stop), unless the test names one (to start another runtime on it).
+        self._own_data: str | None = None
+        if "HAUL_DATA_DIR" not in (env or {}):
+            self._own_data = base["HAUL_DATA_DIR"] = tempfile.mkdtemp(prefix=f"haul-{stage}-data-")
         self.env = base
         self.proc: subprocess.Popen[str] | None = None
         self._headers: dict[str, str] | None = None
@@ -124,6 +133,8 @@ class RuntimeProcess:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self._own_data:
+            shutil.rmtree(self._own_data, ignore_errors=True)
         return int(self.proc.returncode)
 
     def kill(self) -> None:
@@ -138,8 +149,10 @@ class RuntimeProcess:
 
     # -- looking inside, as an operator with AWS credentials could ------------------------
     def client(self, service: str) -> Any:
+        variable = f"AWS_ENDPOINT_URL_{service.upper()}"
+        endpoint = self.env[variable] if endpoint_variable_kept(variable) else self.aws_endpoint
         return boto3.client(
-            service, endpoint_url=self.aws_endpoint, region_name="us-east-1",
+            service, endpoint_url=endpoint, region_name="us-east-1",
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
 
