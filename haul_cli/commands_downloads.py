@@ -299,7 +299,7 @@ def _action_command(action: str, name: str) -> None:
     @json_option
     @pass_env
     def command(env: Env, ids: tuple[str, ...], everything: bool, all_failed: bool, states: tuple[str, ...],
-                batch_id: str | None, delete_file: bool = False) -> None:
+                batch_id: str | None, delete_file: bool = False, yes: bool = False) -> None:
         selected = list(ids)
         chosen = _states(states) or (all_states if everything else None) or ("failed" if all_failed else None)
         if chosen:
@@ -312,12 +312,20 @@ def _action_command(action: str, name: str) -> None:
                     env.out.note(f"nothing to {action}: no download in {chosen}")
                 return
             raise fail_usage(f"which downloads? give IDs, or --all, --all-failed, --state (see haul {name} --help)")
-        code = run_action(env, action, list(dict.fromkeys(selected)), delete_file)
+        selected = list(dict.fromkeys(selected))
+        if chosen and action in ("cancel", "delete") and not yes:
+            if not sys.stdin.isatty():
+                raise fail_usage(f"{name} {len(selected)} downloads selected by state: confirm with --yes")
+            click.confirm(f"{name} {len(selected)} downloads ({chosen})?", abort=True, err=True)
+        code = run_action(env, action, selected, delete_file)
         if code:
             raise click.exceptions.Exit(code)
 
     if action == "delete":
         click.option("--delete-file", is_flag=True, help="Delete the stored files too.")(command)
+    if action in ("cancel", "delete"):
+        click.option("-y", "--yes", is_flag=True,
+                     help="Do not ask before acting on downloads selected by --all/--all-failed/--state.")(command)
 
 
 for _action, _name in (("pause", "pause"), ("resume", "resume"), ("retry", "retry"), ("cancel", "cancel"), ("delete", "rm")):

@@ -233,12 +233,14 @@ def test_bulk_actions(rt: RuntimeProcess, cli: Cli, origin: Origin) -> None:
         assert resumed.returncode == 1
         assert resumed.stdout.count("resumed\t") == 2 and "no-such-id: NOT_FOUND" in resumed.stderr
 
-        cancelled = cli.run("cancel", "--all", "--batch", batch_id, "--json")
+        unconfirmed = cli.run("cancel", "--all", "--batch", batch_id)
+        assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+        cancelled = cli.run("cancel", "--all", "--batch", batch_id, "--yes", "--json")
         assert cancelled.returncode == 0 and len(json_lines(cancelled.stdout)) == 3, cancelled.stderr
         listed = cli.run("ls", "--batch", batch_id, "--state", "cancelled", "--json")
         assert sorted(t["id"] for t in json_lines(listed.stdout)) == sorted(ids)
 
-        removed = cli.run("rm", "--state", "cancelled", "--batch", batch_id)
+        removed = cli.run("rm", "--state", "cancelled", "--batch", batch_id, "-y")
         assert removed.returncode == 0, removed.stderr
         assert removed.stdout.count("removed\t") == 3
         assert cli.run("ls", "--batch", batch_id, "--json").stdout == ""
