@@ -29,13 +29,14 @@ from chalicelib.feeds.schemas import (
     PatchFeed,
     RefreshFeeds,
     RefreshReport,
+    SearchPage,
     SearchQuery,
     Subscribe,
 )
 from chalicelib.realtime.wiring import realtime
 from chalicelib.schemas import parse
 
-from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
+from .http import PAGINATION_HEADERS, caller, json_body, paginated, pagination_headers, query, respond, route
 
 blueprint = Blueprint(__name__)
 TAG = "feeds"
@@ -66,14 +67,15 @@ def analyse_feed(request: Request) -> dict[str, Any]:
     return services().feeds.analyse(caller(request), parse(Analyse, json_body(request)))
 
 
-@route(blueprint, "/feeds/search", ["GET"], tag=TAG, query=SearchQuery, response=ItemPage, errors=[404],
-       headers=PAGINATION_HEADERS)
+@route(blueprint, "/feeds/search", ["GET"], tag=TAG, query=SearchQuery, response=SearchPage, errors=[404],
+       headers={"Link": 'RFC 8288 links: rel="first" and rel="next" (with a cursor)'})
 def search_feed_items(request: Request) -> Response:
-    """Search the items of every feed you can see (title and links), newest first."""
+    """Search the items of every feed you can see (title and links), newest first; `cursor` for the next page."""
     q = parse(SearchQuery, query(request), "query")
     items, cursor = services().feeds.search(caller(request), q)
-    return paginated(request, "items", [i.view() for i in items], total=len(items), per_page=q.per_page,
-                     next_cursor=cursor)
+    body = {"items": [i.view() for i in items], "per_page": q.per_page, "next_cursor": cursor}
+    return respond(body, 200, pagination_headers(request, total=None, per_page=q.per_page, next_cursor=cursor,
+                                                 paged=False))
 
 
 @route(blueprint, "/feeds/refresh", ["POST"], role=Role.USER, tag=TAG, body=RefreshFeeds, response=RefreshReport)

@@ -217,6 +217,12 @@ class ItemPage(_Out):
     next_cursor: str | None
 
 
+class SearchPage(_Out):
+    items: list[ItemView]
+    per_page: int
+    next_cursor: str | None = Field(description="the next page's cursor (the total is not counted: a text filter)")
+
+
 class Verdict(_Out):
     matched: bool
     rule: str | None

@@ -231,3 +231,38 @@ def test_what_a_refresh_has_no_time_for_the_workers_finish(svc, workers, server,
              "the workers to refresh the feed")
     assert len(downloads_of(who)) == 2
     assert svc.feeds.get(who, feed.id).last_ok_at
+
+
+def test_duplicates_across_feeds_go_through_duplicate_detection(svc, server, who) -> None:  # type: ignore[no-untyped-def]
+    shared = entries(server, ["same thing"])
+    one = svc.feeds.subscribe(who, {"url": server.add("/dup1", Doc(body=rss2("A", shared)))})
+    two = svc.feeds.subscribe(who, {"url": server.add("/dup2", Doc(body=rss2("B", shared)))})
+    first = svc.feeds.refresh(who, one.id)
+    second = svc.feeds.refresh(who, two.id)
+    assert first["download_ids"] == second["download_ids"] and len(downloads_of(who)) == 1
+    items, _, _ = svc.feeds.items(who, two.id, ItemsQuery())
+    assert items[0].state == ItemState.ENQUEUED and items[0].reason.startswith("already a download")
+
+
+def test_the_per_host_limit_holds_a_refresh_back(svc, server, who) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.feeds.service import FeedService
+
+    doc = Doc(body=rss2("H", entries(server, ["h1"])))
+    feed = svc.feeds.subscribe(who, {"url": server.add("/host", doc)})
+    svc.settings.update({"per_host_connections": 1}, actor="test")
+    held = svc.feeds.hosts.acquire("127.0.0.1", "someone-else", 1)
+    sent: list[dict[str, Any]] = []
+    service: FeedService = svc.feeds
+    real_send = service.queue.send
+    service.queue.send = lambda message, delay=0: sent.append({**message, "delay": delay})  # type: ignore[method-assign]
+    try:
+        assert held
+        answer = service.refresh(who, feed.id)
+        assert answer["status"] == "queued" and doc.requests == []  # no connection while the host is full
+        assert sent and sent[0]["feed"] == feed.id and sent[0]["delay"] > 0
+        svc.feeds.hosts.release("127.0.0.1", "someone-else")
+        assert service.refresh(who, feed.id)["enqueued"] == 1
+        assert svc.feeds.hosts.held("127.0.0.1") == {}  # its own slot is given back
+    finally:
+        service.queue.send = real_send  # type: ignore[method-assign]
+        svc.feeds.hosts.release("127.0.0.1", "someone-else")

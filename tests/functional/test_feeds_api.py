@@ -135,3 +135,18 @@ def test_the_automation_switch_is_for_admins(as_) -> None:  # type: ignore[no-un
     assert stopped["running"] is False and stopped["changed_by"]
     assert as_["viewer"]("GET", "/automation").data["running"] is False
     assert as_["admin"]("POST", "/automation/start").data["running"] is True
+
+
+def test_search_pages_with_a_cursor(as_, server) -> None:  # type: ignore[no-untyped-def]
+    names = [f"pagetest {i}" for i in range(5)]
+    feed = as_["viewer"]  # viewers read, but a user subscribes
+    made = as_["user"]("POST", "/feeds", {"url": server.add("/paged", feed_doc(server, names)),
+                                          "rules": [{"include": ["nothing"]}]}).data
+    as_["user"]("POST", f"/feeds/{made['id']}/refresh")
+    first = as_["user"]("GET", "/feeds/search?q=pagetest&per_page=3")
+    assert len(first.data["items"]) == 3 and first.data["next_cursor"] and 'rel="next"' in first.headers["Link"]
+    rest = as_["user"]("GET", f"/feeds/search?q=pagetest&per_page=3&cursor={first.data['next_cursor']}")
+    titles = [i["title"] for i in first.data["items"] + rest.data["items"]]
+    assert sorted(titles) == sorted(names) and rest.data["next_cursor"] is None
+    assert feed("GET", "/feeds/search?q=pagetest").data["items"] == []  # the viewer has none of its own
+    assert as_["user"]("GET", "/feeds/search?q=x&cursor=not-a-cursor").status_code == 422
