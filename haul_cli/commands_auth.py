@@ -9,6 +9,7 @@ import sys
 import click
 from click.shell_completion import get_completion_class
 
+from .api import Api
 from .cli import Env, fail_usage, json_option, pass_env, root
 from .config import Credentials, normalise_url
 from .errors import AUTH, CliError
@@ -87,12 +88,13 @@ def logout(env: Env, everywhere: bool) -> None:
         if creds is None:
             continue
         if creds.access_token:
-            env.url_option = url
-            env._api = None
+            session = Api(url, creds, env.store)  # the stored session, whatever HAUL_API_KEY says
             try:
-                env.api().request("POST", "/auth/logout")
+                session.request("POST", "/auth/logout")
             except CliError:
                 pass  # an expired or revoked session: forgetting it is all that is left to do
+            finally:
+                session.close()
         env.store.forget(url)
         done.append(url)
     if env.out.json:

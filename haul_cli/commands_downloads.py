@@ -197,7 +197,7 @@ def _report_item_error(env: Env, url: str, err: dict[str, Any]) -> None:
 @pass_env
 def ls(env: Env, states: tuple[str, ...], batch_id: str | None, search: str | None, category: str | None,
        tag: str | None, sort: str | None, everything: bool, limit: int, page_size: int) -> None:
-    """List downloads, newest first."""
+    """List downloads, newest first (an admin's list filtered by state comes state by state, in queue order)."""
     api = env.api()
     params = {"status": _states(states), "batch_id": batch_id, "q": search, "category": category, "tag": tag, "sort": sort}
     if everything:

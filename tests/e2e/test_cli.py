@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from tests.support.auth import login
 from tests.support.cli import HAUL, Cli, Relay, final_lines, strip_ansi
@@ -112,8 +113,11 @@ def test_login_asks_for_the_password_without_echo_and_keeps_it_private(rt: Runti
     assert wrong.returncode == 3
     assert re.fullmatch(r"error: \w+: .+ \[request [0-9a-f-]{36}\]\n", wrong.stderr), wrong.stderr
 
+    refresh = json.loads(creds.read_text())["servers"][url]["refresh_token"]
     out = haul.run("logout")
     assert out.returncode == 0 and f"Logged out of {url}" in out.stdout
+    # The session ended on the server too, not just in the file.
+    assert requests.post(f"{url}/api/v1/auth/refresh", json={"refresh_token": refresh}, timeout=10).status_code == 401
     assert url not in json.loads(creds.read_text())["servers"]
     after = haul.run("ls", env={"HAUL_URL": url})
     assert after.returncode == 3 and "haul login" in after.stderr
