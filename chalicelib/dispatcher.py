@@ -107,22 +107,31 @@ class Dispatcher:
         if not self._may_dispatch():
             return 0
         settings = self._settings.get()
+        per_user = settings.per_user_limit
         running = self._repo.ids_in_state(TaskState.DOWNLOADING)
         room = settings.max_concurrent_downloads - len(running)
-        # The global queue's head: nothing queued at all ends the round at once; its owners
-        # count as waiting even if no add noted them (a bulk write, a table restored).
-        head = self._repo.ids_in_state(TaskState.QUEUED, limit=max(1, room))
-        if not head:
+        # The global queue's head: nothing queued at all ends the round at once (the common
+        # kick, after a finish, costs what it did before fairness: two reads).
+        head = self._repo.ids_in_state(TaskState.QUEUED, limit=room) if room > 0 else []
+        if room > 0 and not head:
             return 0
-        waiting = self.waiting.read()
-        for owner in set(self._repo.owners_of(head).values()) - set(waiting.noted):
-            waiting.noted[owner] = now_ms()
-            self.waiting.note(owner)
         owner_of = self._repo.owners_of(running)
         busy: dict[str, int] = {}
         for owner in owner_of.values():
             busy[owner] = busy.get(owner, 0) + 1
-        per_user = settings.per_user_limit
+        if room <= 0:
+            # Every slot is taken: only a slot lent beyond a share can be had back.
+            if not any(n > per_user for n in busy.values()):
+                return 0
+            head = self._repo.ids_in_state(TaskState.QUEUED, limit=1)
+            if not head:
+                return 0
+        waiting = self.waiting.read()
+        # The head's owners count as waiting even if no add noted them (a bulk write, a
+        # table restored).
+        for owner in set(self._repo.owners_of(head).values()) - set(waiting.noted):
+            waiting.noted[owner] = now_ms()
+            self.waiting.note(owner)
         room += self._take_back(waiting.noted, busy, owner_of, room, per_user)
         if room <= 0:
             return 0
