@@ -69,10 +69,7 @@ def login(env: Env, login_url: str | None, username: str | None, password_stdin:
 
 
 def _logged_in(env: Env, user: dict[str, object], how: str) -> None:
-    if env.out.json:
-        env.out.emit({"url": env.url(), "user": user})
-    else:
-        env.out.line(f"Logged in to {env.url()} as {user.get('username')} ({user.get('role')}) {how}".rstrip())
+    env.out.result({"url": env.url(), "user": user}, f"Logged in to {env.url()} as {user.get('username')} ({user.get('role')}) {how}".rstrip())
 
 
 @root.command()
@@ -116,10 +113,7 @@ def whoami(env: Env) -> None:
         raise CliError(f"not logged in to {api.url}: run `haul login` (or set HAUL_API_KEY)", AUTH)
     me = api.get("/auth/me")
     how = "HAUL_API_KEY" if os.environ.get("HAUL_API_KEY") else ("API key" if api.api_key else "login session")
-    if env.out.json:
-        env.out.emit({"url": api.url, "credentials": how, "user": me})
-    else:
-        env.out.line(f"{me.get('username')} ({me.get('role')}) on {api.url}, by {how}")
+    env.out.result({"url": api.url, "credentials": how, "user": me}, f"{me.get('username')} ({me.get('role')}) on {api.url}, by {how}")
 
 
 @root.command()
@@ -195,7 +189,4 @@ def keys_create(env: Env, name: str, expires_in_days: int | None, never_expires:
 def keys_rm(env: Env, key_id: str) -> None:
     """Revoke one of your API keys."""
     answer = env.api().delete(f"/auth/api-keys/{key_id}")
-    if env.out.json:
-        env.out.emit(answer)
-    else:
-        env.out.line(f"revoked {key_id}")
+    env.out.result(answer, f"revoked {key_id}")

@@ -114,10 +114,7 @@ _batch_action("retry", "Retry every failed download of a batch.")
 def batch_rm(env: Env, batch_id: str, delete_files: bool) -> None:
     """Delete a batch and its downloads (cancelling running ones)."""
     answer = env.api().delete(f"/batches/{batch_id}", delete_files="true" if delete_files else None)
-    if env.out.json:
-        env.out.emit(answer or {"id": batch_id, "deleted": True})
-    else:
-        env.out.line(f"removed batch {batch_id}")
+    env.out.result(answer or {"id": batch_id, "deleted": True}, f"removed batch {batch_id}")
 
 
 # -- queue --------------------------------------------------------------------------------
@@ -192,10 +189,7 @@ def queue_pause(env: Env, duration: str) -> None:
 def queue_move(env: Env, task_id: str, where: str) -> None:
     """Move a queued or paused download to the top or bottom of the queue (within its priority)."""
     task = env.api().post(f"/downloads/{task_id}/move", {"to": where})
-    if env.out.json:
-        env.out.emit(task)
-    else:
-        env.out.line(f"moved {task_id} to the {where}")
+    env.out.result(task, f"moved {task_id} to the {where}")
 
 
 # -- settings -----------------------------------------------------------------------------
@@ -306,10 +300,7 @@ def log(env: Env, limit: int, level: str | None, kind: str | None, task_id: str 
     def history() -> None:
         body = api.get("/activity", per_page=max(1, min(limit, 500)), level=level, kind=kind, task_id=task_id, q=search)
         for entry in reversed(body.get("entries") or []):
-            if env.out.json:
-                env.out.emit(entry)
-            else:
-                env.out.line(_log_line(entry))
+            env.out.result(entry, _log_line(entry))
 
     if not follow_:
         history()
@@ -325,7 +316,4 @@ def log(env: Env, limit: int, level: str | None, kind: str | None, task_id: str 
         data = {"at": msg.get("timestamp"), **(msg.get("data") or {})}
         if task_id and data.get("task_id") != task_id:
             continue
-        if env.out.json:
-            env.out.emit(data)
-        else:
-            env.out.line(_log_line(data))
+        env.out.result(data, _log_line(data))

@@ -51,6 +51,13 @@ class Output:
             sys.stdout.write((text.plain if isinstance(text, Text) else str(text)) + "\n")
             sys.stdout.flush()
 
+    def result(self, obj: Any, text: str | Text) -> None:
+        """What a command did: ``obj`` as JSON with --json, else ``text`` for people."""
+        if self.json:
+            self.emit(obj)
+        else:
+            self.line(text)
+
     def note(self, text: str) -> None:
         """A remark for people (counts, hints) on stderr, so stdout stays data."""
         self.err.print(text, style="dim", markup=False)
