@@ -31,6 +31,7 @@ def setup_status(request: Request) -> dict[str, Any]:
 @route(blueprint, "/setup/test-feed", ["POST"], role=PUBLIC, body=TestFeed, errors=[403], tag="setup")
 def setup_test_feed(request: Request) -> dict[str, Any]:
     """Read a feed (nothing is stored): its title, item count and a few titles. Before the first admin only."""
+    services().setup.gate(_token(request))  # closed (403) before anything is read
     return services().setup.test_feed(parse(TestFeed, json_body(request)), _token(request))
 
 
@@ -39,6 +40,7 @@ def setup_test_feed(request: Request) -> dict[str, Any]:
 def setup_test_notification(request: Request) -> dict[str, Any]:
     """Send a test message to a webhook or Apprise URL (nothing is stored) and answer what the service said.
     Before the first admin only."""
+    services().setup.gate(_token(request))
     return services().setup.test_notification(parse(TestNotification, json_body(request)), _token(request))
 
 
@@ -46,4 +48,5 @@ def setup_test_notification(request: Request) -> dict[str, Any]:
        tag="setup")
 def setup_complete(request: Request) -> Response:
     """Create the first admin and log them in (as POST /auth/setup); every setup route answers 403 afterwards."""
+    services().setup.gate(_token(request))
     return respond(services().setup.complete(parse(Complete, json_body(request)), _token(request)), 201)

@@ -49,7 +49,7 @@ class SetupService:
     def is_open(self) -> bool:
         return bool(self.accounts.setup_required())
 
-    def _gate(self, token: str | None) -> None:
+    def gate(self, token: str | None) -> None:
         if not self.is_open():
             raise Forbidden("setup is done: an admin exists; log in instead")
         if self.check_token is not None:
@@ -75,7 +75,7 @@ class SetupService:
                 "needs": [s["name"] for s in steps if not s["done"]]}
 
     def test_feed(self, req: TestFeed, token: str | None) -> dict[str, Any]:
-        self._gate(token)
+        self.gate(token)
         try:
             found = self.feed_check(WIZARD, req.url)
         except ApiError as exc:
@@ -86,7 +86,7 @@ class SetupService:
                 "sample": [i.get("title") for i in items[:5]]}
 
     def test_notification(self, req: TestNotification, token: str | None) -> dict[str, Any]:
-        self._gate(token)
+        self.gate(token)
         try:
             (check_webhook_url if req.kind == "webhook" else check_apprise_url)(req.url, self.guard)
         except BadTarget as exc:
@@ -106,7 +106,7 @@ class SetupService:
 
     def complete(self, req: Complete, token: str | None) -> dict[str, Any]:
         """Create the first admin and log them in; the wizard closes."""
-        self._gate(token)
+        self.gate(token)
         grant = self.accounts.setup(Setup(username=req.username, password=req.password))
         self.marks.note("completed")
         return grant.view()  # type: ignore[no-any-return]

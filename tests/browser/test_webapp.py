@@ -217,7 +217,8 @@ def themed(b: Browser, theme: str) -> bool:
     return bool(b.driver.execute_script("return document.documentElement.dataset.theme") == theme)
 
 
-PAGES = ["downloads", "add", "batches", "queue", "stats", "activity", "feeds", "settings", "users", "account"]
+PAGES = ["downloads", "add", "batches", "queue", "stats", "activity", "feeds", "jobs", "notifications", "health",
+         "settings", "users", "account"]
 
 
 def test_every_page_is_accessible_and_screenshots(browser: Browser, runtime: RuntimeProcess) -> None:
