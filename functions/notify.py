@@ -12,7 +12,7 @@ from chalice.app import DynamoDBEvent, Request, SQSEvent
 
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
-from chalicelib.notify.events import SUBSCRIBABLE, task_events
+from chalicelib.notify.events import SUBSCRIBABLE, EventName, batch_outcome, task_events
 from chalicelib.notify.models import CreateTarget, DeliveryQuery, PatchTarget, SendMessage
 from chalicelib.notify.service import NotifyService
 from chalicelib.notify.wiring import register_push
@@ -129,6 +129,18 @@ def handle_deliveries(event: SQSEvent) -> dict[str, Any]:
     return {"batchItemFailures": failures}
 
 
+def _batch_tasks(batch_id: str, owner: str) -> list[Any]:
+    """Every task of a batch (its summary's pages), to see whether it is all finished."""
+    batches = services().batches
+    out: list[Any] = []
+    cursor = None
+    while True:
+        page, cursor = batches.tasks(batch_id, owner, 500, cursor)
+        out += page
+        if not cursor:
+            return out
+
+
 def handle_changes(event: DynamoDBEvent) -> None:
     """The tasks table's stream -> download events for the owners' targets."""
     from chalicelib.realtime.fanout import task_of
@@ -139,8 +151,13 @@ def handle_changes(event: DynamoDBEvent) -> None:
     for record in event.to_dict().get("Records") or []:
         data = record.get("dynamodb") or {}
         try:
-            for change in task_events(task_of(data.get("OldImage")), task_of(data.get("NewImage")),
-                                      key=str(record.get("eventID") or "") or None):
+            old, new = task_of(data.get("OldImage")), task_of(data.get("NewImage"))
+            events = task_events(old, new, key=str(record.get("eventID") or "") or None)
+            if (new is not None and new.batch_id and old is not None and old.state != new.state
+                    and notify.wants(new.owner, EventName.BATCH_COMPLETED, cache)):
+                done = batch_outcome(new, _batch_tasks(new.batch_id, new.owner))
+                events += [done] if done is not None else []
+            for change in events:
                 notify.publish(change, cache)
         except Exception:
             failed += 1

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ..domain.states import TaskState
+from ..domain.states import FINISHED, TaskState
 from ..domain.task import Task
 
 
@@ -84,3 +84,24 @@ def task_events(old: Task | None, new: Task | None, key: str | None = None) -> l
         return [Event(EventName.DOWNLOAD_FAILED, new.owner, "Download failed",
                       f"{new.filename} failed: {new.error or 'unknown error'}", "error", _task_data(new), key)]
     return []
+
+
+def batch_outcome(finished: Task, others: list[Task]) -> Event | None:
+    """``batch.completed`` when ``finished`` (a task of a batch that just reached a final state)
+    was the batch's last unfinished task; ``others``: the batch's tasks as read now (the index
+    may still show ``finished`` in its old state, so it counts as it is in the stream record).
+    The event's key is the batch and its final counts: two records concluding the same thing
+    make one delivery per target."""
+    if not finished.batch_id or finished.state not in FINISHED:
+        return None
+    tasks = {t.id: t for t in others}
+    tasks[finished.id] = finished
+    if any(t.state not in FINISHED for t in tasks.values()):
+        return None
+    counts = {s.value: sum(1 for t in tasks.values() if t.state == s) for s in FINISHED}
+    name = finished.batch_name or finished.batch_id
+    parts = [f"{counts[s]} {s}" for s in ("completed", "failed", "cancelled") if counts[s]]
+    level = "success" if counts["failed"] == 0 else "warning"
+    return Event(EventName.BATCH_COMPLETED, finished.owner, "Batch complete", f"{name}: {', '.join(parts)}", level,
+                 {"batch_id": finished.batch_id, "batch_name": finished.batch_name, **counts},
+                 key=f"batch:{finished.batch_id}:{counts['completed']}:{counts['failed']}:{counts['cancelled']}")

@@ -170,6 +170,12 @@ class NotifyService:
         event = Event(EventName.MESSAGE, who.user_id, title, message, "info", {"sent_by": who.username})
         return len([self._queue(t, event) for t in targets])
 
+    def wants(self, owner: str, event: EventName, targets: dict[str, list[Target]]) -> bool:
+        """Whether any enabled target of ``owner`` subscribes to ``event`` (``targets``: a cache)."""
+        if owner not in targets:
+            targets[owner] = self.targets.owned_by(owner)
+        return any(t.enabled and event.value in t.events for t in targets[owner])
+
     def publish(self, event: Event, targets: dict[str, list[Target]] | None = None) -> int:
         """Queue the event for every enabled target of its owner that subscribes to it
         (``targets``: owner -> targets already read, a cache for a batch of events)."""

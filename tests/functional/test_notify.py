@@ -239,6 +239,17 @@ def test_an_apprise_target_gets_the_test_message_and_a_real_completion_event(
         assert "song.flac is downloaded" in done["message"] and done["type"] == "info"
         # Not subscribed: no "started" message.
         assert "Download started" not in titles
+
+        # A batch: one "Batch complete" once its last download finished (one failed: a warning).
+        api(h, "PATCH", f"/notifications/targets/{target['id']}", {"events": ["batch.completed"]})
+        origin.add("/b1.bin", Resource(data=os.urandom(2000)))
+        made = svc.batches.create(user, {"name": "two files", "items": [{"url": origin.url("/b1.bin")},
+                                                                          {"url": origin.url("/missing.bin")}]})
+        for item in made["tasks"]:
+            wait_finished(svc, item["id"])
+        batch_done = wait_for(lambda: [r.json() for r in hub.received if r.json()["title"] == "Batch complete"],
+                              timeout=60, what="the batch's event")
+        assert len(batch_done) == 1 and batch_done[0]["message"] == "two files: 1 completed, 1 failed"
     statuses = api(h, "GET", "/notifications/deliveries").json_body["deliveries"]
     assert {d["event"] for d in statuses} >= {"test", "download.completed", "download.added"}
     assert all(d["status"] == "delivered" for d in statuses)

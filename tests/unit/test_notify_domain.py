@@ -8,7 +8,7 @@ import json
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
 from chalicelib.notify import signing
-from chalicelib.notify.events import EventName, task_events
+from chalicelib.notify.events import EventName, batch_outcome, task_events
 from chalicelib.notify.senders import display_url
 from chalicelib.notify.service import backoff
 
@@ -63,3 +63,18 @@ def test_urls_are_shown_without_their_secrets() -> None:
         "https://hooks.example.com:8443/…"
     assert display_url("apprise", "tgram://123:abc/456") == "tgram://…"
     assert display_url("apprise", "gotifys://push.example.org/AbCdEf") == "gotifys://push.example.org/…"
+
+
+def test_a_batch_completes_with_its_last_unfinished_task() -> None:
+    def member(i: int, state: TaskState) -> Task:
+        return dataclasses.replace(task(state), id=f"t{i}", batch_id="b1", batch_name="isos")
+
+    others = [member(1, TaskState.COMPLETED), member(2, TaskState.FAILED), member(3, TaskState.DOWNLOADING)]
+    last = member(3, TaskState.COMPLETED)
+    done = batch_outcome(last, others)  # the index still shows t3 downloading
+    assert done is not None and done.name == EventName.BATCH_COMPLETED
+    assert done.message == "isos: 2 completed, 1 failed" and done.level == "warning"
+    assert done.key == "batch:b1:2:1:0"
+    assert batch_outcome(last, [*others, member(4, TaskState.QUEUED)]) is None
+    assert batch_outcome(dataclasses.replace(last, batch_id=None), others) is None
+    assert batch_outcome(member(3, TaskState.PAUSED), others) is None
