@@ -32,6 +32,7 @@ from .health.service import HealthService
 from .health.wiring import build_health
 from .jobs.service import JobService
 from .jobs.wiring import build_jobs
+from .notify.feeds import NotifyingFeedEvents
 from .notify.service import NotifyService
 from .notify.wiring import build_notify, job_failed
 from .origin import OriginClient
@@ -126,8 +127,8 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge)
     accounts = build_accounts(config, settings)
     queue_control = QueueControl(dispatcher.control, dispatcher, queue, activity)
-    feeds = build_feeds(config, guard, downloads, settings, activity, queue)
     notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8))
+    feeds = build_feeds(config, guard, downloads, settings, activity, queue, NotifyingFeedEvents(activity, notify))
     return Services(
         config=config,
         clients=clients,

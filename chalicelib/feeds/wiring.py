@@ -16,10 +16,10 @@ from .service import FeedService
 
 
 def build_feeds(config: Config, guard: UrlGuard, downloads: DownloadService, settings: SettingsStore,
-                activity: ActivityLog, queue: WorkQueue) -> FeedService:
+                activity: ActivityLog, queue: WorkQueue, events: FeedEvents | None = None) -> FeedService:
     # A session of its own, pinned like the origins' (chalicelib/safehttp.py): few connections.
     fetcher = FeedFetcher(safehttp.session(guard, pool_connections=4, pool_maxsize=8), guard)
     return FeedService(
-        FeedRepository(), fetcher, downloads, settings, activity, queue, FeedEvents(activity),
+        FeedRepository(), fetcher, downloads, settings, activity, queue, events or FeedEvents(activity),
         minute_seconds=config.feed_minute_seconds,
     )

@@ -278,3 +278,26 @@ def test_jobs_send_notifications_and_their_failures_are_events(notify, svc, rece
                       what="the job.failed event")
     assert failed["title"] == "Job failed: fetch report" and failed["data"]["job_id"] == broken.id
     assert "404" in failed["message"]
+
+
+def test_feed_matches_and_failures_are_events(notify, svc, receiver, workers) -> None:
+    from chalicelib.notify.models import CreateTarget
+    from tests.support.feedserver import Doc, Entry, FeedServer, rss2
+
+    user, _ = person("user")
+    notify.create(user, CreateTarget(name="hook", kind="webhook", url=receiver.url(), secret=SECRET,
+                                     events=["feed.matched", "feed.failed"]))
+    with FeedServer() as server:
+        url = server.add("/rss", Doc(body=rss2("Shows", [Entry(title="Show S01E01", link=server.url("/p/1"), guid="g1",
+                                                                enclosure=server.url("/f/1.bin"), length=10)])))
+        feed = svc.feeds.subscribe(user, {"url": url, "rules": [{"include": ["show"]}]})
+        svc.feeds.refresh(user, feed.id)
+        matched = wait_for(lambda: next((r.json() for r in receiver.received if r.json()["event"] == "feed.matched"),
+                                        None), what="feed.matched")
+        assert matched["data"]["feed_id"] == feed.id and "Show S01E01" in matched["message"]
+        broken = svc.feeds.subscribe(user, {"url": server.url("/gone.rss")})
+        svc.feeds.refresh(user, broken.id)
+        failed = wait_for(lambda: next((r.json() for r in receiver.received if r.json()["event"] == "feed.failed"),
+                                       None), what="feed.failed")
+    assert failed["data"]["feed_id"] == broken.id and failed["level"] == "warning"
+    assert all(r.signed for r in receiver.received)
