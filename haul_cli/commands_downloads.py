@@ -428,6 +428,7 @@ def watch(env: Env, batch_id: str | None, until_done: bool) -> None:
     rooms = [f"batch:{batch_id}"] if batch_id else ["downloads"]
     board = Board(ids=None, only_active=True)
     code = follow(env.out, api.ws_url(), api.token, board, [*rooms, "stats"], until_settled=until_done,
-                  full_screen=env.out.tty, title=f"haul watch - {api.url}")
+                  full_screen=env.out.tty, header=f"haul watch  {api.url}{'  batch ' + batch_id if batch_id else ''}"
+                  "  (Ctrl-C leaves)")
     if code:
         raise click.exceptions.Exit(code)

@@ -194,9 +194,10 @@ class StateColumn(ProgressColumn):
 class ProgressView:
     """Per-download bars and a total bar, with speed and ETA, redrawn in place (a terminal)."""
 
-    def __init__(self, out: Output, title: str = "total", full_screen: bool = False) -> None:
+    def __init__(self, out: Output, title: str = "total", full_screen: bool = False, header: str | None = None) -> None:
         self.out = out
         self.title = title
+        self.header = header
         self.status = "connecting"
         columns = (
             TextColumn("{task.description}", markup=False),
@@ -214,7 +215,11 @@ class ProgressView:
                          transient=full_screen, redirect_stdout=False)
 
     def _render(self) -> Group:
-        return Group(self.progress, Text(self.status, style="dim")) if self.status else Group(self.progress)
+        parts: list[Any] = [Text(self.header, style="bold")] if self.header else []
+        parts.append(self.progress)
+        if self.status:
+            parts.append(Text(self.status, style="dim"))
+        return Group(*parts)
 
     def __enter__(self) -> ProgressView:
         self.live.__enter__()
@@ -296,20 +301,22 @@ class JsonView(LineView):
             self.out.emit({"event": "state", "previous_state": change.previous, "task": change.task})
 
 
-def view_for(out: Output, title: str = "total", full_screen: bool = False) -> ProgressView | LineView:
+def view_for(out: Output, title: str = "total", full_screen: bool = False,
+             header: str | None = None) -> ProgressView | LineView:
     if out.json:
         return JsonView(out)
     if out.tty:
-        return ProgressView(out, title, full_screen)
+        return ProgressView(out, title, full_screen, header)
     return LineView(out)
 
 
 def follow(out: Output, url: str, token: Callable[[], str], board: Board, rooms: list[str],
-           until_settled: bool = True, full_screen: bool = False, title: str = "total") -> int:
+           until_settled: bool = True, full_screen: bool = False, title: str = "total",
+           header: str | None = None) -> int:
     """Show ``board`` live until every followed download ended; the exit code says how."""
     began = time.monotonic()
     synced = False
-    with view_for(out, title, full_screen) as view:
+    with view_for(out, title, full_screen, header) as view:
         for msg in stream(url, token, rooms, on_status=view.set_status):
             if msg.get("type") == "ENGINE_STATS" and isinstance(view, ProgressView):
                 view.set_status(engine_line(msg.get("stats") or {}))
