@@ -24,6 +24,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.expressions.update import Action
@@ -40,6 +41,8 @@ from .settings import SettingsStore
 from .workqueue import WorkQueue
 
 LOCK_KEY = "lock#dispatcher"
+# Starts of one round run side by side (a round starts at most max_concurrent_downloads).
+_starts = ThreadPoolExecutor(8, thread_name_prefix="dispatch")
 # The phase of a task the queue's stop (or timed pause) sent back from downloading.
 HELD = "held"
 log = logging.getLogger("haul.dispatch")
@@ -137,13 +140,11 @@ class Dispatcher:
             return 0
         plan = fair_pick(waiting.noted, busy, waiting.served, room, per_user, self._repo.queue_of,
                          cap=settings.max_concurrent_downloads)
-        started: list[str] = []
-        for pick in plan.picks:
-            task = self._repo.get(pick.task_id)
-            if task is None or task.owner != pick.owner:
-                continue
-            if self._start(task):
-                started.append(task.owner)
+        # The picks are read in one BatchGetItem and started side by side, their start messages
+        # sent together: a round costs a few round trips, not three per download it starts.
+        found = self._repo.get_many([pick.task_id for pick in plan.picks])
+        chosen = [t for pick in plan.picks if (t := found.get(pick.task_id)) is not None and t.owner == pick.owner]
+        started = [task.owner for task in self._start_all(chosen)]
         if started:
             self.waiting.mark_served(started)
         for owner in plan.idle:
@@ -196,10 +197,22 @@ class Dispatcher:
             log.info("task %s downloading -> queued (%s)", task.id, note)
         return moved
 
-    def _start(self, task: Task) -> bool:
-        """Queued -> downloading, and the start message; False if the task moved meanwhile."""
+    def _start_all(self, tasks: Sequence[Task]) -> list[Task]:
+        """Queued -> downloading for each of ``tasks`` (side by side), then their start
+        messages in one SendMessageBatch; the tasks started (not those that moved meanwhile)."""
+        if len(tasks) == 1:
+            moved = [self._move_to_downloading(tasks[0])]
+        else:
+            moved = list(_starts.map(self._move_to_downloading, tasks))
+        started = [m for m in moved if m is not None]
+        self._queue.send_many({"kind": "start", "task": m.id, "run": m.run} for m in started)
+        for m in started:
+            log.info("task %s queued -> downloading (run %s)", m.id, m.run)
+        return started
+
+    def _move_to_downloading(self, task: Task) -> Task | None:
         held = [TaskModel.note.remove()] if task.phase == HELD else []
-        moved = self._repo.transition(
+        return self._repo.transition(
             task,
             [TaskState.QUEUED],
             TaskState.DOWNLOADING,
@@ -216,11 +229,6 @@ class Dispatcher:
                 *held,
             ],
         )
-        if moved is None:
-            return False
-        self._queue.send({"kind": "start", "task": moved.id, "run": moved.run})
-        log.info("task %s queued -> downloading (run %s)", moved.id, moved.run)
-        return True
 
     # -- stopping: running tasks back to the queue ---------------------------------------
     def requeue_running(self, actor: str, note: str = "queue stopped") -> list[str]:

@@ -240,6 +240,12 @@ class TaskRepository:
         found = TaskModel.by_owner_queue.query(f"{owner}#{TaskState.QUEUED.value}", limit=limit)
         return [m.id for m in found]
 
+    def get_many(self, task_ids: Sequence[str]) -> dict[str, Task]:
+        """The tasks of ``task_ids`` that exist, by id (strongly consistent BatchGetItems)."""
+        if not task_ids:
+            return {}
+        return {m.id: to_task(m) for m in TaskModel.batch_get(list(dict.fromkeys(task_ids)), consistent_read=True)}
+
     def owners_of(self, task_ids: Sequence[str]) -> dict[str, str]:
         """task id -> owner, for those of ``task_ids`` that exist (BatchGetItem, owner only)."""
         if not task_ids:

@@ -2,9 +2,10 @@
 multipart upload, no lane message, no part record (chalicelib/transfer.py ``_single``).
 
 The AWS requests one 4 MiB download costs, from the add to completed and its messages
-deleted, are counted here: 33 on the multipart path (CreateMultipartUpload, UploadPart, a
-part record and its count, the lane message, the finalisation's Queries, Complete and
-HeadObject), 23 on the short path (docs/performance.md).
+deleted, are counted here: 47 on the multipart path (CreateMultipartUpload, UploadPart, a
+part record and its count, the lane message, the finalisation's Queries, Complete, HeadObject
+and the checksum's read back), 35 on the short path (39 and 26 before fair dispatch added its
+reads to each kick; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def test_a_4_mib_download_is_one_put_object_and_few_requests(svc, workers, origi
     print(f"AWS requests for one 4 MiB download: {calls.total()} ({calls.table()})")
     assert calls.of("PutObject") == 1 and calls.of("UploadPart") == 0 and calls.of("CreateMultipartUpload") == 0
     assert calls.of("CompleteMultipartUpload") == 0 and calls.of("HeadObject") == 0, calls.table()
-    assert calls.of("SendMessage") == 1 and calls.of("SendMessageBatch") == 0, calls.table()  # the start, no lane
-    assert calls.total() <= 28, calls.table()  # 39 on the multipart path
+    assert calls.of("SendMessage") + calls.of("SendMessageBatch") == 1, calls.table()  # the start, no lane
+    assert calls.total() <= 37, calls.table()  # 47 on the multipart path
     # The origin saw the probe and one ranged GET of the whole file; the checksum was checked in memory.
     assert [r["range"] for r in res.requests] == [(0, 0), (0, len(data) - 1)]
     body = svc.clients.s3.get_object(Bucket=svc.store.bucket, Key=done.key)["Body"].read()
