@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 import httpx
+from click.shell_completion import CompletionItem
 from rich.progress import BarColumn, DownloadColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
@@ -41,6 +42,16 @@ class SizeType(click.ParamType):
             return parse_size(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
+
+
+STATES = ("queued", "downloading", "paused", "completed", "failed", "cancelled")
+
+
+def complete_states(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Shell completion of --state: the states, after any already given in a comma list."""
+    done, _, last = incomplete.rpartition(",")
+    prefix = done + "," if done else ""
+    return [CompletionItem(prefix + s) for s in STATES if s.startswith(last)]
 
 
 def _states(values: tuple[str, ...]) -> str | None:
@@ -183,7 +194,7 @@ def _report_item_error(env: Env, url: str, err: dict[str, Any]) -> None:
 
 # -- ls, show -----------------------------------------------------------------------------
 @root.command("ls")
-@click.option("-s", "--state", "states", multiple=True, metavar="STATE",
+@click.option("-s", "--state", "states", multiple=True, metavar="STATE", shell_complete=complete_states,
               help="queued, downloading, paused, completed, failed, cancelled (repeatable or comma-separated).")
 @click.option("-b", "--batch", "batch_id", metavar="ID", help="Only this batch's downloads.")
 @click.option("-q", "--search", metavar="TEXT", help="Text in the file name or the URL.")
@@ -294,7 +305,7 @@ def _action_command(action: str, name: str) -> None:
     @click.argument("ids", nargs=-1, metavar="[ID...]")
     @click.option("--all", "everything", is_flag=True, help=f"Every download in {all_states}.")
     @click.option("--all-failed", is_flag=True, help="Every failed download.")
-    @click.option("-s", "--state", "states", multiple=True, metavar="STATE", help="Every download in these states.")
+    @click.option("-s", "--state", "states", multiple=True, metavar="STATE", shell_complete=complete_states, help="Every download in these states.")
     @click.option("-b", "--batch", "batch_id", metavar="ID", help="With --all/--state: only this batch's downloads.")
     @json_option
     @pass_env

@@ -348,6 +348,8 @@ def test_help_and_completion(cli: Cli) -> None:
         assert script.returncode == 0 and marker in script.stdout, script.stdout[:200]
     words = cli.run(env={"_HAUL_COMPLETE": "bash_complete", "COMP_WORDS": "haul qu", "COMP_CWORD": "1"})
     assert "queue" in words.stdout
+    states = cli.run(env={"_HAUL_COMPLETE": "bash_complete", "COMP_WORDS": "haul ls --state queued,fa", "COMP_CWORD": "3"})
+    assert states.stdout.split() == ["plain,queued,failed"], states.stdout
     # A terminal gets colour, unless NO_COLOR says otherwise.
     code, coloured = cli.pty("show", "nope")
     assert code == 4 and colours(coloured), coloured
