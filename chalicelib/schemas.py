@@ -103,8 +103,8 @@ class AddDownload(_Strict):
     priority: Priority = 0
     headers: dict[str, str] = Field(default_factory=dict)
     checksum: str | None = Field(default=None, max_length=200)
-    category: str | None = Field(default=None, max_length=100)
-    tags: list[str] = Field(default_factory=list, max_length=20)
+    category: PlainText | None = Field(default=None, max_length=100)
+    tags: list[PlainText] = Field(default_factory=list, max_length=20)
     # A URL this user already has queued, running, paused or completed answers with that
     # download unless this is true.
     allow_duplicate: bool = False

@@ -237,6 +237,8 @@ def test_add_takes_the_filename_from_the_url(api: Api) -> None:
         ({"url": DEAD, "tags": "x"}, "tags"),
         ({"url": DEAD, "batch_name": "nightly\nInjected: 1"}, "batch_name"),  # as POST /batches refuses it
         ({"url": DEAD, "batch_name": "bell\x07"}, "batch_name"),
+        ({"url": DEAD, "category": "a\x1b[31mred"}, "category"),
+        ({"url": DEAD, "tags": ["ok", "line\nbreak"]}, "tags.1"),
         ([{"url": DEAD}], "body"),
         ("http://example.com/x", "body"),
     ],
