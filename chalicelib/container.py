@@ -93,7 +93,15 @@ def build_accounts(config: Config, settings: SettingsStore | None = None) -> Acc
         config.rate_limit_per_minute,
         key_days=lambda: store.get().api_key_days,
         setup_gate=setup_gate(config.setup_token_secret_name, secrets),
+        on_session_end=_close_connections,
     )
+
+
+def _close_connections(user_id: str, session_id: str | None) -> None:
+    """A login session ended (or all of a user's): close its WebSocket connections."""
+    from .realtime.wiring import realtime
+
+    realtime().ending.close(user_id, session_id)
 
 
 def dynamodb_client(config: Config) -> Any:

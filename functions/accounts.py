@@ -54,13 +54,6 @@ def _accounts() -> Any:
     return services().accounts
 
 
-def _end_connections(owner: str, session_id: str | None = None) -> None:
-    """Close the WebSocket connections of a session (or all of a user's) that just ended."""
-    from chalicelib.realtime.wiring import realtime
-
-    realtime().ending.close(owner, session_id)
-
-
 def _record(owner: str, actor: str, kind: str, message: str, level: str = "info", data: Any = None) -> None:
     """An account action in the activity log (never fails the action)."""
     services().activity.record(owner=owner, actor=actor, kind=kind, message=message, level=level, data=data)
@@ -110,9 +103,7 @@ def auth_refresh(request: Request) -> dict[str, Any]:
 @route(blueprint, "/auth/logout", ["POST"], tag="auth", response=LoggedOut, errors=[400, 503])
 def auth_logout(request: Request) -> dict[str, Any]:
     """End the caller's session: its access and refresh tokens stop working."""
-    who = caller(request)
-    _accounts().logout(who)
-    _end_connections(who.user_id, who.session_id)
+    _accounts().logout(caller(request))
     return {"status": "ok"}
 
 
@@ -130,7 +121,6 @@ def change_password(request: Request) -> dict[str, Any]:
     new login session for the caller."""
     who = caller(request)
     grant = _accounts().change_password(who, parse(ChangePassword, json_body(request)), client_address(request))
-    _end_connections(who.user_id)
     _record(who.user_id, who.username, "user.password", f"user {who.username} changed their password")
     return grant.view()  # type: ignore[no-any-return]
 
@@ -203,8 +193,6 @@ def patch_user(request: Request, user_id: str) -> dict[str, Any]:
     """Change a user's role, disable or enable them, or set a new password (which ends their sessions)."""
     req = parse(PatchUser, json_body(request))
     user = _accounts().update_user(caller(request), user_id, req)
-    if req.password is not None or req.disabled:
-        _end_connections(user.id)
     changed = ", ".join(k if k != "password" else "password" for k in req.model_dump(exclude_none=True))
     _record(user.id, caller(request).username, "user.update", f"user {user.username} updated: {changed or 'nothing'}",
             data={k: v for k, v in req.model_dump(exclude_none=True, mode="json").items() if k != "password"})
@@ -216,6 +204,5 @@ def patch_user(request: Request, user_id: str) -> dict[str, Any]:
 def delete_user(request: Request, user_id: str) -> dict[str, Any]:
     """Delete a user and their API keys (their downloads stay, for admins to see)."""
     _accounts().delete_user(caller(request), user_id)
-    _end_connections(user_id)
     _record(user_id, caller(request).username, "user.delete", f"user {user_id} deleted", level="warning")
     return {"id": user_id, "deleted": True}

@@ -151,6 +151,7 @@ class Accounts:
         self, tokens: Tokens, sessions: Sessions, keys: ApiKeys, limiter: RateLimiter,
         rate_limit_per_minute: int, clock: Callable[[], float] = time.time,
         key_days: Callable[[], int] = lambda: 90, setup_gate: SetupGate | None = None,
+        on_session_end: Callable[[str, str | None], None] = lambda user_id, session_id: None,
     ) -> None:
         self.tokens = tokens
         self.sessions = sessions
@@ -160,6 +161,9 @@ class Accounts:
         self._clock = clock
         self.roster = AdminRoster()
         self.setup_gate: SetupGate = setup_gate or OpenSetup()
+        # Called with (user id, session id) when a login session ends, or (user id, None) when
+        # all of a user's do: the composition root closes their WebSocket connections.
+        self.on_session_end = on_session_end
         self._key_days = key_days  # a new API key's default lifetime (the settings' security.api_key_days)
 
     # -- who is calling ---------------------------------------------------------------------
@@ -285,11 +289,14 @@ class Accounts:
         except SessionError as exc:
             if exc.reused:
                 log.warning("refresh token replayed: session revoked")
+                if exc.session is not None:
+                    self.on_session_end(exc.session.user_id, exc.session.id)
             raise Unauthenticated(f"the refresh token cannot be used: {exc}") from None
         try:
             user = self._usable(session.username, session.user_id, session.created_at)
         except Unauthenticated:
             self.sessions.revoke(session.id, "the user is gone or disabled")
+            self.on_session_end(session.user_id, session.id)
             raise
         access = self.tokens.issue(user.id, user.username, session.id, user.role)
         return Grant(access, token, self.tokens.lifetime, int(session.expires.timestamp()), user)
@@ -298,6 +305,7 @@ class Accounts:
         if who.session_id is None:
             raise BadRequest("logout ends a login session; an API key is revoked with DELETE /api/v1/auth/api-keys/{id}")
         self.sessions.revoke(who.session_id, "logged out")
+        self.on_session_end(who.user_id, who.session_id)
 
     def _start(self, user: UserModel) -> Grant:
         session, refresh = self.sessions.start(user.id, user.username)
@@ -322,6 +330,7 @@ class Accounts:
         except UpdateError:
             raise Unauthenticated("the account does not exist or is disabled") from None
         log.info("user %s changed their password", user.username)
+        self.on_session_end(user.id, None)  # before the new session: no connection of it exists yet
         return self._start(user)
 
     # -- users ------------------------------------------------------------------------------
@@ -396,6 +405,8 @@ class Accounts:
             as_read = (UserModel.id == user.id) & (UserModel.role == user.role) & (UserModel.disabled == bool(user.disabled))
             self._admin_change(user, lambda tx: tx.update(user, actions=actions, condition=as_read), joins=will)
             user = self.user(user_id)
+        if req.password is not None or req.disabled:
+            self.on_session_end(user.id, None)
         log.info("user %s updated by %s", user.username, actor.username)
         return user
 
@@ -411,6 +422,7 @@ class Accounts:
                 raise NotFound(f"no user with id {user_id}") from None
         for key in self.keys.of_user(user.id):
             self.keys.delete(key.id)
+        self.on_session_end(user.id, None)
         log.info("user %s deleted by %s (their downloads are kept)", user.username, actor.username)
 
     def _admin_change(self, user: UserModel, write: Callable[[TransactWrite], Any], joins: bool) -> None:

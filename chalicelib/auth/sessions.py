@@ -30,9 +30,10 @@ _TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{20,128})$")
 class SessionError(Exception):
     """A refresh token that cannot be used; ``reused`` when it was a replay."""
 
-    def __init__(self, message: str, reused: bool = False) -> None:
+    def __init__(self, message: str, reused: bool = False, session: SessionModel | None = None) -> None:
         super().__init__(message)
         self.reused = reused
+        self.session = session  # the session a replay revoked
 
 
 def _digest(secret: str) -> str:
@@ -68,7 +69,7 @@ class Sessions:
         presented = _digest(secret)
         if presented in (session.used or set()):
             self.revoke(sid, "a refresh token was used twice")
-            raise SessionError("this refresh token was already used: the session is revoked", reused=True)
+            raise SessionError("this refresh token was already used: the session is revoked", True, session)
         if not hmac.compare_digest(presented, session.current):
             raise SessionError("not a refresh token of this session")
         new_secret = secrets.token_urlsafe(32)
@@ -88,7 +89,7 @@ class Sessions:
                 raise unavailable("the refresh") from None
             # Someone refreshed with this very token a moment ago: one of the two is a copy.
             self.revoke(sid, "a refresh token was used twice")
-            raise SessionError("this refresh token was already used: the session is revoked", reused=True) from None
+            raise SessionError("this refresh token was already used: the session is revoked", True, session) from None
         return session, f"{sid}.{new_secret}"
 
     def active(self, session_id: str) -> SessionModel | None:

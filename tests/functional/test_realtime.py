@@ -329,6 +329,13 @@ def test_connections_of_a_session_that_ended_are_closed(gateway: WsGateway, svc)
         closed_within(second, 5)
     assert realtime().store.of_user(user_id) == []
     assert realtime().store.subscribers(user_id) == {}
+    # A replayed refresh token revokes its session: that session's connections close too.
+    api.patch(f"/users/{user_id}", {"disabled": False}, headers=as_admin)
+    third = svc.accounts.login(Login(username=grant["user"]["username"], password=PASSWORD), "192.0.2.61")
+    with connect(f"{gateway.url}?token={third.access_token}") as ws:
+        assert api.post("/auth/refresh", {"refresh_token": third.refresh_token}).status_code == 200
+        assert api.post("/auth/refresh", {"refresh_token": third.refresh_token}).status_code == 401  # the replay
+        closed_within(ws, 5)
     wipe_accounts()
 
 
