@@ -18,7 +18,9 @@ import pytest
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -33,6 +35,7 @@ AXE = Path(__file__).parent / "vendor" / "axe.min.js"
 SCREENSHOTS = ROOT / "build" / "screenshots"
 PHONE = (360, 780)
 DESKTOP = (1366, 900)
+TOKEN_SECONDS = 30
 
 
 class Browser:
@@ -95,13 +98,29 @@ class Browser:
                 return
         raise AssertionError(f"no {selector} reads {text!r}")
 
-    def sign_in(self, user: str, password: str) -> None:
+    def press(self, *keys: str) -> None:
+        """Keys sent to whatever has the focus (as a keyboard would)."""
+        ActionChains(self.driver).send_keys(*keys).perform()
+
+    def focused(self, selector: str) -> bool:
+        return bool(self.driver.execute_script(
+            "return !!document.activeElement && document.activeElement.matches(arguments[0])", selector))
+
+    def tab_to(self, selector: str, limit: int = 150, back: bool = False) -> None:
+        """Tab (or Shift+Tab) until the focus is on ``selector``: how a keyboard user gets there."""
+        for _ in range(limit):
+            if self.focused(selector):
+                return
+            self.press(*((Keys.SHIFT, Keys.TAB) if back else (Keys.TAB,)))
+        raise AssertionError(f"{limit} presses of Tab never reached {selector}")
+
+    def sign_in(self, user: str, password: str, timeout: float = 60) -> None:
         self.open()
         self.wait(lambda: self.css("#auth-user"), what="the sign-in form")
         self.fill("#auth-user", user)
         self.fill("#auth-password", password)
         self.css("form.auth-card button[type=submit]").click()
-        self.wait(lambda: self.css(".conn[data-state=live]"), what="the live connection")
+        self.wait(lambda: self.css(".conn[data-state=live]"), timeout, what="the live connection")
 
     def logs(self) -> list[dict[str, Any]]:
         try:
@@ -154,7 +173,10 @@ def backend() -> Iterator[str]:
 def runtime(backend: str) -> Iterator[RuntimeProcess]:
     # A fresh install: no admin until the first test creates one in the page.
     rt = RuntimeProcess("browser", {"HAUL_ADMIN_USER": "", "HAUL_ADMIN_PASSWORD": "", "HAUL_ALLOW_PRIVATE_NETWORKS": "true",
-                                    "HAUL_WORKER_PROCESSES": "1"}, aws_endpoint=backend).start()
+                                    "HAUL_WORKER_PROCESSES": "1",
+                                    # Short tokens: the page refreshes its token silently while the tests run.
+                                    "HAUL_ACCESS_TOKEN_SECONDS": str(TOKEN_SECONDS)},
+                        aws_endpoint=backend).start(timeout=120)
     yield rt
     rt.stop()
 

@@ -27,27 +27,43 @@ function browserNotification(data) {
   try { new Notification(data.title, { body: data.message, tag: data.task_id }); } catch (e) { /* not allowed here */ }
 }
 
+// Per-download listeners: a change wakes only the rows showing that download, so the cost of
+// a change does not grow with the number of downloads in the store or rows on the page.
+const watchers = new Map();
+const touched = new Set();
+export function watchTask(id, fn) {
+  if (!watchers.has(id)) watchers.set(id, new Set());
+  watchers.get(id).add(fn);
+  return () => { const set = watchers.get(id); if (set) { set.delete(fn); if (!set.size) watchers.delete(id); } };
+}
+function wake(ids) {
+  for (const id of ids) for (const fn of watchers.get(id) || []) fn();
+}
+
 const newer = (a, b) => !b || !a || !b.updated_at || !a.updated_at || a.updated_at >= b.updated_at;
 
 function apply(message, map) {
   switch (message.type) {
     case "TASK_ADDED":
       map.set(message.task.id, message.task);
+      touched.add(message.task.id);
       return true;
     case "TASK_UPDATED": {
       const old = map.get(message.task.id);
       if (old && !newer(message.task, old)) return false;
       map.set(message.task.id, { ...old, ...message.task });
+      touched.add(message.task.id);
       return Boolean(message.previous_state) || !old;
     }
     case "TASK_BATCH_UPDATE":
       for (const part of message.tasks || []) {
         const old = map.get(part.id);
-        if (old && newer(part, old)) map.set(part.id, { ...old, ...part });
+        if (old && newer(part, old)) { map.set(part.id, { ...old, ...part }); touched.add(part.id); }
       }
       return false;
     case "TASK_REMOVED":
       map.delete(message.task_id);
+      touched.add(message.task_id);
       return true;
     default:
       return false;
@@ -57,6 +73,9 @@ function apply(message, map) {
 function publish(changedMembership) {
   const current = tasks.get();
   tasks.set({ map: current.map, version: current.version + 1, synced: current.synced });
+  const ids = [...touched];
+  touched.clear();
+  wake(ids);
   if (changedMembership) membership.set((n) => n + 1);
 }
 
@@ -72,6 +91,8 @@ function onMessage(event) {
         for (const queued of pending.events) apply(queued, map);
         pending = null;
         tasks.set({ map, version: tasks.get().version + 1, synced: true });
+        touched.clear();
+        wake([...watchers.keys()]);
         membership.set((n) => n + 1);
         connection.set({ state: "live", retryAt: null, since: Date.now() });
         attempt = 0;

@@ -146,6 +146,12 @@ export async function setUp(username, password, setupToken = "") {
   grant(data);
 }
 
+// Your own new password: every other session of yours ends; this page continues with the new login.
+export async function changePassword(current, next) {
+  const data = await api.post("/auth/password", { current_password: current, new_password: next });
+  grant(data);
+}
+
 export async function signOut() {
   try { await request("/auth/logout", { method: "POST", body: {} }); } catch (e) { /* the session ends here anyway */ }
   save(null);

@@ -1,6 +1,6 @@
 // Your account: who you are, your API keys (the secret is shown once), browser notifications.
 import { html, useState, when } from "./lib.js";
-import { api, session } from "./session.js";
+import { api, session, changePassword } from "./session.js";
 import { toast } from "./live.js";
 import { PageHead, ErrorNote, useAsync, Field, Icon } from "./ui.js";
 
@@ -30,7 +30,8 @@ export default function Account() {
   return html`<section class="view account">
     <${PageHead} title="Account" />
     <div class="panel"><h2>You</h2><dl class="kv"><dt>User</dt><dd>${me.username}</dd><dt>Role</dt><dd>${me.role}</dd></dl>
-      <p class="muted small">An admin sets a new password in Users.</p></div>
+</div>
+    <${PasswordForm} />
     <div class="panel"><h2><${Icon} name="bell" /> Notifications</h2>
       <p>A message appears in the page when a download completes or fails${permission === "granted" ? ", and your browser shows one too." : "."}</p>
       ${permission === "default" ? html`<button type="button" class="btn" onClick=${() => Notification.requestPermission().then(setPermission)}>Also show browser notifications</button>` : null}
@@ -49,4 +50,34 @@ export default function Account() {
         ${problem && !problem.details.length ? html`<p class="error-note" role="alert">${problem.message}</p>` : null}
         <button class="btn primary" type="submit">Create key</button></form></div>
   </section>`;
+}
+
+// Change your own password (POST /auth/password): your other sessions, API keys and live
+// connections end; this page goes on with the new login.
+function PasswordForm() {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [confirm, setConfirm] = useState("");
+  const [problem, setProblem] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const mismatch = confirm && next !== confirm ? "does not match the new password" : "";
+  const submit = async (event) => {
+    event.preventDefault();
+    if (mismatch) return;
+    setProblem(null); setBusy(true);
+    try {
+      await changePassword(current, next);
+      setCurrent(""); setNext(""); setConfirm("");
+      toast("success", "Password changed", "Your other sessions and API keys have ended.");
+    } catch (e) { setProblem(e); }
+    finally { setBusy(false); }
+  };
+  return html`<div class="panel password"><h2>Password</h2>
+    <p class="muted">A new password ends your other sessions, your API keys and live connections; this page stays signed in.</p>
+    <form onSubmit=${submit} novalidate><div class="form-grid">
+      <${Field} id="pw-current" label="Current password" error=${problem && problem.field("current_password")}><input id="pw-current" type="password" autocomplete="current-password" value=${current} onInput=${(e) => setCurrent(e.target.value)} /><//>
+      <${Field} id="pw-new" label="New password (8 characters or more)" error=${problem && problem.field("new_password")}><input id="pw-new" type="password" autocomplete="new-password" value=${next} onInput=${(e) => setNext(e.target.value)} /><//>
+      <${Field} id="pw-confirm" label="New password again" error=${mismatch}><input id="pw-confirm" type="password" autocomplete="new-password" value=${confirm} onInput=${(e) => setConfirm(e.target.value)} /><//></div>
+      ${problem && !problem.details.length ? html`<p class="error-note" role="alert">${problem.message}</p>` : null}
+      <button class="btn primary" type="submit" disabled=${busy || !current || !next || Boolean(mismatch)}>Change password</button></form></div>`;
 }

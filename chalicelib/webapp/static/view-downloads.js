@@ -3,7 +3,7 @@
 // on narrow ones (the same markup, laid out by CSS).
 import { html, useState, useEffect, useMemo, useStore, bytes, speed, duration, ago, percent, href, setQuery, debounce } from "./lib.js";
 import { request, api, can } from "./session.js";
-import { tasks, membership, toast } from "./live.js";
+import { tasks, membership, toast, watchTask } from "./live.js";
 import { Progress, Badge, TaskActions, Pager, PageHead, Empty, ErrorNote, STATES, LABEL, DeleteDialog, Icon, useCursorPages } from "./ui.js";
 
 const PER_PAGE = [25, 50, 100, 200, 500];
@@ -11,8 +11,14 @@ const SORTS = { "-created_at": "Newest first", created_at: "Oldest first", queue
 const FILTERS = ["status", "q", "category", "tag", "batch_id", "sort", "per_page"];
 
 export function useLiveTask(task) {
-  const live = useStore(tasks);
-  return (task && live.map.get(task.id)) || task;
+  const id = task && task.id;
+  const [live, setLive] = useState(() => id && tasks.get().map.get(id));
+  useEffect(() => {
+    if (!id) return undefined;
+    setLive(tasks.get().map.get(id));
+    return watchTask(id, () => setLive(tasks.get().map.get(id)));
+  }, [id]);
+  return live || task;
 }
 
 function Row({ task: initial, selected, onSelect }) {
