@@ -163,6 +163,27 @@ def test_settings_validation_error_is_shown_next_to_the_field(browser: Browser) 
     assert not b.problems()
 
 
+def test_an_api_key_is_made_with_the_password_again(browser: Browser, runtime: RuntimeProcess) -> None:
+    """Issue #11, item 5, in the page: a wrong password is shown at its field; the right one
+    makes a key that works and expires by default."""
+    b = browser
+    b.go("account")
+    b.wait(lambda: b.css("#key-name"), what="the API key form")
+    b.fill("#key-name", "browser script")
+    b.fill("#key-password", "not my password")
+    b.css("#key-password").submit()
+    message = b.wait(lambda: b.css("#key-password-error"), what="the password's inline message")
+    assert "wrong" in message.text
+    b.fill("#key-password", ADMIN_PASSWORD)
+    b.css("#key-password").submit()
+    secret = b.wait(lambda: b.css(".notice .secret"), what="the new key, shown once").text.strip()
+    me = requests.get(f"{runtime.api}/auth/me", headers={"X-API-Key": secret}, timeout=10)
+    assert me.status_code == 200 and me.json()["username"] == ADMIN_USER
+    keys = admin(runtime).get(f"{runtime.api}/auth/api-keys", timeout=10).json()["keys"]
+    assert [k["expires_at"] is not None for k in keys if k["name"] == "browser script"] == [True]
+    assert not b.problems()
+
+
 def test_strings_from_downloads_are_text_never_html(browser: Browser, runtime: RuntimeProcess, origin: Origin) -> None:
     origin.add("/xss.bin", Resource(data=b"<script>alert(1)</script>"))
     b = browser
