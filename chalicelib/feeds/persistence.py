@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
@@ -34,6 +34,20 @@ class BadCursor(ValueError):
 
 def _lost(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+M = TypeVar("M", FeedModel, FeedItemModel)
+
+
+def _updated(model: M, actions: list[Action], condition: Condition | None) -> M | None:
+    """``model`` after a conditional UpdateItem (its new image), or None if the condition failed."""
+    try:
+        model.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if _lost(exc):
+            return None
+        raise
+    return model
 
 
 def _int(value: Any) -> int | None:
@@ -142,14 +156,8 @@ class FeedRepository:
         return self._update(feed_id, actions, FeedModel.id.exists())
 
     def _update(self, feed_id: str, actions: list[Action], condition: Condition | None) -> Feed | None:
-        model = FeedModel(feed_id)
-        try:
-            model.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if _lost(exc):
-                return None
-            raise
-        return to_feed(model)
+        model = _updated(FeedModel(feed_id), actions, condition)
+        return to_feed(model) if model is not None else None
 
     def delete_feed(self, feed_id: str) -> None:
         try:
@@ -273,18 +281,22 @@ class FeedRepository:
                 found.add(m.key)
         return found
 
+    @staticmethod
+    def _new_item(item: FeedItem) -> FeedItemModel:
+        return FeedItemModel(
+            item.feed_id, item.key, owner=item.owner, guid=item.guid, title=item.title, link=item.link,
+            url=item.url, size=item.size, published_at=item.published_at, meta=item.meta or None,
+            state=item.state.value, rule=item.rule, reason=item.reason, seen_at=item.seen_at,
+            updated_at=item.updated_at, seen_key=f"{item.seen_at:013d}#{item.feed_id}#{item.key}",
+            search=f"{item.title} {item.link or ''} {item.url or ''}".lower()[:2000],
+            pending=item.feed_id if item.state in PENDING_STATES else None,
+        )
+
     def record_new_item(self, item: FeedItem) -> bool:
         """Record an item (``new``, or already judged) unless the feed has it already; a
         ``new`` or ``matched`` one is pending."""
         try:
-            FeedItemModel(
-                item.feed_id, item.key, owner=item.owner, guid=item.guid, title=item.title, link=item.link,
-                url=item.url, size=item.size, published_at=item.published_at, meta=item.meta or None,
-                state=item.state.value, rule=item.rule, reason=item.reason, seen_at=item.seen_at,
-                updated_at=item.updated_at, seen_key=f"{item.seen_at:013d}#{item.feed_id}#{item.key}",
-                search=f"{item.title} {item.link or ''} {item.url or ''}".lower()[:2000],
-                pending=item.feed_id if item.state in PENDING_STATES else None,
-            ).save(condition=FeedItemModel.key.does_not_exist())
+            self._new_item(item).save(condition=FeedItemModel.key.does_not_exist())
         except PutError as exc:
             if _lost(exc):
                 return False
@@ -314,14 +326,8 @@ class FeedRepository:
         return [m.key for m in FeedItemModel.by_pending.query(feed_id)]
 
     def _update_item(self, feed_id: str, key: str, actions: list[Action], condition: Condition) -> FeedItem | None:
-        model = FeedItemModel(feed_id, key)
-        try:
-            model.update(actions=actions, condition=condition)
-        except UpdateError as exc:
-            if _lost(exc):
-                return None
-            raise
-        return to_item(model)
+        model = _updated(FeedItemModel(feed_id, key), actions, condition)
+        return to_item(model) if model is not None else None
 
     def judge_item(self, feed_id: str, key: str, matched: bool, rule: str | None, reason: str,
                    meta: dict[str, Any] | None, now: int) -> FeedItem | None:

@@ -4,11 +4,14 @@ SQS pollers driving the real handlers of app.py, and real HTTP origins."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import boto3
 import pytest
 
+from chalicelib.auth.identity import Identity, Role
+from tests.support.feedserver import FeedServer
 from tests.support.origin import Origin
 
 
@@ -70,3 +73,17 @@ def settled(svc):  # type: ignore[no-untyped-def]
     settle(svc)
     yield
     settle(svc)
+
+
+@pytest.fixture()
+def feed_server() -> Iterator[FeedServer]:
+    """A feed server on loopback (tests/support/feedserver.py)."""
+    with FeedServer() as server:
+        yield server
+
+
+@pytest.fixture()
+def feed_owner() -> Identity:
+    """A user of their own, who owns nothing yet."""
+    name = f"feeder-{uuid.uuid4().hex[:8]}"
+    return Identity(user_id=name, username=name, role=Role.USER)

@@ -5,7 +5,6 @@ automation switch (functions/feeds.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -46,19 +45,13 @@ def as_(svc, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, Caller]:  # t
     return {role: Caller(client, headers) for role, headers in people.items()}
 
 
-@pytest.fixture()
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
+def feed_doc(feed_server: FeedServer, names: list[str]) -> Doc:
+    return Doc(body=rss2("API feed", [Entry(n, feed_server.url(f"/p/{quote(n)}"), f"g-{n}",
+                                            feed_server.url(f"/f/{quote(n)}.bin"), 100) for n in names]))
 
 
-def feed_doc(server: FeedServer, names: list[str]) -> Doc:
-    return Doc(body=rss2("API feed", [Entry(n, server.url(f"/p/{quote(n)}"), f"g-{n}",
-                                            server.url(f"/f/{quote(n)}.bin"), 100) for n in names]))
-
-
-def test_subscribe_list_get_patch_delete_with_roles_and_isolation(as_, server) -> None:  # type: ignore[no-untyped-def]
-    url = server.add("/api1", feed_doc(server, ["One 1080p"]))
+def test_subscribe_list_get_patch_delete_with_roles_and_isolation(as_, feed_server) -> None:  # type: ignore[no-untyped-def]
+    url = feed_server.add("/api1", feed_doc(feed_server, ["One 1080p"]))
     made = as_["user"]("POST", "/feeds", {"url": url, "name": "mine", "interval_minutes": 15,
                                           "headers": {"Cookie": "secret"}, "tags": ["tv"], "priority": "HIGH"})
     assert made.status_code == 201, made.data
@@ -82,8 +75,8 @@ def test_subscribe_list_get_patch_delete_with_roles_and_isolation(as_, server) -
     assert as_["user"]("GET", f"/feeds/{feed['id']}").status_code == 404
 
 
-def test_refresh_items_collect_enqueue_and_search(as_, server) -> None:  # type: ignore[no-untyped-def]
-    url = server.add("/api2", feed_doc(server, ["Alpha S01E01 1080p", "Alpha S01E02 720p", "Beta 1080p"]))
+def test_refresh_items_collect_enqueue_and_search(as_, feed_server) -> None:  # type: ignore[no-untyped-def]
+    url = feed_server.add("/api2", feed_doc(feed_server, ["Alpha S01E01 1080p", "Alpha S01E02 720p", "Beta 1080p"]))
     feed = as_["user"]("POST", "/feeds", {"url": url, "rules": [{"include": ["alpha 1080p"]}]}).data
     answer = as_["user"]("POST", f"/feeds/{feed['id']}/refresh").data
     assert (answer["found"], answer["new"], answer["matched"], answer["enqueued"]) == (3, 3, 1, 1)
@@ -111,8 +104,8 @@ def test_refresh_items_collect_enqueue_and_search(as_, server) -> None:  # type:
     assert as_["user"]("GET", "/feeds/search").status_code == 422
 
 
-def test_refresh_all_bulk_and_analyse(as_, server) -> None:  # type: ignore[no-untyped-def]
-    ids = [as_["other"]("POST", "/feeds", {"url": server.add(f"/bulk{i}", feed_doc(server, [f"b{i}"]))}).data["id"]
+def test_refresh_all_bulk_and_analyse(as_, feed_server) -> None:  # type: ignore[no-untyped-def]
+    ids = [as_["other"]("POST", "/feeds", {"url": feed_server.add(f"/bulk{i}", feed_doc(feed_server, [f"b{i}"]))}).data["id"]
            for i in range(2)]
     everything = as_["other"]("POST", "/feeds/refresh").data
     assert everything["enqueued"] == 2 and {f["feed_id"] for f in everything["feeds"]} == set(ids)
@@ -120,12 +113,12 @@ def test_refresh_all_bulk_and_analyse(as_, server) -> None:  # type: ignore[no-u
     assert bulk["succeeded"] == 1 and bulk["failed"] == 1 and "no feed" in bulk["results"][1]["error"]
     bulk = as_["other"]("POST", "/feeds/bulk", {"action": "delete", "ids": ids}).data
     assert bulk["succeeded"] == 2
-    seen = as_["user"]("POST", "/feeds/analyse", {"url": server.add("/an", feed_doc(server, ["X S03E04 720p"])),
+    seen = as_["user"]("POST", "/feeds/analyse", {"url": feed_server.add("/an", feed_doc(feed_server, ["X S03E04 720p"])),
                                                   "rules": [{"include": ["1080p"]}]})
     assert seen.status_code == 200 and seen.data["items"][0]["metadata"]["season"] == 3
     assert seen.data["items"][0]["verdict"] == {"matched": False, "rule": "rule 1",
                                                 "reason": "no include pattern matched"}
-    refused = as_["user"]("POST", "/feeds/analyse", {"url": server.url("/nothing-here")})
+    refused = as_["user"]("POST", "/feeds/analyse", {"url": feed_server.url("/nothing-here")})
     assert refused.status_code == 422 and "HTTP 404" in refused.data["error"]["message"]
 
 
@@ -137,10 +130,10 @@ def test_the_automation_switch_is_for_admins(as_) -> None:  # type: ignore[no-un
     assert as_["admin"]("POST", "/automation/start").data["running"] is True
 
 
-def test_search_pages_with_a_cursor(as_, server) -> None:  # type: ignore[no-untyped-def]
+def test_search_pages_with_a_cursor(as_, feed_server) -> None:  # type: ignore[no-untyped-def]
     names = [f"pagetest {i}" for i in range(5)]
     feed = as_["viewer"]  # viewers read, but a user subscribes
-    made = as_["user"]("POST", "/feeds", {"url": server.add("/paged", feed_doc(server, names)),
+    made = as_["user"]("POST", "/feeds", {"url": feed_server.add("/paged", feed_doc(feed_server, names)),
                                           "rules": [{"include": ["nothing"]}]}).data
     as_["user"]("POST", f"/feeds/{made['id']}/refresh")
     first = as_["user"]("GET", "/feeds/search?q=pagetest&per_page=3")

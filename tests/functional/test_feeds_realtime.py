@@ -4,7 +4,6 @@ handlers: feed_matched / feed_failed in the `feeds` room, and the streamed `sear
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -15,7 +14,7 @@ from chalicelib.models import ActivityModel
 from local_runtime.ws_gateway import WsGateway
 from tests.functional.test_realtime import gateway, recv, recv_until, send  # noqa: F401 - the fixture
 from tests.support.auth import new_user
-from tests.support.feedserver import Doc, Entry, FeedServer, rss2
+from tests.support.feedserver import Doc, Entry, rss2
 
 
 @pytest.fixture()
@@ -24,19 +23,13 @@ def gw(gateway: WsGateway) -> WsGateway:  # noqa: F811 - the imported fixture
     return gateway
 
 
-@pytest.fixture()
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
-
-
-def test_feed_events_reach_the_feeds_room_and_the_activity_log(svc, gw: WsGateway, server) -> None:  # type: ignore[no-untyped-def]
+def test_feed_events_reach_the_feeds_room_and_the_activity_log(svc, gw: WsGateway, feed_server) -> None:  # type: ignore[no-untyped-def]
     user_id, _, grant = new_user("user")
     who = Identity(user_id, grant["user"]["username"], Role.USER)
-    url = server.add("/ws", Doc(body=rss2("W", [Entry("wanted 1", server.url("/w/1.bin"), "w1"),
-                                                Entry("other", server.url("/w/2.bin"), "w2")])))
+    url = feed_server.add("/ws", Doc(body=rss2("W", [Entry("wanted 1", feed_server.url("/w/1.bin"), "w1"),
+                                                Entry("other", feed_server.url("/w/2.bin"), "w2")])))
     feed = svc.feeds.subscribe(who, {"url": url, "rules": [{"include": ["wanted"]}]})
-    broken = svc.feeds.subscribe(who, {"url": server.add("/gone", Doc(status=500))})
+    broken = svc.feeds.subscribe(who, {"url": feed_server.add("/gone", Doc(status=500))})
     with connect(f"{gw.url}?token={grant['access_token']}") as ws:
         send(ws, action="subscribe", rooms=["feeds"], id="s")
         assert recv_until(ws, lambda msg: msg["type"] == "subscribed")[-1]["rooms"] == ["feeds"]
@@ -51,12 +44,12 @@ def test_feed_events_reach_the_feeds_room_and_the_activity_log(svc, gw: WsGatewa
     assert {"feed.subscribe", "feed.matched", "feed.failed"} <= kinds
 
 
-def test_search_streams_results_then_done(svc, gw: WsGateway, server) -> None:  # type: ignore[no-untyped-def]
+def test_search_streams_results_then_done(svc, gw: WsGateway, feed_server) -> None:  # type: ignore[no-untyped-def]
     user_id, _, grant = new_user("user")
     who = Identity(user_id, grant["user"]["username"], Role.USER)
     tag = uuid.uuid4().hex[:6]
     names = [f"{tag} episode {i}" for i in range(25)] + ["unrelated"]
-    url = server.add("/search", Doc(body=rss2("S", [Entry(n, server.url(f"/s/{quote(n)}"), n) for n in names])))
+    url = feed_server.add("/search", Doc(body=rss2("S", [Entry(n, feed_server.url(f"/s/{quote(n)}"), n) for n in names])))
     feed = svc.feeds.subscribe(who, {"url": url, "rules": [{"include": ["nothing matches this"]}]})
     svc.feeds.refresh(who, feed.id)
     with connect(f"{gw.url}?token={grant['access_token']}") as ws:

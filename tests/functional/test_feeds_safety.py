@@ -10,31 +10,17 @@ import ipaddress
 import resource
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import feedparser
 import pytest
 
 from chalicelib import safehttp
-from chalicelib.auth.identity import Identity, Role
 from chalicelib.feeds.fetch import FeedFetcher, FetchError
 from chalicelib.feeds.schemas import ItemsQuery
 from chalicelib.models import TaskModel
 from chalicelib.urlguard import UrlGuard, refusal
-from tests.support.feedserver import BILLION_LAUGHS, Doc, Entry, FeedServer, external_entity, rss2
-
-
-@pytest.fixture()
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
-
-
-@pytest.fixture()
-def who() -> Identity:
-    name = f"safe-{uuid.uuid4().hex[:8]}"
-    return Identity(user_id=name, username=name, role=Role.USER)
+from tests.support.feedserver import BILLION_LAUGHS, Doc, Entry, external_entity, rss2
 
 
 def test_feedparser_alone_expands_no_entities() -> None:
@@ -52,8 +38,8 @@ def test_feedparser_alone_expands_no_entities() -> None:
     assert hostname not in text
 
 
-def test_xml_bombs_and_external_entities_fail_the_refresh_with_a_reason(svc, server, who) -> None:  # type: ignore[no-untyped-def]
-    secret = server.add("/secret", Doc(body=b"TOP-SECRET-CONTENT", content_type="text/plain"))
+def test_xml_bombs_and_external_entities_fail_the_refresh_with_a_reason(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+    secret = feed_server.add("/secret", Doc(body=b"TOP-SECRET-CONTENT", content_type="text/plain"))
     cases = {
         "/bomb": BILLION_LAUGHS,
         "/xxe-file": external_entity("file:///etc/hostname"),
@@ -62,28 +48,28 @@ def test_xml_bombs_and_external_entities_fail_the_refresh_with_a_reason(svc, ser
         "/bomb-broken": BILLION_LAUGHS.replace(b"</channel></rss>", b"<item><title>cut"),
     }
     for path, body in cases.items():
-        feed = svc.feeds.subscribe(who, {"url": server.add(path, Doc(body=body))})
+        feed = svc.feeds.subscribe(feed_owner, {"url": feed_server.add(path, Doc(body=body))})
         started = time.monotonic()
-        answer = svc.feeds.refresh(who, feed.id)
+        answer = svc.feeds.refresh(feed_owner, feed.id)
         assert time.monotonic() - started < 10
         assert answer["status"] == "failed" and "entities" in answer["error"], (path, answer)
-        assert svc.feeds.get(who, feed.id).last_error == answer["error"]
-    assert server.docs["/secret"].requests == []  # the external entity was never fetched
-    assert list(TaskModel.by_owner.query(who.user_id)) == []
+        assert svc.feeds.get(feed_owner, feed.id).last_error == answer["error"]
+    assert feed_server.docs["/secret"].requests == []  # the external entity was never fetched
+    assert list(TaskModel.by_owner.query(feed_owner.user_id)) == []
 
 
-def test_a_redirect_to_a_private_address_is_refused_on_a_deployed_stage(server) -> None:  # type: ignore[no-untyped-def]
+def test_a_redirect_to_a_private_address_is_refused_on_a_deployed_stage(feed_server) -> None:  # type: ignore[no-untyped-def]
     # The test's own loopback server stands for a public host; everything else private is refused.
     def public_loopback(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         return None if str(ip) == "127.0.0.1" else refusal(ip)
 
     guard = UrlGuard(allow_private=False, refuse=public_loopback)
     fetcher = FeedFetcher(safehttp.session(guard), guard)
-    ok = server.add("/public", Doc(body=rss2("P", [])))
+    ok = feed_server.add("/public", Doc(body=rss2("P", [])))
     assert fetcher.fetch(ok).status == 200
     for target in ("http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/feed", "http://127.0.0.2/x",
                    "http://[::1]:9/"):
-        hop = server.add(f"/hop-{uuid.uuid4().hex[:6]}", Doc(redirect_to=target))
+        hop = feed_server.add(f"/hop-{uuid.uuid4().hex[:6]}", Doc(redirect_to=target))
         with pytest.raises(FetchError) as refused:
             fetcher.fetch(hop)
         assert refused.value.refused and "not a public address" in str(refused.value), target
@@ -92,51 +78,51 @@ def test_a_redirect_to_a_private_address_is_refused_on_a_deployed_stage(server) 
         fetcher.check("http://169.254.169.254/latest/meta-data/")
 
 
-def test_the_size_cap_holds_for_plain_and_compressed_bodies(server) -> None:  # type: ignore[no-untyped-def]
+def test_the_size_cap_holds_for_plain_and_compressed_bodies(feed_server) -> None:  # type: ignore[no-untyped-def]
     guard = UrlGuard(allow_private=True)
     fetcher = FeedFetcher(safehttp.session(guard), guard, max_bytes=200_000)
     big = b"<rss>" + b" " * 1_000_000 + b"</rss>"
-    plain = server.add("/big", Doc(body=big))
+    plain = feed_server.add("/big", Doc(body=big))
     with pytest.raises(FetchError, match="larger than 200000 bytes"):
         fetcher.fetch(plain)
     # A gzip bomb: 1 MB that compresses to ~1 KB; the cap counts what it inflates to.
     doc = Doc(body=big, gzip=True)
-    bomb = server.add("/gzbomb", doc)
+    bomb = feed_server.add("/gzbomb", doc)
     assert len(gzip.compress(big)) < 5_000
     with pytest.raises(FetchError, match="larger than 200000 bytes"):
         fetcher.fetch(bomb)
 
 
-def test_html_in_titles_stays_text(svc, server, who) -> None:  # type: ignore[no-untyped-def]
+def test_html_in_titles_stays_text(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
     """A title is text: what the feed says, never markup the API or the web app interprets
     (the API answers it as a JSON string; the web app renders it with textContent)."""
     raw = '<img src=x onerror="alert(1)">Show & <script>x</script>'
-    feed = svc.feeds.subscribe(who, {"url": server.add("/html", Doc(body=rss2("F", [
-        Entry(raw, server.url("/h/1.bin"), "h1")])))})
-    svc.feeds.refresh(who, feed.id)
-    items, _, _ = svc.feeds.items(who, feed.id, ItemsQuery())
+    feed = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/html", Doc(body=rss2("F", [
+        Entry(raw, feed_server.url("/h/1.bin"), "h1")])))})
+    svc.feeds.refresh(feed_owner, feed.id)
+    items, _, _ = svc.feeds.items(feed_owner, feed.id, ItemsQuery())
     assert [i.view()["title"] for i in items] == [raw]
 
 
-def test_a_feed_of_2000_items(svc, server, who) -> None:  # type: ignore[no-untyped-def]
+def test_a_feed_of_2000_items(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
     names = [f"Big.Show.S01E{i:04d}.720p" for i in range(2000)]
-    doc = Doc(body=rss2("Big", [Entry(n, server.url(f"/big/{i}.bin"), f"big-{i}") for i, n in enumerate(names)]),
+    doc = Doc(body=rss2("Big", [Entry(n, feed_server.url(f"/big/{i}.bin"), f"big-{i}") for i, n in enumerate(names)]),
               etag='"big"')
-    feed = svc.feeds.subscribe(who, {"url": server.add("/2000", doc),
+    feed = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/2000", doc),
                                      "rules": [{"include": ["S01E0007", "S01E1999"]}]})
     started = time.monotonic()
-    answer: dict[str, Any] = svc.feeds.refresh(who, feed.id)
+    answer: dict[str, Any] = svc.feeds.refresh(feed_owner, feed.id)
     first = time.monotonic() - started
     # Within the API's budget it records what it can; the rest is left to the workers (here:
     # refreshed again by hand, as the workers would).
     while answer["status"] == "queued":
-        answer = svc.feeds.refresh(who, feed.id)
-    stored = svc.feeds.get(who, feed.id)
+        answer = svc.feeds.refresh(feed_owner, feed.id)
+    stored = svc.feeds.get(feed_owner, feed.id)
     assert stored.items_seen == 2000
-    assert sorted(t.url for t in TaskModel.by_owner.query(who.user_id)) == [server.url("/big/1999.bin"),
-                                                                            server.url("/big/7.bin")]
-    items, _, _ = svc.feeds.items(who, feed.id, ItemsQuery(state="enqueued"))
+    assert sorted(t.url for t in TaskModel.by_owner.query(feed_owner.user_id)) == [feed_server.url("/big/1999.bin"),
+                                                                            feed_server.url("/big/7.bin")]
+    items, _, _ = svc.feeds.items(feed_owner, feed.id, ItemsQuery(state="enqueued"))
     assert len(items) == 2
-    again = svc.feeds.refresh(who, feed.id)
+    again = svc.feeds.refresh(feed_owner, feed.id)
     assert again["status"] == "not_modified" and again["enqueued"] == 0
     print(f"\n2,000-item feed: first refresh {first:.1f} s")
