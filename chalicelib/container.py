@@ -119,7 +119,8 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     tracing.install()  # X-Ray subsegments for S3, SQS, DynamoDB and origin calls (a no-op outside Lambda)
     clients = clients or make_clients(config)
     guard = UrlGuard(config.allow_private_networks, own_ports=config.own_ports)
-    repo = TaskRepository(WaitingOwners())
+    ddb = dynamodb_client(config)
+    repo = TaskRepository(WaitingOwners(ddb, config.control_table))
     store = ObjectStore(clients.s3, config.bucket)
     queue = WorkQueue(clients.sqs, config.work_queue)
     settings = SettingsStore()
@@ -131,7 +132,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         progress_interval=config.progress_interval,
     )
     activity = ActivityLog(settings)
-    stats = StatsStore(dynamodb_client(config), config.stats_table, config.batches_table, repo, settings)
+    stats = StatsStore(ddb, config.stats_table, config.batches_table, repo, settings)
     downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge)
     accounts = build_accounts(config, settings)
     queue_control = QueueControl(dispatcher.control, dispatcher, queue, activity)

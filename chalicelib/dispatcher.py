@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from pynamodb.exceptions import DeleteError, PutError, UpdateError
@@ -33,7 +33,7 @@ from .activity import ActivityLog
 from .domain.fairness import fair_pick, take_back
 from .domain.states import TaskState
 from .domain.task import Task, rank
-from .fairness.store import WaitingOwners
+from .fairness.store import Waiting, WaitingOwners
 from .models import ControlModel, TaskModel
 from .queuecontrol import ENGINE, QueueStore
 from .repository import TaskRepository, now_ms
@@ -115,7 +115,8 @@ class Dispatcher:
         room = settings.max_concurrent_downloads - len(running)
         # The global queue's head: nothing queued at all ends the round at once (the common
         # kick, after a finish, costs what it did before fairness: two reads).
-        head = self._repo.ids_in_state(TaskState.QUEUED, limit=room) if room > 0 else []
+        head_limit = max(1, room)
+        head = self._repo.ids_in_state(TaskState.QUEUED, limit=head_limit) if room > 0 else []
         if room > 0 and not head:
             return 0
         owner_of = self._repo.owners_of(running)
@@ -126,30 +127,54 @@ class Dispatcher:
             # Every slot is taken: only a slot lent beyond a share can be had back.
             if not any(n > per_user for n in busy.values()):
                 return 0
-            head = self._repo.ids_in_state(TaskState.QUEUED, limit=1)
+            head = self._repo.ids_in_state(TaskState.QUEUED, limit=head_limit)
             if not head:
                 return 0
-        waiting = self.waiting.read()
-        # The head's owners count as waiting even if no add noted them (a bulk write, a
-        # table restored).
-        for owner in set(self._repo.owners_of(head).values()) - set(waiting.noted):
-            waiting.noted[owner] = now_ms()
-            self.waiting.note(owner)
+        # The head's tasks, read once: they are the start of their owners' own queues, and
+        # most picks are among them.
+        known = self._repo.get_many(head)
+        head_owners = {i: t.owner for i, t in known.items()}
+        lent = any(n > per_user for n in busy.values())
+        if len(head) < head_limit and len(set(head_owners.values())) == 1 and not lent:
+            # The whole queue is one user's and no slot is lent: no turns to take, no slot to
+            # take back, nothing more to read.
+            waiting = Waiting({next(iter(head_owners.values())): now_ms()})
+        else:
+            waiting = self.waiting.read()
+            # The head's owners count as waiting even if no add noted them (a bulk write, a
+            # table restored).
+            for owner in set(head_owners.values()) - set(waiting.noted):
+                waiting.noted[owner] = now_ms()
+                self.waiting.note(owner)
         room += self._take_back(waiting.noted, busy, owner_of, room, per_user)
         if room <= 0:
             return 0
-        plan = fair_pick(waiting.noted, busy, waiting.served, room, per_user, self._repo.queue_of,
-                         cap=settings.max_concurrent_downloads)
-        # The picks are read in one BatchGetItem and started side by side, their start messages
-        # sent together: a round costs a few round trips, not three per download it starts.
-        found = self._repo.get_many([pick.task_id for pick in plan.picks])
+        plan = fair_pick(waiting.noted, busy, waiting.served, room, per_user,
+                         self._queue_reader(head, head_owners, head_limit), cap=settings.max_concurrent_downloads)
+        # The picks are read in one BatchGetItem (those of the head are in hand already) and
+        # started side by side, their start messages sent together: a round costs a few round
+        # trips, not three per download it starts.
+        found = {**known, **self._repo.get_many([p.task_id for p in plan.picks if p.task_id not in known])}
         chosen = [t for pick in plan.picks if (t := found.get(pick.task_id)) is not None and t.owner == pick.owner]
         started = [task.owner for task in self._start_all(chosen)]
-        if started:
+        if started and len(waiting.noted) > 1:  # turns matter only between users
             self.waiting.mark_served(started)
         for owner in plan.idle:
             self.waiting.forget(owner, waiting.noted[owner])
         return len(started)
+
+    def _queue_reader(self, head: list[str], owners: dict[str, str], asked: int) -> Callable[[str, int], list[str]]:
+        """``queue_of`` for :func:`fair_pick`, answered from the global queue's head when it can:
+        a user's tasks among the head are the start of that user's own queue (the same rank
+        order), and all of it when the head is the whole queue."""
+
+        def queue_of(owner: str, n: int) -> list[str]:
+            theirs = [i for i in head if owners.get(i) == owner]
+            if n <= len(theirs) or len(head) < asked:
+                return theirs[:n]
+            return self._repo.queue_of(owner, n)
+
+        return queue_of
 
     def _take_back(
         self, owners: Iterable[str], busy: dict[str, int], owner_of: dict[str, str], room: int, per_user: int

@@ -175,9 +175,6 @@ class ControlModel(Model):
     dirty = BooleanAttribute(null=True)
     updated_at = NumberAttribute(null=True)
     members = UnicodeSetAttribute(null=True)  # the enabled admins (chalicelib/auth/admins.py)
-    # ``queue#waiting`` (chalicelib/fairness/store.py): user id -> epoch ms.
-    noted = PlainMapAttribute(null=True)
-    served = PlainMapAttribute(null=True)
 
 
 class ConnectionModel(Model):

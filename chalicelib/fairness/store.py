@@ -1,7 +1,8 @@
 """The users with queued work, and when each was last given a slot: one control-table item.
 
-``pk = "queue#waiting"`` holds two maps of user id -> epoch ms: ``noted`` (when a download of
-theirs last became queued) and ``served`` (when the dispatcher last started one of theirs).
+``pk = "queue#waiting"`` holds, per user, ``n:<user id>`` (epoch ms when a download of theirs
+last became queued) and ``s:<user id>`` (when the dispatcher last started one of theirs). They
+are top-level attributes, so every write is one UpdateItem that also makes the item if needed.
 The dispatcher reads the item once per round instead of walking the global queue, so a user
 with ten thousand queued downloads cannot hide another user's one behind them.
 
@@ -21,8 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from typing import Any
 
 from ..models import ControlModel
 
@@ -30,14 +30,11 @@ WAITING_KEY = "queue#waiting"
 NOTE_EVERY = 10.0
 FORGET_AFTER_MS = 60_000
 _MAX_REMEMBERED = 4096
+_NOTED, _SERVED = "n:", "s:"
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _code(exc: Exception) -> str | None:
-    return getattr(exc, "cause_response_code", None)
 
 
 @dataclass(frozen=True)
@@ -47,10 +44,23 @@ class Waiting:
 
 
 class WaitingOwners:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, dynamodb: Any | None = None, table: str | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        """``dynamodb``: a low-level client (made from the control table's model if None)."""
+        self._db = dynamodb
+        self._table = table or ControlModel.Meta.table_name
         self._clock = clock
         self._lock = threading.Lock()
         self._recent: dict[str, float] = {}
+
+    @property
+    def db(self) -> Any:
+        if self._db is None:
+            import boto3
+
+            self._db = boto3.session.Session(region_name=ControlModel.Meta.region).client("dynamodb")
+        return self._db
 
     def note(self, owner: str) -> None:
         """``owner`` has queued work (at most one write per NOTE_EVERY s per process)."""
@@ -62,26 +72,26 @@ class WaitingOwners:
                 self._recent.clear()
             self._recent[owner] = now
         try:
-            self._set(ControlModel.noted, {owner: _now_ms()})
+            self._set({_NOTED + owner: _now_ms()})
         except Exception:
             with self._lock:
                 self._recent.pop(owner, None)  # not written: the next add tries again
             raise
 
     def read(self) -> Waiting:
-        try:
-            item = ControlModel.get(WAITING_KEY, consistent_read=True)
-        except DoesNotExist:
-            return Waiting()
-        return Waiting(
-            {k: int(v) for k, v in (item.noted or {}).items()}, {k: int(v) for k, v in (item.served or {}).items()}
-        )
+        answer = self.db.get_item(TableName=self._table, Key={"pk": {"S": WAITING_KEY}}, ConsistentRead=True)
+        out = Waiting()
+        for name, value in (answer.get("Item") or {}).items():
+            target = out.noted if name.startswith(_NOTED) else out.served if name.startswith(_SERVED) else None
+            if target is not None and "N" in value:
+                target[name[2:]] = int(value["N"])
+        return out
 
     def mark_served(self, owners: Iterable[str], at: int | None = None) -> None:
         at = _now_ms() if at is None else at
-        values = dict.fromkeys(owners, at)
+        values = {_SERVED + o: at for o in owners}
         if values:
-            self._set(ControlModel.served, values)
+            self._set(values)
 
     def forget(self, owner: str, noted: int) -> bool:
         """Drop ``owner`` (their queue was found empty) if still noted at ``noted`` and that is
@@ -89,29 +99,24 @@ class WaitingOwners:
         if _now_ms() - noted < FORGET_AFTER_MS:
             return False
         try:
-            ControlModel(WAITING_KEY).update(
-                actions=[ControlModel.noted[owner].remove(), ControlModel.served[owner].remove()],  # type: ignore[index]
-                condition=ControlModel.noted[owner] == noted,  # type: ignore[index]
+            self.db.update_item(
+                TableName=self._table, Key={"pk": {"S": WAITING_KEY}}, UpdateExpression="REMOVE #n, #s",
+                ConditionExpression="#n = :n", ExpressionAttributeNames={"#n": _NOTED + owner, "#s": _SERVED + owner},
+                ExpressionAttributeValues={":n": {"N": str(noted)}},
             )
-        except UpdateError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
             raise
         with self._lock:
             self._recent.pop(owner, None)
         return True
 
-    @staticmethod
-    def _set(attr: object, values: dict[str, int]) -> None:
-        actions = [attr[k].set(v) for k, v in values.items()]  # type: ignore[index]
-        try:
-            ControlModel(WAITING_KEY).update(actions=actions)
-            return
-        except UpdateError as exc:
-            if _code(exc) != "ValidationException":
-                raise
-        # The item or its maps do not exist yet (a nested SET needs its map): make them.
-        ControlModel(WAITING_KEY).update(actions=[
-            ControlModel.noted.set(ControlModel.noted | {}), ControlModel.served.set(ControlModel.served | {}),
-        ])
-        ControlModel(WAITING_KEY).update(actions=actions)
+    def _set(self, values: dict[str, int]) -> None:
+        names = {f"#a{i}": name for i, name in enumerate(values)}
+        self.db.update_item(
+            TableName=self._table, Key={"pk": {"S": WAITING_KEY}},
+            UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":v{i}": {"N": str(v)} for i, v in enumerate(values.values())},
+        )

@@ -5,6 +5,7 @@ that crawls goes back to the queue when someone else waits."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from typing import Any
 
@@ -95,3 +96,19 @@ def test_a_crawling_download_goes_back_to_the_queue_when_someone_else_waits(svc,
     assert done.state == TaskState.COMPLETED
     # With nobody waiting any more, the crawl runs again.
     wait_until(svc, slow, lambda t: t.state == TaskState.DOWNLOADING, 30, "the crawl to start again")
+
+
+def test_a_user_is_forgotten_only_once_quiet_and_never_over_a_newer_note(svc) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.fairness.store import FORGET_AFTER_MS
+
+    waiting = svc.dispatcher.waiting
+    old = int(time.time() * 1000) - FORGET_AFTER_MS - 1000
+    waiting._set({"n:quiet": old, "n:racing": old, "n:recent": int(time.time() * 1000)})
+    waiting.mark_served(["quiet"], at=5)
+    seen = waiting.read()
+    assert seen.noted["quiet"] == old and seen.served == {"quiet": 5}
+    assert not waiting.forget("recent", seen.noted["recent"])  # noted within the last minute: kept
+    waiting._set({"n:racing": old + 1})  # an add noted them again after the dispatcher's read
+    assert not waiting.forget("racing", seen.noted["racing"])
+    assert waiting.forget("quiet", seen.noted["quiet"])
+    assert set(waiting.read().noted) == {"racing", "recent"} and waiting.read().served == {}
