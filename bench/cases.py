@@ -197,7 +197,7 @@ def _stop_tree(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _aws_env(rt: Runtime) -> dict[str, str]:
-    return {"AWS_ENDPOINT_URL": rt.endpoint, "AWS_EC2_METADATA_DISABLED": "true"}
+    return {"AWS_ENDPOINT_URL": rt.s3_endpoint, "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 def curl_aws(rt: Runtime, url: str, key: str, case: str, size: int, origin_pid: int | None,
@@ -205,7 +205,7 @@ def curl_aws(rt: Runtime, url: str, key: str, case: str, size: int, origin_pid: 
     """What a user types: ``curl -s URL | aws s3 cp - s3://bucket/key``."""
     script = (
         f"curl -sfS {shlex.quote(url)} | {shlex.quote(AWS)} s3 cp - s3://{BUCKET}/{key} "
-        f"--endpoint-url {rt.endpoint} --only-show-errors"
+        f"--endpoint-url {rt.s3_endpoint} --only-show-errors"
     )
     return run_tool(rt, CURL, script, key, case, size, origin_pid, timeout, workdir, _aws_env(rt))
 
@@ -218,7 +218,7 @@ def aria2c_aws(rt: Runtime, url: str, key: str, case: str, size: int, origin_pid
         f"aria2c -q -x{connections} -s{connections} --file-allocation=none --allow-overwrite=true "
         f"--auto-file-renaming=false -d {shlex.quote(str(tmp))} -o download.bin {shlex.quote(url)}\n"
         f"{shlex.quote(AWS)} s3 cp {shlex.quote(str(tmp / 'download.bin'))} s3://{BUCKET}/{key} "
-        f"--endpoint-url {rt.endpoint} --only-show-errors"
+        f"--endpoint-url {rt.s3_endpoint} --only-show-errors"
     )
     try:
         return run_tool(rt, f"aria2c -x{connections} + aws s3 cp", script, key, case, size, origin_pid,
@@ -231,7 +231,7 @@ def rclone_copyurl(rt: Runtime, url: str, key: str, case: str, size: int, origin
                    timeout: float, workdir: Path) -> Result:
     """``rclone copyurl`` straight into the bucket (an on-the-fly S3 remote, default tuning)."""
     remote = (
-        f":s3,provider=Other,endpoint='{rt.endpoint}',access_key_id=testing,secret_access_key=testing,"
+        f":s3,provider=Other,endpoint='{rt.s3_endpoint}',access_key_id=testing,secret_access_key=testing,"
         f"region=us-east-1,force_path_style=true:{BUCKET}/{key}"
     )
     # --s3-no-head: moto answers 400 to the HEAD ?versionId=null rclone sends after a multipart upload.

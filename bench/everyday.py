@@ -300,7 +300,7 @@ class Everyday:
             f"aria2c -q -j{SLOTS} --file-allocation=none --allow-overwrite=true --auto-file-renaming=false "
             f"-d {shlex.quote(str(tmp))} -i {shlex.quote(str(self._list(paths_)))}\n"
             f"{shlex.quote(AWS)} s3 cp --recursive {shlex.quote(str(tmp))} s3://{BUCKET}/{prefix}/ "
-            f"--endpoint-url {self.rt.endpoint} --only-show-errors"
+            f"--endpoint-url {self.rt.s3_endpoint} --only-show-errors"
         )
         try:
             return self._tool(ARIA, script, case, prefix, paths_, total)
@@ -312,7 +312,7 @@ class Everyday:
         prefix = f"baseline/{case}/curl"
         script = (
             f"while read -r url; do curl -sfS \"$url\" | {shlex.quote(AWS)} s3 cp - "
-            f"\"s3://{BUCKET}/{prefix}/$(basename \"$url\")\" --endpoint-url {self.rt.endpoint} --only-show-errors; "
+            f"\"s3://{BUCKET}/{prefix}/$(basename \"$url\")\" --endpoint-url {self.rt.s3_endpoint} --only-show-errors; "
             f"done < {shlex.quote(str(self._list(paths_)))}"
         )
         return self._tool(LOOP, script, case, prefix, paths_, total)

@@ -94,6 +94,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true",
                    help="sample the unthrottled Haul run with py-spy (installed from PyPI into ~/.cache if "
                         "missing) and print where the emulator's and the workers' time goes")
+    p.add_argument("--sink", choices=["embedded", "localstack"], default="embedded",
+                   help="embedded: everything in the runtime's moto server; localstack: S3 and SQS in LocalStack "
+                        "on this machine (localstack/host.py; `make .venv-localstack/.installed` first), "
+                        "DynamoDB on moto, and the tools write into the same LocalStack")
     p.add_argument("--origin", choices=["fast", "test"], default="fast",
                    help="fast: bench/origin.py (sendfile, own process); test: tests/support/origin.py")
     p.add_argument("--workdir", type=Path, help="where to put the source files (default: a new temp dir, "
@@ -155,6 +159,8 @@ class Bench:
         self.counts = everyday.QUICK if args.quick else everyday.FULL
         self.everyday_files: dict[str, SourceFile] = {}
         self.everyday: dict[str, Any] | None = None
+        self.sink_env: dict[str, str] = {}
+        self.sink: subprocess.Popen[bytes] | None = None
 
     # -- set-up ---------------------------------------------------------------------------
     def make_files(self) -> None:
@@ -190,6 +196,41 @@ class Bench:
         self.origin = Origin(self.args.origin, serve, self.workdir / "origin.log", self.workdir / "origin-trace.txt")
         return self.origin
 
+    def start_sink(self) -> None:
+        """LocalStack's S3 and SQS on this machine (the durability harness's localstack/host.py)."""
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("haul_localstack_host", ROOT / "localstack" / "host.py")
+        assert spec is not None and spec.loader is not None
+        host = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(host)
+        if not host.VENV_PYTHON.exists():
+            raise RuntimeError("LocalStack's venv is missing: run `make .venv-localstack/.installed` first")
+        port = host._free_port()
+        endpoint = f"http://127.0.0.1:{port}"
+        (self.workdir / "localstack").mkdir(exist_ok=True)
+        self.sink = host.start(self.workdir / "localstack", port)
+        began = time.monotonic()
+        while not host._ready(endpoint):
+            if self.sink.poll() is not None or time.monotonic() - began > 180:
+                raise RuntimeError(f"LocalStack did not start; see {self.workdir / 'localstack' / 'localstack.log'}")
+            time.sleep(0.5)
+        self.sink_env = {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ENDPOINT_URL_SQS": endpoint}
+        self.notes.append(f"sink: LocalStack's S3 and SQS at {endpoint} (DynamoDB on the runtime's moto); "
+                          "LocalStack's CPU is in the 'others' column")
+        say(f"  LocalStack (S3, SQS) ready at {endpoint} in {time.monotonic() - began:.1f} s")
+
+    def stop_sink(self) -> None:
+        if self.sink is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.sink.pid, signal.SIGTERM)
+            try:
+                self.sink.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.sink.pid, signal.SIGKILL)
+                self.sink.wait()
+            self.sink = None
+
     def url(self, size: int, throttled: bool = False) -> str:
         assert self.origin is not None
         name = self.files[size].name
@@ -203,6 +244,7 @@ class Bench:
         began = time.monotonic()
         interval = progress_interval or self.args.progress_interval
         env = {"HAUL_PROGRESS_INTERVAL": f"{interval:g}"} if interval else {}
+        env.update(self.sink_env)
         with Runtime(log, processes or self.args.processes, threads or self.args.threads, env) as rt:
             rt.progress_interval = interval
             say(f"  runtime up in {time.monotonic() - began:.1f} s (emulator :{rt.aws_port}, API :{rt.api_port}, "
@@ -378,6 +420,8 @@ class Bench:
         for note in self.tools_missing.values():
             self.notes.append(note + "; skipped")
             say("  " + note + "; skipped")
+        if self.args.sink == "localstack":
+            self.start_sink()
         self.make_files()
         self.start_origin()
         say(f"  origin ({self.args.origin}) on :{self.origin.port if self.origin else '?'}")
@@ -402,7 +446,7 @@ class Bench:
                 "quick": self.args.quick, "part_size_mib": self.args.part_size,
                 "parallel_parts": self.args.parallel_parts, "processes": self.args.processes,
                 "threads": self.args.threads, "origin": self.args.origin, "repeat": self.args.repeat,
-                "progress_interval": self.args.progress_interval,
+                "progress_interval": self.args.progress_interval, "sink": self.args.sink,
                 "throttle_bps_per_connection": THROTTLE,
                 "sizes": {k: human(v) for k, v in vars(self.sizes).items()},
             },
@@ -442,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if bench.origin is not None:
             bench.origin.stop()
+        bench.stop_sink()
         if not args.keep and not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
         elif args.keep:

@@ -100,6 +100,11 @@ class Runtime:
         return f"http://127.0.0.1:{self.aws_port}"
 
     @property
+    def s3_endpoint(self) -> str:
+        """Where the bucket is: the embedded emulator, or a second backend (--sink localstack)."""
+        return self.env.get("AWS_ENDPOINT_URL_S3") or self.endpoint
+
+    @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.api_port}/api/v1"
 
@@ -138,7 +143,7 @@ class Runtime:
         self.s3 = boto3.session.Session(
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
         ).client(
-            "s3", endpoint_url=self.endpoint,
+            "s3", endpoint_url=self.s3_endpoint,
             config=BotoConfig(s3={"addressing_style": "path"}, read_timeout=300, retries={"max_attempts": 3}),
         )
 

@@ -13,9 +13,10 @@ from pynamodb.expressions.update import Action as UpdateAction
 
 from . import alltasks, listing
 from .activity import ActivityLog
+from .admission import plan
 from .auth.identity import Identity, Role
 from .dispatcher import Dispatcher
-from .domain import filenames, ordering
+from .domain import ordering
 from .domain.states import Action, InvalidTransition, TaskState, apply, sources
 from .domain.task import Task, rank
 from .domain.urls import dedupe_key
@@ -35,7 +36,7 @@ _TASK_ID = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 
 # A URL already in one of these states (for the same user) is a duplicate: adding it again
 # answers with that download. A failed or cancelled one is not (adding it again is a retry).
-DUPLICATE_STATES = frozenset({TaskState.QUEUED, TaskState.DOWNLOADING, TaskState.PAUSED, TaskState.COMPLETED})
+DUPLICATE_STATES = frozenset(plan.DUPLICATE_STATES)
 # How many earlier tasks of one URL duplicate detection looks at (newest first).
 _DUPLICATE_SCAN = 50
 _TASK_FIELDS = [f.name for f in fields(Task)]
@@ -104,27 +105,7 @@ class DownloadService:
                 return AddedTask.of(existing, duplicate=True)
         task_id = str(uuid.uuid4())
         created = now_ms()
-        filename = req.filename or filenames.from_url(req.url)
-        task = Task(
-            id=task_id,
-            owner=who.user_id,
-            url=req.url,
-            filename=filename,
-            key=f"downloads/{task_id}/{filename}",
-            priority=req.priority,
-            order=created * 1000,
-            headers=dict(req.headers),
-            checksum=req.checksum,
-            batch_id=batch_id,
-            batch_name=req.batch_name,
-            category=req.category,
-            tags=list(req.tags),
-            filename_locked=req.filename is not None,
-            created_at=created,
-            updated_at=created,
-            heartbeat=created,
-            speed_limit=req.speed_limit,
-        )
+        task = plan.new_task(who.user_id, req, task_id, created, batch_id=batch_id)
         self.repo.create(task, actor=who.username)
         log.info("task %s: added (queued) %s", task_id, req.url)
         self.activity.record(
