@@ -8,6 +8,7 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from chalicelib.container import services
+from chalicelib.errors import ApiError
 from chalicelib.schemas import parse
 from chalicelib.setup.models import Complete, TestFeed, TestNotification
 
@@ -17,8 +18,16 @@ blueprint = Blueprint(__name__)
 
 
 def _token(request: Request) -> str | None:
+    """The deployed stage's one-time setup token: the X-Setup-Token header or the body's setup_token."""
     headers: Any = request.headers or {}
-    return headers.get("x-setup-token")
+    if headers.get("x-setup-token"):
+        return str(headers["x-setup-token"])
+    try:
+        body = json_body(request)
+    except ApiError:
+        return None
+    token = body.get("setup_token") if isinstance(body, dict) else None
+    return token if isinstance(token, str) else None
 
 
 @route(blueprint, "/setup/status", ["GET"], role=PUBLIC, tag="setup")

@@ -210,6 +210,7 @@ class LocalRuntime:
         config = self.app.CONFIG
         bootstrap(config, boto3.session.Session(region_name=config.region))
         accounts = self._accounts(warm())
+        self._report_data_dir()
         # Before the API: a healthy API means the gateway listens. The stream pollers run in
         # worker 0, apart from the emulator, as the fan-out function runs in its own sandbox.
         self.realtime.start(self.app, with_pollers=False)
@@ -249,6 +250,16 @@ class LocalRuntime:
         threading.Thread(
             target=self._resume_interrupted, args=(services(), started_ms), daemon=True
         ).start()
+
+    @staticmethod
+    def _report_data_dir() -> None:
+        """GET /health/detailed shows the embedded install's data directory and its size."""
+        from chalicelib.health.service import add_probe
+
+        from .datadir import usage
+
+        if usage() is not None:
+            add_probe("data_dir", lambda: {"status": "ok", **(usage() or {})})
 
     def _accounts(self, svc: Any) -> str:
         """The scripted first admin (HAUL_ADMIN_USER / HAUL_ADMIN_PASSWORD), or how to make one."""

@@ -71,7 +71,9 @@ class SetupService:
             {"name": "notification", "required": False, "done": bool(marks.get("notification")),
              "hint": "try a notification with POST /setup/test-notification"},
         ]
-        return {"open": open_, "complete": not open_, "steps": steps,
+        gate = getattr(self.accounts, "setup_gate", None)
+        return {"open": open_, "complete": not open_, "token_required": bool(getattr(gate, "required", False)),
+                "steps": steps,
                 "needs": [s["name"] for s in steps if not s["done"]]}
 
     def test_feed(self, req: TestFeed, token: str | None) -> dict[str, Any]:
@@ -107,6 +109,7 @@ class SetupService:
     def complete(self, req: Complete, token: str | None) -> dict[str, Any]:
         """Create the first admin and log them in; the wizard closes."""
         self.gate(token)
-        grant = self.accounts.setup(Setup(username=req.username, password=req.password))
+        grant = self.accounts.setup(Setup(username=req.username, password=req.password,
+                                          setup_token=req.setup_token or token))
         self.marks.note("completed")
         return grant.view()  # type: ignore[no-any-return]

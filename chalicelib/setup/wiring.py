@@ -26,4 +26,4 @@ def build_setup(accounts: Any, s3: Any, bucket: str, repo: Any, feeds: Any, noti
 
     return SetupService(accounts, SetupMarks(), storage_ok,
                         lambda: bool(repo.ids_in_state(TaskState.COMPLETED, limit=1)), feed_check,
-                        notify.senders, guard)
+                        notify.senders, guard, check_token=lambda token: accounts.setup_gate.check(token))

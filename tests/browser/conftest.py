@@ -170,12 +170,16 @@ def backend() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def runtime(backend: str) -> Iterator[RuntimeProcess]:
-    # A fresh install: no admin until the first test creates one in the page.
-    rt = RuntimeProcess("browser", {"HAUL_ADMIN_USER": "", "HAUL_ADMIN_PASSWORD": "", "HAUL_ALLOW_PRIVATE_NETWORKS": "true",
-                                    "HAUL_WORKER_PROCESSES": "1",
-                                    # Short tokens: the page refreshes its token silently while the tests run.
-                                    "HAUL_ACCESS_TOKEN_SECONDS": str(TOKEN_SECONDS)},
+def runtime(backend: str, request: pytest.FixtureRequest) -> Iterator[RuntimeProcess]:
+    # A fresh install: no admin until the first test creates one in the page. Each module has a
+    # stage (tables, queues, bucket) of its own: emulators started in one pytest process share
+    # moto's state, and `make test` may run several browser modules in one worker.
+    module = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
+    stage = "browser" if module == "webapp" else f"br-{module}"
+    rt = RuntimeProcess(stage, {"HAUL_ADMIN_USER": "", "HAUL_ADMIN_PASSWORD": "", "HAUL_ALLOW_PRIVATE_NETWORKS": "true",
+                                "HAUL_WORKER_PROCESSES": "1",
+                                # Short tokens: the page refreshes its token silently while the tests run.
+                                "HAUL_ACCESS_TOKEN_SECONDS": str(TOKEN_SECONDS)},
                         aws_endpoint=backend).start(timeout=120)
     yield rt
     rt.stop()

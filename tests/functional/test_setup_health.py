@@ -139,3 +139,28 @@ def test_the_worker_heartbeat_is_reported(api, svc, workers, origin, settled) ->
     workers_check = api("GET", "/health/detailed", headers=admin).json_body["checks"]["workers"]
     assert workers_check["status"] == "ok" and workers_check["heartbeat_age_s"] < 60
 
+
+
+def test_a_deployed_stage_needs_its_setup_token(api, svc, fresh, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.errors import Forbidden
+
+    class Token:
+        required = True
+
+        def check(self, presented: str | None) -> None:
+            if presented != "one-time-token":
+                raise Forbidden("the setup token is wrong", [{"field": "setup_token", "message": "is wrong"}])
+
+    monkeypatch.setattr(svc.accounts, "setup_gate", Token())
+    assert api("GET", "/setup/status").json_body["token_required"] is True
+    body = {"kind": "webhook", "url": "http://127.0.0.1:9/"}
+    assert api("POST", "/setup/test-notification", body).status_code == 403
+    assert api("POST", "/setup/test-notification", {**body, "setup_token": "guess"}).status_code == 403
+    admin = {"username": "first-admin", "password": "correct horse battery staple"}
+    assert api("POST", "/setup/complete", admin).status_code == 403
+    assert api("POST", "/setup/complete", admin, headers={"X-Setup-Token": "nope"}).status_code == 403
+    tried = api("POST", "/setup/test-notification", body, headers={"X-Setup-Token": "one-time-token"})
+    assert tried.status_code == 200 and tried.json_body["ok"] is False  # nothing listens there
+    done = api("POST", "/setup/complete", {**admin, "setup_token": "one-time-token"})
+    assert done.status_code == 201, done.body
+    assert api("POST", "/setup/complete", {**admin, "setup_token": "one-time-token"}).status_code == 403
