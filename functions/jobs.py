@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -17,6 +16,7 @@ from chalicelib.jobs.schedule import iso
 from chalicelib.schemas import parse
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
+from .queues import each_message
 
 blueprint = Blueprint(__name__)
 log = logging.getLogger("haul.jobs")
@@ -109,12 +109,4 @@ def tick() -> dict[str, int]:
 def handle_runs(event: SQSEvent) -> dict[str, Any]:
     """The jobs queue: one run per message. A run's own failure is recorded in its history;
     only a failure to record it returns the message (SQS retries, then its dead-letter queue)."""
-    failures = []
-    for record in event:
-        raw = record.to_dict()
-        try:
-            _jobs().execute(json.loads(record.body))
-        except Exception:
-            log.exception("job run message %s could not be handled", raw.get("messageId"))
-            failures.append({"itemIdentifier": raw.get("messageId")})
-    return {"batchItemFailures": failures}
+    return each_message(event, lambda body: _jobs().execute(body), log, "job run")

@@ -3,7 +3,6 @@ consumer that turns download changes into events (chalicelib/notify/). Wiring on
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from chalicelib.notify.wiring import register_push
 from chalicelib.schemas import parse
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
+from .queues import each_message
 
 blueprint = Blueprint(__name__)
 log = logging.getLogger("haul.notify")
@@ -118,15 +118,7 @@ def handle_deliveries(event: SQSEvent) -> dict[str, Any]:
     """The notify queue: one attempt per message. A target's failure is retried by a delayed
     copy of the message (chalicelib/notify/service.py); only a failure to record it returns
     the message to SQS."""
-    failures = []
-    for record in event:
-        raw = record.to_dict()
-        try:
-            _notify().deliver(json.loads(record.body))
-        except Exception:
-            log.exception("notification message %s could not be handled", raw.get("messageId"))
-            failures.append({"itemIdentifier": raw.get("messageId")})
-    return {"batchItemFailures": failures}
+    return each_message(event, lambda body: _notify().deliver(body), log, "notification")
 
 
 def _batch_tasks(batch_id: str, owner: str) -> list[Any]:

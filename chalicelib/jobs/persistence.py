@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
 
 from .. import cursors
 from ..models import JobModel, JobRunModel
@@ -30,6 +31,28 @@ RUN_RETENTION_DAYS = 90
 
 def _failed_condition(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def save_if(model: Model, condition: Condition) -> bool:
+    """Save ``model`` if ``condition`` holds; False (nothing written) if it does not."""
+    try:
+        model.save(condition=condition)
+    except PutError as exc:
+        if _failed_condition(exc):
+            return False
+        raise
+    return True
+
+
+def update_if(model: Model, actions: list[Any], condition: Condition) -> bool:
+    """Update ``model``'s item if ``condition`` holds; False (nothing written) if it does not."""
+    try:
+        model.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if _failed_condition(exc):
+            return False
+        raise
+    return True
 
 
 def _int(value: Any) -> int | None:
@@ -80,13 +103,7 @@ class JobStore:
 
     def replace(self, job: Job, seen_updated_at: int) -> bool:
         """Write the job's new definition unless it changed since it was read."""
-        try:
-            _model_of(job).save(condition=JobModel.updated_at == seen_updated_at)
-        except PutError as exc:
-            if _failed_condition(exc):
-                return False
-            raise
-        return True
+        return save_if(_model_of(job), JobModel.updated_at == seen_updated_at)
 
     def remove(self, job_id: str) -> bool:
         try:
@@ -123,16 +140,8 @@ class JobStore:
     def claim_slot(self, job_id: str, slot: int, next_slot: int, now_ms: int) -> bool:
         """Move the job from ``slot`` to ``next_slot``; False if another tick did it first (or the
         job was disabled, changed or deleted meanwhile)."""
-        try:
-            JobModel(job_id).update(
-                actions=[JobModel.next_run.set(next_slot)],
-                condition=(JobModel.next_run == slot) & (JobModel.due == DUE),
-            )
-        except UpdateError as exc:
-            if _failed_condition(exc):
-                return False
-            raise
-        return True
+        return update_if(JobModel(job_id), [JobModel.next_run.set(next_slot)],
+                         (JobModel.next_run == slot) & (JobModel.due == DUE))
 
     def note_run(self, job_id: str, status: str, at_ms: int, error: str | None,
                  memory: dict[str, Any] | None = None) -> None:
@@ -158,13 +167,7 @@ class RunStore:
             created_key=run.sk,
             expires=datetime.fromtimestamp(run.queued_at / 1000 + RUN_RETENTION_DAYS * 86400, tz=UTC),
         )
-        try:
-            model.save(condition=JobRunModel.sk.does_not_exist())
-        except PutError as exc:
-            if _failed_condition(exc):
-                return False
-            raise
-        return True
+        return save_if(model, JobRunModel.sk.does_not_exist())
 
     def find(self, job_id: str, sk: str) -> JobRun | None:
         try:
@@ -174,16 +177,9 @@ class RunStore:
 
     def start(self, job_id: str, sk: str, now_ms: int) -> bool:
         """queued -> running; False if the run was started already (a duplicate delivery)."""
-        try:
-            JobRunModel(job_id, sk).update(
-                actions=[JobRunModel.status.set(RunStatus.RUNNING.value), JobRunModel.started_at.set(now_ms)],
-                condition=JobRunModel.status == RunStatus.QUEUED.value,
-            )
-        except UpdateError as exc:
-            if _failed_condition(exc):
-                return False
-            raise
-        return True
+        return update_if(JobRunModel(job_id, sk),
+                         [JobRunModel.status.set(RunStatus.RUNNING.value), JobRunModel.started_at.set(now_ms)],
+                         JobRunModel.status == RunStatus.QUEUED.value)
 
     def finish(self, job_id: str, sk: str, status: RunStatus, now_ms: int, result: str | None,
                error: str | None) -> None:

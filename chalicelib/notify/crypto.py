@@ -18,6 +18,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from ..auth.secret import CachedSecret, SecretUnreadable
+
 
 class KeyUnavailable(RuntimeError):
     pass
@@ -51,15 +53,17 @@ class SecretBox:
 
 
 def secrets_manager_material(name: str, client_factory: Callable[[], Any]) -> Callable[[], str]:
+    secret = CachedSecret(name, client_factory)
+
     def read() -> str:
         try:
-            value = client_factory().get_secret_value(SecretId=name)["SecretString"]
-        except Exception as exc:  # noqa: BLE001 - any failure means no key
-            raise KeyUnavailable(f"cannot read the notification key secret {name!r}: {exc}") from None
+            value = secret.value()
+        except SecretUnreadable as exc:
+            raise KeyUnavailable(f"cannot read the notification key: {exc}") from None
         try:
             parsed = json.loads(value)
         except ValueError:
-            return str(value)
+            return value
         return str(parsed.get("key", "")) if isinstance(parsed, dict) else str(parsed)
 
     return read

@@ -9,10 +9,11 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from pynamodb.expressions.condition import Condition
 
 from .. import cursors
+from ..jobs.persistence import save_if, update_if
 from ..models import ControlModel, NotifyDeliveryModel, NotifyTargetModel
 from .models import Delivery, DeliveryStatus, Target
 
@@ -48,15 +49,8 @@ class TargetStore:
             has_secret=t.has_secret, header_names=t.header_names, events=set(t.events) or None, enabled=t.enabled,
             created_key=f"{t.created_at:013d}#{t.id}", created_at=t.created_at, updated_at=t.updated_at,
         )
-        condition = (NotifyTargetModel.id.does_not_exist() if seen_updated_at is None
-                     else NotifyTargetModel.updated_at == seen_updated_at)
-        try:
-            model.save(condition=condition)
-        except PutError as exc:
-            if _failed_condition(exc):
-                return False
-            raise
-        return True
+        return save_if(model, NotifyTargetModel.id.does_not_exist() if seen_updated_at is None
+                       else NotifyTargetModel.updated_at == seen_updated_at)
 
     def find(self, target_id: str) -> Target | None:
         try:
@@ -87,13 +81,7 @@ class DeliveryStore:
             created_at=d.created_at, updated_at=d.updated_at,
             expires=datetime.fromtimestamp(d.created_at / 1000 + DELIVERY_RETENTION_DAYS * 86400, tz=UTC),
         )
-        try:
-            model.save(condition=NotifyDeliveryModel.id.does_not_exist())
-        except PutError as exc:
-            if _failed_condition(exc):
-                return False
-            raise
-        return True
+        return save_if(model, NotifyDeliveryModel.id.does_not_exist())
 
     def find(self, delivery_id: str) -> Delivery | None:
         try:
@@ -112,14 +100,7 @@ class DeliveryStore:
             actions.append(NotifyDeliveryModel.response.set(response))
         if status == DeliveryStatus.DELIVERED:
             actions.append(NotifyDeliveryModel.delivered_at.set(now_ms))
-        try:
-            NotifyDeliveryModel(delivery_id).update(actions=actions,
-                                                    condition=NotifyDeliveryModel.attempts == attempt - 1)
-        except UpdateError as exc:
-            if _failed_condition(exc):
-                return False
-            raise
-        return True
+        return update_if(NotifyDeliveryModel(delivery_id), actions, NotifyDeliveryModel.attempts == attempt - 1)
 
     def page(self, owner: str | None, *, status: str | None, target_id: str | None, event: str | None,
              since: int | None, per_page: int, cursor: str | None) -> tuple[list[Delivery], int, str | None]:

@@ -17,12 +17,12 @@ from chalicelib.jobs.models import CreateJob, HistoryQuery, Job, RunStatus
 from chalicelib.jobs.persistence import JobStore
 from chalicelib.models import JobModel, JobRunModel
 from chalicelib.schemas import AddDownload
+from tests.support.api import json_caller
 from tests.support.auth import new_user
 from tests.support.engine import wait_finished
 from tests.support.origin import Resource
 from tests.support.wait import wait_for
 
-P = "/api/v1"
 HOUR = 3_600_000
 
 
@@ -261,15 +261,7 @@ def api(svc, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     from app import app
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
-    client = Client(app)
-
-    def call(headers: dict[str, str], method: str, path: str, body: Any = None) -> Any:
-        resp = client.http.request(method, P + path, headers={"Content-Type": "application/json", **headers},
-                                   body=b"" if body is None else json.dumps(body).encode())
-        assert resp.status_code < 500, resp.body
-        return resp
-
-    return call
+    return json_caller(Client(app))
 
 
 def test_the_jobs_api(jobs, api, workers) -> None:

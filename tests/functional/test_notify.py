@@ -22,13 +22,13 @@ from chalicelib.notify import signing
 from chalicelib.schemas import AddDownload
 from chalicelib.urlguard import UrlGuard
 from local_runtime.stream_poller import StreamPoller, stream_sources
+from tests.support.api import json_caller
 from tests.support.auth import new_user
 from tests.support.engine import wait_finished
 from tests.support.origin import Resource
 from tests.support.receiver import Receiver
 from tests.support.wait import wait_for
 
-P = "/api/v1"
 SECRET = "a webhook secret of some length"
 
 
@@ -48,15 +48,7 @@ def notify(svc, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def
 def api(svc):  # type: ignore[no-untyped-def]
     from app import app
 
-    client = Client(app)
-
-    def call(headers: dict[str, str], method: str, path: str, body: Any = None) -> Any:
-        resp = client.http.request(method, P + path, headers={"Content-Type": "application/json", **headers},
-                                   body=b"" if body is None else json.dumps(body).encode())
-        assert resp.status_code < 500, resp.body
-        return resp
-
-    return call
+    return json_caller(Client(app))
 
 
 @pytest.fixture()
