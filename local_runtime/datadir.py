@@ -126,6 +126,10 @@ class DataDir:
         self.written_by_moto = moto_version
         atomic_write(self.path / "format.json", json.dumps({"format": FORMAT, "moto": moto_version}).encode())
 
+    def descriptors(self) -> list[int]:
+        """What a forked child must close so as not to hold the directory's lock."""
+        return [self._lock_fd] if self._lock_fd is not None else []
+
     def close(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # (releases the flock)

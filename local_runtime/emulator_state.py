@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import copyreg
+import gc
 import hashlib
 import io
 import logging
@@ -46,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from .datadir import atomic_write
+from .orphans import set_parent_death_signal
 
 log = logging.getLogger("haul.local.state")
 
@@ -289,6 +291,7 @@ class EmulatorState:
         self._compacted_at = time.monotonic()
         self._sqs_seen = 0
         self.snapshots = 0
+        self.close_in_child: list[int] = []  # descriptors a snapshot process must not keep (the lock)
 
     # -- start
     def open(self) -> list[str]:
@@ -443,10 +446,13 @@ class EmulatorState:
     def _child(self, compact: bool, generation: int) -> None:
         code = 1
         try:
+            # Dies with its parent (a snapshot the runtime did not live to see is not needed:
+            # the journal has it), and does not hold the data directory's lock for it.
+            set_parent_death_signal(signal.SIGKILL)
+            for fd in self.close_in_child:
+                os.close(fd)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            import gc
-
             gc.disable()
             if compact:
                 atomic_write(self._snapshot_path(generation), dump("dynamodb"))

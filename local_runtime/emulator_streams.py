@@ -80,7 +80,7 @@ def _clamped_get(original: Callable[..., Any]) -> Callable[..., Any]:
     return get
 
 
-def _expire(backend: Any, now: float) -> None:
+def _expire(now: float) -> None:
     with _issued_lock:
         while _issued and now - _issued[0][0] > ITERATOR_SECONDS:
             _, owner, arn = _issued.popleft()
@@ -92,7 +92,7 @@ def _remember(backend: Any, arns: list[str]) -> None:
     with _issued_lock:
         for arn in arns:
             _issued.append((now, backend, arn))
-    _expire(backend, now)
+    _expire(now)
 
 
 def _expiring_get_shard_iterator(original: Callable[..., Any]) -> Callable[..., Any]:
