@@ -138,6 +138,64 @@ class DiskBuffer:
         return False
 
 
+class JoinedBuffer:
+    """A completed multipart object: its parts' blobs, read one after the other (nothing copied:
+    CompleteMultipartUpload hands the parts' files to the object). Read-only, as an S3 object is."""
+
+    _rolled = True
+
+    def __init__(self, paths: list[str]) -> None:
+        self.names = paths
+        self._pos = 0
+
+    def _sizes(self) -> list[int]:
+        return [DiskBuffer(p).size() for p in self.names]
+
+    def size(self) -> int:
+        return sum(self._sizes())
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size()}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = self.size() - self._pos if size is None or size < 0 else size
+        chunks = []
+        start = 0
+        for path, length in zip(self.names, self._sizes(), strict=True):
+            if want <= 0:
+                break
+            if self._pos < start + length:
+                part = DiskBuffer(path)
+                part.seek(self._pos - start)
+                chunk = part.read(min(want, start + length - self._pos))
+                chunks.append(chunk)
+                self._pos += len(chunk)
+                want -= len(chunk)
+            start += length
+        return b"".join(chunks)
+
+    def write(self, data: Any) -> int:
+        raise io.UnsupportedOperation("a completed multipart object is not written in place")
+
+    def truncate(self, size: int | None = None) -> int:
+        raise io.UnsupportedOperation("a completed multipart object is not written in place")
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+
 # -- describing keys and uploads ----------------------------------------------------------------
 
 
@@ -150,9 +208,7 @@ class _Describer(pickle.Pickler):
         if isinstance(obj, FakeKey):
             state = {k: v for k, v in obj.__dict__.items() if k not in ("_value_buffer", "lock")}
             state["multipart"] = None
-            buffer = obj.__dict__.get("_value_buffer")
-            blob = os.path.basename(buffer.name) if isinstance(buffer, DiskBuffer) else None
-            return _restore_key, (state, blob)
+            return _restore_key, (state, _blobs_of(obj))
         if isinstance(obj, type(threading.Lock())):
             return threading.Lock, ()
         return NotImplemented
@@ -164,21 +220,27 @@ def _describe(obj: Any) -> bytes:
     return out.getvalue()
 
 
-def _restore_key(state: dict[str, Any], blob: str | None) -> Any:
+def _restore_key(state: dict[str, Any], blobs: list[str]) -> Any:
     from moto.s3.models import FakeKey
 
     store = _active[0] or _loading[0]
-    assert store is not None and blob is not None
+    assert store is not None and blobs
     key: Any = FakeKey.__new__(FakeKey)
     key.__dict__.update(state)
-    key._value_buffer = DiskBuffer(str(store.blobs / blob))
+    paths = [str(store.blobs / b) for b in blobs]
+    key._value_buffer = DiskBuffer(paths[0]) if len(paths) == 1 else JoinedBuffer(paths)
     key.lock = threading.Lock()
     return key
 
 
-def _blob_of(key: Any) -> str | None:
+def _blobs_of(key: Any) -> list[str]:
+    """The blobs holding a key's bytes, in order ([] if they are not in blobs)."""
     buffer = getattr(key, "_value_buffer", None)
-    return os.path.basename(buffer.name) if isinstance(buffer, DiskBuffer) else None
+    if isinstance(buffer, DiskBuffer):
+        return [os.path.basename(buffer.name)]
+    if isinstance(buffer, JoinedBuffer):
+        return [os.path.basename(p) for p in buffer.names]
+    return []
 
 
 # -- the store -----------------------------------------------------------------------------------
@@ -190,7 +252,8 @@ class FileStore:
         self.blobs = root / "blobs"
         self.buckets = root / "buckets"
         self.report: list[str] = []
-        self._key_blobs: dict[tuple[str, str], str] = {}  # (bucket, key): blob
+        self._key_blobs: dict[tuple[str, str], list[str]] = {}  # (bucket, key): its blobs
+        self._object_blobs: set[str] = set()  # every blob an object holds (parts handed over too)
         self._uploads: dict[tuple[str, str], dict[int, str]] = {}  # (bucket, upload id): {part: blob}
         self._locks = [threading.Lock() for _ in range(64)]
 
@@ -209,15 +272,15 @@ class FileStore:
     def _upload_dir(self, bucket: str, upload_id: str) -> Path:
         return self._bucket_dir(bucket) / "uploads" / upload_id
 
-    def _drop_blob(self, blob: str | None) -> None:
-        if blob:
+    def _drop_blob(self, blob: str | None, keep: set[str] | frozenset[str] = frozenset()) -> None:
+        if blob and blob not in keep:
             (self.blobs / blob).unlink(missing_ok=True)
 
-    def _own_blob(self, key: Any) -> str:
-        """The key's blob; a key whose bytes are elsewhere (made before the store was active, or
+    def _own_blobs(self, key: Any) -> list[str]:
+        """The key's blobs; a key whose bytes are elsewhere (made before the store was active, or
         copied by moto) gets one now."""
-        blob = _blob_of(key)
-        if blob is None:
+        blobs = _blobs_of(key)
+        if not blobs:
             with key.lock:
                 key._value_buffer.seek(0)
                 data = key._value_buffer.read()
@@ -225,17 +288,19 @@ class FileStore:
             buffer.write(data)
             old, key._value_buffer = key._value_buffer, buffer
             old.close()
-            blob = os.path.basename(buffer.name)
-        return blob
+            blobs = [os.path.basename(buffer.name)]
+        return blobs
 
     # -- after a request changed something
     def sync_bucket(self, backend: Any, bucket_name: str) -> None:
         bucket = backend.buckets.get(bucket_name)
         directory = self._bucket_dir(bucket_name)
         if bucket is None:
-            for (b, k), blob in list(self._key_blobs.items()):
+            for (b, k), blobs in list(self._key_blobs.items()):
                 if b == bucket_name:
-                    self._drop_blob(blob)
+                    for blob in blobs:
+                        self._drop_blob(blob)
+                        self._object_blobs.discard(blob)
                     del self._key_blobs[(b, k)]
             shutil.rmtree(directory, ignore_errors=True)
             return
@@ -257,18 +322,20 @@ class FileStore:
         with self._lock_for("key", bucket_name, key_name):
             key = bucket.keys.get(key_name) if bucket is not None else None
             path = self._key_path(bucket_name, key_name)
-            previous = self._key_blobs.get((bucket_name, key_name))
+            previous = self._key_blobs.get((bucket_name, key_name), [])
+            blobs: list[str] = []
             if key is None or getattr(key, "is_delete_marker", False):
                 path.unlink(missing_ok=True)
                 self._key_blobs.pop((bucket_name, key_name), None)
-                self._drop_blob(previous)
-                return
-            blob = self._own_blob(key)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, _describe({"name": key_name, "key": key}), durable=False)
-            self._key_blobs[(bucket_name, key_name)] = blob
-            if previous != blob:
-                self._drop_blob(previous)
+            else:
+                blobs = self._own_blobs(key)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, _describe({"name": key_name, "key": key}), durable=False)
+                self._key_blobs[(bucket_name, key_name)] = blobs
+                self._object_blobs.update(blobs)
+            for blob in set(previous) - set(blobs):
+                self._object_blobs.discard(blob)
+                self._drop_blob(blob)
 
     def sync_upload(self, backend: Any, bucket_name: str, upload_id: str, part: int | None) -> None:
         bucket = backend.buckets.get(bucket_name)
@@ -276,9 +343,9 @@ class FileStore:
         directory = self._upload_dir(bucket_name, upload_id)
         with self._lock_for("upload", bucket_name, upload_id):
             parts = self._uploads.get((bucket_name, upload_id))
-            if upload is None:  # completed or aborted: its parts are garbage
+            if upload is None:  # completed or aborted: its parts are garbage, unless an object holds them
                 for blob in (parts or {}).values():
-                    self._drop_blob(blob)
+                    self._drop_blob(blob, keep=self._object_blobs)
                 self._uploads.pop((bucket_name, upload_id), None)
                 shutil.rmtree(directory, ignore_errors=True)
                 return
@@ -293,12 +360,12 @@ class FileStore:
             key = upload.parts.get(part)
             if key is None:
                 return
-            blob = self._own_blob(key)
+            blob = self._own_blobs(key)[0]
             atomic_write(directory / str(part), _describe({"part": part, "key": key}), durable=False)
             previous = parts.get(part)
             parts[part] = blob
             if previous != blob:
-                self._drop_blob(previous)
+                self._drop_blob(previous, keep=self._object_blobs)
 
     # -- at start
     def load(self) -> None:
@@ -323,12 +390,14 @@ class FileStore:
                 if found is None:
                     continue
                 key = found["key"]
-                if not (self.blobs / (_blob_of(key) or "-")).exists():
+                blobs = _blobs_of(key)
+                if not blobs or not all((self.blobs / b).exists() for b in blobs):
                     self.report.append(f"object {found['name']!r}: its file is missing; dropped")
                     path.unlink()
                     continue
                 bucket.keys[found["name"]] = key
-                self._key_blobs[(directory.name, found["name"])] = _blob_of(key) or ""
+                self._key_blobs[(directory.name, found["name"])] = blobs
+                self._object_blobs.update(blobs)
                 objects += 1
                 stored += int(key.contentsize or 0)
             for upload_dir in sorted((directory / "uploads").glob("*")) if (directory / "uploads").exists() else []:
@@ -339,22 +408,23 @@ class FileStore:
                 upload: Any = FakeMultipart.__new__(FakeMultipart)
                 upload.__dict__.update(found["upload"])
                 upload.parts, upload.partlist = {}, []
-                blobs: dict[int, str] = {}
+                part_blobs: dict[int, str] = {}
                 for part_path in upload_dir.iterdir():
                     if not part_path.name.isdigit():
                         continue
                     part = self._read(part_path)
-                    if part is None or not (self.blobs / (_blob_of(part["key"]) or "-")).exists():
+                    held = _blobs_of(part["key"]) if part is not None else []
+                    if part is None or len(held) != 1 or not (self.blobs / held[0]).exists():
                         part_path.unlink(missing_ok=True)
                         continue
                     upload.parts[part["part"]] = part["key"]
                     insort(upload.partlist, part["part"])
-                    blobs[part["part"]] = _blob_of(part["key"]) or ""
+                    part_blobs[part["part"]] = held[0]
                     parts += 1
                 bucket.multiparts[upload.id] = upload
-                self._uploads[(directory.name, upload.id)] = blobs
+                self._uploads[(directory.name, upload.id)] = part_blobs
                 uploads += 1
-        used = set(self._key_blobs.values()) | {b for p in self._uploads.values() for b in p.values()}
+        used = self._object_blobs | {b for p in self._uploads.values() for b in p.values()}
         garbage = [p for p in self.blobs.iterdir() if p.name not in used]
         for path in garbage:
             path.unlink(missing_ok=True)
@@ -402,6 +472,15 @@ def deactivate(store: FileStore) -> None:
 def new_buffer() -> DiskBuffer | None:
     store = _active[0]
     return store.new_buffer() if store is not None else None
+
+
+def joined(parts: list[Any]) -> JoinedBuffer | None:
+    """With a data directory, a completed object made of its parts' blobs as they are (None:
+    copy them)."""
+    buffers = [getattr(p, "_value_buffer", None) for p in parts]
+    if _active[0] is None or not all(isinstance(b, DiskBuffer) for b in buffers):
+        return None
+    return JoinedBuffer([b.name for b in buffers])  # type: ignore[union-attr]
 
 
 # -- where moto's S3 requests are watched -------------------------------------------------------

@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .emulator_files import DiskBuffer, new_buffer, owned_buffer
+from .emulator_files import DiskBuffer, JoinedBuffer, joined, new_buffer, owned_buffer
 
 _CHUNK = 8 << 20
 
@@ -60,7 +60,7 @@ class _Assembled:
 
     __slots__ = ("buffer", "size")
 
-    def __init__(self, buffer: tempfile.SpooledTemporaryFile[bytes] | DiskBuffer, size: int) -> None:
+    def __init__(self, buffer: tempfile.SpooledTemporaryFile[bytes] | DiskBuffer | JoinedBuffer, size: int) -> None:
         self.buffer = buffer
         self.size = size
 
@@ -71,7 +71,7 @@ class _Assembled:
         buffer, self.buffer = self.buffer, None  # type: ignore[assignment]
         if buffer is None:
             raise RuntimeError("an assembled multipart object can only be adopted once")
-        if isinstance(buffer, DiskBuffer):  # a data directory's blob: the key's own from now on
+        if isinstance(buffer, (DiskBuffer, JoinedBuffer)):  # a data directory's blobs: the key's own now
             old = key._value_buffer
             key._value_buffer = buffer
             old.close()
@@ -228,6 +228,9 @@ def _assemble(
     new page cache on the VMs this runs on, against ~0.2 s reused)."""
     from moto.settings import get_s3_default_key_buffer_size
 
+    handed_over = joined(parts)
+    if handed_over is not None:
+        return _checksummed(parts, composite, new_hasher, handed_over)
     max_size = get_s3_default_key_buffer_size()
     total = sum(int(part.contentsize) for part in parts)
     # With a data directory, straight into the blob the object keeps (emulator_files).
@@ -274,6 +277,29 @@ def _assemble(
         if isinstance(buffer, DiskBuffer):
             os.unlink(buffer.name)
         raise
+    return _Assembled(buffer, total), part_digests, whole
+
+
+def _checksummed(
+    parts: list[Any], composite: bool, new_hasher: Callable[[], _Hasher], buffer: JoinedBuffer
+) -> tuple[_Assembled, list[bytes], _Hasher]:
+    """With a data directory: the object is its parts' files, handed over as they are (nothing
+    copied); the parts are read once, for the checksums."""
+    total = sum(int(part.contentsize) for part in parts)
+    whole = new_hasher()
+    part_digests: list[bytes] = []
+    scratch = memoryview(bytearray(min(_CHUNK, max(total, 1))))
+    offset = 0
+    for part in parts:
+        hasher = new_hasher() if composite else whole
+        with part.lock:
+            for chunk in _chunks(part, scratch):
+                hasher.update(chunk)
+                offset += len(chunk)
+        if composite:
+            part_digests.append(hasher.digest())
+    if offset != total:
+        raise RuntimeError(f"multipart parts changed while completing ({offset} != {total} bytes)")
     return _Assembled(buffer, total), part_digests, whole
 
 

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import boto3
 
-from local_runtime import emulator, emulator_state
+from local_runtime import emulator_state
+from local_runtime.emulator import _lock as emulator_lock
 
 REGION = "us-east-1"
 
 
-def test_journal_and_snapshot_cut(emulator: str, tmp_path: Path) -> None:  # noqa: F811 -- the fixture
+def test_journal_and_snapshot_cut(emulator: str, tmp_path: Path) -> None:
     ddb = boto3.client("dynamodb", endpoint_url=emulator, region_name=REGION)
-    state = emulator_state.EmulatorState(tmp_path, emulator_lock())
+    state = emulator_state.EmulatorState(tmp_path, emulator_lock)
     state.open()
     try:
         name = f"journal-{uuid.uuid4().hex[:8]}"
@@ -58,7 +59,3 @@ def test_journal_and_snapshot_cut(emulator: str, tmp_path: Path) -> None:  # noq
         f.write(b"\x10\x00\x00\x00\x00\x00\x00\x00abc")
     entries, good2, size2 = emulator_state.read_journal(journal_file)
     assert len(entries) == 2 and good2 == good and size2 == good + 11
-
-
-def emulator_lock() -> object:
-    return emulator._lock
