@@ -46,12 +46,35 @@ from .datadir import atomic_write
 log = logging.getLogger("haul.local.state")
 
 
-class DiskBuffer:
+class _Positioned:
+    """What moto asks of a key's buffer besides reading and writing: a position."""
+
+    _rolled = True  # (for code that asks whether a SpooledTemporaryFile is on disk)
+    _pos = 0
+
+    def size(self) -> int:
+        raise NotImplementedError
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size()}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        pass
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+
+class DiskBuffer(_Positioned):
     """A file-like view of one blob, for moto's FakeKey: reads and writes go straight to the
     file at the buffer's position; a descriptor is held only between ``fileno()`` and
     ``close()``. Closing never deletes the file (the store decides when a blob is garbage)."""
-
-    _rolled = True  # (for code that asks whether a SpooledTemporaryFile is on disk)
 
     def __init__(self, path: str) -> None:
         self.name = path
@@ -77,14 +100,6 @@ class DiskBuffer:
             return os.stat(self.name).st_size
         except FileNotFoundError:
             return 0
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size()}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
 
     def read(self, size: int | None = -1) -> bytes:
         def read(fd: int) -> bytes:
@@ -122,9 +137,6 @@ class DiskBuffer:
         self._with_fd(os.O_WRONLY | os.O_CREAT, lambda fd: os.ftruncate(fd, size))
         return size
 
-    def flush(self) -> None:
-        pass
-
     def rollover(self) -> None:
         pass
 
@@ -133,16 +145,10 @@ class DiskBuffer:
             os.close(self._fd)
             self._fd = None
 
-    @property
-    def closed(self) -> bool:
-        return False
 
-
-class JoinedBuffer:
+class JoinedBuffer(_Positioned):
     """A completed multipart object: its parts' blobs, read one after the other (nothing copied:
     CompleteMultipartUpload hands the parts' files to the object). Read-only, as an S3 object is."""
-
-    _rolled = True
 
     def __init__(self, paths: list[str]) -> None:
         self.names = paths
@@ -153,14 +159,6 @@ class JoinedBuffer:
 
     def size(self) -> int:
         return sum(self._sizes())
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size()}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
 
     def read(self, size: int | None = -1) -> bytes:
         want = self.size() - self._pos if size is None or size < 0 else size
@@ -185,15 +183,8 @@ class JoinedBuffer:
     def truncate(self, size: int | None = None) -> int:
         raise io.UnsupportedOperation("a completed multipart object is not written in place")
 
-    def flush(self) -> None:
-        pass
-
     def close(self) -> None:
         pass
-
-    @property
-    def closed(self) -> bool:
-        return False
 
 
 # -- describing keys and uploads ----------------------------------------------------------------
