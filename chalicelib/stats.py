@@ -11,19 +11,23 @@ Storage: each counter is a top-level number attribute (``n_<counter>`` on a stat
 one ``ADD`` creates the item and the counter when they are missing (DynamoDB cannot ``ADD``
 into a map that does not exist yet).
 
-Retries and double counting: Lambda retries a stream batch whose handler raised (halving it
-with BisectBatchOnFunctionError), and ``ADD`` is not idempotent. So :meth:`apply` raises only
-*before its first write*: every record is decoded and every delta computed first (a record
-that cannot be read is logged and skipped, not raised on), and once one write has landed a
-failing write is logged and dropped instead of raised. A retried (or bisected) batch
-therefore never re-applies a write; the price is that a write DynamoDB still refuses after
-the SDK's own retries is lost (and logged), an undercount rather than a double count. That
-costs nothing per record (no markers, no transactions), which matters on the hottest
-stream consumer: every progress write of a task in a batch is a record.
+Retries and double counting: Lambda retries a stream batch whose handler raised (or timed
+out) with the same records, and ``ADD`` is not idempotent. So every write carries the batch's
+token (the time of its first record and a digest of its records' sequence numbers, the same
+on every try of the batch) and is conditional on the item not having it yet: it adds the
+token to the item's ``applied`` set in the same UpdateItem. A write that landed before the
+failure is refused on the retry (and skipped), the others land: the counters are exact
+whatever write the consumer failed or died at, with no extra write and no transaction. The
+set keeps the ``KEEP`` newest tokens (trimmed by a separate idempotent ``DELETE`` once it
+holds twice as many), so a retry stays exact while fewer than ``KEEP`` other batches wrote
+the same item in between; a shard retries a batch before it reads on, so only other shards'
+batches can (a table has a handful). Bisecting a failed batch (BisectBatchOnFunctionError,
+not configured for this consumer) would give its halves new tokens: keep it off.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -51,6 +55,8 @@ GAUGE_MAX_AGE = 1.0
 BATCH_STATE_PREFIX = "s_"
 COUNTER_PREFIX = "n_"
 _BATCH_COUNTERS = ("items", "sized", "total_bytes", "done_bytes")
+APPLIED = "applied"  # the tokens of the batches an item's counters include (the newest KEEP)
+KEEP = 64
 
 
 def plain(value: Any) -> Any:
@@ -98,7 +104,7 @@ class ApplyReport:
     records: int
     changes: int
     writes: int
-    dropped: int
+    skipped: int  # refused: applied by an earlier try of the batch, or into a batch item that is gone
 
 
 def _update(values: Mapping[str, int], prefix: str | None = None) -> tuple[list[str], dict[str, str], dict[str, Any]]:
@@ -145,23 +151,32 @@ class StatsStore:
             if change is not None:
                 changes.append(change)
         deltas = agg.deltas(changes)
-        writes = self._writes(deltas)
-        done = dropped = 0
-        for kwargs in writes:
+        token = batch_token(records)
+        done = skipped = 0
+        for kwargs in self._writes(deltas):
+            once(kwargs, token)
             try:
-                self.db.update_item(**kwargs)
+                answer = self.db.update_item(**kwargs)
             except Exception as exc:
-                if _condition_failed(exc):  # a batch item that is gone (the batch was deleted)
-                    done += 1
+                if _condition_failed(exc):  # applied by an earlier try, or a batch item that is gone
+                    skipped += 1
                     continue
-                if done == 0:
-                    raise  # nothing applied yet: the whole batch may be retried safely
-                dropped += 1
-                log.exception("stats: dropped a counter write for %s (not retried: a retry would double count)",
-                              kwargs.get("Key"))
-                continue
+                raise  # the batch is retried; the writes that landed are refused then
             done += 1
-        return ApplyReport(len(records), deltas.changes, done, dropped)
+            self._trim(kwargs, answer)
+        return ApplyReport(len(records), deltas.changes, done, skipped)
+
+    def _trim(self, kwargs: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
+        """Forget all but the ``KEEP`` newest tokens of an item that holds twice as many."""
+        tokens = sorted((answer.get("Attributes") or {}).get(APPLIED, {}).get("SS") or [])
+        if len(tokens) <= 2 * KEEP:
+            return
+        try:
+            self.db.update_item(TableName=kwargs["TableName"], Key=kwargs["Key"], UpdateExpression="DELETE #ap :old",
+                                ExpressionAttributeNames={"#ap": APPLIED},
+                                ExpressionAttributeValues={":old": {"SS": tokens[:-KEEP]}})
+        except Exception:  # only the set's size depends on it; the next write trims again
+            log.exception("stats: could not trim the applied tokens of %s", kwargs["Key"])
 
     def _writes(self, deltas: agg.Deltas) -> list[dict[str, Any]]:
         now = now_ms()
@@ -367,6 +382,31 @@ def _eta(remaining: int, speed: int) -> int | None:
 def _condition_failed(exc: Exception) -> bool:
     response = getattr(exc, "response", None) or {}
     return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def batch_token(records: list[Mapping[str, Any]]) -> str:
+    """The same on every try of a batch: its first record's time (so tokens sort about as their
+    batches came) and a digest of its records' sequence numbers (event ids where none)."""
+    digest = hashlib.sha256()
+    for record in records:
+        seq = (record.get("dynamodb") or {}).get("SequenceNumber") or record.get("eventID") or ""
+        digest.update(f"{seq};".encode())
+    created = (records[0].get("dynamodb") or {}).get("ApproximateCreationDateTime") if records else None
+    at = int(float(created) * 1000) if isinstance(created, (int, float, Decimal)) else 0
+    return f"{at:013d}.{digest.hexdigest()[:24]}"
+
+
+def once(kwargs: dict[str, Any], token: str) -> None:
+    """Make a counter write apply once per batch: only if the item lacks the batch's token,
+    which it adds (and returns the item's tokens, for trimming)."""
+    kwargs["ExpressionAttributeNames"]["#ap"] = APPLIED
+    kwargs["ExpressionAttributeValues"][":tok"] = {"S": token}
+    kwargs["ExpressionAttributeValues"][":toks"] = {"SS": [token]}
+    kwargs["UpdateExpression"] += " ADD #ap :toks" if " ADD " not in kwargs["UpdateExpression"] else ", #ap :toks"
+    fresh = "NOT contains(#ap, :tok)"
+    kwargs["ConditionExpression"] = f"({kwargs['ConditionExpression']}) AND {fresh}" if kwargs.get(
+        "ConditionExpression") else fresh
+    kwargs["ReturnValues"] = "UPDATED_NEW"
 
 
 def utc_now() -> datetime:

@@ -39,8 +39,8 @@ def handle_changes(event: DynamoDBEvent) -> None:
     """The stream handler: apply a batch of task changes to the counters and batch summaries."""
     began = time.monotonic()
     report = services().stats.apply(event.to_dict().get("Records") or [])
-    log.debug("stats: %d record(s), %d change(s), %d write(s), %d dropped in %.0f ms", report.records,
-              report.changes, report.writes, report.dropped, (time.monotonic() - began) * 1000)
+    log.debug("stats: %d record(s), %d change(s), %d write(s), %d skipped in %.0f ms", report.records,
+              report.changes, report.writes, report.skipped, (time.monotonic() - began) * 1000)
 
 
 class ScopeQuery(_Strict):

@@ -54,18 +54,24 @@ def make_task(owner: str, **over: Any) -> dict[str, Any]:
 
 
 class CountingClient:
-    """The DynamoDB client, counting update_item calls; ``fail_on``: those call numbers raise."""
+    """The DynamoDB client, counting update_item calls; ``fail_on``: those call numbers raise
+    before they run, ``lose_on``: those run and then raise (a crash or a timeout after DynamoDB
+    applied the write, its answer lost)."""
 
-    def __init__(self, inner: Any, fail_on: set[int] | None = None) -> None:
+    def __init__(self, inner: Any, fail_on: set[int] | None = None, lose_on: set[int] | None = None) -> None:
         self._inner = inner
         self.updates = 0
         self.fail_on = fail_on or set()
+        self.lose_on = lose_on or set()
 
     def update_item(self, **kwargs: Any) -> Any:
         self.updates += 1
         if self.updates in self.fail_on:
             raise RuntimeError(f"injected failure of write {self.updates}")
-        return self._inner.update_item(**kwargs)
+        answer = self._inner.update_item(**kwargs)
+        if self.updates in self.lose_on:
+            raise RuntimeError(f"injected crash after write {self.updates}")
+        return answer
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -170,22 +176,42 @@ def test_a_batch_of_records_is_coalesced_into_few_writes(svc) -> None:  # type: 
     print(f"\n2,000 INSERTs: {client.updates} writes in {elapsed:.1f} s")
 
 
-def test_a_failure_before_the_first_write_is_retried_whole_and_after_it_never_double_counts(
-    svc, owner: str,  # type: ignore[no-untyped-def]
+def test_a_batch_failing_half_way_is_retried_and_counts_exactly_once(
+    svc, owner: str, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
+    """Issue #12 item 6: the consumer dies half-way through a batch (its third write landed,
+    the answer lost), Lambda retries the same records, twice: every counter is exact."""
+    import chalicelib.stats as stats_module
+
     scope = f"u#{owner}"
-    records = [record(None, make_task(owner)) for _ in range(3)]
-    failing = store_with(svc, CountingClient(svc.stats.db, fail_on={1}))
+    host = f"h-{owner}.example"
+    records = [record(None, make_task(owner, host=host)) for _ in range(5)]
+    crashing = CountingClient(svc.stats.db, lose_on={3})
     with pytest.raises(RuntimeError):
-        failing.apply(records)  # nothing landed: Lambda retries the batch
-    assert svc.stats.state_counts(scope)["queued"] == 0
-    report = svc.stats.apply(records)  # the retry
-    assert svc.stats.state_counts(scope)["queued"] == 3 and report.dropped == 0
-    # A write failing after others landed is dropped (logged), not raised: no retry re-adds them.
-    more = [record(None, make_task(owner)) for _ in range(2)]
-    partial = store_with(svc, CountingClient(svc.stats.db, fail_on={3}))
-    report = partial.apply(more)
-    assert report.dropped == 1 and report.writes >= 1
+        store_with(svc, crashing).apply(records)
+    assert crashing.updates == 3
+    report = svc.stats.apply(records)  # Lambda's retry: the same records
+    assert report.skipped == 3 and report.writes > 0
+    again = svc.stats.apply(records)  # and once more (a retry after a lost success)
+    assert again.writes == 0
+    assert svc.stats.state_counts(scope)["queued"] == 5
+    assert svc.stats.overview(scope, datetime.now(tz=UTC))["downloads"]["total"] == 5
+    (row,) = [r for r in svc.stats.breakdown(scope, "host", 50)["items"] if r["key"] == host]
+    assert row["added"] == 5
+    # A failure before a write (refused by DynamoDB) is retried the same way.
+    more = [record(None, make_task(owner, host=host)) for _ in range(2)]
+    with pytest.raises(RuntimeError):
+        store_with(svc, CountingClient(svc.stats.db, fail_on={2})).apply(more)
+    svc.stats.apply(more)
+    assert svc.stats.state_counts(scope)["queued"] == 7
+    # Each item keeps a bounded set of tokens; fresh batches are never taken for retried ones.
+    monkeypatch.setattr(stats_module, "KEEP", 2)
+    for _ in range(6):
+        svc.stats.apply([record(None, make_task(owner, host=host))])
+    assert svc.stats.state_counts(scope)["queued"] == 13
+    gauge = svc.stats.db.get_item(TableName=svc.stats.stats_table, Key={"scope": {"S": scope}, "key": {"S": "gauge"}},
+                                  ConsistentRead=True)["Item"]
+    assert 2 <= len(gauge[stats_module.APPLIED]["SS"]) <= 4
 
 
 def test_batch_summaries_follow_their_tasks_and_a_deleted_batch_stays_deleted(svc, owner: str) -> None:  # type: ignore[no-untyped-def]
