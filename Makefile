@@ -52,6 +52,11 @@ browser:
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium chromium-driver; \
 	fi
 
+# A report, not in `make test`: 500 then 5,000 downloads in the web app's store (docs/performance.md).
+.PHONY: webapp-5000
+webapp-5000: $(STAMP) browser
+	HAUL_WEBAPP_5000=1 $(PY) -m pytest tests/browser/test_webapp_5000.py -q -s
+
 # The web app's vendored front-end libraries (exact versions in tools/vendor_web.py), fetched
 # with npm pack from the npm registry; the committed files are what runs (no Node at run time).
 .PHONY: vendor-web

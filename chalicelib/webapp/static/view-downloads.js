@@ -1,7 +1,8 @@
 // Downloads: a page of the API's list (filters, search, sort, cursors), each row kept live by
 // the WebSocket; per-row actions, multi-select with bulk actions. A table on wide screens, cards
 // on narrow ones (the same markup, laid out by CSS).
-import { html, useState, useEffect, useMemo, useStore, bytes, speed, duration, ago, percent, href, setQuery, debounce } from "./lib.js";
+import { Component } from "./preact.js";
+import { html, useState, useEffect, useMemo, bytes, speed, duration, ago, percent, href, setQuery, debounce } from "./lib.js";
 import { request, api, can } from "./session.js";
 import { tasks, membership, toast, watchTask } from "./live.js";
 import { Progress, Badge, TaskActions, Pager, PageHead, Empty, ErrorNote, STATES, LABEL, DeleteDialog, Icon, useCursorPages } from "./ui.js";
@@ -43,6 +44,16 @@ function Row({ task: initial, selected, onSelect }) {
   </tr>`;
 }
 
+// A row renders again when its download or its selection changed, not whenever the page does
+// (its live figures come from watchTask); 500 rows re-rendered per refetch would be a long task.
+class PageRow extends Component {
+  shouldComponentUpdate(next) {
+    const [a, b] = [this.props.task, next.task];
+    return this.props.selected !== next.selected || a.id !== b.id || a.updated_at !== b.updated_at || a.state !== b.state;
+  }
+  render(props) { return html`<${Row} ...${props} />`; }
+}
+
 function BulkBar({ ids, onDone }) {
   const [busy, setBusy] = useState(false);
   const [asking, setAsking] = useState(false);
@@ -71,7 +82,6 @@ export default function Downloads({ query }) {
   const perPage = Number(filters.per_page) || 50;
   const key = JSON.stringify(filters);
   const pages = useCursorPages(key);
-  const changed = useStore(membership);
   const [state, setState] = useState({ rows: null, total: null, next: null, error: null });
   const [selected, setSelected] = useState(new Set());
   const [search, setSearch] = useState(filters.q);
@@ -84,7 +94,8 @@ export default function Downloads({ query }) {
   // The page: fetched again when the filters or the page change, and when downloads were
   // added, removed or changed state (from the WebSocket: no polling), at most every 400 ms.
   const refetch = useMemo(() => debounce(() => setTick((t) => t + 1), 400), []);
-  useEffect(() => { if (changed) refetch(); }, [changed]);
+  // (Subscribed without a state: a change does not re-render the page's rows, the refetch does.)
+  useEffect(() => membership.subscribe(() => refetch()), []);
   useEffect(() => () => refetch.cancel(), []);
   useEffect(() => {
     let alive = true;
@@ -137,7 +148,7 @@ export default function Downloads({ query }) {
           <th scope="col">Name</th><th scope="col">State</th><th scope="col">Progress</th><th scope="col" class="num">Size</th>
           <th scope="col" class="num">Speed</th><th scope="col" class="num">ETA</th><th scope="col">Added</th><th scope="col"><span class="sr-only">Actions</span></th>
         </tr></thead>
-        <tbody>${rows.map((t) => html`<${Row} key=${t.id} task=${t} selected=${selected.has(t.id)} onSelect=${onSelect} />`)}</tbody>
+        <tbody>${rows.map((t) => html`<${PageRow} key=${t.id} task=${t} selected=${selected.has(t.id)} onSelect=${onSelect} />`)}</tbody>
       </table></div>`}
     <div class="list-foot">
       <${Pager} page=${pages.page} hasNext=${Boolean(state.next)} total=${state.total} perPage=${perPage}
