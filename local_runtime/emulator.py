@@ -49,6 +49,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import importlib.metadata
+import logging
 import sys
 import threading
 import time
@@ -65,6 +67,11 @@ _DYNAMODB_ITEM_OPS = (
     "put_item", "get_item", "update_item", "delete_item", "transact_write_items", "query", "scan",
 )
 _lock = threading.RLock()
+log = logging.getLogger("haul.emulator")
+# The versions the patches (here and in emulator_*.py) were written for and tested with: they
+# replace private attributes of moto and werkzeug, which another version may have moved or
+# changed. With any other version the emulator runs unpatched (see fenced_patch).
+PATCHED_FOR = {"moto": "5.2.1", "werkzeug": "3.1.9"}
 
 
 def _serialised(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -1137,6 +1144,33 @@ def _patch() -> list[tuple[type, str, Any]]:
     return saved
 
 
+def installed_version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def unfit_versions() -> list[str]:
+    """What is installed other than :data:`PATCHED_FOR` (empty: the patches fit)."""
+    found = {name: installed_version(name) for name in PATCHED_FOR}
+    return [f"{name} {found[name] or '(missing)'} (the patches are for {want})"
+            for name, want in PATCHED_FOR.items() if found[name] != want]
+
+
+def fenced_patch() -> bool:
+    """Apply the patches if moto and werkzeug are the versions they were written for; else
+    leave moto as it is, with a warning. Whether they are applied."""
+    unfit = unfit_versions()
+    if unfit:
+        log.warning("the AWS emulator runs unpatched: %s. Plain moto works but is less faithful (conditional "
+                    "writes not atomic, O(table) queries, no data directory); install requirements-dev.txt",
+                    "; ".join(unfit))
+        return False
+    _patch()
+    return True
+
+
 class PersistentServer:
     """moto's server, whose state is loaded from a data directory and kept there
     (emulator_state: DynamoDB and SQS; emulator_files: S3); ``stop`` writes a last snapshot."""
@@ -1187,9 +1221,13 @@ def start_emulator(host: str, port: int, data_dir: Path | None = None) -> Any:
     DataDirError if the directory cannot be used)."""
     from moto.server import ThreadedMotoServer
 
-    _patch()
+    patched = fenced_patch()
     _large_buffers_go_back()
     persistent: PersistentServer | None = None
+    if data_dir is not None and not patched:
+        from local_runtime.datadir import DataDirError
+
+        raise DataDirError(f"the data directory needs the emulator's patches: {'; '.join(unfit_versions())}")
     if data_dir is not None:
         import moto
 
