@@ -32,7 +32,12 @@ def patches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record whether start_emulator applied the patches (they are applied for good in this
     process already; the recorder shows the decision)."""
     applied: list[int] = []
-    monkeypatch.setattr(emulator, "_patch", lambda: applied.append(1) or [])
+
+    def record() -> list[object]:
+        applied.append(1)
+        return []
+
+    monkeypatch.setattr(emulator, "_patch", record)
     return applied
 
 
