@@ -293,3 +293,39 @@ def test_feed_matches_and_failures_are_events(notify, svc, receiver, workers) ->
                                        None), what="feed.failed")
     assert failed["data"]["feed_id"] == broken.id and failed["level"] == "warning"
     assert all(r.signed for r in receiver.received)
+
+
+def test_job_feed_and_batch_events_reach_the_websocket_notifications_room(notify, svc) -> None:
+    """Download events reach the WebSocket from the fan-out; the others are pushed from here,
+    as a ``notification`` message to the owner's ``notifications`` room (a real client)."""
+    import app as app_module
+    from websockets.sync.client import connect
+
+    from chalicelib.models import ConnectionModel
+    from chalicelib.notify.events import Event, EventName
+    from chalicelib.realtime.wiring import reset_realtime
+    from local_runtime.ws_gateway import WsGateway, websocket_handlers
+
+    for item in ConnectionModel.scan():
+        item.delete()
+    gw = WsGateway(websocket_handlers(app_module), port=0, stage="test").start()
+    before = os.environ.get("HAUL_WS_ENDPOINT")
+    os.environ["HAUL_WS_ENDPOINT"] = gw.management_url
+    reset_realtime()
+    try:
+        with connect(gw.url) as ws:  # the test stage's anonymous connection acts as the owner "local"
+            ws.send(json.dumps({"action": "subscribe", "rooms": ["notifications"]}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+            notify.publish(Event(EventName.JOB_FAILED, "local", "Job failed: nightly", "nightly failed: boom", "error",
+                                 {"job_id": "j1"}))
+            message = json.loads(ws.recv(timeout=10))
+    finally:
+        gw.stop()
+        if before is None:
+            os.environ.pop("HAUL_WS_ENDPOINT", None)
+        else:
+            os.environ["HAUL_WS_ENDPOINT"] = before
+        reset_realtime()
+    assert message["type"] == "notification"
+    assert message["data"] == {"level": "error", "title": "Job failed: nightly", "message": "nightly failed: boom",
+                               "event": "job.failed", "job_id": "j1"}
