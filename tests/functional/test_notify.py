@@ -298,9 +298,9 @@ def test_feed_matches_and_failures_are_events(notify, svc, receiver, workers) ->
 def test_job_feed_and_batch_events_reach_the_websocket_notifications_room(notify, svc) -> None:
     """Download events reach the WebSocket from the fan-out; the others are pushed from here,
     as a ``notification`` message to the owner's ``notifications`` room (a real client)."""
-    import app as app_module
     from websockets.sync.client import connect
 
+    import app as app_module
     from chalicelib.models import ConnectionModel
     from chalicelib.notify.events import Event, EventName
     from chalicelib.realtime.wiring import reset_realtime
