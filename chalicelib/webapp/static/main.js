@@ -4,6 +4,7 @@ import { session, notice, signIn, setUp, signOut, request, can } from "./session
 import { connection, engine, toasts, dismiss, start as startLive, reconnectNow } from "./live.js";
 import { VIEWS, DEFAULT_VIEW } from "./views.js";
 import { Icon, Field } from "./ui.js";
+import { SetupChecks } from "./setup-checks.js";
 
 // -- theme: follows the system unless chosen ----------------------------------------------------
 const THEME_KEY = "haul.theme";
@@ -66,7 +67,7 @@ function AuthForm({ setup, needsToken }) {
       ${error ? html`<p class="error-note" role="alert">${error.message}</p>` : null}
       <button class="btn primary wide" type="submit" disabled=${busy}>${busy ? "Please wait…" : setup ? "Create and sign in" : "Sign in"}</button>
       <p class="muted small">API reference: <a href=${`${CONFIG.api}/docs`}>${`${CONFIG.api}/docs`}</a></p>
-    </form></main>`;
+    </form>${setup ? html`<${SetupChecks} token=${token} />` : null}</main>`;
 }
 
 // -- the shell ---------------------------------------------------------------------------------------
