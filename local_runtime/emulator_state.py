@@ -16,7 +16,7 @@
   its journals are kept until a newer one is whole.
 - **SQS: snapshots, every second something changed.** Queues and their messages (visible, in
   flight with their receipt handles and visibility deadlines, delayed) are written by the
-  same forked child, to ``sqs/snapshot.bin`` (the previous one kept as ``.prev``). What a
+  emulator itself (a few messages: no fork needed), to ``sqs/snapshot.bin`` (the previous one kept as ``.prev``). What a
   crash can lose is the last second of SQS changes: a message sent in that second (the
   runtime's start re-dispatches every download that was queued or running, so none is
   stranded), or a deletion (that message is delivered once more; the engine takes
@@ -29,7 +29,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import copyreg
 import gc
 import hashlib
@@ -416,34 +415,54 @@ class EmulatorState:
         return journal.entries >= COMPACT_EVERY or time.monotonic() - self._compacted_at >= COMPACT_SECONDS
 
     def tick(self, force: bool = False) -> bool:
-        """Snapshot what changed (in a forked child); True if a snapshot was written."""
+        """Snapshot what changed; True if a snapshot was written. SQS in this process (a few
+        messages: well under a millisecond), DynamoDB in a forked child (see the module)."""
         compact = force or self._compaction_due()
         sqs = force or _sqs_changes[0] != self._sqs_seen
-        if not (compact or sqs):
-            return False
-        generation = self.generation + 1 if compact else self.generation
-        # The DynamoDB lock only to move the journal on: the cut must fall between two writes.
-        with self._lock if compact else contextlib.nullcontext():
+        if sqs:
             self._sqs_seen = _sqs_changes[0]
-            if compact:
-                old = _journal[0]
-                _journal[0] = Journal(self._journal_path(generation))
-                if old is not None:
-                    old.close()
+            self._write_sqs()
+        if not compact:
+            return sqs
+        generation = self.generation + 1
+        # The DynamoDB lock only to move the journal on: the cut must fall between two writes.
+        with self._lock:
+            old = _journal[0]
+            _journal[0] = Journal(self._journal_path(generation))
+            if old is not None:
+                old.close()
             pid = os.fork()
             if pid == 0:  # the child: one thread, a frozen copy of the state; write, then leave
-                self._child(compact, generation)
+                self._child(generation)
         _, status = os.waitpid(pid, 0)
         if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
             raise RuntimeError(f"the snapshot process ended with status {status}")
         self.snapshots += 1
-        if compact:
-            self.generation = generation
-            self._compacted_at = time.monotonic()
-            self._forget_before(generation - 1)
+        self.generation = generation
+        self._compacted_at = time.monotonic()
+        self._forget_before(generation - 1)
         return True
 
-    def _child(self, compact: bool, generation: int) -> None:
+    def _write_sqs(self) -> None:
+        """The queues, pickled while moto's SQS goes on (a change mid-way is tried again; one
+        that keeps failing waits for the next tick)."""
+        for _ in range(5):
+            try:
+                data = dump("sqs")
+                break
+            except RuntimeError:  # a dict or list changed size while it was read
+                continue
+        else:
+            return
+        current = self.sqs / "snapshot.bin"
+        if current.exists():
+            os.replace(current, self.sqs / "snapshot.bin.prev")
+        # (No fsync every second: on ext4 it would flush every file's dirty pages with it,
+        # the gigabytes of parts being written included. A process crash cannot lose a
+        # renamed file; only a power cut could, and that is not promised.)
+        atomic_write(current, data, durable=False)
+
+    def _child(self, generation: int) -> None:
         code = 1
         try:
             # Dies with its parent (a snapshot the runtime did not live to see is not needed:
@@ -454,15 +473,7 @@ class EmulatorState:
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             gc.disable()
-            if compact:
-                atomic_write(self._snapshot_path(generation), dump("dynamodb"))
-            current = self.sqs / "snapshot.bin"
-            if current.exists():
-                os.replace(current, self.sqs / "snapshot.bin.prev")
-            # (No fsync every second: on ext4 it would flush every file's dirty pages with it,
-            # the gigabytes of parts being written included. A process crash cannot lose a
-            # renamed file; only a power cut could, and that is not promised.)
-            atomic_write(current, dump("sqs"), durable=False)
+            atomic_write(self._snapshot_path(generation), dump("dynamodb"))
             code = 0
         finally:
             os._exit(code)
