@@ -42,7 +42,8 @@ import hashlib
 import itertools
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pynamodb.expressions.condition import Condition
@@ -237,6 +238,10 @@ class Result:
     models: list[Any] = field(default_factory=list)
 
 
+# The Queries of the list page being read (list_tasks), for Page.items_read: what the page cost.
+_queries: ContextVar[list[Any] | None] = ContextVar("listing_queries", default=None)
+
+
 def _query(p: Plan, segment: int, start: dict[str, Any] | None, page_size: int, forward: bool | None = None,
            count: bool = False) -> Any:
     index = getattr(TaskModel, _INDEX[p.index])
@@ -247,11 +252,15 @@ def _query(p: Plan, segment: int, start: dict[str, Any] | None, page_size: int, 
             filt = f.condition() if filt is None else filt & f.condition()
     if count:
         return index.count(p.partitions[segment], range_key_condition=range_cond, filter_condition=filt)
-    return index.query(
+    result = index.query(
         p.partitions[segment], range_key_condition=range_cond, filter_condition=filt,
         scan_index_forward=p.forward if forward is None else forward, last_evaluated_key=start,
         page_size=page_size,
     )
+    running = _queries.get()
+    if running is not None:
+        running.append(result)
+    return result
 
 
 def batch_get(ids: list[str]) -> list[Any]:
@@ -355,6 +364,7 @@ class Page:
     page: int
     per_page: int
     next_cursor: str | None
+    items_read: int = 0  # the items the page's Queries read (their ScannedCount; not the total's COUNT)
 
 
 Counters = Callable[[str], "dict[str, int] | None"]
@@ -392,6 +402,16 @@ def total_of(p: Plan, state_counts: Counters | None) -> int:
 def list_tasks(query: Any, user_id: str, is_admin: bool, state_counts: Counters | None = None) -> Page:
     """The page of the downloads list ``query`` (a ListQuery) asks for. Raises BadCursor and
     Refused."""
+    running: list[Any] = []
+    token = _queries.set(running)
+    try:
+        page = _list(query, user_id, is_admin, state_counts)
+    finally:
+        _queries.reset(token)
+    return replace(page, items_read=sum(r.page_iter.total_scanned_count for r in running))
+
+
+def _list(query: Any, user_id: str, is_admin: bool, state_counts: Counters | None) -> Page:
     p = plan(query, user_id, is_admin)
     start = decode_cursor(query.cursor, p) if query.cursor else None
     total = start.total if start is not None and start.total is not None else total_of(p, state_counts)

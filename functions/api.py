@@ -58,7 +58,8 @@ def add_download(request: Request) -> Response:
 
 @route(blueprint, "/downloads", ["GET"], query=ListQuery, response=TaskPage, errors=[403],
        headers={"X-Total-Count": "downloads in the whole list (with the filters applied)",
-                "Link": 'RFC 8288 links: rel="first", "prev", "next" (with a cursor), "last"'})
+                "Link": 'RFC 8288 links: rel="first", "prev", "next" (with a cursor), "last"',
+                "X-Items-Read": "items the page's queries read (their ScannedCount): what the page cost"})
 def list_downloads(request: Request) -> Response:
     """List your downloads (filters: status, batch_id, category, tag, created_from/_to, q; sort; page or cursor).
     Admins: everyone's unless `owner` is given. Deep pages: follow `Link: rel="next"` (a cursor)."""
@@ -66,8 +67,10 @@ def list_downloads(request: Request) -> Response:
 
     q = parse(ListQuery, query(request), "query")
     page = services().downloads.list(caller(request), q)
-    return paginated(request, "tasks", [t.view() for t in page.tasks], total=page.total, page=page.page,
-                     per_page=page.per_page, next_cursor=page.next_cursor)
+    answer = paginated(request, "tasks", [t.view() for t in page.tasks], total=page.total, page=page.page,
+                       per_page=page.per_page, next_cursor=page.next_cursor)
+    answer.headers["X-Items-Read"] = str(page.items_read)
+    return answer
 
 
 @route(blueprint, "/downloads/{task_id}", ["GET"], response=TaskView, errors=[404])
