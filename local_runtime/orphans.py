@@ -43,6 +43,14 @@ def parent_alive(parent: int) -> bool:
     return os.getppid() == parent
 
 
+def exit_if_orphaned(parent: int) -> None:
+    """In a SIGTERM handler: the parent-death signal (the runtime is gone) ends the worker at
+    once, no grace (what it held comes back to the queue); a SIGTERM from a living runtime
+    returns, to stop in order."""
+    if parent and not parent_alive(parent):
+        os._exit(3)
+
+
 def guard(parent: int, on_orphaned: Callable[[], None], grace: float = 1.0, interval: float = 0.25) -> None:
     """Arm both guards for a worker whose runtime is ``parent``. ``on_orphaned`` asks the worker
     to stop; after ``grace`` seconds the process exits regardless."""

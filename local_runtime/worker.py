@@ -39,8 +39,12 @@ def main() -> None:
     from chalicelib.container import warm
 
     warm()  # the clients now, not during the first download
+    def on_signal(*_: object) -> None:
+        orphans.exit_if_orphaned(args.parent)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
 
     region = app_module.CONFIG.region
     sqs = boto3.session.Session(region_name=region).client("sqs")

@@ -6,6 +6,8 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from tests.support.runtime import RuntimeProcess
 from tests.support.wait import wait_for
 
@@ -19,6 +21,7 @@ def _gone(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
+@pytest.mark.alone  # it times an exit (the 3 s): not beside other tests
 def test_workers_exit_when_the_runtime_is_killed() -> None:
     rt = RuntimeProcess("orphans").start()
     workers: list[int] = []
