@@ -142,7 +142,7 @@ class PreviewSchedule(_Strict):
 
 
 class HistoryQuery(_Strict):
-    job_id: str | None = Field(default=None, max_length=64)
+    job_id: str | None = Field(default=None, min_length=1, max_length=64)
     status: RunStatus | None = None
     since: Instant = None  # runs queued at or after (ISO 8601 or epoch ms)
     until: Instant = None  # runs queued before

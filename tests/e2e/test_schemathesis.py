@@ -58,6 +58,10 @@ class Run:
         @given(case=op.as_strategy(generation_mode=mode))
         def run(case: Any) -> None:
             headers = {**(case.headers or {}), **self.rt.headers}
+            if case.body is None or op.method.upper() in ("GET", "DELETE"):
+                # A made-up Content-Type on a request without a body meets Chalice's (and API
+                # Gateway's) own 415 before any of Haul's code; not a property of our document.
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
             response = case.call(base_url=self.base, session=self.http, headers=headers, timeout=30)
             self.statuses[response.status_code] += 1
             try:
