@@ -1238,7 +1238,7 @@ def start_emulator(host: str, port: int, data_dir: Path | None = None) -> Any:
         datadir.open(moto.__version__)
         try:
             changed = datadir.written_by_moto if datadir.written_by_moto != moto.__version__ else ""
-            state = emulator_state.EmulatorState(data_dir, _lock, written_by=changed)
+            state = emulator_state.EmulatorState(data_dir, _lock, written_by=changed, invalidate=_invalidate_all)
             state.close_in_child = datadir.descriptors()
             report = state.open()
             files = emulator_files.activate(data_dir / "s3")

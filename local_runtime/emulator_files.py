@@ -24,6 +24,7 @@ them for GetObject with a part number).
 
 from __future__ import annotations
 
+import abc
 import functools
 import hashlib
 import io
@@ -46,14 +47,15 @@ from .datadir import atomic_write
 log = logging.getLogger("haul.local.state")
 
 
-class _Positioned:
+class _Positioned(abc.ABC):
     """What moto asks of a key's buffer besides reading and writing: a position."""
 
     _rolled = True  # (for code that asks whether a SpooledTemporaryFile is on disk)
     _pos = 0
 
+    @abc.abstractmethod
     def size(self) -> int:
-        raise NotImplementedError
+        """The buffer's length in bytes."""
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size()}[whence]
@@ -64,7 +66,8 @@ class _Positioned:
         return self._pos
 
     def flush(self) -> None:
-        pass
+        """Nothing to flush: every write goes to the file at once."""
+        return None
 
     @property
     def closed(self) -> bool:

@@ -278,7 +278,9 @@ def replay(entries: list[tuple[Any, ...]]) -> int:
 class EmulatorState:
     """Loads the DynamoDB and SQS state at start, keeps it on disk while the emulator runs."""
 
-    def __init__(self, root: Path, lock: Any, written_by: str = "") -> None:
+    def __init__(self, root: Path, lock: Any, written_by: str = "",
+                 invalidate: Callable[[], None] = lambda: None) -> None:
+        self._invalidate = invalidate  # the emulator's read caches, dropped after a load (emulator._invalidate_all)
         self.ddb = root / "dynamodb"
         self._written_by = written_by  # another moto version wrote it: unreadable is not damage
         self.sqs = root / "sqs"
@@ -374,9 +376,7 @@ class EmulatorState:
                 self.report.append(f"{path.name}: {size - good} bytes after the last whole write cut off "
                                    f"(kept as {aside.name})")
         self.generation = max([base, *journals])
-        from . import emulator
-
-        emulator._invalidate_all()
+        self._invalidate()
         tables = sum(len(v) for v in capture("dynamodb").values())
         self.report.append(f"DynamoDB: {tables} table(s) from snapshot {base} and {replayed} journalled write(s)")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import boto3
 
 from local_runtime import emulator_state
+from local_runtime.emulator import _invalidate_all
 from local_runtime.emulator import _lock as emulator_lock
 
 REGION = "us-east-1"
@@ -18,7 +19,7 @@ REGION = "us-east-1"
 
 def test_journal_and_snapshot_cut(emulator: str, tmp_path: Path) -> None:
     ddb = boto3.client("dynamodb", endpoint_url=emulator, region_name=REGION)
-    state = emulator_state.EmulatorState(tmp_path, emulator_lock)
+    state = emulator_state.EmulatorState(tmp_path, emulator_lock, invalidate=_invalidate_all)
     state.open()
     try:
         name = f"journal-{uuid.uuid4().hex[:8]}"
