@@ -6,7 +6,7 @@ Entries expire after the ``activity_retention_days`` setting (the table's TTL at
 expired entries that DynamoDB has not deleted yet are skipped on read). Recording never fails
 the action it records: a lost log line is better than a lost download.
 
-Where entries live (chalicelib/models.py ActivityModel): partition ``u#<owner>`` (``system``
+Where entries live (chalicelib/persistence/models.py ActivityModel): partition ``u#<owner>`` (``system``
 for the engine's own), sort key ``<ms:013d>#<8 hex>``; the by-task index (task id, sk) and
 the by-day index (UTC day, sk) for an admin's view of everyone. Reading (:meth:`query`):
 
@@ -39,11 +39,11 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pynamodb.expressions.condition import Condition
 
-from . import cursors
 from .domain.task import iso
 from .domain.urls import redact, redact_data
-from .models import ActivityModel, TaskModel
-from .repository import now_ms
+from .persistence import cursors
+from .persistence.models import ActivityModel, TaskModel
+from .persistence.repository import now_ms
 from .schemas import Instant, _Strict
 from .settings import SettingsStore
 

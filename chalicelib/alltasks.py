@@ -11,8 +11,8 @@ from __future__ import annotations
 from .domain.states import TaskState
 from .domain.task import Task
 from .listing import BadCursor, batch_get
-from .models import TaskModel
-from .repository import TaskRepository, to_task
+from .persistence.models import TaskModel
+from .persistence.repository import TaskRepository, to_task
 
 __all__ = ["BadCursor", "count_all", "tasks"]
 

@@ -1,6 +1,6 @@
 """Batches: many downloads added in one request, then summarised and acted on together.
 
-A batch is an item of the batches table (chalicelib/models.py BatchModel). Its summary
+A batch is an item of the batches table (chalicelib/persistence/models.py BatchModel). Its summary
 counters (tasks per state, bytes known and stored) are kept by the stream handler
 (chalicelib/stats.py) as the batch's tasks change; its tasks are a Query on the tasks
 table's by-batch index. A batch's items are added together (chalicelib/admission: URL checks
@@ -18,7 +18,6 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from . import cursors
 from .activity import ActivityLog
 from .admission.service import Admission
 from .auth.identity import Identity, Role
@@ -26,8 +25,9 @@ from .domain import aggregates as agg
 from .domain.states import Action, TaskState
 from .domain.task import Task, iso
 from .errors import ApiError, Conflict, Forbidden, Internal, NotFound, Unavailable, ValidationFailed, field_error
-from .models import BatchModel, TaskModel
-from .repository import TaskRepository, now_ms, to_task
+from .persistence import cursors
+from .persistence.models import BatchModel, TaskModel
+from .persistence.repository import TaskRepository, now_ms, to_task
 from .schemas import AddDownload, Priority, _Strict, parse
 from .service import DownloadService
 from .stats import BATCH_STATE_PREFIX, image

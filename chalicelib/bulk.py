@@ -20,8 +20,8 @@ from .domain import ordering
 from .domain.states import Action, TaskState
 from .domain.task import Task, rank
 from .errors import ApiError, Conflict, Forbidden, NotFound
-from .models import TaskModel
-from .repository import to_task
+from .persistence.models import TaskModel
+from .persistence.repository import to_task
 from .schemas import BulkRequest, ClearHistoryQuery
 from .service import DownloadService
 

@@ -36,9 +36,9 @@ from .notify.feeds import NotifyingFeedEvents
 from .notify.service import NotifyService
 from .notify.wiring import build_notify, job_failed
 from .origin import OriginClient
+from .persistence.repository import TaskRepository
 from .queuecontrol import QueueControl
 from .reconciler import Reconciler
-from .repository import TaskRepository
 from .service import DownloadService
 from .settings import SettingsStore
 from .setup.service import SetupService

@@ -34,9 +34,9 @@ from .domain.fairness import fair_pick, take_back
 from .domain.states import TaskState
 from .domain.task import Task, rank
 from .fairness.store import Waiting, WaitingOwners
-from .models import ControlModel, TaskModel
+from .persistence.models import ControlModel, TaskModel
+from .persistence.repository import TaskRepository, now_ms
 from .queuecontrol import ENGINE, QueueStore
-from .repository import TaskRepository, now_ms
 from .settings import SettingsStore
 from .workqueue import WorkQueue
 

@@ -23,7 +23,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.models import Model
 
-from .models import ControlModel
+from .persistence.models import ControlModel
 
 log = logging.getLogger("haul.hosts")
 LEASE_SECONDS = 60

@@ -48,11 +48,11 @@ from typing import Any
 
 from pynamodb.expressions.condition import Condition
 
-from . import cursors
 from .domain.states import TaskState
 from .domain.task import Task
-from .models import TaskModel
-from .repository import to_task
+from .persistence import cursors
+from .persistence.models import TaskModel
+from .persistence.repository import to_task
 
 # index name -> (hash attribute, range attribute)
 KEYS: dict[str, tuple[str, str]] = {

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from .models import ControlModel
-from .repository import now_ms
+from .persistence.models import ControlModel
+from .persistence.repository import now_ms
 
 if TYPE_CHECKING:
     from .activity import ActivityLog

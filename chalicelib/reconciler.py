@@ -22,9 +22,9 @@ from pynamodb.exceptions import DeleteError
 from .dispatcher import Dispatcher
 from .domain.restarts import Restart, decide_restart
 from .domain.states import FINISHED, TaskState
-from .indexes import ExpiryIndex
-from .models import TaskModel
-from .repository import TaskRepository, now_ms
+from .persistence.indexes import ExpiryIndex
+from .persistence.models import TaskModel
+from .persistence.repository import TaskRepository, now_ms
 from .retention import SWEEP
 from .settings import SettingsStore
 from .workqueue import WorkQueue

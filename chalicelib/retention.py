@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.expressions.update import Action
 
-from .models import TaskModel
+from .persistence.models import TaskModel
 from .settings import EngineSettings
 
 SWEEP = "1"

@@ -21,8 +21,8 @@ from .domain.states import Action, InvalidTransition, TaskState, apply, sources
 from .domain.task import Task, rank
 from .domain.urls import dedupe_key
 from .errors import Conflict, Forbidden, NotFound, field_error
-from .models import TaskModel
-from .repository import TaskRepository, now_ms
+from .persistence.models import TaskModel
+from .persistence.repository import TaskRepository, now_ms
 from .retention import finished_marks
 from .schemas import AddDownload, ListQuery, PatchDownload
 from .settings import SettingsStore

@@ -37,7 +37,7 @@ from pynamodb.transactions import TransactWrite
 
 from .domain.backoff import RetryPolicy
 from .domain.planning import MAX_PART_SIZE, MIN_PART_SIZE, MiB
-from .models import ControlModel
+from .persistence.models import ControlModel
 
 SETTINGS_KEY = "settings"
 # No setting goes anywhere near this; larger numbers are rejected before any arithmetic.

@@ -43,8 +43,8 @@ from boto3.dynamodb.types import TypeDeserializer
 from .domain import aggregates as agg
 from .domain.states import TaskState
 from .domain.task import iso
-from .models import TaskModel
-from .repository import TaskRepository, now_ms, to_task
+from .persistence.models import TaskModel
+from .persistence.repository import TaskRepository, now_ms, to_task
 from .settings import SettingsStore
 
 log = logging.getLogger("haul.stats")

@@ -59,10 +59,10 @@ from .domain.states import TaskState
 from .domain.task import Task, rank
 from .domain.urls import host_of, redact
 from .hostslots import HostSlots, Lease
-from .models import TaskModel
 from .origin import OriginClient, OriginError, SourceChanged
 from .pacing import Pacer, effective_limit, lane_share
-from .repository import TaskRepository, now_ms
+from .persistence.models import TaskModel
+from .persistence.repository import TaskRepository, now_ms
 from .retention import finished_marks
 from .settings import EngineSettings, SettingsStore
 from .storage import ObjectStore, UploadGone

@@ -12,7 +12,7 @@ from chalicelib.activity import ActivityExportQuery, ActivityQuery, BadCursor, C
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
 from chalicelib.errors import field_error
-from chalicelib.repository import now_ms
+from chalicelib.persistence.repository import now_ms
 from chalicelib.responses_activity import ActivityCleared, ActivityPage
 from chalicelib.schemas import parse
 

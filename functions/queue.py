@@ -17,8 +17,8 @@ from chalice.app import Request
 from chalicelib import bulk
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.container import services
+from chalicelib.persistence.repository import now_ms
 from chalicelib.queuecontrol import QueueControl, QueueStatus
-from chalicelib.repository import now_ms
 from chalicelib.responses_queue import QueueView, Reordered
 from chalicelib.schemas import QueuePause, ReorderRequest, parse
 

@@ -1,7 +1,7 @@
 """The resources Haul needs beyond what Chalice creates, as CloudFormation resources.
 
 Tables come from the PynamoDB models (their keys, indexes, TTL attribute and stream are
-declared once, in chalicelib/models.py); queues and the bucket are declared here. The CloudFormation
+declared once, in chalicelib/persistence/models.py); queues and the bucket are declared here. The CloudFormation
 template (``chalice package --merge-template``) and the local bootstrap (infra/bootstrap.py)
 are both made from :func:`resources`.
 """
@@ -13,7 +13,7 @@ from typing import Any
 from pynamodb.models import Model
 
 from chalicelib.config import Config
-from chalicelib.models import (
+from chalicelib.persistence.models import (
     ActivityModel,
     ApiKeyModel,
     BatchModel,

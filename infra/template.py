@@ -49,7 +49,7 @@ LAMBDA_TRUST = {
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
     ],
 }
-# The AWS calls the code makes (chalicelib/repository.py, storage.py, workqueue.py, realtime/),
+# The AWS calls the code makes (chalicelib/persistence/repository.py, storage.py, workqueue.py, realtime/),
 # as IAM actions. Conditional writes and TransactWriteItems need no actions of their own. A new
 # kind of call needs its action here: the emulator does not enforce IAM, AWS does.
 DYNAMODB_DATA_ACTIONS = [

@@ -24,7 +24,7 @@ from ..dispatcher import Dispatcher
 from ..domain.task import Task
 from ..domain.urls import dedupe_key
 from ..errors import ApiError, Unavailable, field_error
-from ..repository import now_ms
+from ..persistence.repository import now_ms
 from ..schemas import AddDownload
 from ..urlguard import BlockedUrl, UrlGuard
 from . import plan

@@ -17,8 +17,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.task import Task
-from ..models import TaskModel
-from ..repository import new_model, to_task
+from ..persistence.models import TaskModel
+from ..persistence.repository import new_model, to_task
 from .plan import DUPLICATE_STATES, READ_CHUNK, WRITE_CHUNK, chunks
 
 log = logging.getLogger("haul.admission")

@@ -19,7 +19,7 @@ from pynamodb.transactions import TransactWrite
 
 from ..domain.task import iso
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, SetupDone, TooManyRequests, Unauthenticated, field_error
-from ..models import ControlModel, SessionModel, UserModel
+from ..persistence.models import ControlModel, SessionModel, UserModel
 from ..schemas import ChangePassword, CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
 from . import passwords
 from .admins import AdminRoster, is_enabled_admin

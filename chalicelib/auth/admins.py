@@ -15,7 +15,7 @@ from typing import Any
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.condition import size
 
-from ..models import ControlModel, UserModel
+from ..persistence.models import ControlModel, UserModel
 from .dynamo import conditional_failure
 from .identity import Role
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import UpdateError
 
-from ..models import ApiKeyModel
+from ..persistence.models import ApiKeyModel
 
 PREFIX = "haul_"
 HEADER = "X-API-Key"

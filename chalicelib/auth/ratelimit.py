@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from ..errors import TooManyRequests
-from ..models import RateLimitModel
+from ..persistence.models import RateLimitModel
 from .dynamo import conditional_failure
 
 WINDOW_SECONDS = 60

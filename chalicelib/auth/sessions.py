@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import UpdateError
 
-from ..models import SessionModel
+from ..persistence.models import SessionModel
 from .dynamo import conditional_failure, unavailable
 
 _TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{20,128})$")

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import jwt
 from pynamodb.exceptions import PutError
 
-from ..models import ControlModel
+from ..persistence.models import ControlModel
 from .secret import CachedSecret, SecretUnreadable
 
 log = logging.getLogger("haul.auth.tokens")

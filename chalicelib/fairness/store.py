@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..models import ControlModel
+from ..persistence.models import ControlModel
 
 WAITING_KEY = "queue#waiting"
 NOTE_EVERY = 10.0

@@ -18,8 +18,8 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from .. import cursors
-from ..models import BatchModel, ControlModel, FeedItemModel, FeedModel
+from ..persistence import cursors
+from ..persistence.models import BatchModel, ControlModel, FeedItemModel, FeedModel
 from .models import PENDING_STATES, Feed, FeedItem, FeedOptions, ItemState, due_key
 
 log = logging.getLogger("haul.feeds")

@@ -36,7 +36,7 @@ from ..domain.task import iso
 from ..domain.urls import host_of
 from ..errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from ..hostslots import HostSlots
-from ..repository import now_ms
+from ..persistence.repository import now_ms
 from ..schemas import AddDownload, parse
 from ..service import DownloadService
 from ..settings import SettingsStore

@@ -9,7 +9,7 @@ import time
 
 from pynamodb.exceptions import DoesNotExist
 
-from ..models import ControlModel
+from ..persistence.models import ControlModel
 
 MARK_EVERY_SECONDS = 10.0
 _last: dict[str, float] = {}

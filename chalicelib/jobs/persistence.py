@@ -1,4 +1,4 @@
-"""Where jobs and their runs live (chalicelib/models.py JobModel, JobRunModel): the only module
+"""Where jobs and their runs live (chalicelib/persistence/models.py JobModel, JobRunModel): the only module
 of chalicelib/jobs/ that talks to DynamoDB.
 
 The exactly-once rule is :meth:`JobStore.claim_slot`: a conditional write that moves the job's
@@ -19,8 +19,8 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
-from .. import cursors
-from ..models import JobModel, JobRunModel
+from ..persistence import cursors
+from ..persistence.models import JobModel, JobRunModel
 from .actions import ActionName
 from .models import Job, JobRun, RunStatus
 from .schedule import Misfire, Schedule

@@ -57,7 +57,7 @@ class Runner:
     def __init__(self, *, downloads: Any, queue_control: Any, settings: Any, origin: Any,
                  feeds: FeedRefresher = feeds_unavailable, notify: Notifier | None = None,
                  clock: Callable[[], int] | None = None) -> None:
-        from ..repository import now_ms
+        from ..persistence.repository import now_ms
 
         self.downloads = downloads
         self.queue_control = queue_control

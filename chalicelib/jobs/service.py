@@ -22,7 +22,7 @@ from typing import Any
 
 from ..auth.identity import Identity, Role
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
-from ..repository import now_ms
+from ..persistence.repository import now_ms
 from .actions import BadAction, may_manage, needs_admin, parse_action
 from .models import CreateJob, HistoryQuery, Job, JobRun, PatchJob, RunStatus, Trigger
 from .persistence import JobStore, RunStore

@@ -1,4 +1,4 @@
-"""Where targets, deliveries and the local sealing key live (chalicelib/models.py
+"""Where targets, deliveries and the local sealing key live (chalicelib/persistence/models.py
 NotifyTargetModel, NotifyDeliveryModel, ControlModel): the only module of chalicelib/notify/
 that talks to DynamoDB."""
 
@@ -12,9 +12,9 @@ from typing import Any, cast
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from pynamodb.expressions.condition import Condition
 
-from .. import cursors
 from ..jobs.persistence import save_if, update_if
-from ..models import ControlModel, NotifyDeliveryModel, NotifyTargetModel
+from ..persistence import cursors
+from ..persistence.models import ControlModel, NotifyDeliveryModel, NotifyTargetModel
 from .models import Delivery, DeliveryStatus, Target
 
 log = logging.getLogger("haul.notify")

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..auth.identity import Identity
 from ..errors import Conflict, Forbidden, NotFound, field_error
-from ..repository import now_ms
+from ..persistence.repository import now_ms
 from ..urlguard import UrlGuard
 from . import signing
 from .crypto import SecretBox

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import DeleteError, DoesNotExist
 
-from ..models import ConnectionModel
+from ..persistence.models import ConnectionModel
 from .auth import Identity
 from .messages import MAX_ROOMS_PER_CONNECTION
 

@@ -30,8 +30,8 @@ from typing import Any
 
 from ..domain.states import TaskState
 from ..domain.task import Task
-from ..models import TaskModel
-from ..repository import to_task
+from ..persistence.models import TaskModel
+from ..persistence.repository import to_task
 from . import messages as m
 from .connections import ConnectionStore
 from .publisher import DeliveryReport, Publisher

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..domain.states import TaskState
 from ..domain.task import Task
-from ..models import TaskModel
-from ..repository import to_task
+from ..persistence.models import TaskModel
+from ..persistence.repository import to_task
 from .messages import BATCH_PREFIX, DOWNLOAD_PREFIX, DOWNLOADS
 
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from pynamodb.exceptions import UpdateError
 
-from ..models import ControlModel
-from ..repository import now_ms
+from ..persistence.models import ControlModel
+from ..persistence.repository import now_ms
 
 
 def _key(name: str) -> str:

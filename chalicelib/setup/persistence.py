@@ -6,8 +6,8 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from ..models import ControlModel
-from ..repository import now_ms
+from ..persistence.models import ControlModel
+from ..persistence.repository import now_ms
 
 ITEM = "setup-wizard"
 

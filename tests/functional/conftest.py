@@ -32,7 +32,7 @@ def emulator() -> Iterator[str]:
 def svc(emulator: str):  # type: ignore[no-untyped-def]
     """The process's services, with default settings and an empty work queue."""
     from chalicelib.container import services
-    from chalicelib.models import ControlModel
+    from chalicelib.persistence.models import ControlModel
 
     s = services()
     for item in ControlModel.scan():

@@ -82,7 +82,7 @@ def story(world: World, now: int) -> tuple[str, str, list[dict[str, Any]]]:
 
 
 def test_stream_records_become_entries_once(world: World) -> None:
-    from chalicelib.repository import now_ms
+    from chalicelib.persistence.repository import now_ms
 
     now = now_ms()
     task, batch, records = story(world, now)
@@ -131,7 +131,7 @@ def test_stream_records_become_entries_once(world: World) -> None:
 
 
 def test_pages_follow_the_link_header_and_cursors_are_checked(world: World) -> None:
-    from chalicelib.repository import now_ms
+    from chalicelib.persistence.repository import now_ms
 
     log, alice = world.svc.activity, world.ids["alice"]
     now = now_ms()
@@ -183,7 +183,7 @@ def test_another_users_log_is_forbidden_and_their_task_is_not_found(world: World
 
 
 def test_expired_entries_are_not_shown(world: World) -> None:
-    from chalicelib.repository import now_ms
+    from chalicelib.persistence.repository import now_ms
 
     log, alice, now = world.svc.activity, world.ids["alice"], now_ms()
     log.record(owner=alice, actor="alice", kind="old.thing", message="long ago", at=now - 40 * DAY)
@@ -194,7 +194,7 @@ def test_expired_entries_are_not_shown(world: World) -> None:
 
 def test_export_as_json_lines_and_csv(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from chalicelib import activity
-    from chalicelib.repository import now_ms
+    from chalicelib.persistence.repository import now_ms
 
     log, alice, now = world.svc.activity, world.ids["alice"], now_ms()
     for i in range(5):
@@ -219,7 +219,7 @@ def test_export_as_json_lines_and_csv(world: World, monkeypatch: pytest.MonkeyPa
 
 
 def test_clear_older_than_n_days(world: World) -> None:
-    from chalicelib.repository import now_ms
+    from chalicelib.persistence.repository import now_ms
 
     log, now = world.svc.activity, now_ms()
     for who in ("alice", "bob"):

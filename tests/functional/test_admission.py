@@ -15,7 +15,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from chalicelib.admission import plan
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.batches import BatchService, BatchTasksQuery
-from chalicelib.models import TaskModel
+from chalicelib.persistence.models import TaskModel
 from local_runtime.stream_poller import StreamPoller
 from tests.support.awscalls import counted
 from tests.support.stats import aggregate_poller

@@ -22,7 +22,7 @@ ADMIN_PASSWORD = "an admin's long password"
 def wipe_accounts() -> None:
     from chalicelib.auth.accounts import SETUP_ITEM
     from chalicelib.auth.admins import ROSTER
-    from chalicelib.models import ApiKeyModel, ControlModel, RateLimitModel, SessionModel, UserModel
+    from chalicelib.persistence.models import ApiKeyModel, ControlModel, RateLimitModel, SessionModel, UserModel
 
     for model in (UserModel, SessionModel, ApiKeyModel, RateLimitModel):
         with model.batch_write() as batch:
@@ -215,7 +215,7 @@ def test_logout_revokes_the_session(anon: Api) -> None:
 
 
 def test_a_logout_the_store_refuses_answers_503_and_the_session_goes_on(anon: Api) -> None:
-    from chalicelib.models import SessionModel
+    from chalicelib.persistence.models import SessionModel
     from tests.support.faults import dynamodb_fails
 
     setup_admin(anon)
@@ -232,7 +232,7 @@ def test_a_logout_the_store_refuses_answers_503_and_the_session_goes_on(anon: Ap
 
 
 def test_a_refresh_the_store_refuses_does_not_revoke_the_session(anon: Api) -> None:
-    from chalicelib.models import SessionModel
+    from chalicelib.persistence.models import SessionModel
     from tests.support.faults import dynamodb_fails
 
     setup_admin(anon)
@@ -452,7 +452,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one(anon: Api, svc) -> Non
     """Issue #11, item 12: the last-admin check and the change are one transaction."""
     from chalicelib.auth.identity import Identity, Role
     from chalicelib.errors import Conflict
-    from chalicelib.models import UserModel
+    from chalicelib.persistence.models import UserModel
     from chalicelib.schemas import CreateUser, PatchUser
 
     setup_admin(anon)
@@ -479,7 +479,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one(anon: Api, svc) -> Non
 
 
 def test_personal_api_keys(anon: Api) -> None:
-    from chalicelib.models import ApiKeyModel
+    from chalicelib.persistence.models import ApiKeyModel
 
     setup_admin(anon)
     user_id, as_user, _ = new_user("user")
@@ -570,7 +570,7 @@ def new_user_name(anon: Api, as_admin: dict[str, str], user_id: str) -> str:
 
 
 def test_password_hashes_are_argon2id_with_owasp_parameters(anon: Api) -> None:
-    from chalicelib.models import UserModel
+    from chalicelib.persistence.models import UserModel
 
     setup_admin(anon)
     stored = UserModel.get("root").password_hash

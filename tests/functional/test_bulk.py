@@ -12,8 +12,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.domain.states import TaskState
-from chalicelib.models import ActivityModel, TaskModel
-from chalicelib.repository import now_ms
+from chalicelib.persistence.models import ActivityModel, TaskModel
+from chalicelib.persistence.repository import now_ms
 from tests.functional.test_api import DEAD, Api, error_of, fields_of
 from tests.support.auth import new_user
 from tests.support.engine import wipe_tasks

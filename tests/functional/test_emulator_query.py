@@ -383,7 +383,7 @@ def test_measure_task_listing_at_10000(ddb: Any) -> None:
     this emulator's Query and with moto's. Uses a table of its own (deleted afterwards)."""
     from moto.dynamodb.models.table import Table
 
-    from chalicelib.models import TaskModel
+    from chalicelib.persistence.models import TaskModel
 
     real = TaskModel.Meta.table_name
     spec = ddb.describe_table(TableName=real)["Table"]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.states import TaskState
-from chalicelib.models import TaskModel
+from chalicelib.persistence.models import TaskModel
 from chalicelib.schemas import AddDownload
 from tests.functional.test_api import DEAD
 from tests.support.engine import OWNER

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from chalicelib.aws import AwsClients
 from chalicelib.container import build
 from chalicelib.domain.states import TaskState
-from chalicelib.models import PartModel
+from chalicelib.persistence.models import PartModel
 from chalicelib.schemas import AddDownload
 from chalicelib.transfer import Delivery, Transfer
 from tests.support.engine import (

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from chalicelib.domain.states import Action, TaskState
-from chalicelib.models import PartModel
+from chalicelib.persistence.models import PartModel
 from chalicelib.schemas import AddDownload
 from tests.support.engine import (
     OWNER,

@@ -14,7 +14,7 @@ from chalicelib.auth.identity import Identity, Role
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.feeds.models import ItemState
 from chalicelib.feeds.schemas import ItemsQuery
-from chalicelib.models import TaskModel
+from chalicelib.persistence.models import TaskModel
 from tests.support.feedserver import Doc, Entry, FeedServer, atom, rss1, rss2
 from tests.support.wait import wait_for
 

@@ -10,7 +10,7 @@ import pytest
 from websockets.sync.client import connect
 
 from chalicelib.auth.identity import Identity, Role
-from chalicelib.models import ActivityModel
+from chalicelib.persistence.models import ActivityModel
 from local_runtime.ws_gateway import WsGateway
 from tests.functional.test_realtime import gateway, recv, recv_until, send  # noqa: F401 - the fixture
 from tests.support.auth import new_user

@@ -18,7 +18,7 @@ import pytest
 from chalicelib import safehttp
 from chalicelib.feeds.fetch import FeedFetcher, FetchError
 from chalicelib.feeds.schemas import ItemsQuery
-from chalicelib.models import TaskModel
+from chalicelib.persistence.models import TaskModel
 from chalicelib.urlguard import UrlGuard, refusal
 from tests.support.feedserver import BILLION_LAUGHS, Doc, Entry, external_entity, rss2
 

@@ -51,7 +51,7 @@ def world(emulator: str) -> Iterator[World]:
     """Four users and a paused download each for alice, bob and the viewer, for the module."""
     from app import app
     from chalicelib.container import services
-    from chalicelib.models import TaskModel
+    from chalicelib.persistence.models import TaskModel
 
     svc = services()
     for item in TaskModel.scan():

@@ -15,7 +15,7 @@ from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.states import TaskState
 from chalicelib.jobs.models import CreateJob, HistoryQuery, Job, RunStatus
 from chalicelib.jobs.persistence import JobStore
-from chalicelib.models import JobModel, JobRunModel
+from chalicelib.persistence.models import JobModel, JobRunModel
 from chalicelib.schemas import AddDownload
 from tests.support.api import json_caller
 from tests.support.auth import new_user

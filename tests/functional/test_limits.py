@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.domain.states import TaskState
 from chalicelib.hostslots import HostSlots
-from chalicelib.models import TaskModel
+from chalicelib.persistence.models import TaskModel
 from chalicelib.schemas import AddDownload, PatchDownload
 from chalicelib.transfer import Delivery
 from tests.support.engine import (

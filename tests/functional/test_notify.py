@@ -17,8 +17,8 @@ from chalice.test import Client
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.states import TaskState
 from chalicelib.jobs.models import CreateJob
-from chalicelib.models import JobModel, JobRunModel, NotifyDeliveryModel, NotifyTargetModel
 from chalicelib.notify import signing
+from chalicelib.persistence.models import JobModel, JobRunModel, NotifyDeliveryModel, NotifyTargetModel
 from chalicelib.schemas import AddDownload
 from chalicelib.urlguard import UrlGuard
 from local_runtime.stream_poller import StreamPoller, stream_sources
@@ -301,8 +301,8 @@ def test_job_feed_and_batch_events_reach_the_websocket_notifications_room(notify
     from websockets.sync.client import connect
 
     import app as app_module
-    from chalicelib.models import ConnectionModel
     from chalicelib.notify.events import Event, EventName
+    from chalicelib.persistence.models import ConnectionModel
     from chalicelib.realtime.wiring import reset_realtime
     from local_runtime.ws_gateway import WsGateway, websocket_handlers
 

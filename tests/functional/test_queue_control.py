@@ -9,8 +9,8 @@ import pytest
 
 from chalicelib.dispatcher import HELD
 from chalicelib.domain.states import TaskState
-from chalicelib.models import ActivityModel
-from chalicelib.repository import now_ms
+from chalicelib.persistence.models import ActivityModel
+from chalicelib.persistence.repository import now_ms
 from chalicelib.schemas import AddDownload
 from tests.support.engine import (
     OWNER,
@@ -137,7 +137,7 @@ def test_stop_waits_for_the_dispatchers_lease(svc) -> None:
     """A kick holding the lease finishes before the stop sends running tasks back: nothing it
     started is left running."""
     from chalicelib.dispatcher import LOCK_KEY
-    from chalicelib.models import ControlModel
+    from chalicelib.persistence.models import ControlModel
 
     ControlModel(LOCK_KEY, holder="someone", expires=now_ms() + 1500, dirty=False).save()
     began = now_ms()

@@ -35,7 +35,7 @@ def _set_env(name: str, value: str | None) -> None:
 @pytest.fixture()
 def gateway(svc) -> Iterator[WsGateway]:  # type: ignore[no-untyped-def]
     import app as app_module
-    from chalicelib.models import ConnectionModel
+    from chalicelib.persistence.models import ConnectionModel
 
     for item in ConnectionModel.scan():
         item.delete()
@@ -290,7 +290,7 @@ def test_the_throttle_lets_one_send_per_interval_across_invocations(svc) -> None
 def test_a_plain_http_request_is_not_a_connection(gateway: WsGateway) -> None:
     import requests
 
-    from chalicelib.models import ConnectionModel
+    from chalicelib.persistence.models import ConnectionModel
 
     answer = requests.get(gateway.url.replace("ws://", "http://"), timeout=5)
     assert answer.status_code == 426

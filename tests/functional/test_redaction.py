@@ -21,7 +21,7 @@ SECRETS = ("hunter2", "tok-abc123", "sig-deadbeef", "cred-AKIA")
 def test_a_failed_download_keeps_its_secrets_out_of_errors_activity_and_logs(
     svc, workers, caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
 ) -> None:
-    from chalicelib.models import ActivityModel
+    from chalicelib.persistence.models import ActivityModel
 
     svc.settings.update({"retry_max_attempts": 1})
     closed = free_port()  # nothing listens: the fetch fails with requests' own message, URL and all

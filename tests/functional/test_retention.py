@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain.states import Action, TaskState
-from chalicelib.models import ActivityModel, PartModel, TaskModel
+from chalicelib.persistence.models import ActivityModel, PartModel, TaskModel
 from chalicelib.schemas import AddDownload
 from tests.support.engine import OWNER, MiB, object_exists, wait_finished
 from tests.support.origin import Resource

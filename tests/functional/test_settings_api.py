@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib.models import ActivityModel
+from chalicelib.persistence.models import ActivityModel
 from chalicelib.settings import EngineSettings, SettingsStore, nested
 from tests.support.auth import new_user
 

@@ -11,7 +11,7 @@ from chalice.test import Client
 
 from chalicelib.health import persistence as marks
 from chalicelib.health import service as health_service
-from chalicelib.models import UserModel
+from chalicelib.persistence.models import UserModel
 from tests.support.auth import new_user
 from tests.support.feedserver import Doc, Entry, FeedServer, rss2
 from tests.support.origin import Resource

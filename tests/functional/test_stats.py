@@ -131,7 +131,7 @@ def test_a_download_s_life_is_counted_and_removal_keeps_history(svc, owner: str)
 
 def test_the_engine_speed_is_the_sum_over_running_downloads(svc, owner: str) -> None:  # type: ignore[no-untyped-def]
     from chalicelib.domain.task import Task
-    from chalicelib.models import TaskModel
+    from chalicelib.persistence.models import TaskModel
 
     ids = []
     try:

@@ -27,7 +27,7 @@ OWNER = Identity(user_id="local", username="local", role=Role.ADMIN)
 def wipe_tasks() -> None:
     """Delete every task and part record: no task of another test takes a slot or shows up
     in a list."""
-    from chalicelib.models import PartModel, TaskModel
+    from chalicelib.persistence.models import PartModel, TaskModel
 
     for task in TaskModel.scan():
         task.delete()

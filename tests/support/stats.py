@@ -30,7 +30,7 @@ def forget_counters() -> None:
     """Delete every statistics counter. Counters kept only while a test polled the stream are
     wrong for the tests after it (their changes go uncounted); without counters, lists count
     with a Query instead."""
-    from chalicelib.models import StatsModel
+    from chalicelib.persistence.models import StatsModel
 
     with StatsModel.batch_write() as batch:
         for item in StatsModel.scan():

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pynamodb.attributes import MapAttribute
 
-from chalicelib.attributes import PlainMapAttribute
+from chalicelib.persistence.attributes import PlainMapAttribute
 
 SAMPLES: list[dict[str, Any]] = [
     {},
@@ -41,7 +41,7 @@ def test_values_it_cannot_hold_are_refused_when_written(bad: dict[str, Any]) -> 
 
 
 def test_an_element_can_be_addressed_in_expressions() -> None:
-    from chalicelib.models import TaskModel
+    from chalicelib.persistence.models import TaskModel
 
     names: dict[str, str] = {}
     values: dict[str, Any] = {}

@@ -11,13 +11,13 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from ..domain.states import TaskState
+from ..domain.task import Task, rank
+from ..domain.urls import dedupe_key, host_of
+from ..fairness.store import WaitingOwners
+from ..storage import UploadedPart
 from . import cursors
-from .domain.states import TaskState
-from .domain.task import Task, rank
-from .domain.urls import dedupe_key, host_of
-from .fairness.store import WaitingOwners
 from .models import BatchModel, PartModel, TaskModel
-from .storage import UploadedPart
 
 _TASK_FIELDS = [f.name for f in fields(Task)]
 

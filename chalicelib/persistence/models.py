@@ -18,8 +18,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from ..config import Config
 from .attributes import PlainMapAttribute
-from .config import Config
 from .indexes import (
     AllFeedItemsIndex,
     AllFeedsIndex,
