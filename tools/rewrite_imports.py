@@ -181,7 +181,7 @@ def tracked_files() -> list[str]:
     files = []
     for f in out.splitlines():
         parts = f.split("/")
-        if SKIP_PARTS.intersection(parts) or f.startswith("docs/notes/"):
+        if SKIP_PARTS.intersection(parts) or f.startswith("docs/notes/") or f == "tools/rewrite_imports.py":
             continue
         p = Path(f)
         if (p.suffix in TEXT_SUFFIXES or p.name in TEXT_NAMES) and p.is_file():
