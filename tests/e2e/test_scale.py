@@ -125,6 +125,7 @@ class Timer:
         self.samples: dict[str, list[float]] = {}
         self.first_tries: dict[str, list[float]] = {}
         self.requests: list[tuple[float, str, int, str]] = []  # (ms, scenario, n-th of it, url)
+        self.reads: dict[str, list[tuple[int, int]]] = {}  # scenario -> (items read, per_page) per page
 
     def _timed(self, url: str) -> tuple[float, requests.Response]:
         began = time.perf_counter()
@@ -136,6 +137,8 @@ class Timer:
     def get(self, scenario: str, url: str) -> requests.Response:
         elapsed, resp = self._timed(url)
         self.first_tries.setdefault(scenario, []).append(elapsed)
+        per_page = int(resp.json()["per_page"])
+        self.reads.setdefault(scenario, []).append((int(resp.headers["X-Items-Read"]), per_page))
         best = elapsed
         for _ in range(RETRIES):
             if best < LIMIT_MS:
@@ -161,7 +164,8 @@ class Timer:
     def report(self) -> dict[str, dict[str, float]]:
         out = {}
         for scenario, values in self.samples.items():
-            out[scenario] = {"requests": len(values), **_figures(values),
+            reads = [n for n, _ in self.reads[scenario]]
+            out[scenario] = {"requests": len(values), **_figures(values), "max_items_read": max(reads),
                              **{f"first_try_{k}": v for k, v in _figures(self.first_tries[scenario]).items()}}
         return out
 
@@ -237,6 +241,15 @@ def test_every_page_of_10000_downloads_answers_under_100_ms(rt: RuntimeProcess) 
     assert other_session.get(f"{base}", timeout=10).headers["X-Total-Count"] == "5"
 
     figures = {**timer.report(), **admin_tasks.report()}
+    # O(page) on any backend (issue #12 item 7): the Queries behind a page read at most the page
+    # and the item after it (their ScannedCount, which the API reports as X-Items-Read), however
+    # deep the page. Filters DynamoDB applies after reading (text search, a second condition)
+    # read ahead by design: reported above, not held to this. The batch's one item of another
+    # owner is as old as its oldest, so the batch's pages are held to it too (measured 51 for 50 a page).
+    read_ahead = {"q=special (text search)", "status=paused&category=tv"}
+    over = {(name, n, per_page) for t in (timer, admin_tasks) for name, pages in t.reads.items()
+            if name not in read_ahead for n, per_page in pages if n > per_page + 1}
+    assert not over, f"pages that read more than their size + 1: {sorted(over)[:10]}"
     summary = {"tasks": N, "write_seconds": round(write_s, 1), "counters_caught_up_seconds": round(counters_s, 1),
                "stats_engine_status": stats.status_code, "scenarios": figures}
     (ROOT / ".haul").mkdir(exist_ok=True)
