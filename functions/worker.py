@@ -9,8 +9,10 @@ from typing import Any
 from chalice.app import SQSEvent
 
 from chalicelib.container import services
+from chalicelib.domain import deadletters
 from chalicelib.feeds.handlers import is_feed_message
 from chalicelib.health.persistence import mark
+from chalicelib.notify.events import dead_letter_error
 from chalicelib.transfer import INVOCATION_SECONDS, Delivery
 
 from . import feeds
@@ -60,5 +62,17 @@ def handle_dead_letters(event: SQSEvent) -> dict[str, Any]:
             log.error("dead letter that is not JSON: %.200s", record.body)
             continue
         count = record.to_dict().get("attributes", {}).get("ApproximateReceiveCount", "?")
-        services().transfer.dead_letter(body, str(count))
+        if services().transfer.dead_letter(body, str(count)) == deadletters.Verdict.FAIL:
+            announce_dead_letter(body, str(count))
     return {"batchItemFailures": []}
+
+
+def announce_dead_letter(body: dict[str, Any], count: str) -> None:
+    """An ``error`` notification to the owner of the task a dead letter failed; a failure to
+    queue it is logged, the dead letter is not retried for it."""
+    try:
+        task = services().repo.get(deadletters.task_of(body) or "")
+        if task is not None:
+            services().notify.publish(dead_letter_error(task, str(body.get("kind", "work")), count))
+    except Exception:
+        log.exception("could not queue the error notification of a dead letter")

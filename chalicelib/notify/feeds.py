@@ -1,6 +1,7 @@
 """Feed events as notifications: the feeds package's events (activity log, WebSocket) plus a
-``feed.matched`` / ``feed.failed`` event for the owner's targets. Built by the composition
-root in place of the plain :class:`~chalicelib.feeds.events.FeedEvents`."""
+``feed.matched`` / ``feed.failed`` event for the owner's targets, and an ``error`` when a feed
+keeps failing. Built by the composition root in place of the plain
+:class:`~chalicelib.feeds.events.FeedEvents`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from ..activity import ActivityLog
 from ..feeds.events import FeedEvents
 from ..feeds.models import Feed, FeedItem
-from .events import Event, EventName
+from .events import Event, EventName, feed_error
 from .service import NotifyService
 
 log = logging.getLogger("haul.notify")
@@ -40,6 +41,9 @@ class NotifyingFeedEvents(FeedEvents):
         self._tell(Event(EventName.FEED_FAILED, feed.owner, f"Feed failed: {feed.name}",
                          f"the refresh failed ({failures} in a row): {error[:500]}", "warning",
                          {"feed_id": feed.id, "feed_name": feed.name, "failures": failures, "error": error[:1000]}))
+        alert = feed_error(feed.id, feed.name, feed.owner, failures, error, feed.last_ok_at)
+        if alert is not None:
+            self._tell(alert)
 
     def item_failed(self, feed: Feed, item: FeedItem, reason: str, actor: str) -> None:
         super().item_failed(feed, item, reason, actor)

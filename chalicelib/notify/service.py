@@ -27,7 +27,7 @@ from ..persistence.repository import now_ms
 from ..urlguard import UrlGuard
 from . import signing
 from .crypto import SecretBox
-from .events import Event, EventName
+from .events import Event, EventName, delivery_error
 from .models import CreateTarget, Delivery, DeliveryQuery, DeliveryStatus, PatchTarget, SendMessage, Target
 from .persistence import DeliveryStore, TargetStore
 from .senders import BadTarget, Senders, SendResult, check_apprise_url, check_webhook_url, display_url
@@ -176,16 +176,17 @@ class NotifyService:
             targets[owner] = self.targets.owned_by(owner)
         return any(t.enabled and event.value in t.events for t in targets[owner])
 
-    def publish(self, event: Event, targets: dict[str, list[Target]] | None = None) -> int:
+    def publish(self, event: Event, targets: dict[str, list[Target]] | None = None, exclude: str | None = None) -> int:
         """Queue the event for every enabled target of its owner that subscribes to it
-        (``targets``: owner -> targets already read, a cache for a batch of events)."""
+        (``targets``: owner -> targets already read, a cache for a batch of events; ``exclude``:
+        a target id left out)."""
         count = 0
         if targets is None:
             targets = {}
         if event.owner not in targets:
             targets[event.owner] = self.targets.owned_by(event.owner)
         for target in targets[event.owner]:
-            if target.enabled and event.name.value in target.events:
+            if target.enabled and event.name.value in target.events and target.id != exclude:
                 self._queue(target, event)
                 count += 1
         if self.push is not None and not event.name.value.startswith("download."):
@@ -203,9 +204,18 @@ class NotifyService:
                  else secrets.token_hex(8))
         delivery = Delivery(ident, target.owner, target.id, target.name, event.name.value, event.title,
                             DeliveryStatus.PENDING, 0, now, now)
-        if self.deliveries.open(delivery):
-            self.queue.send({"kind": "notify", "delivery": delivery.id, "attempt": 1, "title": event.title,
-                             "message": event.message, "level": event.level, "data": event.data, "at": now})
+        if not self.deliveries.open(delivery):
+            # Keyed events only: a retried stream batch (or a second publish of the same
+            # occurrence). If the first try opened the record but its send failed, nothing
+            # would ever attempt it: a delivery still pending at attempt 0 is queued again.
+            # When the first message did go out, the copy is harmless: deliver() makes
+            # attempt 1 once (a conditional write on the attempt count).
+            found = self.deliveries.find(ident)
+            if found is None or found.status != DeliveryStatus.PENDING or found.attempts != 0:
+                return found or delivery
+            delivery = found
+        self.queue.send({"kind": "notify", "delivery": delivery.id, "attempt": 1, "title": event.title,
+                         "message": event.message, "level": event.level, "data": event.data, "at": now})
         return delivery
 
     def deliver(self, message: dict[str, Any]) -> DeliveryStatus | None:
@@ -239,7 +249,19 @@ class NotifyService:
             self.dlq.send({**message, "error": result.detail, "attempts": attempt})
             log.warning("notification %s to target %s failed after %d attempt(s): %s", delivery.id,
                         delivery.target_id, attempt, result.detail)
+            if target is not None:
+                self._alert(delivery_error(delivery.owner, delivery.target_id, delivery.target_name, delivery.event,
+                                           attempt, result.detail, self.clock()), exclude=delivery.target_id)
         return status
+
+    def _alert(self, event: Event | None, exclude: str | None = None) -> None:
+        """Publish an ``error`` event; a failure to queue it is logged, never raised."""
+        if event is None:
+            return
+        try:
+            self.publish(event, exclude=exclude)
+        except Exception:
+            log.exception("could not queue the %s notification", event.name.value)
 
     def list_deliveries(self, who: Identity, q: DeliveryQuery) -> tuple[list[Delivery], int, str | None]:
         owner = None if who.is_admin else who.user_id

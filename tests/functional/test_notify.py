@@ -70,6 +70,19 @@ def notify_stream(svc) -> Iterator[StreamPoller]:  # type: ignore[no-untyped-def
     poller.stop()
 
 
+@pytest.fixture()
+def notify_worker(svc) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Only the notify queue's consumer (no download worker: a dispatched task stays put)."""
+    import app as app_module
+    from local_runtime.sqs_poller import SqsPoller, sqs_sources
+
+    (source,) = [s for s in sqs_sources(app_module) if s.queue_name == svc.config.notify_queue]
+    poller = SqsPoller(svc.clients.sqs, source, 1, visibility_timeout=30, region=svc.config.region, wait_seconds=1)
+    poller.start()
+    yield
+    poller.stop()
+
+
 def person(role: str) -> tuple[Identity, dict[str, str]]:
     user_id, headers, grant = new_user(role)
     return Identity(user_id, grant["user"]["username"], Role(role)), headers
@@ -329,3 +342,102 @@ def test_job_feed_and_batch_events_reach_the_websocket_notifications_room(notify
     assert message["type"] == "notification"
     assert message["data"] == {"level": "error", "title": "Job failed: nightly", "message": "nightly failed: boom",
                                "event": "job.failed", "job_id": "j1"}
+
+
+def events_to(target_id: str, event: str) -> list[Any]:
+    """The deliveries opened for ``target_id`` of ``event`` (opened when published, so counted at once)."""
+    return [d for d in NotifyDeliveryModel.scan() if d.target_id == target_id and d.event == event]
+
+
+def heard(receiver: Receiver, event: str, what: str) -> Any:
+    return wait_for(lambda: next((r.json() for r in receiver.received if r.json()["event"] == event), None),
+                    timeout=60, what=what)
+
+
+def test_a_dead_lettered_download_is_an_error_event(notify, svc, receiver, notify_worker, settled) -> None:
+    from chalicelib.notify.models import CreateTarget
+    from tests.functional.test_api import DEAD
+    from tests.functional.test_dead_letters import dead, running
+    from tests.support.engine import OWNER
+
+    target = notify.create(OWNER, CreateTarget(name="ops", kind="webhook", url=receiver.url(), secret=SECRET,
+                                               events=["error"]))
+    task = running(svc)
+    assert task.url == DEAD
+    dead(svc, {"kind": "lane", "task": task.id, "run": task.run, "gen": task.gen, "lane": "0"})
+    assert svc.repo.get(task.id).state == TaskState.FAILED
+    body = heard(receiver, "error", "the dead letter's error event")
+    assert body["level"] == "error" and body["data"]["condition"] == "dead_letter"
+    assert body["data"]["task_id"] == task.id and body["data"]["message_kind"] == "lane"
+    assert "failed 5 times in a row" in body["message"]
+    assert receiver.received[0].signed
+    # The same dead letter again (SQS redelivers): the task moved on, nothing more is published.
+    dead(svc, {"kind": "lane", "task": task.id, "run": task.run, "gen": task.gen, "lane": "0"})
+    assert len(events_to(target.id, "error")) == 1
+
+
+def test_a_feed_failing_repeatedly_is_one_error_event(notify, svc, receiver, notify_worker) -> None:
+    from chalicelib.notify.events import FEED_ERROR_STREAK
+    from chalicelib.notify.models import CreateTarget
+    from tests.support.feedserver import FeedServer
+
+    user, _ = person("user")
+    target = notify.create(user, CreateTarget(name="hook", kind="webhook", url=receiver.url(), secret=SECRET,
+                                              events=["error"]))
+    with FeedServer() as server:
+        broken = svc.feeds.subscribe(user, {"url": server.url("/gone.rss")})
+        for n in range(1, FEED_ERROR_STREAK + 2):
+            assert svc.feeds.refresh(user, broken.id)["status"] == "failed"
+            assert len(events_to(target.id, "error")) == (0 if n < FEED_ERROR_STREAK else 1)
+    body = heard(receiver, "error", "the feed's error event")
+    assert body["data"]["condition"] == "feed_failing" and body["data"]["feed_id"] == broken.id
+    assert body["data"]["failures"] == FEED_ERROR_STREAK and body["level"] == "error"
+
+
+def test_a_target_failing_for_good_is_an_error_event_for_the_other_targets(
+        notify, svc, receiver, notify_worker, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.notify.models import CreateTarget, SendMessage
+
+    monkeypatch.setattr(notify, "attempts", 1)
+    admin, _ = person("admin")
+    with Receiver(always_fail=True) as down:
+        bad = notify.create(admin, CreateTarget(name="pager", kind="webhook", url=down.url(), events=["error"]))
+        good = notify.create(admin, CreateTarget(name="mail", kind="webhook", url=receiver.url(), secret=SECRET,
+                                                 events=["error"]))
+        notify.send(admin, SendMessage(title="Maintenance", message="at 22:00", target_ids=[bad.id]))
+        body = heard(receiver, "error", "the failing target's error event")
+        assert body["data"]["condition"] == "target_failing" and body["data"]["target_id"] == bad.id
+        assert "pager" in body["title"] and "HTTP 500" in body["message"]
+        # Not to the failing target itself; and its failing error would not make another.
+        assert events_to(bad.id, "error") == [] and len(down.received) == 1
+        assert len(events_to(good.id, "error")) == 1
+
+
+def test_a_delivery_whose_queue_send_failed_is_queued_by_the_retried_stream_batch(
+        notify, svc, receiver, notify_worker, notify_stream, settled, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream consumer opens the delivery, then SQS refuses the send: the batch is retried,
+    finds the delivery open (pending, attempt 0) and queues it then, once."""
+    from chalicelib.notify.models import CreateTarget
+
+    user, _ = person("user")
+    target = notify.create(user, CreateTarget(name="hook", kind="webhook", url=receiver.url(), secret=SECRET,
+                                              events=["download.added"]))
+    real_send = notify.queue.send
+    refused: list[Any] = []
+
+    def send_once_refused(body: Any, **kwargs: Any) -> Any:
+        if not refused:
+            refused.append(body)
+            raise RuntimeError("SQS is unavailable (injected)")
+        return real_send(body, **kwargs)
+
+    monkeypatch.setattr(notify.queue, "send", send_once_refused)
+    from tests.functional.test_api import DEAD
+
+    task = svc.downloads.add(user, AddDownload(url=DEAD, allow_duplicate=True))
+    body = heard(receiver, "download.added", "the added event, after the retried batch")
+    assert refused and refused[0]["delivery"] == body["id"]
+    assert body["data"]["task_id"] == task.id
+    delivery = delivery_of(target.id, "delivered")
+    assert delivery.attempts == 1 and len(events_to(target.id, "download.added")) == 1
+    assert [r.json()["event"] for r in receiver.received] == ["download.added"]

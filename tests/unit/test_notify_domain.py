@@ -8,7 +8,16 @@ import json
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
 from chalicelib.notify import signing
-from chalicelib.notify.events import EventName, batch_outcome, task_events
+from chalicelib.notify.events import (
+    DAY_MS,
+    FEED_ERROR_STREAK,
+    EventName,
+    batch_outcome,
+    dead_letter_error,
+    delivery_error,
+    feed_error,
+    task_events,
+)
 from chalicelib.notify.senders import display_url
 from chalicelib.notify.service import backoff
 
@@ -78,3 +87,38 @@ def test_a_batch_completes_with_its_last_unfinished_task() -> None:
     assert batch_outcome(last, [*others, member(4, TaskState.QUEUED)]) is None
     assert batch_outcome(dataclasses.replace(last, batch_id=None), others) is None
     assert batch_outcome(member(3, TaskState.PAUSED), others) is None
+
+
+def test_a_dead_lettered_download_is_an_error_keyed_by_its_run() -> None:
+    failed = task(TaskState.FAILED, run=2, gen=1, error="a lane message failed 5 times in a row")
+    event = dead_letter_error(failed, "lane", "5")
+    assert event.name == EventName.ERROR and event.owner == "u1" and event.level == "error"
+    assert event.data["condition"] == "dead_letter" and event.data["task_id"] == "t1"
+    assert "a.iso" in event.message and "lane message failed 5 times" in event.message
+    # The same dead letter (redelivered) keys the same; a later run's keys anew.
+    assert event.key == dead_letter_error(failed, "lane", "6").key
+    assert event.key != dead_letter_error(dataclasses.replace(failed, run=3), "lane", "5").key
+
+
+def test_a_feed_is_an_error_once_per_streak_of_failures() -> None:
+    made = [feed_error("f1", "Shows", "u1", n, "HTTP 503", 1000) for n in range(1, FEED_ERROR_STREAK + 3)]
+    alerts = [e for e in made if e is not None]
+    assert len(alerts) == 1 and alerts[0].data["failures"] == FEED_ERROR_STREAK
+    assert alerts[0].name == EventName.ERROR and "HTTP 503" in alerts[0].message
+    # A new streak (after a success) is a new occurrence; the same streak read twice is not.
+    again = feed_error("f1", "Shows", "u1", FEED_ERROR_STREAK, "HTTP 503", 1000)
+    later = feed_error("f1", "Shows", "u1", FEED_ERROR_STREAK, "HTTP 503", 5000)
+    assert again is not None and later is not None
+    assert again.key == alerts[0].key != later.key
+
+
+def test_a_target_failing_for_good_is_an_error_once_a_day_but_never_about_an_error() -> None:
+    first = delivery_error("u1", "t9", "phone", "download.completed", 5, "HTTP 500", 3 * DAY_MS + 10)
+    assert first is not None and first.name == EventName.ERROR and first.data["target_id"] == "t9"
+    assert "phone" in first.message and "HTTP 500" in first.message
+    same_day = delivery_error("u1", "t9", "phone", "batch.completed", 5, "HTTP 502", 4 * DAY_MS - 1)
+    next_day = delivery_error("u1", "t9", "phone", "download.completed", 5, "HTTP 500", 4 * DAY_MS)
+    assert same_day is not None and next_day is not None
+    assert same_day.key == first.key != next_day.key
+    assert delivery_error("u1", "t9", "phone", "error", 5, "HTTP 500", 0) is None
+    assert delivery_error("u1", "t9", "phone", "test", 1, "HTTP 500", 0) is None
