@@ -19,6 +19,7 @@ from chalicelib.domain.states import TaskState
 from chalicelib.persistence.models import PartModel
 from chalicelib.schemas import AddDownload
 from chalicelib.transfer import Delivery, Transfer
+from tests.support.backend import endpoint_for
 from tests.support.engine import (
     OWNER,
     MiB,
@@ -95,7 +96,7 @@ def test_s3_slowdown_on_upload_part_is_retried_and_the_object_is_intact(svc, ori
     res = origin.add("/s3slow.bin", Resource(data=data))
     # Part 1 and 3 are throttled once (botocore's own retry absorbs that); part 2 three
     # times, more than botocore tries (2), so the engine must retry the part itself.
-    with S3FaultProxy(emulator, throttle={1: 1, 2: 3, 3: 1}) as proxy:
+    with S3FaultProxy(endpoint_for("s3", emulator), throttle={1: 1, 2: 3, 3: 1}) as proxy:
         s3 = boto3.session.Session(region_name=svc.config.region).client(
             "s3",
             endpoint_url=proxy.url,
@@ -120,7 +121,7 @@ def test_s3_slowdown_on_complete_multipart_upload_is_retried(svc, origin, emulat
     res = origin.add("/s3slow.bin", Resource(data=data))
     # Two SlowDowns: more than botocore tries (2), so the worker's invocation fails and
     # SQS delivers the message again (after 2 s here); that delivery must finish the job.
-    with S3FaultProxy(emulator, throttle_complete=2) as proxy:
+    with S3FaultProxy(endpoint_for("s3", emulator), throttle_complete=2) as proxy:
         s3 = boto3.session.Session(region_name=svc.config.region).client(
             "s3",
             endpoint_url=proxy.url,

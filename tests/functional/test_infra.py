@@ -91,9 +91,22 @@ def test_bootstrap_command_line(emulator) -> None:
     assert_matches_definitions(config, boto3.session.Session())
 
 
+class _EmulatorSession:
+    """Clients of every service on the embedded emulator, whatever AWS_ENDPOINT_URL_<SERVICE>
+    says (under `make test-localstack` S3 and SQS are LocalStack's; what a test made on the
+    emulator itself must be read back there)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def client(self, service: str) -> Any:
+        return boto3.session.Session().client(service, endpoint_url=self.endpoint)
+
+
 def test_localstack_hook_creates_the_resources(emulator, tmp_path) -> None:
     """The ready.d hook, run as LocalStack would (a plain interpreter that executes the file),
-    against the embedded emulator instead of LocalStack."""
+    against the embedded emulator instead of LocalStack: one endpoint for every service, as
+    inside LocalStack, so its resources are read back from the emulator."""
     config = _fresh_stage()
     env = {
         k: v for k, v in os.environ.items()
@@ -105,7 +118,7 @@ def test_localstack_hook_creates_the_resources(emulator, tmp_path) -> None:
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "installing" not in result.stdout  # PynamoDB was importable: nothing fetched
-    assert_matches_definitions(config, boto3.session.Session())
+    assert_matches_definitions(config, _EmulatorSession(emulator))
 
 
 def test_compose_file_mounts_the_hook_and_the_project() -> None:
@@ -120,7 +133,8 @@ def test_compose_file_mounts_the_hook_and_the_project() -> None:
 
 
 def test_destroy_empties_the_bucket_of_a_stack(emulator) -> None:
-    session = boto3.session.Session()
+    # The emulator's CloudFormation makes the bucket in the emulator's S3: both on the emulator.
+    session = _EmulatorSession(emulator)
     s3, cloudformation = session.client("s3"), session.client("cloudformation")
     name = f"haul-destroy-{uuid.uuid4().hex[:8]}"
     cloudformation.create_stack(StackName=name, TemplateBody=json.dumps({
