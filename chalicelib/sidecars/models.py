@@ -115,3 +115,31 @@ def _year(date: str | None) -> int | None:
     if date and len(date) >= 4 and date[:4].isdigit():
         return int(date[:4])
     return None
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A completed download of the owner's library: its object and what it is of a title."""
+
+    download_id: str
+    key: str
+    season: int | None = None
+    episode: int | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True)
+class Title:
+    """A series or a movie the owner has files of (the unit the NFO endpoints work on)."""
+
+    kind: Kind
+    tmdb_id: int
+    title: str | None = None
+    year: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    last_modified: str  # ISO 8601, UTC
