@@ -19,6 +19,7 @@ from functions import (
     feeds,
     health,
     jobs,
+    metadata,
     notify,
     queue,
     scheduler,
@@ -52,6 +53,8 @@ app.register_blueprint(setup.blueprint, url_prefix="/api/v1")
 app.register_blueprint(health.blueprint, url_prefix="/api/v1")
 # Feed subscriptions and rules (issue #16, docs/feeds.md).
 app.register_blueprint(feeds.blueprint, url_prefix="/api/v1")
+# Metadata providers (issue #18, docs/metadata.md).
+app.register_blueprint(metadata.blueprint, url_prefix="/api/v1")
 
 
 @app.on_sqs_message(queue=CONFIG.work_queue, batch_size=1)

@@ -32,6 +32,8 @@ from .health.service import HealthService
 from .health.wiring import build_health
 from .jobs.service import JobService
 from .jobs.wiring import build_jobs
+from .metadata.providers.service import ProviderService
+from .metadata.providers.wiring import build_providers
 from .notify.feeds import NotifyingFeedEvents
 from .notify.service import NotifyService
 from .notify.wiring import build_notify, job_failed
@@ -72,6 +74,7 @@ class Services:
     notify: NotifyService  # notifications (chalicelib/notify/)
     health: HealthService  # GET /health/detailed (chalicelib/health/)
     setup: SetupService  # the first-run wizard (chalicelib/setup/)
+    providers: ProviderService  # metadata providers: TMDB, MusicBrainz (chalicelib/metadata/providers/)
 
 
 def http_session(guard: UrlGuard) -> requests.Session:
@@ -165,6 +168,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         notify=notify,
         health=build_health(config, clients, stats.db),
         setup=build_setup(accounts, clients.s3, config.bucket, repo, feeds, notify, guard),
+        providers=build_providers(config, guard),
     )
 
 

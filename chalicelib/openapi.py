@@ -23,6 +23,7 @@ STATUS_TEXT = {
     404: "Not found (also another user's object: no existence leak)", 409: "Conflict with the current state",
     413: "Body too large", 422: "Validation error: the details name each offending field",
     429: "Too many requests: see Retry-After", 500: "Internal error (the request id helps find it)",
+    502: "An outside service (a metadata provider, an indexer) failed or answered nonsense",
     503: "A backing service failed and nothing was changed: sending it again is safe",
 }
 RATE_HEADERS = {

@@ -1,0 +1,1 @@
+"""Media metadata (issue #18)."""
