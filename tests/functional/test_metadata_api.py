@@ -85,7 +85,7 @@ def test_unconfigured_providers_answer_503_naming_the_setting(as_) -> None:  # t
 
 
 def test_settings_keys_are_sealed_and_never_shown(as_, fake) -> None:  # type: ignore[no-untyped-def]
-    from chalicelib.models import ControlModel
+    from chalicelib.persistence.models import ControlModel
 
     assert as_["user"]("PATCH", "/settings/providers", {"tmdb": {"api_key": "x"}}).status_code == 403
     made = configure(as_, fake)

@@ -18,7 +18,7 @@ from pynamodb.attributes import BinaryAttribute, JSONAttribute, NumberAttribute,
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
-from ...models import ControlModel, RateLimitModel
+from ...persistence.models import ControlModel, RateLimitModel
 
 SETTINGS_KEY = "providers#settings"
 CACHE_PREFIX = "mdcache#"
