@@ -34,6 +34,7 @@ from .domain.fairness import fair_pick, take_back
 from .domain.states import TaskState
 from .domain.task import Task, rank
 from .fairness.store import Waiting, WaitingOwners
+from .persistence.conditions import condition_failed
 from .persistence.models import ControlModel, TaskModel
 from .persistence.repository import TaskRepository, now_ms
 from .queuecontrol import ENGINE, QueueStore
@@ -46,10 +47,6 @@ _starts = ThreadPoolExecutor(8, thread_name_prefix="dispatch")
 # The phase of a task the queue's stop (or timed pause) sent back from downloading.
 HELD = "held"
 log = logging.getLogger("haul.dispatch")
-
-
-def _lost(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 class Dispatcher:
@@ -300,7 +297,7 @@ class Dispatcher:
         try:
             item.save(condition=ControlModel.pk.does_not_exist() | (ControlModel.expires < now))
         except PutError as exc:
-            if _lost(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -313,7 +310,7 @@ class Dispatcher:
                 condition=ControlModel.pk.exists() & (ControlModel.expires >= now_ms()),
             )
         except UpdateError as exc:
-            if _lost(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -326,7 +323,7 @@ class Dispatcher:
             )
             return True
         except DeleteError as exc:
-            if not _lost(exc):
+            if not condition_failed(exc):
                 raise
         try:
             ControlModel(LOCK_KEY).update(
@@ -337,7 +334,7 @@ class Dispatcher:
                 condition=ControlModel.holder == holder,
             )
         except UpdateError as exc:
-            if _lost(exc):
+            if condition_failed(exc):
                 return True  # the lease expired and someone else holds it now
             raise
         return False
@@ -346,5 +343,5 @@ class Dispatcher:
         try:
             ControlModel(LOCK_KEY).delete(condition=ControlModel.holder == holder)
         except DeleteError as exc:
-            if not _lost(exc):
+            if not condition_failed(exc):
                 raise

@@ -23,14 +23,11 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import size
 from pynamodb.models import Model
 
+from .persistence.conditions import condition_failed
 from .persistence.models import ControlModel
 
 log = logging.getLogger("haul.hosts")
 LEASE_SECONDS = 60
-
-
-def _lost(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 class HostSlotItem(Model):
@@ -71,7 +68,7 @@ class HostSlots:
                 )
                 return True
             except PutError as exc:
-                if not _lost(exc):
+                if not condition_failed(exc):
                     raise
             return self._take(host, slot, limit)
         held = {str(k): float(v) for k, v in (item.slots.as_dict() if item.slots is not None else {}).items()}
@@ -86,7 +83,7 @@ class HostSlots:
                 )
                 log.info("host %s: slot %s's lease ran out; freed it", host, other)
             except UpdateError as exc:
-                if not _lost(exc):
+                if not condition_failed(exc):
                     raise
         return self._take(host, slot, limit)
 
@@ -101,7 +98,7 @@ class HostSlots:
                 | HostSlotItem.slots[slot].exists(),  # type: ignore[index]
             )
         except UpdateError as exc:
-            if _lost(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -113,7 +110,7 @@ class HostSlots:
                 condition=HostSlotItem.pk.exists(),
             )
         except UpdateError as exc:
-            if not _lost(exc):
+            if not condition_failed(exc):
                 log.warning("host %s: could not release slot %s: %s", host, slot, exc)
 
     def held(self, host: str) -> dict[str, int]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
+from .persistence.conditions import condition_failed
 from .persistence.models import ControlModel
 from .persistence.repository import now_ms
 
@@ -36,10 +37,6 @@ MAX_PAUSE_SECONDS = 30 * 86400
 ENGINE = "engine"
 
 State = Literal["running", "stopped", "paused"]
-
-
-def _lost(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ class QueueStore:
         try:
             ControlModel(QUEUE_KEY, data=data, updated_at=version).save(condition=cond)
         except PutError as exc:
-            if _lost(exc):
+            if condition_failed(exc):
                 return None
             raise
         return QueueStatus(running, paused_until, actor, now, version)

@@ -22,6 +22,7 @@ from pynamodb.exceptions import DeleteError
 from .dispatcher import Dispatcher
 from .domain.restarts import Restart, decide_restart
 from .domain.states import FINISHED, TaskState
+from .persistence.conditions import condition_failed
 from .persistence.indexes import ExpiryIndex
 from .persistence.models import TaskModel
 from .persistence.repository import TaskRepository, now_ms
@@ -118,7 +119,7 @@ class Reconciler:
                     & TaskModel.state.is_in(*(s.value for s in FINISHED))
                 )
             except DeleteError as exc:
-                if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+                if condition_failed(exc):
                     continue
                 raise
             self._repo.delete_parts(key.id)

@@ -43,6 +43,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from .domain import aggregates as agg
 from .domain.states import TaskState
 from .domain.task import iso
+from .persistence.conditions import condition_failed
 from .persistence.models import TaskModel
 from .persistence.repository import TaskRepository, now_ms, to_task
 from .settings import SettingsStore
@@ -158,7 +159,7 @@ class StatsStore:
             try:
                 answer = self.db.update_item(**kwargs)
             except Exception as exc:
-                if _condition_failed(exc):  # applied by an earlier try, or a batch item that is gone
+                if condition_failed(exc):  # applied by an earlier try, or a batch item that is gone
                     skipped += 1
                     continue
                 raise  # the batch is retried; the writes that landed are refused then
@@ -377,11 +378,6 @@ def _eta(remaining: int, speed: int) -> int | None:
     if speed <= 0:
         return None
     return -(-remaining // speed)
-
-
-def _condition_failed(exc: Exception) -> bool:
-    response = getattr(exc, "response", None) or {}
-    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
 def batch_token(records: list[Mapping[str, Any]]) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..domain.task import Task
+from ..persistence.conditions import condition_failed
 from ..persistence.models import TaskModel
 from ..persistence.repository import new_model, to_task
 from .plan import DUPLICATE_STATES, READ_CHUNK, WRITE_CHUNK, chunks
@@ -26,10 +27,6 @@ _AWS_ERRORS = (ClientError, BotoCoreError)
 # The by-url Query of POST /downloads looks at this many earlier tasks of one URL.
 DUPLICATE_SCAN = 50
 _pool = ThreadPoolExecutor(8, thread_name_prefix="admission")
-
-
-def _code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", "")) if isinstance(exc, ClientError) else ""
 
 
 class AdmissionStore:
@@ -88,7 +85,7 @@ class AdmissionStore:
         try:
             self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(id)")
         except _AWS_ERRORS as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return None  # a fresh id: the chunk's failed request had stored it after all
             return exc
         return None

@@ -19,12 +19,13 @@ from pynamodb.transactions import TransactWrite
 
 from ..domain.task import iso
 from ..errors import BadRequest, Conflict, Forbidden, NotFound, SetupDone, TooManyRequests, Unauthenticated, field_error
+from ..persistence.conditions import failed_conditions
 from ..persistence.models import ControlModel, SessionModel, UserModel
 from ..schemas import ChangePassword, CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
 from . import passwords
 from .admins import AdminRoster, is_enabled_admin
 from .apikeys import MAX_KEYS_PER_USER, ApiKeys
-from .dynamo import failed_conditions, unavailable
+from .dynamo import unavailable
 from .identity import Identity, Role
 from .ratelimit import RateLimiter
 from .sessions import SessionError, Sessions

@@ -15,8 +15,8 @@ from typing import Any
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.condition import size
 
+from ..persistence.conditions import condition_failed
 from ..persistence.models import ControlModel, UserModel
-from .dynamo import conditional_failure
 from .identity import Role
 
 ROSTER = "auth#admins"
@@ -39,7 +39,7 @@ class AdminRoster:
         try:
             item.save(condition=ControlModel.pk.does_not_exist())
         except PutError as exc:
-            if not conditional_failure(exc):
+            if not condition_failed(exc):
                 raise
 
     @staticmethod

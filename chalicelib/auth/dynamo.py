@@ -1,27 +1,9 @@
-"""Telling DynamoDB's answers apart: a condition that did not hold is an answer about the data;
-anything else (throttling, an outage, a missing table) is a failure to report, never to swallow."""
+"""DynamoDB failures of the accounts store, as the API reports them. (Whether a write was
+refused by its condition is chalicelib/persistence/conditions.py's one helper.)"""
 
 from __future__ import annotations
 
-from pynamodb.exceptions import PynamoDBException
-
 from ..errors import Unavailable
-
-CONDITION_FAILED = "ConditionalCheckFailedException"
-
-
-def conditional_failure(exc: PynamoDBException) -> bool:
-    """Whether ``exc`` is DynamoDB refusing a write because its condition did not hold."""
-    if exc.cause_response_code == CONDITION_FAILED:
-        return True
-    # A transaction reports each item's reason; a condition that failed is one of them.
-    return any(failed_conditions(exc))
-
-
-def failed_conditions(exc: PynamoDBException) -> list[bool]:
-    """For a cancelled transaction: per item, whether its condition did not hold."""
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return [getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons]
 
 
 def unavailable(what: str) -> Unavailable:

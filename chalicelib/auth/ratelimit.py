@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from ..errors import TooManyRequests
+from ..persistence.conditions import condition_failed
 from ..persistence.models import RateLimitModel
-from .dynamo import conditional_failure
 
 WINDOW_SECONDS = 60
 MAX_LOGIN_ATTEMPTS = 5  # per (account, client) pair and window
@@ -108,7 +108,7 @@ class RateLimiter:
             RateLimitModel(f"login-try#{client_subject}").update(
                 actions=[RateLimitModel.hits.add(-1)], condition=RateLimitModel.hits > 0)
         except UpdateError as exc:
-            if not conditional_failure(exc):
+            if not condition_failed(exc):
                 raise
 
     def _count_attempt(self, key: str) -> int:
@@ -122,7 +122,7 @@ class RateLimiter:
                 item.update(actions=[RateLimitModel.hits.add(1)], condition=RateLimitModel.expires > open_until)
                 return int(item.hits)
             except UpdateError as exc:
-                if not conditional_failure(exc):
+                if not condition_failed(exc):
                     raise
             try:  # no window is open: this attempt opens one
                 RateLimitModel(key, hits=1, expires=datetime.fromtimestamp(
@@ -130,7 +130,7 @@ class RateLimiter:
                 )).save(condition=RateLimitModel.key.does_not_exist() | (RateLimitModel.expires <= open_until))
                 return 1
             except PutError as exc:
-                if not conditional_failure(exc):
+                if not condition_failed(exc):
                     raise
         raise TooManyRequests("too many logins at once; try again", 1)
 

@@ -21,8 +21,9 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import UpdateError
 
+from ..persistence.conditions import condition_failed
 from ..persistence.models import SessionModel
-from .dynamo import conditional_failure, unavailable
+from .dynamo import unavailable
 
 _TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{20,128})$")
 
@@ -83,7 +84,7 @@ class Sessions:
                 condition=(SessionModel.current == presented) & (SessionModel.revoked == False),  # noqa: E712
             )
         except UpdateError as exc:
-            if not conditional_failure(exc):
+            if not condition_failed(exc):
                 # DynamoDB did not answer (throttled, unavailable): nothing happened to the
                 # session, and the token still works once the store answers again.
                 raise unavailable("the refresh") from None
@@ -115,5 +116,5 @@ class Sessions:
                 condition=SessionModel.id.exists(),
             )
         except UpdateError as exc:
-            if not conditional_failure(exc):
+            if not condition_failed(exc):
                 raise unavailable("ending the session") from None

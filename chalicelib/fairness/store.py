@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..persistence.conditions import condition_failed
 from ..persistence.models import ControlModel
 
 WAITING_KEY = "queue#waiting"
@@ -105,7 +106,7 @@ class WaitingOwners:
                 ExpressionAttributeValues={":n": {"N": str(noted)}},
             )
         except Exception as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         with self._lock:

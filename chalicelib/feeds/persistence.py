@@ -19,6 +19,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from ..persistence import cursors
+from ..persistence.conditions import condition_failed
 from ..persistence.models import BatchModel, ControlModel, FeedItemModel, FeedModel
 from .models import PENDING_STATES, Feed, FeedItem, FeedOptions, ItemState, due_key
 
@@ -32,10 +33,6 @@ class BadCursor(ValueError):
     pass
 
 
-def _lost(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
 M = TypeVar("M", FeedModel, FeedItemModel)
 
 
@@ -44,7 +41,7 @@ def _updated(model: M, actions: list[Action], condition: Condition | None) -> M 
     try:
         model.update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if _lost(exc):
+        if condition_failed(exc):
             return None
         raise
     return model
@@ -298,7 +295,7 @@ class FeedRepository:
         try:
             self._new_item(item).save(condition=FeedItemModel.key.does_not_exist())
         except PutError as exc:
-            if _lost(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True

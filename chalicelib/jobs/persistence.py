@@ -20,6 +20,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 
 from ..persistence import cursors
+from ..persistence.conditions import condition_failed
 from ..persistence.models import JobModel, JobRunModel
 from .actions import ActionName
 from .models import Job, JobRun, RunStatus
@@ -29,16 +30,12 @@ DUE = "job"
 RUN_RETENTION_DAYS = 90
 
 
-def _failed_condition(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
 def save_if(model: Model, condition: Condition) -> bool:
     """Save ``model`` if ``condition`` holds; False (nothing written) if it does not."""
     try:
         model.save(condition=condition)
     except PutError as exc:
-        if _failed_condition(exc):
+        if condition_failed(exc):
             return False
         raise
     return True
@@ -49,7 +46,7 @@ def update_if(model: Model, actions: list[Any], condition: Condition) -> bool:
     try:
         model.update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if _failed_condition(exc):
+        if condition_failed(exc):
             return False
         raise
     return True
@@ -109,7 +106,7 @@ class JobStore:
         try:
             JobModel(job_id).delete(condition=JobModel.id.exists())
         except DeleteError as exc:
-            if _failed_condition(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -153,7 +150,7 @@ class JobStore:
         try:
             JobModel(job_id).update(actions=actions, condition=JobModel.id.exists())
         except UpdateError as exc:
-            if not _failed_condition(exc):  # deleted meanwhile: nothing to note
+            if not condition_failed(exc):  # deleted meanwhile: nothing to note
                 raise
 
 

@@ -14,6 +14,7 @@ from pynamodb.expressions.condition import Condition
 
 from ..jobs.persistence import save_if, update_if
 from ..persistence import cursors
+from ..persistence.conditions import condition_failed
 from ..persistence.models import ControlModel, NotifyDeliveryModel, NotifyTargetModel
 from .models import Delivery, DeliveryStatus, Target
 
@@ -21,10 +22,6 @@ log = logging.getLogger("haul.notify")
 KEY_ITEM = "notify-key"
 DELIVERY_RETENTION_DAYS = 30
 BAD_CURSOR = "is not a cursor this API issued for this list"
-
-
-def _failed_condition(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def to_target(m: NotifyTargetModel) -> Target:
@@ -66,7 +63,7 @@ class TargetStore:
         try:
             NotifyTargetModel(target_id).delete(condition=NotifyTargetModel.id.exists())
         except DeleteError as exc:
-            if _failed_condition(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True

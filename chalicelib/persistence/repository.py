@@ -17,6 +17,7 @@ from ..domain.urls import dedupe_key, host_of
 from ..fairness.store import WaitingOwners
 from ..storage import UploadedPart
 from . import cursors
+from .conditions import condition_failed
 from .models import BatchModel, PartModel, TaskModel
 
 _TASK_FIELDS = [f.name for f in fields(Task)]
@@ -28,11 +29,6 @@ def now_ms() -> int:
 
 def created_key(created_at: int, task_id: str) -> str:
     return f"{created_at:013d}#{task_id}"
-
-
-def _conditional_failed(exc: Exception) -> bool:
-    cause = getattr(exc, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
 
 
 def to_task(model: TaskModel) -> Task:
@@ -137,7 +133,7 @@ class TaskRepository:
         try:
             model.update(actions=[*actions, TaskModel.updated_at.set(now_ms())], condition=cond)
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if condition_failed(exc):
                 return None
             raise
         return to_task(model)
@@ -169,7 +165,7 @@ class TaskRepository:
         try:
             TaskModel(task_id).delete()
         except DeleteError as exc:
-            if not _conditional_failed(exc):
+            if not condition_failed(exc):
                 raise
 
     # -- batches ---------------------------------------------------------------------------
@@ -195,7 +191,7 @@ class TaskRepository:
                 actions=actions, condition=BatchModel.id.does_not_exist() | (BatchModel.owner == owner)
             )
         except UpdateError as exc:
-            if _conditional_failed(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -285,7 +281,7 @@ class TaskRepository:
         try:
             item.save(condition=PartModel.slot.does_not_exist())
         except PutError as exc:
-            if _conditional_failed(exc):
+            if condition_failed(exc):
                 return None
             raise
         counted = self.update(

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from pynamodb.exceptions import UpdateError
 
+from ..persistence.conditions import condition_failed
 from ..persistence.models import ControlModel
 from ..persistence.repository import now_ms
 
@@ -32,7 +33,7 @@ class Throttle:
                 condition=ControlModel.updated_at.does_not_exist() | (ControlModel.updated_at <= now - interval_ms),
             )
         except UpdateError as exc:
-            if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+            if condition_failed(exc):
                 return False
             raise
         return True

@@ -1,0 +1,30 @@
+"""The one clock: what services read the time from, injected so tests can set it.
+
+``now_ms`` is wall-clock time (epoch milliseconds: what is stored, compared with stored
+times and shown); ``monotonic`` is seconds for measuring intervals (pacing, deadlines,
+progress windows), which a wall clock stepped by NTP must not disturb.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    """The real time (the composition root's clock)."""
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+SYSTEM_CLOCK: Clock = SystemClock()
