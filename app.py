@@ -23,6 +23,7 @@ from functions import (
     notify,
     queue,
     scheduler,
+    search,
     settings,
     setup,
     stats,
@@ -55,6 +56,7 @@ app.register_blueprint(health.blueprint, url_prefix="/api/v1")
 app.register_blueprint(feeds.blueprint, url_prefix="/api/v1")
 # Metadata providers (issue #18, docs/metadata.md).
 app.register_blueprint(metadata.blueprint, url_prefix="/api/v1")
+app.register_blueprint(search.blueprint, url_prefix="/api/v1")
 
 
 @app.on_sqs_message(queue=CONFIG.work_queue, batch_size=1)

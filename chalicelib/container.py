@@ -41,6 +41,8 @@ from .origin import OriginClient
 from .persistence.repository import TaskRepository
 from .queuecontrol import QueueControl
 from .reconciler import Reconciler
+from .search.service import SmartSearchService
+from .search.wiring import build_search
 from .service import DownloadService
 from .settings import SettingsStore
 from .setup.service import SetupService
@@ -75,6 +77,7 @@ class Services:
     health: HealthService  # GET /health/detailed (chalicelib/health/)
     setup: SetupService  # the first-run wizard (chalicelib/setup/)
     providers: ProviderService  # metadata providers: TMDB, MusicBrainz (chalicelib/metadata/providers/)
+    search: SmartSearchService  # smart search and smart grab (chalicelib/search/)
 
 
 def http_session(guard: UrlGuard) -> requests.Session:
@@ -140,6 +143,11 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     accounts = build_accounts(config, settings)
     queue_control = QueueControl(dispatcher.control, dispatcher, queue, activity)
     notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8))
+    batches = BatchService(
+        stats.db, config.batches_table, repo, downloads, activity,
+        Admission(AdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge),
+    )
+    providers = build_providers(config, guard)
     feeds = build_feeds(config, guard, downloads, settings, activity, queue, NotifyingFeedEvents(activity, notify))
     return Services(
         config=config,
@@ -157,10 +165,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         activity=activity,
         queue_control=queue_control,
         stats=stats,
-        batches=BatchService(
-            stats.db, config.batches_table, repo, downloads, activity,
-            Admission(AdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge),
-        ),
+        batches=batches,
         jobs=build_jobs(config, clients.sqs, downloads=downloads, queue_control=queue_control, settings=settings,
                         origin=origin, accounts=accounts, feeds=feeds.refresh_summary, notify=notify.send_to_own,
                         on_failure=job_failed(notify)),
@@ -168,7 +173,8 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         notify=notify,
         health=build_health(config, clients, stats.db),
         setup=build_setup(accounts, clients.s3, config.bucket, repo, feeds, notify, guard),
-        providers=build_providers(config, guard),
+        providers=providers,
+        search=build_search(providers, feeds, batches),
     )
 
 

@@ -33,7 +33,7 @@ EXAMPLES = 8  # per operation and generation mode
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Logging out would end the session the run authenticates with; it has its own tests. The
 # provider settings would point TMDB/MusicBrainz/indexers at generated hosts (their own tests:
-# tests/functional/test_metadata_api.py).
+# tests/functional/test_provider_routes.py).
 SKIP = {("POST", "/auth/logout"), ("PATCH", "/settings/providers")}
 # Documented 5xx answers that are not server errors: a metadata provider that is not
 # configured answers 503 naming the missing setting (issue #18).

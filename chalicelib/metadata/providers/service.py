@@ -31,7 +31,7 @@ from .models import (
 )
 from .musicbrainz import MusicBrainzClient
 from .persistence import ProviderSettingsItems
-from .schemas import ProvidersPatch
+from .schemas import ProvidersPatch, QualityPatch
 from .tmdb import TmdbClient
 
 CACHE_SECONDS = 2.0
@@ -146,9 +146,7 @@ def applied(settings: ProviderSettings, secrets: Secrets, req: ProvidersPatch) -
     if req.musicbrainz:
         mb = replace(mb, **{k: v for k, v in req.musicbrainz.model_dump(exclude_unset=True).items() if v is not None})
     if req.quality:
-        changes: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v)
-                   for k, v in req.quality.model_dump(exclude_unset=True).items() if v is not None}
-        quality = replace(quality, **changes)
+        quality = quality_with(quality, req.quality)
     indexers, keys = settings.indexers, dict(secrets.indexer_keys)
     if req.indexers is not None:
         kept: dict[str, str] = {}
@@ -160,11 +158,19 @@ def applied(settings: ProviderSettings, secrets: Secrets, req: ProvidersPatch) -
             made.append(IndexerSettings(name=i.name, url=i.url, categories=tuple(i.categories), enabled=i.enabled,
                                         requests_per_second=i.requests_per_second, cache_seconds=i.cache_seconds))
         indexers, keys = tuple(made), kept
-    if quality.min_size and quality.max_size and quality.min_size > quality.max_size:
-        raise ValidationFailed("invalid body: quality.max_size: must be at least quality.min_size",
-                               [{"field": "quality.max_size", "message": "must be at least quality.min_size"}])
     return (ProviderSettings(tmdb=tmdb, musicbrainz=mb, indexers=indexers, quality=quality),
             Secrets(tmdb_key, keys))
+
+
+def quality_with(current: QualityPreference, patch: QualityPatch) -> QualityPreference:
+    """The quality preference with the fields ``patch`` gives; 422 when the sizes cross."""
+    changes: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v)
+                               for k, v in patch.model_dump(exclude_unset=True).items() if v is not None}
+    result = replace(current, **changes)
+    if result.min_size and result.max_size and result.min_size > result.max_size:
+        raise ValidationFailed("invalid body: quality.max_size: must be at least quality.min_size",
+                               [{"field": "quality.max_size", "message": "must be at least quality.min_size"}])
+    return result
 
 
 def view(settings: ProviderSettings, secrets: Secrets, version: int) -> dict[str, Any]:

@@ -1,0 +1,180 @@
+"""Smart search and smart grab through the API (functions/search.py): a fake TMDB and a fake
+Torznab indexer on loopback (tests/support/providers.py), the caller's own feed on a loopback
+feed server, candidates grouped by episode with the quality preference applied, one batch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from tests.support.auth import new_user
+from tests.support.feedserver import Doc, Entry, FeedServer, rss2
+from tests.support.providers import INDEXER_KEY, TMDB_KEY, Movie, ProviderServer, Show, Torrent
+
+P = "/api/v1"
+MB = 1024**2
+
+
+class Caller:
+    def __init__(self, client: Client, headers: dict[str, str]) -> None:
+        self._client = client
+        self.headers = headers
+
+    def __call__(self, method: str, path: str, body: Any = None) -> Any:
+        data = b"" if body is None else json.dumps(body).encode()
+        resp = self._client.http.request(
+            method, P + path, headers={"Content-Type": "application/json", **self.headers}, body=data)
+        assert resp.status_code not in (500, 504), resp.body
+        resp.data = json.loads(resp.body) if resp.body else None  # type: ignore[attr-defined]
+        return resp
+
+
+@pytest.fixture(scope="module")
+def people(emulator: str) -> dict[str, dict[str, str]]:
+    return {role: new_user(role)[1] for role in ("admin", "user", "viewer")} | {"other": new_user("user")[1]}
+
+
+@pytest.fixture()
+def as_(svc, settled, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, Caller]:  # type: ignore[no-untyped-def]
+    from app import app
+    from chalicelib.metadata.providers.persistence import CacheItems
+
+    monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
+    svc.providers._cached = None  # the svc fixture emptied the control table
+    svc.providers.http.cache.memory.clear()
+    CacheItems().forget("")
+    client = Client(app)
+    return {role: Caller(client, headers) for role, headers in people.items()}
+
+
+@pytest.fixture()
+def fake() -> Iterator[ProviderServer]:
+    with ProviderServer() as server:
+        server.shows[1396] = Show(1396, "Show", "2008-01-20", {1: ["Pilot", "Second", "Third"], 2: ["Later"]})
+        server.movies[603] = Movie(603, "Film", "1999-03-31")
+        f = server.base + "/files/"
+        server.torrents += [
+            Torrent("Show.S01E01.720p.HDTV.x264-AAA", f + "s01e01-720.mkv", 700 * MB),
+            Torrent("Show.S01E01.1080p.WEB.h264-BBB", f + "s01e01-1080.mkv", 1500 * MB),
+            Torrent("Show.S01E02.1080p.WEB.h264-BAD", f + "s01e02-bad.mkv", 1400 * MB),
+            Torrent("Show.S01E02.1080p.WEB.h264-MAG", "magnet:?xt=urn:btih:0123456789abcdef", 1400 * MB),
+            Torrent("Other.Show.S01E03.1080p.WEB.h264-CCC", f + "other-s01e03.mkv", 1400 * MB),
+            Torrent("Show.S02E01.1080p.WEB.h264-BBB", f + "s02e01.mkv", 1400 * MB),
+            Torrent("Film.1999.1080p.BluRay.x264-FFF", f + "film-1080.mkv", 8000 * MB, category=2040),
+            Torrent("Film.1999.720p.BluRay.x264-FFF", f + "film-720.mkv", 4000 * MB, category=2040),
+        ]
+        yield server
+
+
+@pytest.fixture()
+def configured(as_, fake) -> ProviderServer:  # type: ignore[no-untyped-def]
+    resp = as_["admin"]("PATCH", "/settings/providers", {
+        "tmdb": {"api_key": TMDB_KEY, "base_url": fake.tmdb_url, "image_base_url": fake.image_url},
+        "indexers": [{"name": "fake", "url": fake.torznab_url, "api_key": INDEXER_KEY}],
+        "quality": {"resolutions": ["1080p", "720p"], "avoid_groups": ["bad"]},
+    })
+    assert resp.status_code == 200, resp.data
+    return fake
+
+
+def subscribe(caller: Caller, feed_server: FeedServer, path: str, entries: list[Entry]) -> str:
+    url = feed_server.add(path, Doc(body=rss2("my feed", entries)))
+    # A rule nothing matches: the items are recorded, never enqueued by the feed itself.
+    made = caller("POST", "/feeds", {"url": url, "name": "my shows", "rules": [{"include": ["never-matches"]}]})
+    assert made.status_code == 201, made.data
+    assert caller("POST", f"/feeds/{made.data['id']}/refresh").status_code == 200
+    return str(made.data["id"])
+
+
+@pytest.fixture()
+def feed(as_, configured, feed_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    f = feed_server.url("/files/")
+    feed_id = subscribe(as_["user"], feed_server, "/shows.xml", [
+        Entry("Show.S01E02.720p.WEB.x264-DDD", f + "p/1", "g1", f + "s01e02-720.mkv", 600 * MB),
+        Entry("Show S01 1080p WEB Complete-EEE", f + "p/2", "g2", f + "s01-pack.mkv", 9000 * MB),
+    ])
+    yield feed_id
+    assert as_["user"]("DELETE", f"/feeds/{feed_id}").status_code == 200
+
+
+def test_smart_search_groups_candidates_by_episode(as_, configured, feed) -> None:  # type: ignore[no-untyped-def]
+    resp = as_["user"]("POST", "/search/smart", {"tmdb_id": 1396, "kind": "tv", "season": 1})
+    assert resp.status_code == 200, resp.data
+    body = resp.data
+    assert (body["title"], body["year"], body["season"]) == ("Show", 2008, 1)
+    episodes = {e["episode"]: e for e in body["episodes"]}
+    assert [(e["episode"], e["title"]) for e in body["episodes"]] == [(1, "Pilot"), (2, "Second"), (3, "Third")]
+    first = episodes[1]["candidates"]
+    assert [(c["title"], c["quality"], c["best"]) for c in first] == [
+        ("Show.S01E01.1080p.WEB.h264-BBB", "1080p", True), ("Show.S01E01.720p.HDTV.x264-AAA", "720p", False)]
+    assert first[0]["size"] == 1500 * MB and first[0]["source"] == {"type": "indexer", "name": "fake", "id": None}
+    second = episodes[2]["candidates"]
+    assert [(c["title"], c["best"], c["refused"]) for c in second] == [
+        ("Show.S01E02.720p.WEB.x264-DDD", True, None),
+        ("Show.S01E02.1080p.WEB.h264-BAD", False, "release group BAD is avoided")]
+    assert second[0]["source"] == {"type": "feed", "name": "my shows", "id": feed}
+    assert episodes[3]["candidates"] == [] and body["missing_episodes"] == [3]
+    assert [p["title"] for p in body["season_packs"]] == ["Show S01 1080p WEB Complete-EEE"]
+    assert body["unmatched"] >= 2  # another show, another season
+    sources = {s["name"]: s for s in body["sources"]}
+    assert sources["fake"]["error"] is None and sources["your feeds"]["found"] == 2
+    # The magnet link never became a candidate; the indexer was asked for a season search.
+    assert all(not c["url"].startswith("magnet:") for e in body["episodes"] for c in e["candidates"])
+    asked = configured.seen("/torznab/api")[-1].query
+    assert (asked["t"], asked["q"], asked["season"], asked["cat"], asked["apikey"]) == (
+        "tvsearch", "Show", "1", "5000", INDEXER_KEY)
+
+
+def test_smart_search_by_title_movies_and_other_users_feeds(as_, configured, feed) -> None:  # type: ignore[no-untyped-def]
+    by_title = as_["other"]("POST", "/search/smart", {"title": "show", "year": 2008})
+    assert by_title.status_code == 200 and by_title.data["tmdb_id"] == 1396
+    # Another user's search does not see the first user's feed items.
+    assert {s["name"]: s["found"] for s in by_title.data["sources"]}["your feeds"] == 0
+    film = as_["viewer"]("POST", "/search/smart", {"title": "Film", "kind": "movie"}).data
+    assert film["tmdb_id"] == 603 and film["episodes"] == []
+    assert [(c["quality"], c["best"]) for c in film["candidates"]] == [("1080p", True), ("720p", False)]
+    assert as_["user"]("POST", "/search/smart", {"title": "Nothing Like It"}).status_code == 404
+    bad = as_["user"]("POST", "/search/smart", {"kind": "tv"})
+    assert bad.status_code == 422 and "tmdb_id" in bad.data["error"]["message"]
+
+
+def test_smart_grab_makes_one_batch_of_the_best_files(as_, configured, feed) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.schemas import AddDownload
+
+    assert as_["viewer"]("POST", "/search/smart-grab", {"tmdb_id": 1396}).status_code == 403
+    resp = as_["user"]("POST", "/search/smart-grab", {"title": "Show", "year": 2008, "season": 1})
+    assert resp.status_code == 201, resp.data
+    body = resp.data
+    assert body["batch_name"] == "Show S01" and body["tasks_created"] == 2 and body["missing_episodes"] == [3]
+    assert [(p["episodes"], p["title"]) for p in body["picked"]] == [
+        ([1], "Show.S01E01.1080p.WEB.h264-BBB"), ([2], "Show.S01E02.720p.WEB.x264-DDD")]
+    batch = as_["user"]("GET", f"/batches/{body['batch_id']}").data
+    assert batch["batch"]["name"] == "Show S01"
+    tasks = {t["url"]: t for t in batch["tasks"]}
+    assert set(tasks) == {p["url"] for p in body["picked"]}
+    if "metadata" in AddDownload.model_fields:  # per-download metadata (meta-core's part of issue #18)
+        meta = tasks[body["picked"][0]["url"]]["metadata"]
+        assert {k: meta.get(k) for k in ("tmdb_id", "title", "year", "season", "episode", "episode_title")} == {
+            "tmdb_id": 1396, "title": "Show", "year": 2008, "season": 1, "episode": 1, "episode_title": "Pilot"}
+    # A grab's own quality change: 720p first now, and only episode 1.
+    again = as_["user"]("POST", "/search/smart-grab", {"tmdb_id": 1396, "episodes": [1], "batch_name": "SD",
+                                                       "quality": {"resolutions": ["720p"]}}).data
+    assert [p["title"] for p in again["picked"]] == ["Show.S01E01.720p.HDTV.x264-AAA"]
+    assert again["missing_episodes"] == [] and again["batch_name"] == "SD"
+    none = as_["user"]("POST", "/search/smart-grab", {"tmdb_id": 1396, "season": 2, "sources": ["feeds"]})
+    assert none.status_code == 404 and none.data["error"]["details"][0]["message"] == "missing: 1"
+
+
+def test_a_failing_indexer_is_reported_not_fatal_and_tmdb_unconfigured_is_503(as_, configured, feed) -> None:  # type: ignore[no-untyped-def]
+    configured.fail["/torznab"] = (500, {})
+    body = as_["user"]("POST", "/search/smart", {"tmdb_id": 1396}).data
+    sources = {s["name"]: s for s in body["sources"]}
+    assert "HTTP 500" in sources["fake"]["error"] and sources["your feeds"]["found"] == 2
+    assert body["missing_episodes"] == [1, 3]  # only the feed's episode 2 is left
+    as_["admin"]("PATCH", "/settings/providers", {"tmdb": {"api_key": ""}})
+    off = as_["user"]("POST", "/search/smart", {"tmdb_id": 1396})
+    assert off.status_code == 503 and off.data["error"]["details"][0]["field"] == "tmdb.api_key"
