@@ -18,6 +18,7 @@ from pynamodb.attributes import BinaryAttribute, JSONAttribute, NumberAttribute,
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
+from ...persistence.conditions import condition_failed
 from ...persistence.models import ControlModel, RateLimitModel
 
 SETTINGS_KEY = "providers#settings"
@@ -50,10 +51,6 @@ class ProviderCacheItem(Model):
     expires = TTLAttribute(null=True)
 
 
-def _conflict(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
 class ProviderSettingsItems:
     """The provider settings document: ``(settings, sealed, version)``."""
 
@@ -79,7 +76,7 @@ class ProviderSettingsItems:
         try:
             item.save(condition=condition)
         except PutError as exc:
-            if _conflict(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
@@ -131,7 +128,7 @@ class PaceSlots:
             item.update([ProviderCacheItem.next_at.set(following), ProviderCacheItem.expires.set(expires)],
                          condition=condition)
         except UpdateError as exc:
-            if _conflict(exc):
+            if condition_failed(exc):
                 return False
             raise
         return True
