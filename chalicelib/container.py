@@ -34,6 +34,8 @@ from .jobs.service import JobService
 from .jobs.wiring import build_jobs
 from .metadata.providers.service import ProviderService
 from .metadata.providers.wiring import build_providers
+from .metadata.persistence import KeyClaims, NamingStore
+from .metadata.service import KeyPlanner
 from .notify.feeds import NotifyingFeedEvents
 from .notify.service import NotifyService
 from .notify.wiring import build_notify, job_failed
@@ -78,6 +80,7 @@ class Services:
     setup: SetupService  # the first-run wizard (chalicelib/setup/)
     providers: ProviderService  # metadata providers: TMDB, MusicBrainz (chalicelib/metadata/providers/)
     search: SmartSearchService  # smart search and smart grab (chalicelib/search/)
+    keys: KeyPlanner  # naming: keys from metadata and templates, claimed unique (chalicelib/metadata/)
 
 
 def http_session(guard: UrlGuard) -> requests.Session:
@@ -132,20 +135,23 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     settings = SettingsStore()
     dispatcher = Dispatcher(repo, queue, settings)
     origin = OriginClient(session or http_session(guard), guard)
+    keys = KeyPlanner(store, NamingStore(), KeyClaims(), lambda task_id: getattr(repo.get(task_id), "key", None))
     transfer = Transfer(
         repo, store, queue, origin, settings, dispatcher,
         visibility_timeout=config.visibility_timeout,
         progress_interval=config.progress_interval,
+        name_key=keys.start_key,
     )
     activity = ActivityLog(settings)
     stats = StatsStore(ddb, config.stats_table, config.batches_table, repo, settings)
-    downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge)
+    downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge, keys)
     accounts = build_accounts(config, settings)
     queue_control = QueueControl(dispatcher.control, dispatcher, queue, activity)
     notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8))
     batches = BatchService(
         stats.db, config.batches_table, repo, downloads, activity,
-        Admission(AdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge),
+        Admission(AdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge,
+                  downloads.planned_key),
     )
     providers = build_providers(config, guard)
     feeds = build_feeds(config, guard, downloads, settings, activity, queue, NotifyingFeedEvents(activity, notify))
@@ -175,6 +181,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         setup=build_setup(accounts, clients.s3, config.bucket, repo, feeds, notify, guard),
         providers=providers,
         search=build_search(providers, feeds, batches),
+        keys=keys,
     )
 
 

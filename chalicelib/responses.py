@@ -6,12 +6,13 @@ tests keep the two the same (tests/unit/test_openapi.py, and schemathesis agains
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .auth.identity import Role
 from .domain.states import TaskState
+from .metadata.models import Metadata
 
 
 class _Out(BaseModel):
@@ -67,6 +68,14 @@ class TaskView(_Out):
     category: str | None
     tags: list[str]
     header_names: list[str]
+    metadata: Metadata | None = Field(description="what the download is (docs/library.md)")
+    path: str | None = Field(description="its own folder prefix; null: its category's")
+    naming: str | None = Field(description="its own naming template; null: its category's or the settings'")
+    guessed: dict[str, Any] | None = Field(
+        default=None,
+        description="GET /downloads/{id} of a download without metadata: what guessit reads in its file name "
+        "(title, year, season, episode, resolution, group); a suggestion, never applied by itself",
+    )
     error: str | None
     note: str | None
     restarts: int

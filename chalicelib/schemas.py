@@ -26,6 +26,8 @@ from .domain import filenames
 from .domain.states import TaskState
 from .domain.task import priority_value
 from .errors import ValidationFailed
+from .metadata.models import Metadata
+from .metadata.settings import FolderPath, Template
 
 MAX_URL = 2048
 MAX_HEADERS = 32
@@ -109,6 +111,14 @@ class AddDownload(_Strict):
     # download unless this is true.
     allow_duplicate: bool = False
     speed_limit: SpeedLimit | None = None
+    # What the download is (docs/library.md); with it, the file is named by a template.
+    metadata: Metadata | None = None
+    # Where it lands: a folder prefix (else the category's folder) and a naming template
+    # (else the category's, else the settings' template for its kind).
+    path: FolderPath | None = None
+    naming: Template | None = None
+    # Take the key even if another download's object is there (else a free " (2)" is chosen).
+    replace: bool = False
 
     @field_validator("url")
     @classmethod
@@ -172,6 +182,12 @@ class PatchDownload(_Strict):
     filename: str | None = Field(default=None, max_length=1024)
     # Absent: unchanged; null: back to the settings' default; 0: no limit (model_fields_set).
     speed_limit: SpeedLimit | None = None
+    # Absent: unchanged; null: removed. A changed name before completion changes the target
+    # key; after completion the object is copied to the new key and the old one deleted.
+    metadata: Metadata | None = None
+    path: FolderPath | None = None
+    naming: Template | None = None
+    replace: bool = False
 
     @field_validator("filename")
     @classmethod

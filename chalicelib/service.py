@@ -6,7 +6,8 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action as UpdateAction
@@ -21,6 +22,10 @@ from .domain.states import Action, InvalidTransition, TaskState, apply, sources
 from .domain.task import Task, rank
 from .domain.urls import dedupe_key
 from .errors import Conflict, Forbidden, NotFound, field_error
+from .metadata import filters as meta_filters
+from .metadata.guess import guess
+from .metadata.objectmeta import object_metadata
+from .metadata.service import KeyPlanner
 from .persistence.models import TaskModel
 from .persistence.repository import TaskRepository, now_ms
 from .retention import finished_marks
@@ -65,9 +70,13 @@ class DownloadService:
         guard: UrlGuard,
         activity: ActivityLog | None = None,
         gauge: Callable[[str], dict[str, int]] | None = None,
+        keys: KeyPlanner | None = None,
     ) -> None:
         """``gauge``: tasks per state of a scope from the statistics counters
-        (StatsStore.gauge); without it, list totals are counted with a Query."""
+        (StatsStore.gauge); without it, list totals are counted with a Query. ``keys``:
+        names downloads by their metadata, folder and template (chalicelib/metadata/);
+        without it every file is ``downloads/<id>/<filename>``."""
+        self.keys = keys
         self.repo = repo
         self.store = store
         self.dispatcher = dispatcher
@@ -105,7 +114,7 @@ class DownloadService:
                 return AddedTask.of(existing, duplicate=True)
         task_id = str(uuid.uuid4())
         created = now_ms()
-        task = plan.new_task(who.user_id, req, task_id, created, batch_id=batch_id)
+        task = plan.new_task(who.user_id, req, task_id, created, batch_id=batch_id, name=self.planned_key)
         self.repo.create(task, actor=who.username)
         log.info("task %s: added (queued) %s", task_id, req.url)
         self.activity.record(
@@ -114,6 +123,15 @@ class DownloadService:
         )
         self.dispatcher.kick()
         return AddedTask.of(self.repo.get(task_id) or task, duplicate=False)
+
+    def planned_key(self, task_id: str, filename: str, req: AddDownload) -> str:
+        """A new download's key before its transfer claims it (chalicelib/metadata/naming.py)."""
+        if self.keys is None:
+            return f"downloads/{task_id}/{filename}"
+        try:
+            return self.keys.plan(task_id, filename, req.metadata, req.category, req.path, req.naming)
+        except ValueError as exc:  # a category's template that no longer renders
+            raise field_error("naming", str(exc)) from None
 
     def claim_batch(self, who: Identity, batch_id: str, name: str | None = None) -> None:
         """Let ``who`` add downloads to batch ``batch_id``: it is made now, owned by ``who``, if
@@ -142,6 +160,14 @@ class DownloadService:
             raise NotFound(f"no download with id {task_id}")
         return task
 
+    def detail(self, who: Identity, task_id: str) -> dict[str, Any]:
+        """The download as GET /downloads/{id} shows it: without metadata, with what guessit
+        reads in its file name as ``guessed`` (a suggestion; nothing uses it)."""
+        task = self.get(who, task_id)
+        view = task.view()
+        view["guessed"] = None if task.metadata else guess(task.filename) or None
+        return view
+
     def list(self, who: Identity, query: ListQuery) -> listing.Page:
         """A page of the downloads list: filters, sort and pagination planned onto an index
         (chalicelib/listing.py); an admin without ``owner`` lists every owner's."""
@@ -165,17 +191,25 @@ class DownloadService:
             actions += [TaskModel.priority.set(req.priority), TaskModel.rank.set(rank(req.priority, task.order))]
             conds.append(TaskModel.order == task.order)  # the rank is made of both
             changed["priority"] = req.priority
-        if req.filename is not None:
-            if task.upload_id is not None:
-                raise Conflict("the filename is fixed once the transfer has started")
-            actions += [
-                TaskModel.filename.set(req.filename),
-                TaskModel.key.set(f"downloads/{task.id}/{req.filename}"),
-                TaskModel.filename_locked.set(True),
-                TaskModel.search.set(f"{req.filename} {task.url}".lower()),
-            ]
-            conds.append(TaskModel.upload_id.does_not_exist())
-            changed["filename"] = req.filename
+        renamed = self._renamed(task, req)
+        moved_from: str | None = None
+        if renamed is not None:
+            if renamed.key != task.key or renamed.metadata != task.metadata:
+                if task.state == TaskState.COMPLETED:
+                    moved_from = task.key
+                    renamed = self._move_completed(task, renamed)
+                    conds += [TaskModel.state == TaskState.COMPLETED.value, TaskModel.key == task.key]
+                elif task.upload_id is not None and renamed.key != task.key:
+                    raise Conflict(
+                        f"the filename is fixed once the transfer has started: it is being stored as {task.key}; "
+                        "rename it once it has completed (the stored object is then moved)"
+                    )
+                else:
+                    conds.append(TaskModel.upload_id.does_not_exist() if task.upload_id is None
+                                 else TaskModel.upload_id == task.upload_id)
+                    conds.append(TaskModel.state == task.state.value)
+            actions += self._naming_actions(renamed)
+            changed.update(self._naming_changes(task, renamed))
         if "speed_limit" in req.model_fields_set:
             limit = req.speed_limit
             actions.append(TaskModel.speed_limit.set(limit) if limit is not None else TaskModel.speed_limit.remove())
@@ -185,7 +219,19 @@ class DownloadService:
         actions.append(TaskModel.actor.set(who.username))
         updated = self.repo.update(task, actions, _all(conds))
         if updated is None:
+            if moved_from is not None and renamed is not None and renamed.key != moved_from:
+                self.store.delete(renamed.key)  # the copy; the original stays where it was
             raise Conflict("the download changed while it was being edited; try again")
+        if moved_from is not None and renamed is not None:
+            if renamed.key != moved_from:
+                self.store.delete(moved_from)
+            self.activity.record(
+                owner=task.owner, actor=who.username, kind="task.rename",
+                message=(f"moved the stored file from {moved_from} to {renamed.key} (server-side copy, then the "
+                         "old object deleted)" if renamed.key != moved_from
+                         else f"rewrote the stored file's metadata at {moved_from} (server-side copy onto itself)"),
+                task_id=task.id, batch_id=task.batch_id, data={"from": moved_from, "to": renamed.key},
+            )
         self.activity.record(
             owner=task.owner, actor=who.username, kind="task.patch",
             message=f"changed {', '.join(f'{k}={v}' for k, v in changed.items())}",
@@ -194,6 +240,62 @@ class DownloadService:
         if req.priority is not None:
             self.dispatcher.kick()
         return updated
+
+    # -- naming (chalicelib/metadata/) -----------------------------------------------------------
+    def _renamed(self, task: Task, req: PatchDownload) -> Task | None:
+        """The task with the PATCH's filename, metadata, path and naming, and the key they give;
+        None when the PATCH names none of them."""
+        given = req.model_fields_set & {"filename", "metadata", "path", "naming", "replace"}
+        if not given or (given == {"filename"} and req.filename is None):
+            return None
+        out = replace(
+            task,
+            filename=req.filename if req.filename is not None else task.filename,
+            filename_locked=task.filename_locked or req.filename is not None,
+            metadata=(req.metadata.stored() if req.metadata else None) if "metadata" in given else task.metadata,
+            path=req.path if "path" in given else task.path,
+            naming=req.naming if "naming" in given else task.naming,
+            replace=req.replace if "replace" in given else task.replace,
+        )
+        if self.keys is None:
+            return replace(out, key=f"downloads/{task.id}/{out.filename}")
+        try:
+            return replace(out, key=self.keys.of_task(out))
+        except ValueError as exc:
+            raise field_error("naming", str(exc)) from None
+
+    @staticmethod
+    def _naming_actions(t: Task) -> Sequence[UpdateAction]:
+        meta_id, meta_name = meta_filters.index_keys(t.owner, t.metadata)
+
+        def put(attr: Any, value: Any) -> UpdateAction:
+            return attr.set(value) if value is not None else attr.remove()  # type: ignore[no-any-return]
+
+        return [
+            TaskModel.filename.set(t.filename), TaskModel.filename_locked.set(t.filename_locked),
+            TaskModel.key.set(t.key), put(TaskModel.metadata, t.metadata), put(TaskModel.path, t.path),
+            put(TaskModel.naming, t.naming), TaskModel.replace.set(t.replace),
+            put(TaskModel.meta_id, meta_id), put(TaskModel.meta_name, meta_name),
+            TaskModel.search.set(f"{t.filename} {t.url} {meta_filters.search_words(t.metadata)}".lower().rstrip()),
+        ]
+
+    @staticmethod
+    def _naming_changes(old: Task, new: Task) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for name in ("filename", "metadata", "path", "naming", "key"):
+            if getattr(old, name) != getattr(new, name):
+                out[name] = getattr(new, name)
+        return out
+
+    def _move_completed(self, task: Task, renamed: Task) -> Task:
+        """A completed download's object copied (server-side) to its new key, claimed unique,
+        with its new metadata; the caller deletes the old object once the task points at the
+        new one."""
+        key = renamed.key
+        if self.keys is not None and key != task.key:
+            key = self.keys.claim(key, task.id, renamed.replace)
+        self.store.copy(task.key, key, object_metadata(task.id, renamed.metadata), task.content_type)
+        return replace(renamed, key=key)
 
     def move(self, who: Identity, task_id: str, to: str) -> Task:
         """Put a queued or paused download before (``top``) or after (``bottom``) every other

@@ -62,8 +62,10 @@ class ObjectStore:
         self._s3 = s3
         self.bucket = bucket
 
-    def start_upload(self, key: str, content_type: str | None) -> str:
-        extra = {"ContentType": content_type} if content_type else {}
+    def start_upload(self, key: str, content_type: str | None, metadata: dict[str, str] | None = None) -> str:
+        extra: dict[str, Any] = {"ContentType": content_type} if content_type else {}
+        if metadata:
+            extra["Metadata"] = metadata
         result = self._s3.create_multipart_upload(
             Bucket=self.bucket, Key=key, ChecksumAlgorithm="CRC32", **extra
         )
@@ -117,17 +119,34 @@ class ObjectStore:
                 return None
             raise
 
-    def put(self, key: str, body: memoryview, content_type: str | None) -> None:
+    def put(self, key: str, body: memoryview, content_type: str | None, metadata: dict[str, str] | None = None) -> None:
         """Store a whole object in one request (a file that fits in one part)."""
-        extra = {"ContentType": content_type} if content_type else {}
+        extra: dict[str, Any] = {"ContentType": content_type} if content_type else {}
+        if metadata:
+            extra["Metadata"] = metadata
         self._s3.put_object(
             Bucket=self.bucket, Key=key, Body=ViewReader(body), ContentLength=len(body), ChecksumAlgorithm="CRC32",
             **extra,
         )
 
-    def put_empty(self, key: str, content_type: str | None) -> None:
-        extra = {"ContentType": content_type} if content_type else {}
+    def put_empty(self, key: str, content_type: str | None, metadata: dict[str, str] | None = None) -> None:
+        extra: dict[str, Any] = {"ContentType": content_type} if content_type else {}
+        if metadata:
+            extra["Metadata"] = metadata
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=b"", **extra)
+
+    def copy(self, source: str, key: str, metadata: dict[str, str], content_type: str | None) -> None:
+        """A server-side copy of ``source`` to ``key`` with ``metadata`` replacing the source's
+        (boto3's managed copy: one CopyObject, or UploadPartCopy parts above its threshold,
+        so objects over 5 GB copy too)."""
+        extra: dict[str, Any] = {"Metadata": metadata, "MetadataDirective": "REPLACE"}
+        if content_type:
+            extra["ContentType"] = content_type
+        self._s3.copy({"Bucket": self.bucket, "Key": source}, self.bucket, key, ExtraArgs=extra)
+
+    def metadata(self, key: str) -> dict[str, str]:
+        """The object's user metadata (``x-amz-meta-*``, names without the prefix)."""
+        return dict(self._s3.head_object(Bucket=self.bucket, Key=key).get("Metadata") or {})
 
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self.bucket, Key=key)

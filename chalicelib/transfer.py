@@ -59,6 +59,7 @@ from .domain.states import TaskState
 from .domain.task import Task, rank
 from .domain.urls import host_of, redact
 from .hostslots import HostSlots, Lease
+from .metadata.objectmeta import object_metadata
 from .origin import OriginClient, OriginError, SourceChanged
 from .pacing import Pacer, effective_limit, lane_share
 from .persistence.models import TaskModel
@@ -205,7 +206,11 @@ class Transfer:
         progress_interval: float = 1.0,
         rand: Callable[[], float] = random.random,
         hosts: HostSlots | None = None,
+        name_key: Callable[[Task, str], str] | None = None,
     ) -> None:
+        """``name_key``: the key a starting download stores to, given the file name the probe
+        found (chalicelib/metadata/service.py: its metadata, folder and template, claimed
+        unique); by default ``downloads/<id>/<filename>``."""
         self.repo = repo
         self.store = store
         self.queue = queue
@@ -216,6 +221,7 @@ class Transfer:
         self.progress_interval = progress_interval
         self.rand = rand
         self.hosts = hosts or HostSlots()
+        self.name_key = name_key or _default_key
 
     # -- entry point ----------------------------------------------------------------------
     def handle(self, delivery: Delivery) -> None:
@@ -285,7 +291,7 @@ class Transfer:
             return
 
         filename = task.filename if task.filename_locked else probe.filename
-        key = task.key if task.filename_locked or task.upload_id else _key_for(task, filename)
+        key = task.key if task.upload_id else self.name_key(task, filename)
         old_upload, old_key = task.upload_id, task.key
         gen = task.gen + 1
         if probe.ranges and probe.size is not None:
@@ -298,7 +304,8 @@ class Transfer:
         # A file that fits in one part is stored with one PutObject by this very message: no
         # multipart upload, no lane message, no part record (see _single).
         single = resumable and part_count == 1
-        upload_id = None if single else self.store.start_upload(key, probe.content_type)
+        upload_id = None if single else self.store.start_upload(
+            key, probe.content_type, object_metadata(task.id, task.metadata))
         moved = self.repo.update(
             task,
             [
@@ -418,7 +425,7 @@ class Transfer:
         finally:
             if lease is not None:
                 lease.release()
-        self.store.put(task.key, view, task.content_type)
+        self.store.put(task.key, view, task.content_type, object_metadata(task.id, task.metadata))
         if task.checksum:
             algorithm, _, expected = task.checksum.partition(":")
             got = hashlib.new(algorithm, view).hexdigest()
@@ -959,3 +966,7 @@ def progress_slot(lane: str, step: int) -> str:
 
 def _key_for(task: Task, filename: str) -> str:
     return f"downloads/{task.id}/{filename}"
+
+
+def _default_key(task: Task, filename: str) -> str:
+    return task.key if task.filename_locked else _key_for(task, filename)

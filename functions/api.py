@@ -75,14 +75,16 @@ def list_downloads(request: Request) -> Response:
 
 @route(blueprint, "/downloads/{task_id}", ["GET"], response=TaskView, errors=[404])
 def get_download(request: Request, task_id: str) -> dict[str, Any]:
-    """One download: state, progress, speed, ETA, parts, error."""
-    return services().downloads.get(caller(request), task_id).view()
+    """One download: state, progress, speed, ETA, parts, error, metadata (or, without it, what its
+    file name suggests: `guessed`)."""
+    return services().downloads.detail(caller(request), task_id)
 
 
 @route(blueprint, "/downloads/{task_id}", ["PATCH"], role=Role.USER, body=PatchDownload, response=TaskView,
        errors=[404, 409])
 def patch_download(request: Request, task_id: str) -> dict[str, Any]:
-    """Change a download's priority, or its filename until the transfer starts."""
+    """Change a download's priority, speed limit, or name: `filename`, `metadata`, `path` and `naming` change
+    its key before the transfer starts; after completion the stored object is moved (server-side copy + delete)."""
     req = parse(PatchDownload, json_body(request))
     return services().downloads.patch(caller(request), task_id, req).view()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
 from ..domain import filenames
@@ -29,17 +29,18 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def new_task(owner: str, req: AddDownload, task_id: str, created: int, seq: int = 0,
-             batch_id: str | None = None) -> Task:
+             batch_id: str | None = None, name: Callable[[str, str, AddDownload], str] | None = None) -> Task:
     """The task an add makes. ``seq`` keeps the items of one request in the order sent (the
     queue's order is ``created * 1000 + seq``); ``batch_id``: the batch a ``batch_name``
-    alone asks for (a fresh one when None)."""
+    alone asks for (a fresh one when None); ``name``: its planned key from (id, filename,
+    request) (chalicelib/metadata/service.py), else ``downloads/<id>/<filename>``."""
     filename = req.filename or filenames.from_url(req.url)
     return Task(
         id=task_id,
         owner=owner,
         url=req.url,
         filename=filename,
-        key=f"downloads/{task_id}/{filename}",
+        key=name(task_id, filename, req) if name else f"downloads/{task_id}/{filename}",
         priority=req.priority,
         order=created * 1000 + seq,
         headers=dict(req.headers),
@@ -53,6 +54,10 @@ def new_task(owner: str, req: AddDownload, task_id: str, created: int, seq: int 
         updated_at=created,
         heartbeat=created,
         speed_limit=req.speed_limit,
+        metadata=req.metadata.stored() if req.metadata else None,
+        path=req.path,
+        naming=req.naming,
+        replace=req.replace,
     )
 
 

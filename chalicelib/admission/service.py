@@ -49,9 +49,12 @@ class Admission:
     def __init__(
         self, store: AdmissionStore, dispatcher: Dispatcher, guard: UrlGuard, activity: ActivityLog,
         gauge: Callable[[str], dict[str, int]] | None = None,
+        name: Callable[[str, str, AddDownload], str] | None = None,
     ) -> None:
         """``gauge``: an owner scope's tasks per state (StatsStore.recent_gauge), to choose the
-        cheaper duplicate lookup; without it, one Query per URL."""
+        cheaper duplicate lookup; without it, one Query per URL. ``name``: a new task's
+        planned key (chalicelib/metadata/service.py)."""
+        self._name = name
         self._store = store
         self._dispatcher = dispatcher
         self._guard = guard
@@ -76,7 +79,7 @@ class Admission:
             if earlier is not None:
                 outcomes[i] = Admitted(task=earlier, duplicate=True)
                 continue
-            task = plan.new_task(who.user_id, add, str(uuid.uuid4()), created, seq, batch_id)
+            task = plan.new_task(who.user_id, add, str(uuid.uuid4()), created, seq, batch_id, self._name)
             first_of.setdefault(key, task)
             fresh.append((i, task))
         errors = self._store.create_tasks([t for _, t in fresh], who.username)

@@ -93,6 +93,12 @@ class Task:
     speed_limit: int | None = None
     # Since when (epoch ms) the download has been slower than the settings' min_speed.
     slow_since: int | None = None
+    # What it is (chalicelib/metadata/models.py, stored as validated JSON), and where it lands:
+    # a folder prefix and a naming template of its own (None: its category's, the settings').
+    metadata: dict[str, Any] | None = None
+    path: str | None = None
+    naming: str | None = None
+    replace: bool = False
 
     @property
     def downloaded(self) -> int:
@@ -147,6 +153,9 @@ class Task:
             "category": self.category,
             "tags": list(self.tags),
             "header_names": sorted(self.headers),
+            "metadata": self.metadata,
+            "path": self.path,
+            "naming": self.naming,
             "error": self.error,
             "note": self.note,
             "restarts": self.restarts,

@@ -50,7 +50,7 @@ Name = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_plain
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=False)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class ReleaseDate(_Strict):

@@ -55,6 +55,8 @@ _RESERVED = str.maketrans({"<": "_", ">": "_", '"': "'", "|": "_", "?": "_", "*"
 _DROP_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"}
 _EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]|\{\s*\}")
 _SPACES = re.compile(r"\s+")
+_DANGLING = re.compile(r"\s*-\s*(?=\.[A-Za-z0-9]{1,16}$)")
+_DOUBLE_SEP = re.compile(r"\s-(\s+-)+\s")
 _EXT = re.compile(r"^[A-Za-z0-9]{1,16}$")
 _LABEL = re.compile(r"^label\.([A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")
 
@@ -103,7 +105,7 @@ def parse(template: str) -> list[_Part]:
             raise TemplateError(f"{{{field}:{spec}}}: the only format is zero padding, e.g. {{season:02}}")
         if spec and field not in NUMBERS:
             raise TemplateError(f"{{{field}:{spec}}}: only numbers ({', '.join(sorted(NUMBERS))}) can be padded")
-        parts.append(_Part(literal, field, spec))
+        parts.append(_Part(literal, field, spec or ""))
     segments = "".join(p.literal + ("{}" if p.field else "") for p in parts).split("/")
     if any(s.strip() in {".", ".."} for s in segments):
         raise TemplateError("must not contain '.' or '..' folders")
@@ -199,6 +201,9 @@ def _segment(text: str) -> str:
     while previous != text:  # "Title ( [] )" -> "Title"
         previous = text
         text = _SPACES.sub(" ", _EMPTY_BRACKETS.sub("", text))
+    # A separator an empty field left before the extension ("Title - .mkv") or doubled ("A - - B").
+    text = _DANGLING.sub("", text)
+    text = _DOUBLE_SEP.sub(" - ", text)
     # Leading/trailing blanks, dots and dashes: what an empty field leaves ("- S01E01", "Title -"),
     # and never a "." or ".." segment or a hidden file.
     return text.strip(" .-\t")
@@ -235,7 +240,9 @@ def numbered(key: str, n: int) -> str:
     """The n-th alternative of a key that is taken: ``a/b (2).mkv``."""
     folder, _, name = key.rpartition("/")
     stem, ext = split_ext(name)
-    candidate = f"{stem} ({n})" + (f".{ext}" if ext else "")
+    tail = f" ({n})" + (f".{ext}" if ext else "")
+    stem = _segment(stem.encode()[: MAX_SEGMENT_BYTES - len(tail.encode())].decode("utf-8", "ignore")) or "file"
+    candidate = stem + tail
     return safe_key(f"{folder}/{candidate}" if folder else candidate, MAX_KEY_BYTES + 24)
 
 

@@ -110,6 +110,32 @@ class ExpiryIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defin
     expires = NumberAttribute(range_key=True)
 
 
+class MetaIdIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
+    """One owner's tasks of one TMDB id (``<owner>#tmdb:<id>``), newest first: ``?tmdb_id=``.
+    Sparse (tasks with a tmdb_id only) and keys only: progress writes never touch it
+    (chalicelib/metadata/filters.py)."""
+
+    class Meta:
+        index_name = "by-meta-id"
+        projection = KeysOnlyProjection()
+
+    meta_id = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class MetaNameIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
+    """One owner's tasks of one title (``<owner>#t:<title>``) or first artist
+    (``<owner>#a:<artist>``), normalised, newest first: ``?title=`` and ``?artist=``. Sparse,
+    keys only."""
+
+    class Meta:
+        index_name = "by-meta-name"
+        projection = KeysOnlyProjection()
+
+    meta_name = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class OwnerBatchIndex(GlobalSecondaryIndex["BatchModel"]):  # type: ignore[name-defined]
     """One owner's batches, newest first."""
 

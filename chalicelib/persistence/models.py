@@ -30,6 +30,8 @@ from .indexes import (
     DedupeIndex,
     DueFeedIndex,
     ExpiryIndex,
+    MetaIdIndex,
+    MetaNameIndex,
     OwnerBatchIndex,
     OwnerFeedIndex,
     OwnerFeedItemIndex,
@@ -130,6 +132,14 @@ class TaskModel(Model):
     sweep = UnicodeAttribute(null=True)
     # Every task has kind "task": the by-created index lists all owners' tasks newest first.
     kind = UnicodeAttribute(default="task")
+    # -- metadata and naming (issue #18, chalicelib/metadata/) --
+    metadata = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    path = UnicodeAttribute(null=True)
+    naming = UnicodeAttribute(null=True)
+    replace = BooleanAttribute(default=False)
+    # The sparse by-meta-id / by-meta-name indexes' keys (chalicelib/metadata/filters.py).
+    meta_id = UnicodeAttribute(null=True)
+    meta_name = UnicodeAttribute(null=True)
 
     by_state = StateIndex()
     by_owner = OwnerIndex()
@@ -140,6 +150,8 @@ class TaskModel(Model):
     by_url = DedupeIndex()
     by_expiry = ExpiryIndex()
     by_created = AllTasksIndex()
+    by_meta_id = MetaIdIndex()
+    by_meta_name = MetaNameIndex()
 
 
 class PartModel(Model):

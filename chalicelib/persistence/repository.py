@@ -15,6 +15,7 @@ from ..domain.states import TaskState
 from ..domain.task import Task, rank
 from ..domain.urls import dedupe_key, host_of
 from ..fairness.store import WaitingOwners
+from ..metadata import filters
 from ..storage import UploadedPart
 from . import cursors
 from .conditions import condition_failed
@@ -62,8 +63,9 @@ def new_model(task: Task, actor: str | None = None) -> TaskModel:
     model.rank = rank(task.priority, task.order)
     model.created_key = created_key(task.created_at, task.id)
     model.host = task.host or host_of(task.url) or None
-    model.search = f"{task.filename} {task.url}".lower()
+    model.search = f"{task.filename} {task.url} {filters.search_words(task.metadata)}".lower().rstrip()
     model.dedupe = dedupe_key(task.owner, task.url)
+    model.meta_id, model.meta_name = filters.index_keys(task.owner, task.metadata)
     return model
 
 

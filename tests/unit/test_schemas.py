@@ -209,7 +209,8 @@ def test_no_body_is_an_empty_object() -> None:
 
 
 def test_patch() -> None:
-    assert parse(PatchDownload, {}).model_dump() == {"priority": None, "filename": None, "speed_limit": None}
+    assert parse(PatchDownload, {}).model_dump() == {"priority": None, "filename": None, "speed_limit": None,
+                                                     "metadata": None, "path": None, "naming": None, "replace": False}
     assert parse(PatchDownload, {"priority": "LOW"}).priority == -10
     assert parse(PatchDownload, {"priority": None}).priority is None
     assert parse(PatchDownload, {"filename": "../a/b.txt"}).filename == "b.txt"
