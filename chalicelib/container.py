@@ -32,9 +32,9 @@ from .health.service import HealthService
 from .health.wiring import build_health
 from .jobs.service import JobService
 from .jobs.wiring import build_jobs
+from .metadata.persistence import KeyClaims, NamingStore
 from .metadata.providers.service import ProviderService
 from .metadata.providers.wiring import build_providers
-from .metadata.persistence import KeyClaims, NamingStore
 from .metadata.service import KeyPlanner
 from .notify.feeds import NotifyingFeedEvents
 from .notify.service import NotifyService
