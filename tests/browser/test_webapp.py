@@ -419,7 +419,7 @@ def themed(b: Browser, theme: str) -> bool:
     return bool(b.driver.execute_script("return document.documentElement.dataset.theme") == theme)
 
 
-PAGES = ["downloads", "add", "batches", "queue", "stats", "activity", "feeds", "jobs", "notifications", "health",
+PAGES = ["downloads", "add", "search", "batches", "queue", "stats", "activity", "feeds", "jobs", "notifications", "health",
          "settings", "users", "account"]
 
 
