@@ -20,6 +20,7 @@ from functions import (
     health,
     jobs,
     metadata,
+    naming,
     notify,
     queue,
     scheduler,
@@ -57,6 +58,8 @@ app.register_blueprint(feeds.blueprint, url_prefix="/api/v1")
 # Metadata providers (issue #18, docs/metadata.md).
 app.register_blueprint(metadata.blueprint, url_prefix="/api/v1")
 app.register_blueprint(search.blueprint, url_prefix="/api/v1")
+# Naming settings: templates and category folders (issue #18, docs/library.md).
+app.register_blueprint(naming.blueprint, url_prefix="/api/v1")
 
 
 @app.on_sqs_message(queue=CONFIG.work_queue, batch_size=1)

@@ -50,6 +50,7 @@ from pynamodb.expressions.condition import Condition
 
 from .domain.states import TaskState
 from .domain.task import Task
+from .metadata import filters as meta_filters
 from .persistence import cursors
 from .persistence.models import TaskModel
 from .persistence.repository import to_task
@@ -62,11 +63,14 @@ KEYS: dict[str, tuple[str, str]] = {
     "by-batch": ("batch_id", "created_key"),
     "by-created": ("kind", "created_key"),
     "by-state": ("state", "rank"),
+    "by-meta-id": ("meta_id", "created_key"),
+    "by-meta-name": ("meta_name", "created_key"),
 }
-KEYS_ONLY = {"by-created", "by-state"}
+KEYS_ONLY = {"by-created", "by-state", "by-meta-id", "by-meta-name"}
 _INDEX = {
     "by-owner": "by_owner", "by-owner-state": "by_owner_state", "by-owner-rank": "by_owner_rank",
     "by-batch": "by_batch", "by-created": "by_created", "by-state": "by_state",
+    "by-meta-id": "by_meta_id", "by-meta-name": "by_meta_name",
 }
 STATE_ORDER = list(TaskState)
 # Items a filtered page reads per request (DynamoDB applies Limit before the filter).
@@ -100,7 +104,7 @@ class Filter:
             return attr.contains(self.value)  # type: ignore[no-any-return]
         if self.op == "between":
             return attr.between(*self.value)  # type: ignore[no-any-return]
-        raise ValueError(self.op)
+        raise ValueError(self.op)  # "meta" filters are applied to fetched items only (keys-only indexes)
 
     def holds(self, item: Any) -> bool:
         """The same condition, evaluated on a fetched item (keys-only indexes)."""
@@ -113,6 +117,8 @@ class Filter:
             return value is not None and self.value in value
         if self.op == "between":
             return value is not None and self.value[0] <= value <= self.value[1]
+        if self.op == "meta":
+            return meta_filters.holds(value, *self.value)
         raise ValueError(self.op)
 
 
@@ -165,6 +171,9 @@ def plan(query: Any, user_id: str, is_admin: bool) -> Plan:
     in_states = [Filter("state", "in", tuple(s.value for s in states))] if states else []
     newest_first = query.sort == "-created_at"
     simple = not extra and bounds is None and len(states) <= 1
+    wanted = dict(getattr(query, "metadata_filters", None) or {})
+    if wanted:
+        return _metadata_plan(wanted, owner, newest_first, bounds, (*in_states, *extra))
 
     if query.batch_id is not None:
         owned = [Filter("owner", "eq", owner)] if owner is not None else []
@@ -189,6 +198,21 @@ def plan(query: Any, user_id: str, is_admin: bool) -> Plan:
                     counter=("all", states) if simple else None)
     return Plan("by-created", ("task",), forward=not newest_first, key_range=bounds, filters=tuple(extra),
                 counter=("all", ()) if simple else None)
+
+
+def _metadata_plan(wanted: dict[str, Any], owner: str | None, newest_first: bool,
+                   bounds: tuple[str, str] | None, others: tuple[Filter, ...]) -> Plan:
+    """A metadata filter: the owner's partition of by-meta-id (tmdb_id) or by-meta-name (title,
+    artist), the narrower ones checked on the fetched tasks; an admin's every-owner list walks
+    by-created with them all checked (as category and q are)."""
+    checks = tuple(Filter("metadata", "meta", (name, value)) for name, value in wanted.items())
+    if owner is None:
+        return Plan("by-created", ("task",), forward=not newest_first, key_range=bounds, filters=(*checks, *others))
+    entry = next(n for n in meta_filters.ENTRY if n in wanted)
+    index = "by-meta-id" if entry == "tmdb_id" else "by-meta-name"
+    narrow = tuple(f for f in checks if f.value[0] != entry)  # the partition is the entry filter
+    return Plan(index, (meta_filters.partition(entry, wanted[entry], owner),), forward=not newest_first,
+                key_range=bounds, filters=(*narrow, *others))
 
 
 # -- cursors -----------------------------------------------------------------------------

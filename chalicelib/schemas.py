@@ -259,6 +259,34 @@ class ListQuery(_Strict):
     cursor: str | None = Field(default=None, max_length=2048)
     # Whose downloads: an admin lists everyone's without it; anyone else only their own.
     owner: str | None = Field(default=None, min_length=1, max_length=64)
+    # Metadata (chalicelib/metadata/filters.py): tmdb_id, title or artist is an index of its own;
+    # season, episode, kind, year and album narrow one of them.
+    tmdb_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    artist: str | None = Field(default=None, min_length=1, max_length=300)
+    season: int | None = Field(default=None, ge=0, le=1000)
+    episode: int | None = Field(default=None, ge=0, le=10000)
+    kind: Literal["movie", "tv"] | None = None
+    year: int | None = Field(default=None, ge=1870, le=2100)
+    album: str | None = Field(default=None, min_length=1, max_length=300)
+
+    @model_validator(mode="after")
+    def _metadata_filters(self) -> ListQuery:
+        entry = [n for n in ("tmdb_id", "title", "artist") if getattr(self, n) is not None]
+        narrow = [n for n in ("season", "episode", "kind", "year", "album") if getattr(self, n) is not None]
+        if len(entry) > 1:
+            raise ValueError(f"give one of tmdb_id, title or artist, not {' and '.join(entry)}")
+        if narrow and not entry:
+            raise ValueError(f"{', '.join(narrow)} narrow a tmdb_id, title or artist filter; give one of those too")
+        if entry and (self.batch_id is not None or self.sort == "queue"):
+            raise ValueError("a metadata filter lists newest or oldest first, without batch_id")
+        return self
+
+    @property
+    def metadata_filters(self) -> dict[str, Any]:
+        """The metadata filters given: name -> value."""
+        names = ("tmdb_id", "title", "artist", "season", "episode", "kind", "year", "album")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
     @field_validator("status")
     @classmethod
@@ -468,7 +496,7 @@ class CreateApiKey(_Strict):
         return "expires_in_days" in self.model_fields_set and self.expires_in_days is None
 
 
-def parse(model: type[_Strict], data: Any, where: Literal["body", "query"] = "body") -> Any:
+def parse(model: type[BaseModel], data: Any, where: Literal["body", "query"] = "body") -> Any:
     """Validate ``data`` with ``model``; a ValidationFailed naming each offending field."""
     if data is None:
         data = {}

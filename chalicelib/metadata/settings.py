@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from . import naming
+from .models import Metadata
 
 MAX_CATEGORIES = 100
 
@@ -44,6 +45,10 @@ Family = Literal["tv", "movie", "music"]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
 
 class CategoryNaming(_Strict):
@@ -87,3 +92,27 @@ class NamingSettings(_Strict):
             "categories": {k: v.model_dump() for k, v in self.categories.items()},
             "fields": naming.FIELDS,
         }
+
+
+class NamingPreview(_Strict):
+    """POST /settings/naming/preview: the key a download would get (nothing is stored)."""
+
+    filename: str = Field(default="file.mkv", min_length=1, max_length=1024)
+    metadata: Metadata | None = None
+    category: str | None = Field(default=None, max_length=100)
+    path: FolderPath | None = None
+    template: Template | None = None
+
+
+class NamingDocument(_Out):
+    templates: dict[str, str] = Field(description="tv, movie, music -> the template in force")
+    categories: dict[str, CategoryNaming]
+    fields: dict[str, str] = Field(description="the fields a template may use")
+    updated_at: str | None
+    updated_by: str | None
+
+
+class NamingPreviewAnswer(_Out):
+    key: str = Field(description="the S3 key (before it is made unique: a taken key gets ' (2)')")
+    template: str | None = Field(description="the template used (null: the file keeps its name)")
+    path: str | None = Field(description="the folder prefix used")

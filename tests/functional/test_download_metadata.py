@@ -136,3 +136,85 @@ def test_rename_before_and_after_completion(api: Api, svc, workers, origin: Orig
     assert entries and "server-side copy" in entries[0]["message"] and old in entries[0]["message"]
     # Served from the new key.
     assert api.get(f"/downloads/{task['id']}/link").json_body["url"]
+
+
+def test_lists_filter_by_metadata_on_an_index(api: Api, svc) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.domain.task import Task
+
+    me = api.get("/auth/me").json_body["id"]
+    made: dict[str, list[str]] = {"show": [], "other": [], "song": []}
+
+    def make(kind: str, n: int, metadata: dict[str, Any] | None) -> None:
+        task_id = f"{kind}-{n:03d}-{os.urandom(3).hex()}"
+        created = 1_700_000_000_000 + len(sum(made.values(), [])) * 1000
+        svc.repo.create(Task(id=task_id, owner=me, url=f"https://f.example.com/{task_id}.mkv", filename=f"{task_id}.mkv",
+                             key=f"downloads/{task_id}/x", created_at=created, updated_at=created, order=created,
+                             metadata=metadata))
+        made[kind].append(task_id)
+
+    for n in range(24):
+        make("show", n, {**SHOW, "season": 1 + n // 12, "episode": 1 + n % 12})
+        make("other", n, {"tmdb_id": 42, "title": "Other Show", "season": 1, "episode": n + 1} if n % 2 else None)
+    for n in range(3):
+        make("song", n, {"artist_names": ["Daft Punk", "Romanthony"], "track_name": f"T{n}"})
+
+    page = api.get("/downloads?tmdb_id=1396&per_page=10")
+    assert page.status_code == 200
+    ids = [t["id"] for t in page.json_body["tasks"]]
+    assert ids == made["show"][::-1][:10]
+    assert page.headers["X-Total-Count"] == "24"
+    assert int(page.headers["X-Items-Read"]) <= 11  # O(page): the index holds this show's downloads only
+    nxt = page.json_body["next_cursor"]
+    second = api.get(f"/downloads?tmdb_id=1396&per_page=10&cursor={nxt}")
+    assert [t["id"] for t in second.json_body["tasks"]] == made["show"][::-1][10:20]
+    assert int(second.headers["X-Items-Read"]) <= 11
+
+    by_title = api.get("/downloads?title=breaking%20BAD&per_page=5")
+    assert [t["id"] for t in by_title.json_body["tasks"]] == made["show"][::-1][:5]
+    assert int(by_title.headers["X-Items-Read"]) <= 6
+    season2 = api.get("/downloads?tmdb_id=1396&season=2&episode=3").json_body["tasks"]
+    assert [t["metadata"]["episode"] for t in season2] == [3] and season2[0]["metadata"]["season"] == 2
+    assert api.get("/downloads?tmdb_id=42").json_body["total"] == 12
+    assert {t["id"] for t in api.get("/downloads?artist=daft%20punk").json_body["tasks"]} == set(made["song"])
+    assert api.get("/downloads?artist=Romanthony").json_body["total"] == 0  # the index holds the first artist
+    assert api.get("/downloads?q=other%20show").json_body["total"] == 12  # names join the text search
+
+    refused = api.get("/downloads?season=1")
+    assert refused.status_code == 422 and "tmdb_id, title or artist" in refused.json_body["error"]["message"]
+    assert api.get("/downloads?tmdb_id=1&title=x").status_code == 422
+    # An admin's every-owner list applies the same filters.
+    everyone = api.admin.get("/downloads?tmdb_id=1396&season=1&per_page=50").json_body
+    assert {t["id"] for t in everyone["tasks"]} == set(made["show"][:12])
+
+
+def test_naming_settings_categories_and_preview(api: Api, svc) -> None:  # type: ignore[no-untyped-def]
+    assert api.get("/settings/naming").json_body["templates"]["tv"].startswith("{title} ({year})/Season {season:02}")
+    assert api.call("PUT", "/settings/naming", {"categories": {}}).status_code == 403
+    bad = api.admin.call("PUT", "/settings/naming", {"templates": {"tv": "{title.__globals__}.{ext}"}})
+    assert fields_of(bad)["templates.tv"].startswith("{title.__globals__} is not a field; use title, year")
+    bad = api.admin.call("PUT", "/settings/naming", {"categories": {"tv": {"path": "../up"}}})
+    assert fields_of(bad) == {"categories.tv.path": "must not contain a '..' folder"}
+    saved = api.admin.call("PUT", "/settings/naming", {
+        "templates": {"movie": "{title} [{year}]/{title}.{ext}"},
+        "categories": {"tv": {"path": "TV Shows"}, "anime": {"path": "Anime", "template": "{title}/{episode:03}.{ext}"}},
+    })
+    assert saved.status_code == 200, saved.body
+    assert saved.json_body["categories"]["tv"] == {"path": "TV Shows", "template": None}
+    assert saved.json_body["updated_by"]
+
+    preview = api.post("/settings/naming/preview", {"filename": "x.mkv", "metadata": SHOW, "category": "tv"})
+    assert preview.json_body == {"key": "TV Shows/Breaking Bad (2008)/Season 01/Breaking Bad - S01E01.mkv",
+                                 "template": "{title} ({year})/Season {season:02}/{title} - S{season:02}E{episode:02}.{ext}",
+                                 "path": "TV Shows"}
+    anime = api.post("/settings/naming/preview", {"filename": "x.mkv", "metadata": SHOW, "category": "anime"})
+    assert anime.json_body["key"] == "Anime/Breaking Bad/001.mkv"
+    movie = api.post("/settings/naming/preview", {"filename": "b.mp4", "metadata": {"title": "Heat", "year": 1995}})
+    assert movie.json_body["key"] == "Heat [1995]/Heat.mp4"
+    hostile = api.post("/settings/naming/preview", {"filename": "../../x.mkv", "template": "{name}/{filename}",
+                                                    "metadata": {"title": "a/../../b"}})
+    assert hostile.json_body["key"] == "x/x.mkv"
+    assert fields_of(api.post("/settings/naming/preview", {"template": "{x}"}))["template"]
+
+    # A download of that category lands in its folder.
+    task = api.add("https://files.example.com/e.mkv", metadata=SHOW, category="anime")
+    assert task["key"] == "Anime/Breaking Bad/001.mkv"
