@@ -39,6 +39,9 @@ class SmartGrab(SmartSearch):
                                          description='default "<title> S<season>" or "<title> (<year>)"')
     quality: QualityPatch | None = Field(default=None, description="this grab's changes to the quality preference")
     category: PlainText | None = Field(default=None, max_length=100)
+    path: PlainText | None = Field(default=None, max_length=500, description="a folder prefix for every file")
+    naming: PlainText | None = Field(default=None, max_length=500, description="a naming template for every file "
+                                                                               "(default: the category's, else tv's)")
     priority: Priority = 0
 
 

@@ -77,14 +77,12 @@ def _title_variants(title: str) -> list[str]:
 
 
 class SmartSearchService:
-    def __init__(self, providers: ProviderService, feeds: FeedService, batches: BatchService, http: ProviderHttp,
-                 item_fields: Callable[[], set[str]] = lambda: set()) -> None:
+    def __init__(self, providers: ProviderService, feeds: FeedService, batches: BatchService,
+                 http: ProviderHttp) -> None:
         self.providers = providers
         self.feeds = feeds
         self.batches = batches
         self.http = http
-        # The fields a batch item accepts (what the download API knows): metadata is sent when it does.
-        self._item_fields = item_fields
 
     # -- search ----------------------------------------------------------------------------
     def search(self, who: Identity, body: Any) -> dict[str, Any]:
@@ -241,24 +239,24 @@ class SmartSearchService:
         return picks
 
     def _item(self, target: Target, pick: Candidate, numbers: list[int], req: SmartGrab) -> dict[str, Any]:
-        item: dict[str, Any] = {"url": pick.url, "priority": req.priority}
-        if req.category:
-            item["category"] = req.category
-        if "metadata" in self._item_fields():
-            meta: dict[str, Any] = {"kind": target.kind, "tmdb_id": target.tmdb_id, "title": target.title}
-            if target.year:
-                meta["year"] = target.year
-            if target.imdb_id:
-                meta["imdb_id"] = target.imdb_id
-            if target.kind == "tv" and numbers:
-                meta["season"] = target.season
-                meta["episode"] = numbers[0]
-                episode = next((e for e in target.episodes if e.episode_number == numbers[0]), None)
-                if episode and episode.name:
-                    meta["episode_title"] = episode.name
-            item["metadata"] = meta
+        """A batch item: the file, and the metadata the naming template files it by
+        (chalicelib/metadata/naming.py: ``Title (Year)/Season 01/Title - S01E01.ext``)."""
+        meta: dict[str, Any] = {"kind": target.kind, "tmdb_id": target.tmdb_id, "title": target.title}
+        if target.year:
+            meta["year"] = target.year
+        if target.imdb_id:
+            meta["imdb_id"] = target.imdb_id
+        if target.kind == "tv" and numbers:
+            meta["season"] = target.season
+            meta["episode"] = numbers[0]
+            episode = next((e for e in target.episodes if e.episode_number == numbers[0]), None)
+            if episode and episode.name:
+                meta["episode_title"] = episode.name
+        item: dict[str, Any] = {"url": pick.url, "priority": req.priority, "metadata": meta}
+        for name in ("category", "path", "naming"):
+            if getattr(req, name):
+                item[name] = getattr(req, name)
         return item
-
 
 def _views(candidates: list[Candidate], pref: quality.Preference, pick: bool = True) -> list[dict[str, Any]]:
     """Candidates as the API shows them: the allowed ones best first (the first marked

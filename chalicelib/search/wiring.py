@@ -5,11 +5,9 @@ from __future__ import annotations
 from ..batches import BatchService
 from ..feeds.service import FeedService
 from ..metadata.providers.service import ProviderService
-from ..schemas import AddDownload
 from .service import SmartSearchService
 
 
 def build_search(providers: ProviderService, feeds: FeedService, batches: BatchService) -> SmartSearchService:
     # Indexers share the providers' HTTP side: the SSRF guard, rate limits and cache.
-    return SmartSearchService(providers, feeds, batches, providers.http,
-                              item_fields=lambda: set(AddDownload.model_fields))
+    return SmartSearchService(providers, feeds, batches, providers.http)

@@ -77,4 +77,9 @@ def test_search_a_season_and_grab_it(browser: Browser, runtime: RuntimeProcess, 
     b.wait(lambda: "#/batch/" in b.driver.current_url and len(b.all("tbody tr")) == 2, what="the batch's downloads")
     b.wait(lambda: sum("completed" in r.text.lower() for r in b.all("tbody tr")) == 2, timeout=90,
            what="both downloads completed")
+    # Filed where a media library expects them, by the metadata smart grab gave each download.
+    batch_id = b.driver.current_url.rsplit("/", 1)[-1]
+    tasks = runtime.http.get(f"{runtime.api}/batches/{batch_id}", timeout=10).json()["tasks"]
+    assert sorted(t["key"] for t in tasks) == ["Show (2008)/Season 01/Show - S01E01.mkv",
+                                               "Show (2008)/Season 01/Show - S01E02.mkv"]
     assert not b.problems(), b.problems()

@@ -143,8 +143,6 @@ def test_smart_search_by_title_movies_and_other_users_feeds(as_, configured, fee
 
 
 def test_smart_grab_makes_one_batch_of_the_best_files(as_, configured, feed) -> None:  # type: ignore[no-untyped-def]
-    from chalicelib.schemas import AddDownload
-
     assert as_["viewer"]("POST", "/search/smart-grab", {"tmdb_id": 1396}).status_code == 403
     resp = as_["user"]("POST", "/search/smart-grab", {"title": "Show", "year": 2008, "season": 1})
     assert resp.status_code == 201, resp.data
@@ -156,15 +154,16 @@ def test_smart_grab_makes_one_batch_of_the_best_files(as_, configured, feed) -> 
     assert batch["batch"]["name"] == "Show S01"
     tasks = {t["url"]: t for t in batch["tasks"]}
     assert set(tasks) == {p["url"] for p in body["picked"]}
-    if "metadata" in AddDownload.model_fields:  # per-download metadata (meta-core's part of issue #18)
-        meta = tasks[body["picked"][0]["url"]]["metadata"]
-        assert {k: meta.get(k) for k in ("tmdb_id", "title", "year", "season", "episode", "episode_title")} == {
-            "tmdb_id": 1396, "title": "Show", "year": 2008, "season": 1, "episode": 1, "episode_title": "Pilot"}
+    meta = tasks[body["picked"][0]["url"]]["metadata"]
+    assert meta == {"kind": "tv", "tmdb_id": 1396, "title": "Show", "year": 2008, "imdb_id": "tt0000001",
+                    "season": 1, "episode": 1, "episode_title": "Pilot"}
+    assert tasks[body["picked"][1]["url"]]["metadata"]["episode_title"] == "Second"
     # A grab's own quality change: 720p first now, and only episode 1.
     again = as_["user"]("POST", "/search/smart-grab", {"tmdb_id": 1396, "episodes": [1], "batch_name": "SD",
-                                                       "quality": {"resolutions": ["720p"]}}).data
+                                                       "quality": {"resolutions": ["720p"]}, "path": "TV"}).data
     assert [p["title"] for p in again["picked"]] == ["Show.S01E01.720p.HDTV.x264-AAA"]
     assert again["missing_episodes"] == [] and again["batch_name"] == "SD"
+    assert as_["user"]("GET", f"/downloads/{again['picked'][0]['task_id']}").data["path"] == "TV"
     none = as_["user"]("POST", "/search/smart-grab", {"tmdb_id": 1396, "season": 2, "sources": ["feeds"]})
     assert none.status_code == 404 and none.data["error"]["details"][0]["message"] == "missing: 1"
 
