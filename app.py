@@ -19,6 +19,7 @@ from functions import (
     feeds,
     health,
     jobs,
+    library,
     metadata,
     naming,
     notify,
@@ -60,6 +61,8 @@ app.register_blueprint(metadata.blueprint, url_prefix="/api/v1")
 app.register_blueprint(search.blueprint, url_prefix="/api/v1")
 # Naming settings: templates and category folders (issue #18, docs/library.md).
 app.register_blueprint(naming.blueprint, url_prefix="/api/v1")
+# The library's sidecars: NFO files and artwork next to a series or a movie (docs/library.md).
+app.register_blueprint(library.blueprint, url_prefix="/api/v1")
 
 
 @app.on_sqs_message(queue=CONFIG.work_queue, batch_size=1)

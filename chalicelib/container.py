@@ -49,6 +49,8 @@ from .service import DownloadService
 from .settings import SettingsStore
 from .setup.service import SetupService
 from .setup.wiring import build_setup
+from .sidecars.service import SidecarService
+from .sidecars.wiring import build_sidecars
 from .stats import StatsStore
 from .storage import ObjectStore
 from .transfer import Transfer
@@ -80,6 +82,7 @@ class Services:
     setup: SetupService  # the first-run wizard (chalicelib/setup/)
     providers: ProviderService  # metadata providers: TMDB, MusicBrainz (chalicelib/metadata/providers/)
     search: SmartSearchService  # smart search and smart grab (chalicelib/search/)
+    sidecars: SidecarService  # the library's NFO files and artwork (chalicelib/sidecars/)
     keys: KeyPlanner  # naming: keys from metadata and templates, claimed unique (chalicelib/metadata/)
 
 
@@ -181,6 +184,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         setup=build_setup(accounts, clients.s3, config.bucket, repo, feeds, notify, guard),
         providers=providers,
         search=build_search(providers, feeds, batches),
+        sidecars=build_sidecars(clients.s3, config.bucket, providers, queue, activity),
         keys=keys,
     )
 

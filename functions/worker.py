@@ -13,9 +13,10 @@ from chalicelib.domain import deadletters
 from chalicelib.feeds.handlers import is_feed_message
 from chalicelib.health.persistence import mark
 from chalicelib.notify.events import dead_letter_error
+from chalicelib.sidecars.handlers import is_sidecars_message
 from chalicelib.transfer import INVOCATION_SECONDS, Delivery
 
-from . import feeds
+from . import feeds, library
 
 log = logging.getLogger("haul.worker")
 
@@ -34,6 +35,9 @@ def handle(event: SQSEvent) -> dict[str, Any]:
                 continue
             if is_feed_message(body):
                 feeds.on_message(body)  # refresh a feed (chalicelib/feeds/)
+                continue
+            if is_sidecars_message(body):
+                library.on_message(body)  # NFOs left over by an API request (chalicelib/sidecars/)
                 continue
             count = int(raw.get("attributes", {}).get("ApproximateReceiveCount", "1"))
             services().transfer.handle(Delivery(body, record.receipt_handle, count, remaining(event)))

@@ -46,6 +46,12 @@ class BadGateway(ApiError):
     status, code = 502, "PROVIDER_ERROR"
 
 
+class ProviderMissing(Unavailable):
+    """TMDB has no configuration: 503 naming the setting, with the providers' code."""
+
+    code = "PROVIDER_NOT_CONFIGURED"
+
+
 @dataclass(frozen=True)
 class Options:
     poster: bool = True
@@ -179,8 +185,9 @@ class SidecarService:
         try:
             return call()
         except NotConfigured as exc:
-            raise Unavailable(f"TMDB is not configured: set {exc.setting}",
-                              [{"field": exc.setting, "message": "not set"}]) from None
+            raise ProviderMissing(f"TMDB is not configured: the setting {exc.setting} is not set "
+                                  "(PATCH /api/v1/settings/providers)",
+                                  [{"field": exc.setting, "message": "is not set"}]) from None
         except SourceFailed as exc:
             if exc.not_found:
                 raise NotFound(f"TMDB does not know this title: {exc}") from None

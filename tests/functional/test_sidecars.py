@@ -128,5 +128,6 @@ def test_tmdb_without_a_key_is_a_503_naming_the_setting(svc: Any, fakes: Any, fo
     with pytest.raises(ApiError) as caught:
         sidecars.create("alice", "alice", Kind.TV, SHOW_ID, Options())
     assert caught.value.status == 503 and "tmdb.api_key" in caught.value.message
-    assert caught.value.details == [{"field": "tmdb.api_key", "message": "not set"}]
+    assert caught.value.code == "PROVIDER_NOT_CONFIGURED"
+    assert caught.value.details == [{"field": "tmdb.api_key", "message": "is not set"}]
     assert api.seen("/3/") == []

@@ -67,7 +67,7 @@ def test_security_and_roles_are_documented() -> None:
                     assert "{" + param["name"] + "}" in path
     path_params = {p for path in doc["paths"] for p in re.findall(r"{(\w+)}", path)}
     assert path_params == {"task_id", "user_id", "key_id", "batch_id", "version", "job_id", "feed_id", "item_id",
-                           "target_id"} | {"kind", "tmdb_id", "season", "release_id"}  # /metadata (issue #18)
+                           "target_id"} | {"kind", "tmdb_id", "season", "release_id"}  # /metadata, /library (issue #18)
 
 
 def test_request_models_reject_unknown_fields_and_bound_sizes() -> None:
