@@ -6,7 +6,8 @@ Cases (full run; ``--quick`` uses small files for a smoke run):
 1. unthrottled, 1 GiB: Haul (POST -> completed, SHA-256 checked after timing), then
    ``curl | aws s3 cp -``, ``aria2c -x8`` + ``aws s3 cp``, ``rclone copyurl`` (each skipped
    with a note when it cannot be installed);
-2. throttled to 20 MiB/s per connection, 512 MiB: Haul, ``curl | aws s3 cp -``, aria2c;
+2. throttled to 20 MiB/s per connection, 1 GiB: Haul, ``curl | aws s3 cp -``, aria2c; and
+   ``throttled-256``, the same at 256 MiB (a download's fixed costs weigh more on it);
 3. memory: Haul's peak worker-side RSS (sum over the worker processes) for 256 MiB and for
    2 GiB, each in a fresh runtime, and their ratio;
 4. the everyday load (bench/everyday.py), in a fresh runtime: admission (POST /batches of
@@ -45,7 +46,7 @@ from .runtime import ROOT, Runtime
 GiB = 1024 * MiB
 THROTTLE = 20 * MiB
 EVERYDAY = ("admission", "latency", "batch-small", "batch-medium")
-CASES = ("unthrottled", "throttled", "memory", *EVERYDAY)
+CASES = ("unthrottled", "throttled", "throttled-256", "memory", *EVERYDAY)
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,12 @@ class Sizes:
     throttled: int
     memory_small: int
     memory_large: int
+    throttled_small: int
 
 
-FULL = Sizes(main=1 * GiB, throttled=1 * GiB, memory_small=256 * MiB, memory_large=2 * GiB)
-QUICK = Sizes(main=128 * MiB, throttled=64 * MiB, memory_small=128 * MiB, memory_large=384 * MiB)
+FULL = Sizes(main=1 * GiB, throttled=1 * GiB, memory_small=256 * MiB, memory_large=2 * GiB, throttled_small=256 * MiB)
+QUICK = Sizes(main=128 * MiB, throttled=64 * MiB, memory_small=128 * MiB, memory_large=384 * MiB,
+              throttled_small=32 * MiB)
 # (part size MiB, parallel parts, worker processes, threads per process, progress interval s or None);
 # the defaults are 16 / 8 / 2 x 4 / 1 s.
 SWEEP: list[tuple[int, int, int, int, float | None]] = [
@@ -167,6 +170,8 @@ class Bench:
         wanted = {self.sizes.main} if "unthrottled" in self.only else set()
         if "throttled" in self.only:
             wanted.add(self.sizes.throttled)
+        if "throttled-256" in self.only:
+            wanted.add(self.sizes.throttled_small)
         if "memory" in self.only:
             wanted |= {self.sizes.memory_small, self.sizes.memory_large}
         if self.args.sweep:
@@ -189,7 +194,7 @@ class Bench:
         serve: dict[str, tuple[Path, int | None]] = {}
         for size, f in self.files.items():
             serve[f"/{f.name}"] = (f.path, None)
-            if size == self.sizes.throttled:
+            if size in (self.sizes.throttled, self.sizes.throttled_small):
                 serve[f"/throttled/{f.name}"] = (f.path, THROTTLE)
         for path, f in self.everyday_files.items():
             serve[path] = (f.path, THROTTLE)
@@ -325,12 +330,14 @@ class Bench:
                         self.results.append(result)
             if "throttled" in self.only:
                 self.throttled(rt)
+            if "throttled-256" in self.only:
+                self.throttled(rt, "throttled-256")
 
-    def throttled(self, rt: Runtime) -> None:
-        size = self.sizes.throttled
-        self.results.append(self.profiled_haul(rt, size, "throttled", throttled=True, profile=self.args.profile))
+    def throttled(self, rt: Runtime, case: str = "throttled") -> None:
+        size = self.sizes.throttled_small if case == "throttled-256" else self.sizes.throttled
+        self.results.append(self.profiled_haul(rt, size, case, throttled=True, profile=self.args.profile))
         for which in ("curl",) if self.args.no_tools else ("curl", "aria2c"):
-            result = self.tool(rt, which, size, "throttled", throttled=True)
+            result = self.tool(rt, which, size, case, throttled=True)
             if result:
                 self.results.append(result)
 
@@ -427,9 +434,11 @@ class Bench:
         say(f"  origin ({self.args.origin}) on :{self.origin.port if self.origin else '?'}")
         if "unthrottled" in self.only:
             self.unthrottled()
-        elif "throttled" in self.only:
+        elif self.only & {"throttled", "throttled-256"}:
             with self.runtime() as rt:
-                self.throttled(rt)
+                for case in ("throttled", "throttled-256"):
+                    if case in self.only:
+                        self.throttled(rt, case)
         if "memory" in self.only:
             self.memory()
         if self.args.sweep:

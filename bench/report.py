@@ -20,6 +20,7 @@ from .procs import MiB
 TARGETS = {
     "unthrottled": ("Haul / curl|aws, unthrottled", ">= 1.25x"),
     "throttled": ("Haul / curl|aws, throttled 20 MiB/s per connection", ">= 5x"),
+    "throttled-256": ("Haul / curl|aws, 256 MiB throttled 20 MiB/s per connection", ">= 5x"),
     "memory": ("Haul worker peak RSS, 2 GiB vs 256 MiB", "within +-10%"),
 }
 BEGIN = "<!-- bench:begin (written by `make bench`; edits between these markers are replaced) -->"
@@ -84,9 +85,11 @@ def ratios(results: list[dict[str, Any]], memory_small: str, memory_large: str) 
         return found[0] if found else None
 
     out = []
-    for key, case in (("unthrottled", "unthrottled"), ("throttled", "throttled")):
+    for key, case in (("unthrottled", "unthrottled"), ("throttled", "throttled"), ("throttled-256", "throttled-256")):
         haul, curl = speed(case, "haul"), speed(case, "curl | aws s3 cp -")
         value = haul / curl if haul and curl else None
+        if value is None and key == "throttled-256":
+            continue  # a case added later: older runs and partial runs leave it out
         need = 1.25 if key == "unthrottled" else 5.0
         out.append({
             "target": key, "what": TARGETS[key][0], "goal": TARGETS[key][1],

@@ -102,6 +102,11 @@ class Config:
     progress_interval: float = 1.0
     # A downloading task with no progress for this long is re-dispatched by the reconciler.
     stall_timeout: float = 180.0
+    # A request that adds downloads asks for a dispatcher round with a ``kick`` work message
+    # (one SendMessage; a worker runs the round) instead of running it before it answers.
+    # Off unless the environment turns it on (the local runtime and the deployed stages do;
+    # in-process tests drive the queue by hand, so they keep the round in the request).
+    kick_by_message: bool = False
     # Real-time (WebSocket API and change fan-out; see docs/websocket.md).
     connections_table: str = resource_name(LOCAL_STAGE, "connections")
     # The management endpoint (https://{api-id}.execute-api.{region}.amazonaws.com/{stage},
@@ -188,6 +193,7 @@ class Config:
             visibility_timeout=int(env.get("HAUL_VISIBILITY_TIMEOUT", "30")),
             progress_interval=float(env.get("HAUL_PROGRESS_INTERVAL", "1.0")),
             stall_timeout=float(env.get("HAUL_STALL_TIMEOUT", "180")),
+            kick_by_message=_flag(env.get("HAUL_KICK_BY_MESSAGE"), default=False),
             connections_table=name("connections"),
             ws_endpoint=env.get("HAUL_WS_ENDPOINT") or None,
             ws_api_id=env.get("HAUL_WS_API_ID") or None,

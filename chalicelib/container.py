@@ -136,7 +136,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     store = ObjectStore(clients.s3, config.bucket)
     queue = WorkQueue(clients.sqs, config.work_queue)
     settings = SettingsStore()
-    dispatcher = Dispatcher(repo, queue, settings)
+    dispatcher = Dispatcher(repo, queue, settings, kick_by_message=config.kick_by_message)
     origin = OriginClient(session or http_session(guard), guard)
     keys = KeyPlanner(store, NamingStore(), KeyClaims(), lambda task_id: getattr(repo.get(task_id), "key", None))
     transfer = Transfer(

@@ -1,7 +1,10 @@
 """The dispatcher: starts queued tasks, fairly between users, while there is room.
 
-Any function may call :meth:`Dispatcher.kick` (the API after an add or resume, a worker when
-a task finishes, the schedule as a backstop). Only one kick runs at a time, under a lease in
+Any function may call :meth:`Dispatcher.kick` (the API after a resume, a worker when a task
+finishes, the schedule as a backstop). A request that adds downloads calls
+:meth:`Dispatcher.request_kick` instead: where the configuration says so (``kick_by_message``,
+the local runtime and deployed stages) that is a ``kick`` work message a worker turns into a
+kick, so the request answers without waiting for a round. Only one kick runs at a time, under a lease in
 the control table; a kick that finds the lease taken marks it dirty instead, and the holder
 runs once more before it lets go, so no request to dispatch is ever lost.
 
@@ -44,6 +47,9 @@ from .workqueue import WorkQueue
 LOCK_KEY = "lock#dispatcher"
 # Starts of one round run side by side (a round starts at most max_concurrent_downloads).
 _starts = ThreadPoolExecutor(8, thread_name_prefix="dispatch")
+# A round's independent reads run side by side: a freed slot waits for the round's sequential
+# round trips, so each one saved refills it sooner.
+_reads = ThreadPoolExecutor(4, thread_name_prefix="dispatch-read")
 # The phase of a task the queue's stop (or timed pause) sent back from downloading.
 HELD = "held"
 log = logging.getLogger("haul.dispatch")
@@ -53,8 +59,10 @@ class Dispatcher:
     def __init__(
         self, repo: TaskRepository, queue: WorkQueue, settings: SettingsStore, lease_seconds: int = 30,
         control: QueueStore | None = None, activity: ActivityLog | None = None,
-        waiting: WaitingOwners | None = None,
+        waiting: WaitingOwners | None = None, kick_by_message: bool = False,
     ) -> None:
+        """``kick_by_message``: :meth:`request_kick` sends a ``kick`` work message instead of
+        kicking in the caller's thread."""
         self._repo = repo
         self._queue = queue
         self._settings = settings
@@ -62,11 +70,28 @@ class Dispatcher:
         self.control = control or QueueStore()
         self._activity = activity or ActivityLog(settings)
         self.waiting = waiting or repo.waiting or WaitingOwners()
+        self._kick_by_message = kick_by_message
+
+    def request_kick(self) -> bool:
+        """Ask for a round after a request queued work: a ``kick`` work message (one SendMessage;
+        a worker runs the round, functions/worker.py) when so configured, else :meth:`kick` in
+        this thread, as also when the message cannot be sent. True if the round ran here."""
+        if self._kick_by_message:
+            try:
+                self._queue.send({"kind": "kick"})
+                return False
+            except Exception:
+                log.exception("the kick message could not be sent; dispatching now instead")
+        self.kick()
+        return True
 
     def kick(self) -> int:
-        """Start what can be started now; the number of tasks started by this call."""
-        if not self._may_dispatch():
-            return 0
+        """Start what can be started now; the number of tasks started by this call.
+
+        The queue's status is read under the lease only (a stop takes the lease after it
+        stopped the queue, so a status read before the lease could be stale): a kick while the
+        queue is held costs the lease's two writes instead of one read, and every other kick
+        one read less."""
         holder = uuid.uuid4().hex
         for _ in range(5):
             if self._acquire(holder):
@@ -104,19 +129,30 @@ class Dispatcher:
         return not status.holds()
 
     def _dispatch_once(self) -> int:
-        if not self._may_dispatch():
-            return 0
         settings = self._settings.get()
-        per_user = settings.per_user_limit
-        running = self._repo.ids_in_state(TaskState.DOWNLOADING)
-        room = settings.max_concurrent_downloads - len(running)
-        # The global queue's head: nothing queued at all ends the round at once (the common
-        # kick, after a finish, costs what it did before fairness: two reads).
-        head_limit = max(1, room)
-        head = self._repo.ids_in_state(TaskState.QUEUED, limit=head_limit) if room > 0 else []
-        if room > 0 and not head:
+        per_user, cap = settings.per_user_limit, settings.max_concurrent_downloads
+        # The queue's status, the running tasks and the global queue's head (as many as there
+        # are slots at most), read side by side; the head is cut to the room found.
+        may = _reads.submit(self._may_dispatch)
+        running_read = _reads.submit(self._repo.ids_in_state, TaskState.DOWNLOADING)
+        queued = self._repo.ids_in_state(TaskState.QUEUED, limit=max(1, cap))
+        running = running_read.result()
+        if not may.result():
             return 0
-        owner_of = self._repo.owners_of(running)
+        room = cap - len(running)
+        head_limit = max(1, room)
+        head = queued[:head_limit]
+        # Nothing queued at all ends the round at once (the common kick, after a finish).
+        if not head:
+            return 0
+        if room > 0:
+            # The running tasks' owners and the head's tasks (the start of their owners' own
+            # queues, where most picks are), side by side.
+            owners_read = _reads.submit(self._repo.owners_of, running)
+            known = self._repo.get_many(head)
+            owner_of = owners_read.result()
+        else:
+            owner_of = self._repo.owners_of(running)
         busy: dict[str, int] = {}
         for owner in owner_of.values():
             busy[owner] = busy.get(owner, 0) + 1
@@ -124,12 +160,7 @@ class Dispatcher:
             # Every slot is taken: only a slot lent beyond a share can be had back.
             if not any(n > per_user for n in busy.values()):
                 return 0
-            head = self._repo.ids_in_state(TaskState.QUEUED, limit=head_limit)
-            if not head:
-                return 0
-        # The head's tasks, read once: they are the start of their owners' own queues, and
-        # most picks are among them.
-        known = self._repo.get_many(head)
+            known = self._repo.get_many(head)
         head_owners = {i: t.owner for i, t in known.items()}
         lent = any(n > per_user for n in busy.values())
         if len(head) < head_limit and len(set(head_owners.values())) == 1 and not lent:

@@ -208,9 +208,12 @@ class QueueControl:
         self._queue.send({"kind": "kick", "until": until_ms}, delay=delay)
 
     def on_kick(self, msg: dict[str, Any]) -> None:
-        """Handle a ``kick`` work message: dispatch, and wait on if its pause still lasts."""
+        """Handle a ``kick`` work message: dispatch, and wait on if its pause still lasts (a
+        kick an add asked for, without ``until``, only dispatches)."""
         self._dispatcher.kick()
         until = msg.get("until")
+        if until is None:
+            return
         status = self.store.status()
-        if until is not None and status.paused_until == until and not status.due():
+        if status.paused_until == until and not status.due():
             self.schedule_kick(int(until))

@@ -121,8 +121,9 @@ class DownloadService:
             owner=task.owner, actor=who.username, kind="task.add", message=f"added {req.url}",
             task_id=task.id, batch_id=task.batch_id,
         )
-        self.dispatcher.kick()
-        return AddedTask.of(self.repo.get(task_id) or task, duplicate=False)
+        if self.dispatcher.request_kick():  # the round ran here: it may have started the task
+            return AddedTask.of(self.repo.get(task_id) or task, duplicate=False)
+        return AddedTask.of(task, duplicate=False)
 
     def planned_key(self, task_id: str, filename: str, req: AddDownload) -> str:
         """A new download's key before its transfer claims it (chalicelib/metadata/naming.py)."""

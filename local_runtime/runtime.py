@@ -80,6 +80,9 @@ def prepare_environment() -> bool:
         # machine and its network. Elsewhere an unset variable means refused (chalicelib/config.py).
         os.environ.setdefault("HAUL_ALLOW_PRIVATE_NETWORKS", "true")
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
+    # An add asks for a dispatcher round with a work message, as the deployed stages do
+    # (.chalice/config.json): the request answers without waiting for the round.
+    os.environ.setdefault("HAUL_KICK_BY_MESSAGE", "true")
     use_aws = os.environ.get("HAUL_USE_AWS", "").lower() in {"1", "true", "yes"}
     if os.environ.get("AWS_ENDPOINT_URL") or use_aws:
         return False

@@ -9,6 +9,7 @@ from typing import TypeVar
 from ..domain import filenames
 from ..domain.states import TaskState
 from ..domain.task import Task
+from ..domain.urls import host_of
 from ..schemas import AddDownload
 
 T = TypeVar("T")
@@ -58,6 +59,7 @@ def new_task(owner: str, req: AddDownload, task_id: str, created: int, seq: int 
         path=req.path,
         naming=req.naming,
         replace=req.replace,
+        host=host_of(req.url) or None,  # as stored: an add may answer without reading it back
     )
 
 

@@ -101,7 +101,7 @@ class Admission:
         if any(o.task is not None and not o.duplicate for o in done):
             try:
                 self._dispatcher.waiting.note(who.user_id)  # the fair dispatcher's list of who waits
-                self._dispatcher.kick()
+                self._dispatcher.request_kick()
             except Exception:
                 log.exception("the dispatcher could not be kicked after an admission")
         return done
