@@ -82,3 +82,12 @@ export function debounce(fn, ms) {
   run.cancel = () => clearTimeout(timer);
   return run;
 }
+
+// A download's metadata in a few words: "Breaking Bad (2008) · S01E02", "Daft Punk — One More Time".
+export function metaLine(m) {
+  if (!m) return "";
+  if (m.artist_names) return `${m.artist_names.join(", ")} — ${m.track_name}${m.album_name ? ` (${m.album_name})` : ""}`;
+  const pad = (n) => String(n).padStart(2, "0");
+  const se = m.season != null && m.episode != null ? `S${pad(m.season)}E${pad(m.episode)}` : m.season != null ? `Season ${m.season}` : "";
+  return [m.title ? `${m.title}${m.year ? ` (${m.year})` : ""}` : "", se, m.episode_title || ""].filter(Boolean).join(" · ");
+}

@@ -97,6 +97,7 @@ export const api = {
   get: (path, query) => request(path, { query }).then((r) => r.data),
   post: (path, body = {}, query) => request(path, { method: "POST", body, query }).then((r) => r.data),
   patch: (path, body, query) => request(path, { method: "PATCH", body, query }).then((r) => r.data),
+  put: (path, body, query) => request(path, { method: "PUT", body, query }).then((r) => r.data),
   del: (path, query) => request(path, { method: "DELETE", query }).then((r) => r.data),
 };
 

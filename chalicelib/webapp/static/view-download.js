@@ -1,7 +1,7 @@
 // One download: everything GET /downloads/{id} says, live; its parts; its activity; its file.
-import { html, useState, useEffect, useStore, bytes, speed, duration, when, percent, href, navigate } from "./lib.js";
-import { api } from "./session.js";
-import { tasks } from "./live.js";
+import { html, useState, useEffect, useStore, bytes, speed, duration, when, percent, href, navigate, metaLine } from "./lib.js";
+import { api, can } from "./session.js";
+import { tasks, toast } from "./live.js";
 import { Progress, Badge, TaskActions, PageHead, ErrorNote, useAsync, Icon } from "./ui.js";
 
 function Parts({ task }) {
@@ -42,6 +42,38 @@ function Activity({ id }) {
   return html`<ul class="timeline-list">${entries.map((e) => html`<li><time datetime=${e.at}>${when(e.at)}</time><span>${e.message}</span></li>`)}</ul>`;
 }
 
+const META_LABELS = {
+  kind: "Kind", tmdb_id: "TMDB id", imdb_id: "IMDb id", title: "Title", year: "Year", season: "Season", episode: "Episode",
+  episode_title: "Episode title", artist_names: "Artists", track_name: "Track", album_name: "Album", track_number: "Track number",
+  disc_number: "Disc", release_date: "Released", codec: "Codec", bitrate: "Bitrate (kbit/s)", resolution: "Resolution", group: "Group",
+};
+const metaValue = (k, v) => (k === "artist_names" ? v.join(", ") : k === "release_date" ? [v.year, v.month, v.day].filter((x) => x != null).join("-") : String(v));
+
+// What the download is: its metadata, or (without it) what its file name suggests, which a
+// person may take as its metadata (PATCH), never applied by itself.
+function Metadata({ task, onChanged }) {
+  const [busy, setBusy] = useState(false);
+  const meta = task.metadata;
+  const shown = meta || task.guessed;
+  const adopt = async () => {
+    const { resolution, group, ...fields } = task.guessed;
+    setBusy(true);
+    try { onChanged(await api.patch(`/downloads/${encodeURIComponent(task.id)}`, { metadata: fields })); toast("success", "Metadata saved", metaLine(fields)); }
+    catch (e) { toast("error", "Not saved", e.message); }
+    finally { setBusy(false); }
+  };
+  if (!shown) return html`<p class="muted">No metadata, and nothing recognisable in the file name.</p>`;
+  const rows = Object.entries(shown).filter(([k]) => k !== "labels" && META_LABELS[k]);
+  const labels = Object.entries((meta && meta.labels) || {});
+  return html`<div class=${meta ? "metadata" : "metadata guessed"}>
+    ${meta ? null : html`<p class="muted">Guessed from the file name (not applied):</p>`}
+    <dl class="kv">${rows.map(([k, v]) => html`<dt>${META_LABELS[k]}</dt><dd>${metaValue(k, v)}</dd>`)}
+      ${labels.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
+    ${!meta && can("user") ? html`<button type="button" class="btn small use-guess" disabled=${busy} onClick=${adopt}>Use as metadata</button>` : null}
+    ${task.path || task.naming ? html`<p class="muted">Folder ${task.path || "—"} · template <code>${task.naming || "—"}</code></p>` : null}
+  </div>`;
+}
+
 function verdict(task) {
   if (!task.checksum) return html`<span class="muted">none given</span>`;
   if (task.state === "completed") return html`<span class="verdict-ok">✓ matches ${task.checksum.split(":")[0]}</span>`;
@@ -52,8 +84,8 @@ function verdict(task) {
 export default function Download({ args }) {
   const id = args[0] || "";
   const live = useStore(tasks);
-  const { data, error } = useAsync(() => api.get(`/downloads/${encodeURIComponent(id)}`), [id]);
-  const task = (data && { ...data, ...(live.map.get(id) || {}) }) || live.map.get(id);
+  const { data, error, reload } = useAsync(() => api.get(`/downloads/${encodeURIComponent(id)}`), [id]);
+  const task = (data && { ...data, ...(live.map.get(id) || {}), guessed: data.guessed }) || live.map.get(id);
   useEffect(() => { if (data && live.synced && !live.map.has(id)) { /* removed meanwhile */ } }, [live.version]);
   if (error) return html`<section class="view"><${PageHead} title="Download" /><${ErrorNote} error=${error} /><a href="#/downloads">Back to downloads</a></section>`;
   if (!task) return html`<p class="loading">Loading…</p>`;
@@ -79,6 +111,7 @@ export default function Download({ args }) {
     <div class="grid-2">
       <div class="panel"><h2>Details</h2><dl class="kv">${rows.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl></div>
       <div>
+        <div class="panel"><h2>Metadata</h2><${Metadata} task=${task} onChanged=${reload} /></div>
         <div class="panel"><h2>Parts</h2><${Parts} task=${task} /></div>
         <div class="panel"><h2>Activity</h2><${Activity} id=${id} /></div>
       </div>

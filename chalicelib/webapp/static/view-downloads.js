@@ -2,7 +2,7 @@
 // the WebSocket; per-row actions, multi-select with bulk actions. A table on wide screens, cards
 // on narrow ones (the same markup, laid out by CSS).
 import { Component } from "./preact.js";
-import { html, useState, useEffect, useMemo, bytes, speed, duration, ago, percent, href, setQuery, debounce } from "./lib.js";
+import { html, useState, useEffect, useMemo, bytes, speed, duration, ago, percent, href, setQuery, debounce, metaLine } from "./lib.js";
 import { request, api, can } from "./session.js";
 import { tasks, membership, toast, watchTask } from "./live.js";
 import { Progress, Badge, TaskActions, Pager, PageHead, Empty, ErrorNote, STATES, LABEL, DeleteDialog, Icon, useCursorPages } from "./ui.js";
@@ -32,6 +32,7 @@ function Row({ task: initial, selected, onSelect }) {
       <div class="sub">${task.host || ""}${task.batch_name ? html` · <a href=${href("batch", [task.batch_id])}>${task.batch_name}</a>` : null}
         ${task.category ? html` · <span class="chip">${task.category}</span>` : null}
         ${(task.tags || []).map((t) => html` <span class="chip tag">${t}</span>`)}</div>
+      ${task.metadata ? html`<div class="sub meta-line">${metaLine(task.metadata)}</div>` : null}
       ${task.error ? html`<div class="row-error">${task.error}</div>` : null}</td>
     <td class="c-state"><${Badge} state=${task.state} /></td>
     <td class="c-progress"><${Progress} value=${task.progress} state=${task.state} label=${`Progress of ${name}`} />
