@@ -37,9 +37,9 @@ class Caller:
                                                                      **self.headers}, body=data)
         text = resp.body.decode("utf-8", "replace")
         assert resp.status_code not in (500, 504) and "Traceback" not in text, text
-        resp.data = json.loads(text) if text else None
+        resp.data = json.loads(text) if text else None  # type: ignore[attr-defined]
         if resp.status_code >= 400:
-            assert set(resp.data) == {"error"} and resp.data["error"]["code"], resp.data  # the envelope
+            assert set(resp.data) == {"error"} and resp.data["error"]["code"], resp.data  # type: ignore[attr-defined]
         return resp
 
 
