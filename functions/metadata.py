@@ -119,7 +119,7 @@ def musicbrainz_recording(request: Request) -> dict[str, Any]:
 
 
 @route(blueprint, "/metadata/musicbrainz/release/{release_id}/cover", ["GET"], tag=TAG,
-       errors=[404, *PROVIDER_ERRORS])
+       errors=[404, 422, *PROVIDER_ERRORS])
 def musicbrainz_cover(request: Request, release_id: str) -> dict[str, Any]:
     """A release's cover art from the Cover Art Archive (404 when it has none)."""
     if not _MBID.match(release_id):
