@@ -12,24 +12,9 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from tests.support.api import UserCaller
 from tests.support.auth import new_user
-from tests.support.providers import TMDB_KEY, ProviderServer, Recording, Show
-
-P = "/api/v1"
-
-
-class Caller:
-    def __init__(self, client: Client, headers: dict[str, str]) -> None:
-        self._client = client
-        self.headers = headers
-
-    def __call__(self, method: str, path: str, body: Any = None) -> Any:
-        data = b"" if body is None else json.dumps(body).encode()
-        resp = self._client.http.request(
-            method, P + path, headers={"Content-Type": "application/json", **self.headers}, body=data)
-        assert resp.status_code not in (500, 504), resp.body
-        resp.data = json.loads(resp.body) if resp.body else None  # type: ignore[attr-defined]
-        return resp
+from tests.support.providers import TMDB_KEY, ProviderServer, Recording, Show, forget_providers
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +23,13 @@ def people(emulator: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture()
-def as_(svc, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, Caller]:  # type: ignore[no-untyped-def]
+def as_(svc, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, UserCaller]:  # type: ignore[no-untyped-def]
     from app import app
-    from chalicelib.metadata.providers.persistence import CacheItems
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
-    svc.providers._cached = None  # the svc fixture emptied the control table
-    svc.providers.http.cache.memory.clear()
-    CacheItems().forget("")
+    forget_providers(svc)
     client = Client(app)
-    return {role: Caller(client, headers) for role, headers in people.items()}
+    return {role: UserCaller(client, headers) for role, headers in people.items()}
 
 
 @pytest.fixture()
@@ -60,7 +42,7 @@ def fake() -> Iterator[ProviderServer]:
         yield server
 
 
-def configure(as_: dict[str, Caller], fake: ProviderServer) -> Any:
+def configure(as_: dict[str, UserCaller], fake: ProviderServer) -> Any:
     resp = as_["admin"]("PATCH", "/settings/providers", {
         "tmdb": {"api_key": TMDB_KEY, "base_url": fake.tmdb_url, "image_base_url": fake.image_url},
         "musicbrainz": {"base_url": fake.musicbrainz_url, "coverart_base_url": fake.coverart_url,

@@ -4,33 +4,17 @@ feed server, candidates grouped by episode with the quality preference applied, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from chalice.test import Client
 
+from tests.support.api import UserCaller
 from tests.support.auth import new_user
 from tests.support.feedserver import Doc, Entry, FeedServer, rss2
-from tests.support.providers import INDEXER_KEY, TMDB_KEY, Movie, ProviderServer, Show, Torrent
+from tests.support.providers import INDEXER_KEY, TMDB_KEY, Movie, ProviderServer, Show, Torrent, forget_providers
 
-P = "/api/v1"
 MB = 1024**2
-
-
-class Caller:
-    def __init__(self, client: Client, headers: dict[str, str]) -> None:
-        self._client = client
-        self.headers = headers
-
-    def __call__(self, method: str, path: str, body: Any = None) -> Any:
-        data = b"" if body is None else json.dumps(body).encode()
-        resp = self._client.http.request(
-            method, P + path, headers={"Content-Type": "application/json", **self.headers}, body=data)
-        assert resp.status_code not in (500, 504), resp.body
-        resp.data = json.loads(resp.body) if resp.body else None  # type: ignore[attr-defined]
-        return resp
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +23,13 @@ def people(emulator: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture()
-def as_(svc, settled, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, Caller]:  # type: ignore[no-untyped-def]
+def as_(svc, settled, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, UserCaller]:  # type: ignore[no-untyped-def]
     from app import app
-    from chalicelib.metadata.providers.persistence import CacheItems
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
-    svc.providers._cached = None  # the svc fixture emptied the control table
-    svc.providers.http.cache.memory.clear()
-    CacheItems().forget("")
+    forget_providers(svc)
     client = Client(app)
-    return {role: Caller(client, headers) for role, headers in people.items()}
+    return {role: UserCaller(client, headers) for role, headers in people.items()}
 
 
 @pytest.fixture()
@@ -81,7 +62,7 @@ def configured(as_, fake) -> ProviderServer:  # type: ignore[no-untyped-def]
     return fake
 
 
-def subscribe(caller: Caller, feed_server: FeedServer, path: str, entries: list[Entry]) -> str:
+def subscribe(caller: UserCaller, feed_server: FeedServer, path: str, entries: list[Entry]) -> str:
     url = feed_server.add(path, Doc(body=rss2("my feed", entries)))
     # A rule nothing matches: the items are recorded, never enqueued by the feed itself.
     made = caller("POST", "/feeds", {"url": url, "name": "my shows", "rules": [{"include": ["never-matches"]}]})

@@ -22,3 +22,21 @@ def json_caller(client: Client) -> Call:
         return resp
 
     return call
+
+
+class UserCaller:
+    """Calls as one user: ``caller(method, path, body=None)`` -> the answer, its JSON body in
+    ``.data``. Never a 500 or 504 (asserted); 502/503 are answers some routes document (an
+    outside service failing or not configured)."""
+
+    def __init__(self, client: Client, headers: dict[str, str]) -> None:
+        self._client = client
+        self.headers = headers
+
+    def __call__(self, method: str, path: str, body: Any = None) -> Any:
+        data = b"" if body is None else json.dumps(body).encode()
+        resp = self._client.http.request(
+            method, P + path, headers={"Content-Type": "application/json", **self.headers}, body=data)
+        assert resp.status_code not in (500, 504), resp.body
+        resp.data = json.loads(resp.body) if resp.body else None  # type: ignore[attr-defined]
+        return resp

@@ -359,3 +359,13 @@ def _images(ident: int) -> dict[str, Any]:
 
 def _json(value: Any) -> bytes:
     return json.dumps(value).encode()
+
+
+def forget_providers(svc: Any) -> None:
+    """The process's provider settings and cached answers forgotten (the ``svc`` fixture empties
+    the control table under the settings' two-second cache)."""
+    from chalicelib.metadata.providers.persistence import CacheItems
+
+    svc.providers._cached = None
+    svc.providers.http.cache.memory.clear()
+    CacheItems().forget("")
