@@ -60,7 +60,7 @@ class Runtime:
 
     def __init__(
         self, log_path: Path, processes: int = 2, threads: int = 4, extra_env: dict[str, str] | None = None,
-        ready_timeout: float = 120.0,
+        ready_timeout: float = 120.0, in_memory: bool | None = None,
     ) -> None:
         self.aws_port = free_port()
         self.api_port = free_port()
@@ -69,9 +69,11 @@ class Runtime:
         self.log_path = log_path
         self.ready_timeout = ready_timeout
         # A data directory of its own, as `make run` keeps one (the bench measures that), removed
-        # at stop; BENCH_DATA_DIR=none: the emulator keeps everything in memory, as before.
+        # at stop; BENCH_DATA_DIR=none (or ``in_memory``): the emulator keeps everything in memory.
         self.data_dir = tempfile.mkdtemp(prefix="haul-bench-data-", dir=log_path.parent)
-        kept = "none" if os.environ.get("BENCH_DATA_DIR", "").lower() == "none" else self.data_dir
+        if in_memory is None:
+            in_memory = os.environ.get("BENCH_DATA_DIR", "").lower() == "none"
+        kept = "none" if in_memory else self.data_dir
         self.env = clean_env(
             HAUL_DATA_DIR=kept,
             HAUL_STAGE=STAGE,
