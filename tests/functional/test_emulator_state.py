@@ -60,3 +60,35 @@ def test_journal_and_snapshot_cut(emulator: str, tmp_path: Path) -> None:
         f.write(b"\x10\x00\x00\x00\x00\x00\x00\x00abc")
     entries, good2, size2 = emulator_state.read_journal(journal_file)
     assert len(entries) == 2 and good2 == good and size2 == good + 11
+
+
+def test_an_sqs_snapshot_keeps_delayed_and_in_flight_messages(emulator: str, tmp_path: Path) -> None:
+    """A queue written to a snapshot and brought back (as a restart does) still holds a delayed
+    message, which shows when its delay is over, and an in-flight one, whose receipt handle
+    still works and which stays invisible until its visibility timeout says otherwise."""
+    from moto.sqs.models import sqs_backends
+
+    from tests.support.wait import wait_for
+
+    sqs = boto3.client("sqs", endpoint_url=emulator, region_name=REGION)
+    name = f"snap-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="in flight")
+    [taken] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=300)["Messages"]
+    sqs.send_message(QueueUrl=url, MessageBody="delayed", DelaySeconds=2)
+
+    path = tmp_path / "snapshot.bin"
+    path.write_bytes(emulator_state.dump("sqs"))
+    (where, kept), = [(k, queues[name]) for k, queues in emulator_state.load("sqs", path).items() if name in queues]
+    sqs.delete_queue(QueueUrl=url)  # the process is gone...
+    account, region = where
+    sqs_backends[account][region].queues[name] = kept  # ...and the next one loads the snapshot
+
+    def bodies() -> list[str]:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        return [m["Body"] for m in got]
+
+    assert wait_for(lambda: bodies() or None, timeout=30, what="the delayed message") == ["delayed"]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=taken["ReceiptHandle"], VisibilityTimeout=0)
+    assert wait_for(lambda: bodies() or None, timeout=30, what="the in-flight message") == ["in flight"]
+    sqs.delete_queue(QueueUrl=url)
