@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from .auth.identity import Identity
 from .domain import ordering
 from .domain.states import Action, TaskState
-from .domain.task import Task, rank
+from .domain.task import Task
 from .errors import ApiError, Conflict, Forbidden, NotFound
 from .persistence.models import TaskModel
 from .persistence.repository import to_task
@@ -179,13 +179,7 @@ def reorder(svc: DownloadService, who: Identity, ids: list[str]) -> dict[str, An
 
     def write(pos: ordering.Position) -> str | None:
         old = tasks[pos.id]
-        done = svc.repo.update(
-            old,
-            [TaskModel.priority.set(pos.priority), TaskModel.order.set(pos.order),
-             TaskModel.rank.set(rank(pos.priority, pos.order)), TaskModel.actor.set(who.username)],
-            (TaskModel.priority == old.priority) & (TaskModel.order == old.order)
-            & TaskModel.state.is_in(*(s.value for s in REORDERABLE)),
-        )
+        done = svc.repo.place(old, pos.priority, pos.order, who.username)
         return None if done is not None else pos.id
 
     lost = [i for i in _parallel(write, moves) if i is not None]

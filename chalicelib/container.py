@@ -30,6 +30,7 @@ from .feeds.service import FeedService
 from .feeds.wiring import build_feeds
 from .health.service import HealthService
 from .health.wiring import build_health
+from .hostslots import HostSlots
 from .jobs.service import JobService
 from .jobs.wiring import build_jobs
 from .metadata.persistence import KeyClaims, NamingStore
@@ -40,8 +41,9 @@ from .notify.feeds import NotifyingFeedEvents
 from .notify.service import NotifyService
 from .notify.wiring import build_notify, job_failed
 from .origin import OriginClient
-from .persistence.repository import TaskRepository
-from .queuecontrol import QueueControl
+from .persistence.lease import DynamoLease
+from .persistence.tasks import DynamoTasks
+from .queuecontrol import QueueControl, QueueStore
 from .reconciler import Reconciler
 from .search.service import SmartSearchService
 from .search.wiring import build_search
@@ -62,7 +64,7 @@ from .workqueue import WorkQueue
 class Services:
     config: Config
     clients: AwsClients
-    repo: TaskRepository
+    repo: DynamoTasks
     store: ObjectStore
     queue: WorkQueue
     settings: SettingsStore
@@ -132,24 +134,28 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     clients = clients or make_clients(config)
     guard = UrlGuard(config.allow_private_networks, own_ports=config.own_ports)
     ddb = dynamodb_client(config)
-    repo = TaskRepository(WaitingOwners(ddb, config.control_table))
+    waiting = WaitingOwners(ddb, config.control_table)
+    repo = DynamoTasks(waiting)
     store = ObjectStore(clients.s3, config.bucket)
     queue = WorkQueue(clients.sqs, config.work_queue)
     settings = SettingsStore()
-    dispatcher = Dispatcher(repo, queue, settings, kick_by_message=config.kick_by_message)
+    activity = ActivityLog(settings)
+    control = QueueStore()
+    dispatcher = Dispatcher(repo, queue, settings, control=control, activity=activity, waiting=waiting,
+                            lease=DynamoLease(), kick_by_message=config.kick_by_message)
     origin = OriginClient(session or http_session(guard), guard)
     keys = KeyPlanner(store, NamingStore(), KeyClaims(), lambda task_id: getattr(repo.get(task_id), "key", None))
     transfer = Transfer(
         repo, store, queue, origin, settings, dispatcher,
+        hosts=HostSlots(),
         visibility_timeout=config.visibility_timeout,
         progress_interval=config.progress_interval,
         name_key=keys.start_key,
     )
-    activity = ActivityLog(settings)
     stats = StatsStore(ddb, config.stats_table, config.batches_table, repo, settings)
     downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge, keys)
     accounts = build_accounts(config, settings)
-    queue_control = QueueControl(dispatcher.control, dispatcher, queue, activity)
+    queue_control = QueueControl(control, dispatcher, queue, activity)
     notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8))
     batches = BatchService(
         stats.db, config.batches_table, repo, downloads, activity,

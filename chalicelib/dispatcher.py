@@ -28,48 +28,70 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
-from pynamodb.exceptions import DeleteError, PutError, UpdateError
-from pynamodb.expressions.update import Action
-
-from .activity import ActivityLog
+from .domain.clock import SYSTEM_CLOCK, Clock
 from .domain.fairness import fair_pick, take_back
 from .domain.states import TaskState
 from .domain.task import Task, rank
-from .fairness.store import Waiting, WaitingOwners
-from .persistence.conditions import condition_failed
-from .persistence.models import ControlModel, TaskModel
-from .persistence.repository import TaskRepository, now_ms
-from .queuecontrol import ENGINE, QueueStore
-from .settings import SettingsStore
-from .workqueue import WorkQueue
+from .fairness.store import Waiting
+from .queuecontrol import ENGINE, QueueStatus
+from .transfer.messages import StartMessage, body
+from .transfer.ports import ActivityRecorder, Queue, Settings, TaskStore
 
-LOCK_KEY = "lock#dispatcher"
 # Starts of one round run side by side (a round starts at most max_concurrent_downloads).
 _starts = ThreadPoolExecutor(8, thread_name_prefix="dispatch")
 # A round's independent reads run side by side: a freed slot waits for the round's sequential
 # round trips, so each one saved refills it sooner.
 _reads = ThreadPoolExecutor(4, thread_name_prefix="dispatch-read")
 # The phase of a task the queue's stop (or timed pause) sent back from downloading.
-HELD = "held"
+HELD = "held"  # (the task store writes it: chalicelib/persistence/tasks.py send_back)
 log = logging.getLogger("haul.dispatch")
+
+
+class DispatchLease(Protocol):
+    """One dispatching kick at a time (chalicelib/persistence/lease.py ``DynamoLease``)."""
+
+    def acquire(self, holder: str, now: int, lease_ms: int) -> bool: ...
+    def mark_dirty(self, now: int) -> bool: ...
+    def release(self, holder: str, now: int, lease_ms: int) -> bool: ...
+    def force_release(self, holder: str) -> None: ...
+
+
+class QueueGate(Protocol):
+    """Whether the queue runs (chalicelib/queuecontrol.py ``QueueStore``)."""
+
+    def status(self) -> QueueStatus: ...
+    def resume_if_due(self, now: int | None = None) -> bool: ...
+
+
+class WaitingList(Protocol):
+    """The owners with queued work and their turns (chalicelib/fairness/store.py ``WaitingOwners``)."""
+
+    def read(self) -> Waiting: ...
+    def note(self, owner: str) -> None: ...
+    def mark_served(self, owners: Iterable[str], at: int | None = None) -> None: ...
+    def forget(self, owner: str, noted: int) -> bool: ...
 
 
 class Dispatcher:
     def __init__(
-        self, repo: TaskRepository, queue: WorkQueue, settings: SettingsStore, lease_seconds: int = 30,
-        control: QueueStore | None = None, activity: ActivityLog | None = None,
-        waiting: WaitingOwners | None = None, kick_by_message: bool = False,
+        self, repo: TaskStore, queue: Queue, settings: Settings, *, control: QueueGate,
+        activity: ActivityRecorder, waiting: WaitingList, lease: DispatchLease, lease_seconds: int = 30,
+        clock: Clock = SYSTEM_CLOCK, kick_by_message: bool = False,
     ) -> None:
-        """``kick_by_message``: :meth:`request_kick` sends a ``kick`` work message instead of
+        """Every collaborator is passed in (chalicelib/container.py builds them).
+        ``kick_by_message``: :meth:`request_kick` sends a ``kick`` work message instead of
         kicking in the caller's thread."""
         self._repo = repo
         self._queue = queue
         self._settings = settings
+        self._lease = lease
         self._lease_ms = lease_seconds * 1000
-        self.control = control or QueueStore()
-        self._activity = activity or ActivityLog(settings)
-        self.waiting = waiting or repo.waiting or WaitingOwners()
+        self._clock = clock
+        self.control = control
+        self._activity = activity
+        self.waiting = waiting
         self._kick_by_message = kick_by_message
 
     def request_kick(self) -> bool:
@@ -166,13 +188,13 @@ class Dispatcher:
         if len(head) < head_limit and len(set(head_owners.values())) == 1 and not lent:
             # The whole queue is one user's and no slot is lent: no turns to take, no slot to
             # take back, nothing more to read.
-            waiting = Waiting({next(iter(head_owners.values())): now_ms()})
+            waiting = Waiting({next(iter(head_owners.values())): self._clock.now_ms()})
         else:
             waiting = self.waiting.read()
             # The head's owners count as waiting even if no add noted them (a bulk write, a
             # table restored).
             for owner in set(head_owners.values()) - set(waiting.noted):
-                waiting.noted[owner] = now_ms()
+                waiting.noted[owner] = self._clock.now_ms()
                 self.waiting.note(owner)
         room += self._take_back(waiting.noted, busy, owner_of, room, per_user)
         if room <= 0:
@@ -227,25 +249,13 @@ class Dispatcher:
                     break
         return freed
 
-    def send_back(self, task: Task, actor: str, note: str, extra: Sequence[Action] = ()) -> Task | None:
+    def send_back(self, task: Task, actor: str, note: str, order: int | None = None) -> Task | None:
         """Downloading -> queued with a new run: its lanes pass no more work on, while the part
         each is fetching still lands and is recorded (parts are fenced by generation, not run).
         Started again, it resumes its plan and fetches only the parts it is missing. A task that
-        is finalising (every part recorded) is left to complete (None)."""
-        moved = self._repo.transition(
-            task,
-            [TaskState.DOWNLOADING],
-            TaskState.QUEUED,
-            [
-                TaskModel.run.add(1),
-                TaskModel.phase.set(HELD),
-                TaskModel.note.set(note),
-                TaskModel.lane_speed.set({}),
-                TaskModel.actor.set(actor),
-                *extra,
-            ],
-            (TaskModel.run == task.run) & TaskModel.finalizing.does_not_exist(),
-        )
+        is finalising (every part recorded) is left to complete (None). ``order``: a new place
+        in its owner's queue (a slow download goes behind the others)."""
+        moved = self._repo.send_back(task, actor, note, order)
         if moved is not None:
             log.info("task %s downloading -> queued (%s)", task.id, note)
         return moved
@@ -258,30 +268,13 @@ class Dispatcher:
         else:
             moved = list(_starts.map(self._move_to_downloading, tasks))
         started = [m for m in moved if m is not None]
-        self._queue.send_many({"kind": "start", "task": m.id, "run": m.run} for m in started)
+        self._queue.send_many(body(StartMessage(m.id, m.run)) for m in started)
         for m in started:
             log.info("task %s queued -> downloading (run %s)", m.id, m.run)
         return started
 
     def _move_to_downloading(self, task: Task) -> Task | None:
-        held = [TaskModel.note.remove()] if task.phase == HELD else []
-        return self._repo.transition(
-            task,
-            [TaskState.QUEUED],
-            TaskState.DOWNLOADING,
-            [
-                TaskModel.run.add(1),
-                TaskModel.phase.set("starting"),
-                TaskModel.started_at.set(TaskModel.started_at | now_ms()),
-                TaskModel.heartbeat.set(now_ms()),
-                TaskModel.lane_bytes.set({}),
-                TaskModel.lane_speed.set({}),
-                TaskModel.error.remove(),
-                TaskModel.slow_since.remove(),
-                TaskModel.actor.set(ENGINE),
-                *held,
-            ],
-        )
+        return self._repo.start_download(task, ENGINE)
 
     # -- stopping: running tasks back to the queue ---------------------------------------
     def requeue_running(self, actor: str, note: str = "queue stopped") -> list[str]:
@@ -323,56 +316,15 @@ class Dispatcher:
 
     # -- the lease ------------------------------------------------------------------------
     def _acquire(self, holder: str) -> bool:
-        now = now_ms()
-        item = ControlModel(LOCK_KEY, holder=holder, expires=now + self._lease_ms, dirty=False)
-        try:
-            item.save(condition=ControlModel.pk.does_not_exist() | (ControlModel.expires < now))
-        except PutError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return self._lease.acquire(holder, self._clock.now_ms(), self._lease_ms)
 
     def _mark_dirty(self) -> bool:
         """Ask the current holder to run again; False if there is no holder any more."""
-        try:
-            ControlModel(LOCK_KEY).update(
-                actions=[ControlModel.dirty.set(True)],
-                condition=ControlModel.pk.exists() & (ControlModel.expires >= now_ms()),
-            )
-        except UpdateError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return self._lease.mark_dirty(self._clock.now_ms())
 
     def _release(self, holder: str) -> bool:
         """Let go unless someone asked for another run; then clear the flag and say so."""
-        try:
-            ControlModel(LOCK_KEY).delete(
-                condition=(ControlModel.holder == holder) & (ControlModel.dirty == False)  # noqa: E712
-            )
-            return True
-        except DeleteError as exc:
-            if not condition_failed(exc):
-                raise
-        try:
-            ControlModel(LOCK_KEY).update(
-                actions=[
-                    ControlModel.dirty.set(False),
-                    ControlModel.expires.set(now_ms() + self._lease_ms),
-                ],
-                condition=ControlModel.holder == holder,
-            )
-        except UpdateError as exc:
-            if condition_failed(exc):
-                return True  # the lease expired and someone else holds it now
-            raise
-        return False
+        return self._lease.release(holder, self._clock.now_ms(), self._lease_ms)
 
     def _force_release(self, holder: str) -> None:
-        try:
-            ControlModel(LOCK_KEY).delete(condition=ControlModel.holder == holder)
-        except DeleteError as exc:
-            if not condition_failed(exc):
-                raise
+        self._lease.force_release(holder)

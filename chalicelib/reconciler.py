@@ -14,34 +14,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from pynamodb.exceptions import DeleteError
-
-from .dispatcher import Dispatcher
+from .domain.clock import SYSTEM_CLOCK, Clock
 from .domain.restarts import Restart, decide_restart
-from .domain.states import FINISHED, TaskState
-from .persistence.conditions import condition_failed
-from .persistence.indexes import ExpiryIndex
-from .persistence.models import TaskModel
-from .persistence.repository import TaskRepository, now_ms
-from .retention import SWEEP
-from .settings import SettingsStore
-from .workqueue import WorkQueue
-
-if TYPE_CHECKING:
-    from .activity import ActivityLog
-    from .domain.task import Task
+from .domain.states import TaskState
+from .domain.task import Task
+from .transfer.messages import StartMessage, body
+from .transfer.ports import ActivityRecorder, Kicker, Queue, Settings, TaskStore
 
 log = logging.getLogger("haul.reconcile")
 
 
 class Reconciler:
     def __init__(
-        self, repo: TaskRepository, queue: WorkQueue, dispatcher: Dispatcher, stall_seconds: float,
-        activity: ActivityLog | None = None, sweep_batch: int = 500,
-        fail: Callable[[Task, str], None] | None = None, settings: SettingsStore | None = None,
+        self, repo: TaskStore, queue: Queue, dispatcher: Kicker, stall_seconds: float, *,
+        activity: ActivityRecorder | None, fail: Callable[[Task, str], None] | None, settings: Settings | None,
+        sweep_batch: int = 500, clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``fail`` (the worker's Transfer.fail) and ``settings``: a download that stalled as
         often as ``retry.max_restarts`` allows fails instead of being revived once more."""
@@ -53,6 +41,7 @@ class Reconciler:
         self._stall_ms = int(stall_seconds * 1000)
         self._activity = activity
         self._sweep_batch = sweep_batch
+        self._clock = clock
 
     def run(self, quiet_since_ms: int | None = None) -> int:
         """Re-dispatch stalled downloads, then dispatch; the number re-dispatched.
@@ -60,7 +49,7 @@ class Reconciler:
         A download is stalled when its heartbeat is older than the stall timeout, or, when
         ``quiet_since_ms`` is given (a runtime starting up), older than that moment.
         """
-        cutoff = quiet_since_ms if quiet_since_ms is not None else now_ms() - self._stall_ms
+        cutoff = quiet_since_ms if quiet_since_ms is not None else self._clock.now_ms() - self._stall_ms
         revived = 0
         for task_id in self._repo.ids_in_state(TaskState.DOWNLOADING):
             task = self._repo.get(task_id)
@@ -68,38 +57,31 @@ class Reconciler:
                 continue
             # A stall is a restart like any other (a runtime that starts up and resumes what
             # it was running is not: that is no fault of the download's).
-            fail, settings = self._fail, self._settings
-            counted = quiet_since_ms is None and fail is not None and settings is not None
-            if fail is not None and settings is not None and counted:
-                quiet = (now_ms() - task.heartbeat) // 1000
-                decision = decide_restart(Restart.STALLED, task.restarts, settings.get().max_restarts,
-                                          f"no progress for {quiet} s")
-                if not decision.allowed:
-                    fail(task, decision.message)
-                    continue
-            moved = self._repo.update(
-                task,
-                [
-                    TaskModel.restarts.add(1 if counted else 0),
-                    TaskModel.run.add(1),
-                    TaskModel.phase.set("starting"),
-                    TaskModel.finalizing.remove(),
-                    TaskModel.lane_speed.set({}),
-                    TaskModel.heartbeat.set(now_ms()),
-                ],
-                (TaskModel.state == TaskState.DOWNLOADING.value) & (TaskModel.run == task.run),
-            )
-            if moved is None:
-                continue
-            log.info("task %s: no progress for %d s; re-dispatching", task.id, (now_ms() - task.heartbeat) // 1000)
-            self._queue.send({"kind": "start", "task": task.id, "run": moved.run})
-            revived += 1
+            revived += self._revive(task, counted=quiet_since_ms is None)
         try:
             self.sweep()
         except Exception:  # the sweep must not keep stalled downloads from being revived
             log.exception("the history sweep failed; it runs again in a minute")
         self._dispatcher.kick()
         return revived
+
+    def _revive(self, task: Task, counted: bool) -> int:
+        """Re-dispatch one stalled download (or fail it, out of restarts); 1 if re-dispatched."""
+        fail, settings = self._fail, self._settings
+        counted = counted and fail is not None and settings is not None
+        quiet = (self._clock.now_ms() - task.heartbeat) // 1000
+        if fail is not None and settings is not None and counted:
+            decision = decide_restart(Restart.STALLED, task.restarts, settings.get().max_restarts,
+                                      f"no progress for {quiet} s")
+            if not decision.allowed:
+                fail(task, decision.message)
+                return 0
+        moved = self._repo.revive(task, counted)
+        if moved is None:
+            return 0
+        log.info("task %s: no progress for %d s; re-dispatching", task.id, quiet)
+        self._queue.send(body(StartMessage(task.id, moved.run)))
+        return 1
 
     def sweep(self, now_s: int | None = None) -> int:
         """Delete finished downloads whose history retention ran out; how many were deleted.
@@ -108,22 +90,13 @@ class Reconciler:
         conditional on the task still being finished and marked, so a download retried
         meanwhile (which loses its marks) is never deleted.
         """
-        now_s = int(now_ms() // 1000) if now_s is None else now_s
+        now_s = int(self._clock.now_ms() // 1000) if now_s is None else now_s
         deleted: list[str] = []
-        due = TaskModel.by_expiry.query(SWEEP, ExpiryIndex.expires < now_s, limit=self._sweep_batch)
-        for key in due:
-            try:
-                TaskModel(key.id).delete(
-                    condition=(TaskModel.sweep == SWEEP)
-                    & (TaskModel.expires < datetime.fromtimestamp(now_s, tz=UTC))
-                    & TaskModel.state.is_in(*(s.value for s in FINISHED))
-                )
-            except DeleteError as exc:
-                if condition_failed(exc):
-                    continue
-                raise
-            self._repo.delete_parts(key.id)
-            deleted.append(key.id)
+        for task_id in self._repo.expired(now_s, self._sweep_batch):
+            if not self._repo.delete_expired(task_id, now_s):
+                continue
+            self._repo.delete_parts(task_id)
+            deleted.append(task_id)
         if deleted:
             log.info("history: %d finished downloads reached their retention; deleted", len(deleted))
             if self._activity is not None:

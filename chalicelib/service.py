@@ -5,33 +5,34 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from pynamodb.expressions.condition import Condition
-from pynamodb.expressions.update import Action as UpdateAction
-
 from . import alltasks, listing
-from .activity import ActivityLog
 from .admission import plan
 from .auth.identity import Identity, Role
-from .dispatcher import Dispatcher
 from .domain import ordering
+from .domain.clock import SYSTEM_CLOCK, Clock
 from .domain.states import Action, InvalidTransition, TaskState, apply, sources
-from .domain.task import Task, rank
+from .domain.task import Task
 from .domain.urls import dedupe_key
 from .errors import Conflict, Forbidden, NotFound, field_error
-from .metadata import filters as meta_filters
 from .metadata.guess import guess
 from .metadata.objectmeta import object_metadata
 from .metadata.service import KeyPlanner
-from .persistence.models import TaskModel
-from .persistence.repository import TaskRepository, now_ms
-from .retention import finished_marks
+from .retention import expiry
 from .schemas import AddDownload, ListQuery, PatchDownload
-from .settings import SettingsStore
-from .storage import ObjectStore
+from .transfer.ports import (
+    ActionChange,
+    ActivityRecorder,
+    Kicker,
+    ObjectStorage,
+    RenameFence,
+    Settings,
+    TaskEdit,
+    TaskStore,
+)
 from .urlguard import BlockedUrl, UrlGuard
 
 log = logging.getLogger("haul.api")
@@ -63,27 +64,30 @@ class AddedTask(Task):
 class DownloadService:
     def __init__(
         self,
-        repo: TaskRepository,
-        store: ObjectStore,
-        dispatcher: Dispatcher,
-        settings: SettingsStore,
+        repo: TaskStore,
+        store: ObjectStorage,
+        dispatcher: Kicker,
+        settings: Settings,
         guard: UrlGuard,
-        activity: ActivityLog | None = None,
+        activity: ActivityRecorder,
         gauge: Callable[[str], dict[str, int]] | None = None,
         keys: KeyPlanner | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``gauge``: tasks per state of a scope from the statistics counters
         (StatsStore.gauge); without it, list totals are counted with a Query. ``keys``:
         names downloads by their metadata, folder and template (chalicelib/metadata/);
-        without it every file is ``downloads/<id>/<filename>``."""
+        without it every file is ``downloads/<id>/<filename>``. Every collaborator is passed
+        in (chalicelib/container.py builds them)."""
         self.keys = keys
         self.repo = repo
         self.store = store
         self.dispatcher = dispatcher
         self.settings = settings
         self.guard = guard
-        self.activity = activity or ActivityLog(settings)
+        self.activity = activity
         self.gauge = gauge
+        self.clock = clock
 
     @staticmethod
     def _writer(who: Identity) -> None:
@@ -113,7 +117,7 @@ class DownloadService:
                 )
                 return AddedTask.of(existing, duplicate=True)
         task_id = str(uuid.uuid4())
-        created = now_ms()
+        created = self.clock.now_ms()
         task = plan.new_task(who.user_id, req, task_id, created, batch_id=batch_id, name=self.planned_key)
         self.repo.create(task, actor=who.username)
         log.info("task %s: added (queued) %s", task_id, req.url)
@@ -148,8 +152,8 @@ class DownloadService:
     def find_duplicate(self, owner: str, url: str) -> Task | None:
         """``owner``'s newest download of ``url`` (however spelt) that is queued, downloading,
         paused or completed: one Query on the by-url index (keys only), then a read per hit."""
-        for hit in TaskModel.by_url.query(dedupe_key(owner, url), scan_index_forward=False, limit=_DUPLICATE_SCAN):
-            task = self.repo.get(hit.id)
+        for task_id in self.repo.ids_by_url(dedupe_key(owner, url), _DUPLICATE_SCAN):
+            task = self.repo.get(task_id)
             if task is not None and task.owner == owner and task.state in DUPLICATE_STATES:
                 return task
         return None
@@ -185,40 +189,33 @@ class DownloadService:
         back to the settings' default."""
         self._writer(who)
         task = self.get(who, task_id)
-        actions: list[UpdateAction] = []
-        conds: list[Condition] = []
         changed: dict[str, object] = {}
         if req.priority is not None:
-            actions += [TaskModel.priority.set(req.priority), TaskModel.rank.set(rank(req.priority, task.order))]
-            conds.append(TaskModel.order == task.order)  # the rank is made of both
             changed["priority"] = req.priority
         renamed = self._renamed(task, req)
         moved_from: str | None = None
+        fence: RenameFence = None
         if renamed is not None:
             if renamed.key != task.key or renamed.metadata != task.metadata:
                 if task.state == TaskState.COMPLETED:
                     moved_from = task.key
                     renamed = self._move_completed(task, renamed)
-                    conds += [TaskModel.state == TaskState.COMPLETED.value, TaskModel.key == task.key]
+                    fence = "completed"
                 elif task.upload_id is not None and renamed.key != task.key:
                     raise Conflict(
                         f"the filename is fixed once the transfer has started: it is being stored as {task.key}; "
                         "rename it once it has completed (the stored object is then moved)"
                     )
                 else:
-                    conds.append(TaskModel.upload_id.does_not_exist() if task.upload_id is None
-                                 else TaskModel.upload_id == task.upload_id)
-                    conds.append(TaskModel.state == task.state.value)
-            actions += self._naming_actions(renamed)
+                    fence = "unstarted"
             changed.update(self._naming_changes(task, renamed))
-        if "speed_limit" in req.model_fields_set:
-            limit = req.speed_limit
-            actions.append(TaskModel.speed_limit.set(limit) if limit is not None else TaskModel.speed_limit.remove())
-            changed["speed_limit"] = limit
-        if not actions:
+        set_limit = "speed_limit" in req.model_fields_set
+        if set_limit:
+            changed["speed_limit"] = req.speed_limit
+        if req.priority is None and renamed is None and not set_limit:
             return task
-        actions.append(TaskModel.actor.set(who.username))
-        updated = self.repo.update(task, actions, _all(conds))
+        edit = TaskEdit(who.username, req.priority, set_limit, req.speed_limit, renamed, fence)
+        updated = self.repo.edit(task, edit)
         if updated is None:
             if moved_from is not None and renamed is not None and renamed.key != moved_from:
                 self.store.delete(renamed.key)  # the copy; the original stays where it was
@@ -266,21 +263,6 @@ class DownloadService:
             raise field_error("naming", str(exc)) from None
 
     @staticmethod
-    def _naming_actions(t: Task) -> Sequence[UpdateAction]:
-        meta_id, meta_name = meta_filters.index_keys(t.owner, t.metadata)
-
-        def put(attr: Any, value: Any) -> UpdateAction:
-            return attr.set(value) if value is not None else attr.remove()  # type: ignore[no-any-return]
-
-        return [
-            TaskModel.filename.set(t.filename), TaskModel.filename_locked.set(t.filename_locked),
-            TaskModel.key.set(t.key), put(TaskModel.metadata, t.metadata), put(TaskModel.path, t.path),
-            put(TaskModel.naming, t.naming), TaskModel.replace.set(t.replace),
-            put(TaskModel.meta_id, meta_id), put(TaskModel.meta_name, meta_name),
-            TaskModel.search.set(f"{t.filename} {t.url} {meta_filters.search_words(t.metadata)}".lower().rstrip()),
-        ]
-
-    @staticmethod
     def _naming_changes(old: Task, new: Task) -> dict[str, object]:
         out: dict[str, object] = {}
         for name in ("filename", "metadata", "path", "naming", "key"):
@@ -305,13 +287,8 @@ class DownloadService:
         task = self.get(who, task_id)
         if task.state not in (TaskState.QUEUED, TaskState.PAUSED):
             raise Conflict(f"the download is {task.state.value}; only a queued or paused download can be moved")
-        order = ordering.moved_order(to, now_ms())
-        moved = self.repo.update(
-            task,
-            [TaskModel.order.set(order), TaskModel.rank.set(rank(task.priority, order)),
-             TaskModel.actor.set(who.username)],
-            (TaskModel.priority == task.priority) & TaskModel.state.is_in(TaskState.QUEUED.value, TaskState.PAUSED.value),
-        )
+        order = ordering.moved_order(to, self.clock.now_ms())
+        moved = self.repo.reorder(task, order, who.username)
         if moved is None:
             raise Conflict("the download changed while it was being moved; try again")
         self.activity.record(
@@ -336,20 +313,18 @@ class DownloadService:
             target = apply(action, task.state)
         except InvalidTransition as exc:
             raise Conflict(str(exc)) from None
-        extra: list[UpdateAction] = [TaskModel.actor.set(who.username)]
-        if action in (Action.PAUSE, Action.CANCEL):
+        finishing = action == Action.CANCEL
+        change = ActionChange(
+            tuple(sources(action)), target, who.username,
             # A new run makes every in-flight work message of the old one stale.
-            extra += [TaskModel.run.add(1), TaskModel.lane_speed.set({}), TaskModel.phase.remove()]
-        if action == Action.CANCEL:
-            extra += [TaskModel.finished_at.set(now_ms()), TaskModel.upload_id.remove(),
-                      *finished_marks(self.settings.get(), now_ms())]
-        if action in (Action.RESUME, Action.RETRY):
-            extra += [TaskModel.error.remove(), TaskModel.finished_at.remove()]
-        if action == Action.RETRY:
+            new_run=action in (Action.PAUSE, Action.CANCEL),
+            finished=finishing,
+            expires=expiry(self.settings.get(), self.clock.now_ms()) if finishing else None,
+            reopen=action in (Action.RESUME, Action.RETRY),
             # Back in the queue: no longer finished history that retention would delete.
-            extra += [TaskModel.restarts.set(0), TaskModel.note.remove(),
-                      TaskModel.expires.remove(), TaskModel.sweep.remove()]
-        moved = self.repo.transition(task, sources(action), target, extra, TaskModel.run == task.run)
+            fresh=action == Action.RETRY,
+        )
+        moved = self.repo.act(task, change)
         if moved is None:
             current = self.repo.get(task.id)
             if current is None:
@@ -375,10 +350,7 @@ class DownloadService:
     def remove(self, who: Identity, task: Task, delete_file: bool, record: bool = True) -> None:
         """Delete ``task`` (cancelling it first if it is active) without kicking the dispatcher."""
         if task.state in (TaskState.QUEUED, TaskState.DOWNLOADING, TaskState.PAUSED):
-            self.repo.transition(
-                task, [task.state], TaskState.CANCELLED,
-                [TaskModel.run.add(1), TaskModel.actor.set(who.username)], TaskModel.run == task.run,
-            )
+            self.repo.cancel_for_delete(task, who.username)
         self._discard_upload(task)
         if delete_file:
             self.store.delete(task.key)
@@ -414,11 +386,3 @@ class DownloadService:
             self.store.abort(task.key, task.upload_id)
         self.repo.delete_parts(task.id)
 
-
-def _all(conds: Sequence[Condition]) -> Condition | None:
-    if not conds:
-        return None
-    out = conds[0]
-    for cond in conds[1:]:
-        out = out & cond
-    return out

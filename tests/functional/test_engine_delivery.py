@@ -166,7 +166,8 @@ class _DiesBeforeUploading:
 
 def _transfer_with(svc: Any, store: Any, visibility: int) -> Transfer:
     t = svc.transfer
-    return Transfer(t.repo, store, t.queue, t.origin, t.settings, t.dispatcher, visibility_timeout=visibility)
+    return Transfer(t.repo, store, t.queue, t.origin, t.settings, t.dispatcher, hosts=t.hosts,
+                    visibility_timeout=visibility)
 
 
 @pytest.mark.parametrize(

@@ -136,7 +136,7 @@ def test_the_dispatcher_honours_priority_then_order(svc, workers, origin) -> Non
 def test_stop_waits_for_the_dispatchers_lease(svc) -> None:
     """A kick holding the lease finishes before the stop sends running tasks back: nothing it
     started is left running."""
-    from chalicelib.dispatcher import LOCK_KEY
+    from chalicelib.persistence.lease import LOCK_KEY
     from chalicelib.persistence.models import ControlModel
 
     ControlModel(LOCK_KEY, holder="someone", expires=now_ms() + 1500, dirty=False).save()

@@ -1,0 +1,108 @@
+"""``Transfer``: the worker's entry point for work messages and dead letters."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from ..domain import deadletters
+from ..domain.clock import SYSTEM_CLOCK, Clock
+from ..domain.restarts import Restart, stream_seconds
+from ..domain.task import Task
+from ..hostslots import HostSlots
+from .context import Abandoned, Context
+from .delivery import Delivery, Heartbeat
+from .lanes import Lanes
+from .limits import Limits
+from .messages import BadMessage, LaneMessage, StartMessage, StreamMessage, parse
+from .outcomes import Outcomes
+from .planner import Planner, default_key
+from .ports import Engine, ObjectStorage, Origin, Queue, Settings, TaskStore
+from .streams import Streams
+
+log = logging.getLogger("haul.transfer")
+
+
+class Transfer:
+    def __init__(
+        self,
+        repo: TaskStore,
+        store: ObjectStorage,
+        queue: Queue,
+        origin: Origin,
+        settings: Settings,
+        dispatcher: Engine,
+        *,
+        hosts: HostSlots,
+        visibility_timeout: int = 120,
+        progress_interval: float = 1.0,
+        rand: Callable[[], float] = random.random,
+        clock: Clock = SYSTEM_CLOCK,
+        name_key: Callable[[Task, str], str] = default_key,
+    ) -> None:
+        """``name_key``: the key a starting download stores to, given the file name the probe
+        found (chalicelib/metadata/service.py: its metadata, folder and template, claimed
+        unique); by default ``downloads/<id>/<filename>``."""
+        self.repo = repo
+        self.store = store
+        self.queue = queue
+        self.origin = origin
+        self.settings = settings
+        self.dispatcher = dispatcher
+        self.hosts = hosts
+        self.visibility_timeout = visibility_timeout
+        self.clock = clock
+        self.rand = rand
+        # ``rand`` is looked up on each use, so a test may swap it on a built Transfer.
+        ctx = Context(repo, store, queue, origin, settings, dispatcher, hosts, clock, lambda: self.rand(),
+                      progress_interval, name_key)
+        self.outcomes = Outcomes(ctx)
+        limits = Limits(ctx)
+        self.planner = Planner(ctx, self.outcomes, limits)
+        self.lanes = Lanes(ctx, self.outcomes, limits)
+        self.streams = Streams(ctx, self.outcomes, limits)
+
+    # -- entry point ----------------------------------------------------------------------
+    def handle(self, delivery: Delivery) -> None:
+        """Handle one work message; a malformed one is logged and dropped (sending it again
+        cannot mend it), a task that moved on meanwhile is left off quietly."""
+        try:
+            msg = parse(delivery.body)
+        except BadMessage as exc:
+            log.error("dropping a malformed work message (%s): %.300s", exc, delivery.body)
+            return
+        with Heartbeat(self.queue, delivery.receipt_handle, self.visibility_timeout):
+            try:
+                if isinstance(msg, StartMessage):
+                    self.planner.start(msg)
+                elif isinstance(msg, LaneMessage):
+                    self.lanes.lane(msg, first_delivery=delivery.receive_count <= 1)
+                else:
+                    self.streams.stream(msg, self.clock.monotonic() + stream_seconds(delivery.remaining))
+            except Abandoned:
+                log.info("task %s: left off (paused, cancelled or re-dispatched)", msg.task)
+
+    # -- what others call -------------------------------------------------------------------
+    def start(self, msg: StartMessage) -> None:
+        self.planner.start(msg)
+
+    def lane(self, msg: LaneMessage, first_delivery: bool = False) -> None:
+        self.lanes.lane(msg, first_delivery)
+
+    def stream(self, msg: StreamMessage, deadline: float | None = None) -> None:
+        self.streams.stream(msg, deadline)
+
+    def finalize(self, task: Task) -> None:
+        self.outcomes.finalize(task)
+
+    def fail(self, task: Task, reason: str) -> None:
+        """Downloading -> failed with ``reason`` (this run's; the reconciler calls it too)."""
+        self.outcomes.fail(task, reason)
+
+    def restart(self, task: Task, kind: Restart, reason: str, fresh: bool = True) -> None:
+        self.outcomes.restart(task, kind, reason, fresh)
+
+    def dead_letter(self, body: Any, receive_count: str = "?") -> deadletters.Verdict:
+        return self.outcomes.dead_letter(body, receive_count)

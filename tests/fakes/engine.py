@@ -1,0 +1,153 @@
+"""In-memory fakes of what the dispatcher and the services read and record: the settings,
+the dispatcher's lease, the queue's state, the fair dispatcher's waiting list, the activity
+log, and a dispatcher stand-in for the transfer's unit tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from chalicelib.domain.task import Task
+from chalicelib.fairness.store import Waiting
+from chalicelib.queuecontrol import QueueStatus
+from chalicelib.settings import EngineSettings, SettingsVersion
+from tests.fakes.clock import ManualClock
+from tests.fakes.tasks import FakeTasks
+
+
+class FakeSettings:
+    def __init__(self, settings: EngineSettings | None = None) -> None:
+        self.settings = settings or EngineSettings()
+
+    def get(self) -> EngineSettings:
+        return self.settings
+
+    def current(self) -> SettingsVersion:
+        return SettingsVersion(1, self.settings)
+
+    def change(self, **values: Any) -> None:
+        self.settings = replace(self.settings, **values)
+
+
+class FakeLease:
+    """The dispatcher's lease (chalicelib/persistence/lease.py) in memory."""
+
+    def __init__(self) -> None:
+        self.holder: str | None = None
+        self.expires = 0
+        self.dirty = False
+        self._lock = threading.Lock()
+
+    def acquire(self, holder: str, now: int, lease_ms: int) -> bool:
+        with self._lock:
+            if self.holder is not None and self.expires >= now:
+                return False
+            self.holder, self.expires, self.dirty = holder, now + lease_ms, False
+            return True
+
+    def mark_dirty(self, now: int) -> bool:
+        with self._lock:
+            if self.holder is None or self.expires < now:
+                return False
+            self.dirty = True
+            return True
+
+    def release(self, holder: str, now: int, lease_ms: int) -> bool:
+        with self._lock:
+            if self.holder == holder and not self.dirty:
+                self.holder = None
+                return True
+            if self.holder != holder:
+                return True
+            self.dirty, self.expires = False, now + lease_ms
+            return False
+
+    def force_release(self, holder: str) -> None:
+        with self._lock:
+            if self.holder == holder:
+                self.holder = None
+
+
+@dataclass
+class FakeGate:
+    """The queue's state (chalicelib/queuecontrol.py QueueStore)."""
+
+    state: QueueStatus = field(default_factory=QueueStatus)
+
+    def status(self) -> QueueStatus:
+        return self.state
+
+    def resume_if_due(self, now: int | None = None) -> bool:
+        if not self.state.due(now):
+            return False
+        self.state = QueueStatus()
+        return True
+
+
+class FakeWaiting:
+    """The owners with queued work (chalicelib/fairness/store.py WaitingOwners)."""
+
+    def __init__(self, clock: ManualClock, tasks: FakeTasks | None = None) -> None:
+        self.clock = clock
+        self.noted: dict[str, int] = {}
+        self.served: dict[str, int] = {}
+        self._tasks = tasks
+
+    def read(self) -> Waiting:
+        if self._tasks is not None:  # what the real store notes on each write to queued
+            for owner in self._tasks.queued_owners - set(self.noted):
+                self.noted[owner] = self.clock.now_ms()
+        return Waiting(dict(self.noted), dict(self.served))
+
+    def note(self, owner: str) -> None:
+        self.noted.setdefault(owner, self.clock.now_ms())
+
+    def mark_served(self, owners: Iterable[str], at: int | None = None) -> None:
+        for owner in owners:
+            self.served[owner] = self.clock.now_ms() if at is None else at
+
+    def forget(self, owner: str, noted: int) -> bool:
+        if self.noted.get(owner) != noted:
+            return False
+        del self.noted[owner]
+        self.served.pop(owner, None)
+        if self._tasks is not None:
+            self._tasks.queued_owners.discard(owner)
+        return True
+
+
+class FakeActivity:
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def record(
+        self, *, owner: str | None, actor: str, kind: str, message: str, level: str = "info",
+        task_id: str | None = None, batch_id: str | None = None, data: dict[str, Any] | None = None,
+        at: int | None = None,
+    ) -> None:
+        self.entries.append({"owner": owner, "actor": actor, "kind": kind, "message": message,
+                             "task_id": task_id, "batch_id": batch_id, "data": data})
+
+    def kinds(self) -> list[str]:
+        return [e["kind"] for e in self.entries]
+
+
+class FakeEngine:
+    """The dispatcher as the transfer sees it: counts kicks, sends a task back in the store."""
+
+    def __init__(self, tasks: FakeTasks) -> None:
+        self.tasks = tasks
+        self.kicks = 0
+
+    def kick(self) -> int:
+        self.kicks += 1
+        return 0
+
+    def request_kick(self) -> bool:
+        self.kick()
+        return True
+
+    def send_back(self, task: Task, actor: str, note: str, order: int | None = None) -> Task | None:
+        return self.tasks.send_back(task, actor, note, order)
