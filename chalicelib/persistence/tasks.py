@@ -22,13 +22,13 @@ from ..domain.states import FINISHED, TaskState
 from ..domain.task import Task, rank
 from ..fairness.store import WaitingOwners
 from ..metadata import filters as meta_filters
+from ..retention import SWEEP
 from ..transfer.ports import ActionChange, GenerationPlan, LaneClaim, TaskEdit
 from .conditions import condition_failed
 from .indexes import ExpiryIndex
 from .models import TaskModel
 from .repository import TaskRepository
 
-SWEEP = "1"  # the key of the sparse by-expiry index (chalicelib/retention.py)
 _DOWNLOADING = TaskState.DOWNLOADING.value
 
 
