@@ -8,6 +8,7 @@ progress windows), which a wall clock stepped by NTP must not disturb.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -28,3 +29,16 @@ class SystemClock:
 
 
 SYSTEM_CLOCK: Clock = SystemClock()
+
+
+class Deadline:
+    """A time budget (``seconds`` from now, on a monotonic clock): work checks ``passed``
+    between steps and leaves the rest for later (API Gateway's 29 s, a worker's visibility)."""
+
+    def __init__(self, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._end = monotonic() + seconds
+
+    @property
+    def passed(self) -> bool:
+        return self._monotonic() >= self._end

@@ -20,7 +20,6 @@ items pending, and the next refresh of the feed settles them.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +31,7 @@ from pydantic import ValidationError
 from ..activity import ActivityLog
 from ..auth.identity import Identity, Role
 from ..domain import filenames
+from ..domain.clock import Deadline
 from ..domain.task import iso
 from ..domain.urls import host_of
 from ..errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed, field_error
@@ -99,15 +99,6 @@ def report(outcomes: list[Outcome]) -> dict[str, Any]:
         "queued": sum(1 for o in outcomes if o.status == "queued"),
     }
 
-
-class Deadline:
-    def __init__(self, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._monotonic = monotonic
-        self._end = monotonic() + seconds
-
-    @property
-    def passed(self) -> bool:
-        return self._monotonic() >= self._end
 
 
 class FeedService:

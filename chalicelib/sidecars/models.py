@@ -49,27 +49,33 @@ class Artwork:
 
 
 @dataclass(frozen=True)
-class ShowInfo:
+class TitleInfo:
+    """What a series' and a movie's NFO both say."""
+
     tmdb_id: int
     title: str
     original_title: str | None = None
     plot: str | None = None
     tagline: str | None = None
     premiered: str | None = None  # yyyy-mm-dd
-    status: str | None = None
-    runtime: int | None = None  # minutes (an episode's)
+    runtime: int | None = None  # minutes (a series: an episode's)
     imdb_id: str | None = None
-    tvdb_id: int | None = None
     rating: Rating | None = None
     genres: tuple[str, ...] = ()
     studios: tuple[str, ...] = ()
     actors: tuple[Person, ...] = ()
-    seasons: tuple[tuple[int, str], ...] = ()  # (number, name)
     art: Artwork = field(default_factory=Artwork)
 
     @property
     def year(self) -> int | None:
         return _year(self.premiered)
+
+
+@dataclass(frozen=True)
+class ShowInfo(TitleInfo):
+    status: str | None = None
+    tvdb_id: int | None = None
+    seasons: tuple[tuple[int, str], ...] = ()  # (number, name)
 
 
 @dataclass(frozen=True)
@@ -88,27 +94,10 @@ class EpisodeInfo:
 
 
 @dataclass(frozen=True)
-class MovieInfo:
-    tmdb_id: int
-    title: str
-    original_title: str | None = None
-    plot: str | None = None
-    tagline: str | None = None
-    premiered: str | None = None  # yyyy-mm-dd
-    runtime: int | None = None
-    imdb_id: str | None = None
-    rating: Rating | None = None
-    genres: tuple[str, ...] = ()
-    studios: tuple[str, ...] = ()
+class MovieInfo(TitleInfo):
     countries: tuple[str, ...] = ()
     collection: str | None = None
-    actors: tuple[Person, ...] = ()
     directors: tuple[str, ...] = ()
-    art: Artwork = field(default_factory=Artwork)
-
-    @property
-    def year(self) -> int | None:
-        return _year(self.premiered)
 
 
 def _year(date: str | None) -> int | None:

@@ -19,7 +19,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
-from .models import EpisodeInfo, MovieInfo, Person, Rating, ShowInfo
+from .models import EpisodeInfo, MovieInfo, Person, Rating, ShowInfo, TitleInfo
 
 MAX_TEXT = 8000  # characters of one element's text (a plot is a few hundred)
 MAX_ACTORS = 30
@@ -77,22 +77,28 @@ def _serialise(root: ET.Element) -> bytes:
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
+def _title(root: ET.Element, info: TitleInfo, tvdb_id: int | None = None) -> None:
+    """What a series' and a movie's NFO both start with."""
+    _add(root, "title", info.title)
+    _add(root, "originaltitle", info.original_title)
+    if isinstance(info, ShowInfo):
+        _add(root, "showtitle", info.title)
+    _ratings(root, info.rating)
+    _add(root, "plot", info.plot)
+    _add(root, "tagline", info.tagline)
+    _add(root, "runtime", info.runtime)
+    _add(root, "thumb", info.art.poster, aspect="poster")
+    _add(root, "thumb", info.art.logo, aspect="clearlogo")
+    if info.art.fanart:
+        _add(ET.SubElement(root, "fanart"), "thumb", info.art.fanart)
+    _ids(root, info.tmdb_id, info.imdb_id, tvdb_id)
+    _many(root, "genre", info.genres)
+
+
 def tvshow_nfo(show: ShowInfo) -> bytes:
     """``tvshow.nfo``: the series' own information, in the series' folder."""
     root = ET.Element("tvshow")
-    _add(root, "title", show.title)
-    _add(root, "originaltitle", show.original_title)
-    _add(root, "showtitle", show.title)
-    _ratings(root, show.rating)
-    _add(root, "plot", show.plot)
-    _add(root, "tagline", show.tagline)
-    _add(root, "runtime", show.runtime)
-    _add(root, "thumb", show.art.poster, aspect="poster")
-    _add(root, "thumb", show.art.logo, aspect="clearlogo")
-    if show.art.fanart:
-        _add(ET.SubElement(root, "fanart"), "thumb", show.art.fanart)
-    _ids(root, show.tmdb_id, show.imdb_id, show.tvdb_id)
-    _many(root, "genre", show.genres)
+    _title(root, show, show.tvdb_id)
     _add(root, "premiered", show.premiered)
     _add(root, "year", show.year)
     _add(root, "status", show.status)
@@ -125,18 +131,7 @@ def episode_nfo(show: ShowInfo, episode: EpisodeInfo) -> bytes:
 def movie_nfo(movie: MovieInfo) -> bytes:
     """``movie.nfo``: a movie, in the movie's own folder."""
     root = ET.Element("movie")
-    _add(root, "title", movie.title)
-    _add(root, "originaltitle", movie.original_title)
-    _ratings(root, movie.rating)
-    _add(root, "plot", movie.plot)
-    _add(root, "tagline", movie.tagline)
-    _add(root, "runtime", movie.runtime)
-    _add(root, "thumb", movie.art.poster, aspect="poster")
-    _add(root, "thumb", movie.art.logo, aspect="clearlogo")
-    if movie.art.fanart:
-        _add(ET.SubElement(root, "fanart"), "thumb", movie.art.fanart)
-    _ids(root, movie.tmdb_id, movie.imdb_id)
-    _many(root, "genre", movie.genres)
+    _title(root, movie)
     _many(root, "country", movie.countries)
     if movie.collection:
         _add(ET.SubElement(root, "set"), "name", movie.collection)

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..activity import ActivityLog
+from ..domain.clock import Deadline
 from ..errors import ApiError, Conflict, NotFound, Unavailable
 from ..workqueue import WorkQueue
 from . import layout, nfo, tmdb
@@ -62,15 +63,6 @@ class Options:
     def arts(self) -> list[Art]:
         return [a for a, on in ((Art.POSTER, self.poster), (Art.FANART, self.fanart), (Art.LOGO, self.logo)) if on]
 
-
-class Deadline:
-    def __init__(self, seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._monotonic = monotonic
-        self._end = monotonic() + seconds
-
-    @property
-    def passed(self) -> bool:
-        return self._monotonic() >= self._end
 
 
 @dataclass

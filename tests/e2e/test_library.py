@@ -24,13 +24,6 @@ FOLDER = "Show (2008)/"
 EPISODES = ["Pilot", "Cat's in the Bag & <More>", "...And the Bag's in the River"]
 
 
-@pytest.fixture(scope="module")
-def runtime() -> Iterator[RuntimeProcess]:
-    rt = RuntimeProcess("e2e", {"HAUL_SCHEDULE_SECONDS": "2"}).start()
-    yield rt
-    rt.stop()
-
-
 @pytest.fixture()
 def providers() -> Iterator[ProviderServer]:
     with ProviderServer() as server:

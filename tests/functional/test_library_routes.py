@@ -6,7 +6,6 @@ of tests/support/providers.py."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,32 +14,15 @@ import pytest
 from chalice.test import Client
 from defusedxml.ElementTree import fromstring
 
+from tests.functional.test_smart_search import Caller
 from tests.support.auth import new_user
 from tests.support.engine import wipe_tasks
 from tests.support.origin import Origin, Resource
 from tests.support.providers import TMDB_KEY, Movie, ProviderServer, Show
 from tests.support.wait import wait_for
 
-P = "/api/v1"
 SHOW = {"tmdb_id": 1396, "title": "Show", "year": 2008, "season": 1, "kind": "tv"}
 FILM = {"tmdb_id": 603, "title": "Film", "year": 1999, "kind": "movie"}
-
-
-class Caller:
-    def __init__(self, client: Client, headers: dict[str, str]) -> None:
-        self._client = client
-        self.headers = headers
-
-    def __call__(self, method: str, path: str, body: Any = None) -> Any:
-        data = b"" if body is None else json.dumps(body).encode()
-        resp = self._client.http.request(method, P + path, headers={"Content-Type": "application/json",
-                                                                     **self.headers}, body=data)
-        text = resp.body.decode("utf-8", "replace")
-        assert resp.status_code not in (500, 504) and "Traceback" not in text, text
-        resp.data = json.loads(text) if text else None  # type: ignore[attr-defined]
-        if resp.status_code >= 400:
-            assert set(resp.data) == {"error"} and resp.data["error"]["code"], resp.data  # type: ignore[attr-defined]
-        return resp
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +56,7 @@ def fake() -> Iterator[ProviderServer]:
 
 def error(resp: Any, status: int, code: str) -> dict[str, Any]:
     assert resp.status_code == status, resp.data
+    assert set(resp.data) == {"error"}, resp.data  # the envelope
     found: dict[str, Any] = resp.data["error"]
     assert found["code"] == code, found
     return found
