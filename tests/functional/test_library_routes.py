@@ -14,11 +14,11 @@ import pytest
 from chalice.test import Client
 from defusedxml.ElementTree import fromstring
 
-from tests.functional.test_smart_search import Caller
+from tests.support.api import UserCaller as Caller
 from tests.support.auth import new_user
 from tests.support.engine import wipe_tasks
 from tests.support.origin import Origin, Resource
-from tests.support.providers import TMDB_KEY, Movie, ProviderServer, Show
+from tests.support.providers import TMDB_KEY, Movie, ProviderServer, Show, forget_providers
 from tests.support.wait import wait_for
 
 SHOW = {"tmdb_id": 1396, "title": "Show", "year": 2008, "season": 1, "kind": "tv"}
@@ -33,13 +33,10 @@ def people(emulator: str) -> dict[str, dict[str, str]]:
 @pytest.fixture()
 def as_(svc, settled, people, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Caller]]:  # type: ignore[no-untyped-def]
     from app import app
-    from chalicelib.metadata.providers.persistence import CacheItems
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
-    svc.providers._cached = None  # the svc fixture emptied the control table (no TMDB key)
-    svc.providers.http.cache.memory.clear()
+    forget_providers(svc)  # the svc fixture emptied the control table: no TMDB key
     svc.keys.settings._cached = None
-    CacheItems().forget("")
     wipe_tasks()
     client = Client(app)
     yield {role: Caller(client, headers) for role, headers in people.items()}
