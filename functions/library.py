@@ -17,11 +17,12 @@ from chalicelib.sidecars.schemas import (
     BatchNfo,
     CreateNfo,
     MissingAnswer,
-    MissingQuery,
     NfoContent,
     NfoStatus,
     NfoWritten,
     RefreshNfo,
+    TitlesAnswer,
+    TitlesQuery,
 )
 
 from .http import caller, json_body, query, respond, route
@@ -31,10 +32,17 @@ TAG = "library"
 _NFO = "/library/{kind}/{tmdb_id}/nfo"
 
 
-@route(blueprint, "/library/nfo/missing", ["GET"], tag=TAG, query=MissingQuery, response=MissingAnswer)
+@route(blueprint, "/library", ["GET"], tag=TAG, query=TitlesQuery, response=TitlesAnswer)
+def library_titles(request: Request) -> dict[str, Any]:
+    """Your series and movies (completed downloads with a TMDB id), newest first, each with its NFO and artwork state."""
+    q = parse(TitlesQuery, query(request), "query")
+    return services().sidecars.titles(caller(request).user_id, q.limit)
+
+
+@route(blueprint, "/library/nfo/missing", ["GET"], tag=TAG, query=TitlesQuery, response=MissingAnswer)
 def missing_nfos(request: Request) -> dict[str, Any]:
     """Your series and movies that have no NFO yet (each checked in its folder)."""
-    q = parse(MissingQuery, query(request), "query")
+    q = parse(TitlesQuery, query(request), "query")
     return services().sidecars.missing(caller(request).user_id, q.limit)
 
 

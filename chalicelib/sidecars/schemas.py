@@ -41,7 +41,7 @@ class BatchNfo(ArtOptions):
     overwrite: bool = False
 
 
-class MissingQuery(_Strict):
+class TitlesQuery(_Strict):
     limit: int = Field(default=100, ge=1, le=200, description="titles checked at most")
 
 
@@ -127,6 +127,17 @@ class MissingTitle(_Out):
     has_media: bool
     media_files: MediaFiles | None
     reason: str | None = Field(description="why it has no folder (files not in a folder of their own)")
+
+
+class LibraryTitle(MissingTitle):
+    has_nfo: bool
+    nfo_key: str | None
+
+
+class TitlesAnswer(_Out):
+    total_titles: int = Field(description="titles checked")
+    truncated: bool = Field(description="more titles than were checked (raise limit)")
+    titles: list[LibraryTitle]
 
 
 class MissingAnswer(_Out):

@@ -328,29 +328,34 @@ class SidecarService:
         except ApiError as exc:  # not retried: the same input fails the same way
             log.warning("sidecars for %s %s of %s: %s", kind.value, tmdb_id, owner, exc.message)
 
-    # -- missing ----------------------------------------------------------------------------
-    def missing(self, owner: str, limit: int) -> dict[str, Any]:
-        """The owner's titles without an NFO (each checked in its folder), at most ``limit``."""
+    # -- the owner's titles ------------------------------------------------------------------
+    def titles(self, owner: str, limit: int) -> dict[str, Any]:
+        """The owner's titles (newest download first), each with its NFO state checked in its
+        folder, at most ``limit`` (and what fits in the request's time)."""
         deadline = Deadline(API_BUDGET_SECONDS, self._monotonic)
         titles = self.library.titles(owner, limit + 1)
-        checked, missing, truncated = 0, [], len(titles) > limit
+        found, truncated = [], len(titles) > limit
         for title in titles[:limit]:
             if deadline.passed:
                 truncated = True
                 break
-            checked += 1
+            base = {"kind": title.kind.value, "tmdb_id": title.tmdb_id, "title": title.title, "year": title.year}
             try:
                 view = self.status(owner, title.kind, title.tmdb_id)
             except (NotFound, Conflict) as exc:
-                missing.append({"kind": title.kind.value, "tmdb_id": title.tmdb_id, "title": title.title,
-                                "year": title.year, "folder": None, "has_media": False, "media_files": None,
-                                "reason": exc.message})
+                found.append({**base, "folder": None, "has_nfo": False, "nfo_key": None, "has_media": False,
+                              "media_files": None, "reason": exc.message})
                 continue
-            if not view["has_nfo"]:
-                media = view["media_files"]
-                missing.append({"kind": title.kind.value, "tmdb_id": title.tmdb_id, "title": title.title,
-                                "year": title.year, "folder": view["folder"],
-                                "has_media": any(media[f"has_{n}"] for n in ("poster", "fanart", "logo")),
-                                "media_files": media, "reason": None})
-        return {"total_titles": checked, "missing_nfo_count": len(missing), "truncated": truncated,
-                "titles": missing}
+            media = view["media_files"]
+            found.append({**base, "folder": view["folder"], "has_nfo": view["has_nfo"], "nfo_key": view["nfo_key"],
+                          "has_media": any(media[f"has_{n}"] for n in ("poster", "fanart", "logo")),
+                          "media_files": media, "reason": None})
+        return {"total_titles": len(found), "truncated": truncated, "titles": found}
+
+    def missing(self, owner: str, limit: int) -> dict[str, Any]:
+        """The owner's titles without an NFO, of the ``limit`` newest checked."""
+        checked = self.titles(owner, limit)
+        missing = [{k: v for k, v in t.items() if k not in ("has_nfo", "nfo_key")}
+                   for t in checked["titles"] if not t["has_nfo"]]
+        return {"total_titles": checked["total_titles"], "missing_nfo_count": len(missing),
+                "truncated": checked["truncated"], "titles": missing}

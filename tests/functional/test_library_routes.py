@@ -122,6 +122,9 @@ def test_a_users_series_and_film_get_nfos_others_see_nothing(as_: dict[str, Call
     assert refreshed.status_code == 200 and refreshed.data["media_files"]["has_fanart"]
     assert user("POST", nfo, {"overwrite": True}).status_code == 201
 
+    titles = user("GET", "/library").data["titles"]
+    assert sorted((t["kind"], t["tmdb_id"], t["has_nfo"]) for t in titles) == [("movie", 603, False), ("tv", 1396, True)]
+    assert other("GET", "/library").data["titles"] == []
     missing = user("GET", "/library/nfo/missing").data
     assert [(t["kind"], t["tmdb_id"], t["title"], t["folder"]) for t in missing["titles"]] == [
         ("movie", 603, "Film", f"{path}/Film (1999)/")]

@@ -296,3 +296,14 @@ def test_missing_lists_titles_without_an_nfo(world: Any) -> None:
 
 def test_errors_are_api_errors() -> None:
     assert issubclass(NotFound, ApiError) and Unavailable.status == 503
+
+
+def test_titles_show_each_with_its_nfo_state(world: Any) -> None:
+    service, library, *_ = world
+    library.add("alice", Kind.MOVIE, 603, MediaFile("m", "Movies/M (1999)/m.mkv"))
+    service.create("alice", "alice", Kind.TV, 1399, Options(fanart=False, logo=False, episodes=False))
+    answer = service.titles("alice", 10)
+    assert [(t["tmdb_id"], t["has_nfo"], t["has_media"]) for t in answer["titles"]] == [(1399, True, True),
+                                                                                         (603, False, False)]
+    assert answer["titles"][0]["nfo_key"] == SHOW + "tvshow.nfo" and answer["titles"][0]["media_files"]["has_poster"]
+    assert service.titles("alice", 1) == {**service.titles("alice", 1), "total_titles": 1, "truncated": True}
