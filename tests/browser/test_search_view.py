@@ -1,7 +1,8 @@
 """The Search view in a real headless Chromium against the real local runtime, a fake TMDB and
 Torznab indexer on loopback (tests/support/providers.py) and a loopback origin: the 503 that
 names the missing setting in words, a season's candidates grouped by episode (names from TMDB as
-text), "Grab season" making one batch whose downloads complete, axe-core on the page."""
+text), "Grab season" making one batch whose downloads complete and are filed by their metadata; the
+Providers page configuring TMDB and an indexer with the keys never shown again; axe-core."""
 
 from __future__ import annotations
 
@@ -50,12 +51,37 @@ def test_search_a_season_and_grab_it(browser: Browser, runtime: RuntimeProcess, 
     b.css("form[role=search] button[type=submit]").click()
     b.wait(lambda: "tmdb.api_key" in b.css(".error-note").text, what="the missing setting named in words")
 
-    answer = runtime.http.patch(f"{runtime.api}/settings/providers", json={
-        "tmdb": {"api_key": TMDB_KEY, "base_url": fake.tmdb_url, "image_base_url": fake.image_url},
-        "indexers": [{"name": "fake", "url": fake.torznab_url, "api_key": INDEXER_KEY}],
-        "quality": {"resolutions": ["1080p", "720p"]}}, timeout=10)
-    assert answer.status_code == 200, answer.text
+    # An admin configures TMDB and an indexer in the Providers page; the keys are never shown again.
+    b.css("a[href='#/providers']").click()
+    b.wait(lambda: b.css("#p-tmdb-api_key"), what="the providers form")
+    assert "not configured" in b.css("fieldset legend").text.lower()
+    b.fill("#p-tmdb-api_key", TMDB_KEY)
+    b.fill("#p-tmdb-base_url", fake.tmdb_url)
+    b.fill("#p-tmdb-image_base_url", fake.image_url)
+    b.click_text("Add an indexer")
+    b.fill("#p-ix-0-name", "fake")
+    b.fill("#p-ix-0-url", "ftp://nowhere")
+    b.fill("#p-ix-0-key", INDEXER_KEY)
+    b.fill("#p-quality-resolutions", "1080p, 720p")
+    b.click_text("Save providers")
+    b.wait(lambda: b.all(".field.invalid #p-ix-0-url"), what="the bad indexer URL named next to its field")
+    b.fill("#p-ix-0-url", fake.torznab_url)
+    b.click_text("Save providers")
+    b.wait(lambda: "version 1" in b.text().lower(), what="the providers saved")
+    assert "not configured" not in b.css("fieldset legend").text.lower()
+    source = b.driver.page_source
+    assert TMDB_KEY not in source and INDEXER_KEY not in source
+    assert "a key is stored" in b.text()
+    b.shot("providers")
+    violations = [f"{v['id']}: {v['help']}" for v in b.axe()]
+    assert not violations, violations
+    saved = runtime.http.get(f"{runtime.api}/settings/providers", timeout=10).json()
+    assert saved["indexers"][0]["api_key_set"] and saved["quality"]["resolutions"] == ["1080p", "720p"]
 
+    b.go("search")
+    b.wait(lambda: b.css("#search-what"), what="the search form")
+    b.fill("#search-what", "Show")
+    b.fill("#search-year", "2008")
     b.css("form[role=search] button[type=submit]").click()
     b.wait(lambda: b.all("[data-testid=search-summary]"), what="the season's candidates")
     assert b.css("[data-testid=search-summary]").text == "2 of 3 episodes have a file; missing: E03."

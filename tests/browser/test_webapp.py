@@ -420,7 +420,7 @@ def themed(b: Browser, theme: str) -> bool:
 
 
 PAGES = ["downloads", "add", "search", "batches", "queue", "stats", "activity", "feeds", "jobs", "notifications", "health",
-         "settings", "users", "account"]
+         "providers", "settings", "users", "account"]
 
 
 def test_every_page_is_accessible_and_screenshots(browser: Browser, runtime: RuntimeProcess) -> None:

@@ -112,6 +112,7 @@ const PATHS = {
   up: "M12 19V5m-6 6 6-6 6 6", feeds: "M5 18.5a.5.5 0 1 0 0 .01M4 11a9 9 0 0 1 9 9M4 4a16 16 0 0 1 16 16", down: "M12 5v14m-6-6 6 6 6-6", bell: "M6 17V11a6 6 0 0 1 12 0v6l2 2H4zM10 21h4",
   jobs: "M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM12 7v5l3 3", health: "M3 12h4l2-4 4 8 2-4h6",
   search: "M10.5 4a6.5 6.5 0 1 0 0 13 6.5 6.5 0 0 0 0-13zM20 20l-4.8-4.8",
+  providers: "M4 6c0-1.7 3.6-3 8-3s8 1.3 8 3-3.6 3-8 3-8-1.3-8-3zM4 6v12c0 1.7 3.6 3 8 3s8-1.3 8-3V6M4 12c0 1.7 3.6 3 8 3s8-1.3 8-3",
 };
 export const Icon = ({ name }) => html`<svg class="i" viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d=${PATHS[name] || ""} /></svg>`;
 export const ICON = Object.fromEntries(["pause", "resume", "retry", "cancel", "delete"].map((n) => [n, html`<${Icon} name=${n} />`]));

@@ -14,6 +14,7 @@ export const VIEWS = [
   { id: "notifications", title: "Notifications", icon: "bell", group: "Automation", role: "viewer", load: () => import("./view-notifications.js") },
   { id: "health", title: "Health", icon: "health", group: "System", role: "admin", load: () => import("./view-health.js") },
   { id: "naming", title: "Naming", icon: "file", group: "System", role: "viewer", load: () => import("./view-naming.js") },
+  { id: "providers", title: "Providers", icon: "providers", group: "System", role: "admin", load: () => import("./view-providers.js") },
   { id: "settings", title: "Settings", icon: "settings", group: "System", role: "admin", load: () => import("./view-settings.js") },
   { id: "users", title: "Users", icon: "users", group: "System", role: "admin", load: () => import("./view-users.js") },
   { id: "account", title: "Account", icon: "account", group: "System", role: "viewer", load: () => import("./view-account.js") },
