@@ -16,8 +16,10 @@ template files it where a media library expects it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +38,10 @@ from .schemas import SmartGrab, SmartSearch
 
 FEED_ITEMS_PER_QUERY = 300
 MAX_INDEXERS_AT_ONCE = 4
+# How long the sources may take together: API Gateway ends a request at 29 s, and TMDB's
+# lookups and the batch come before and after. A source still searching then is reported as
+# such (its thread ends with its own read timeout) and the answer is made of the others.
+SOURCES_BUDGET_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ class SmartSearchService:
         self.feeds = feeds
         self.batches = batches
         self.http = http
+        self.budget_seconds = SOURCES_BUDGET_SECONDS
 
     # -- search ----------------------------------------------------------------------------
     def search(self, who: Identity, body: Any) -> dict[str, Any]:
@@ -122,15 +129,22 @@ class SmartSearchService:
                 jobs.append(({"type": "indexer", "name": settings.name}, run))
         if not jobs:
             return found
-        with ThreadPoolExecutor(max_workers=min(MAX_INDEXERS_AT_ONCE, len(jobs))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(MAX_INDEXERS_AT_ONCE, len(jobs)))
+        deadline = time.monotonic() + self.budget_seconds
+        try:
             futures = [(source, pool.submit(job)) for source, job in jobs]
             for source, future in futures:
                 try:
-                    got = future.result()
+                    got = future.result(timeout=max(0.0, deadline - time.monotonic()))
                     found.candidates.extend(got)
                     found.sources.append({**source, "found": len(got), "error": None})
                 except ApiError as exc:
                     found.sources.append({**source, "found": 0, "error": exc.message})
+                except FutureTimeout:
+                    found.sources.append({**source, "found": 0,
+                                          "error": f"did not answer within {self.budget_seconds:g} s"})
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         return found
 
     def _feed_candidates(self, who: Identity, target: Target) -> Iterator[Candidate]:

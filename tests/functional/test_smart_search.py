@@ -149,12 +149,19 @@ def test_smart_grab_makes_one_batch_of_the_best_files(as_, configured, feed) -> 
     assert none.status_code == 404 and none.data["error"]["details"][0]["message"] == "missing: 1"
 
 
-def test_a_failing_indexer_is_reported_not_fatal_and_tmdb_unconfigured_is_503(as_, configured, feed) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_or_slow_indexer_is_reported_not_fatal_and_tmdb_unconfigured_is_503(  # type: ignore[no-untyped-def]
+        as_, configured, feed, svc, monkeypatch) -> None:
     configured.fail["/torznab"] = (500, {})
     body = as_["user"]("POST", "/search/smart", {"tmdb_id": 1396}).data
     sources = {s["name"]: s for s in body["sources"]}
     assert "HTTP 500" in sources["fake"]["error"] and sources["your feeds"]["found"] == 2
     assert body["missing_episodes"] == [1, 3]  # only the feed's episode 2 is left
+    # An indexer slower than the sources' budget is reported; the answer comes from the others.
+    configured.fail.clear()
+    configured.delay["/torznab"] = 3.0
+    monkeypatch.setattr(svc.search, "budget_seconds", 0.5)
+    slow = {s["name"]: s for s in as_["user"]("POST", "/search/smart", {"tmdb_id": 1396, "season": 1}).data["sources"]}
+    assert slow["fake"]["error"] == "did not answer within 0.5 s" and slow["your feeds"]["found"] == 2
     as_["admin"]("PATCH", "/settings/providers", {"tmdb": {"api_key": ""}})
     off = as_["user"]("POST", "/search/smart", {"tmdb_id": 1396})
     assert off.status_code == 503 and off.data["error"]["details"][0]["field"] == "tmdb.api_key"

@@ -91,6 +91,7 @@ class ProviderServer:
         self.torrents: list[Torrent] = []
         self.requests: list[Seen] = []
         self.fail: dict[str, tuple[int, dict[str, str]]] = {}  # path prefix -> (status, headers)
+        self.delay: dict[str, float] = {}  # path prefix -> seconds before answering
         self.tmdb_key = TMDB_KEY
         self.indexer_key = INDEXER_KEY
         self._lock = threading.Lock()
@@ -108,6 +109,9 @@ class ProviderServer:
                 with fake._lock:
                     fake.requests.append(Seen(parts.path, query, {k.lower(): v for k, v in self.headers.items()}))
                     failing = next((v for k, v in fake.fail.items() if parts.path.startswith(k)), None)
+                    pause = next((v for k, v in fake.delay.items() if parts.path.startswith(k)), 0.0)
+                if pause:
+                    time.sleep(pause)
                 if failing:
                     self._send(failing[0], json.dumps({"status_code": 25, "status_message": "failing on purpose",
                                                        "success": False}).encode(), "application/json", failing[1])

@@ -56,7 +56,7 @@ class Call:
 class ProviderHttp:
     def __init__(self, session: requests.Session, guard: UrlGuard, cache: ResponseCache, pacer: SharedPacer,
                  timeout: tuple[float, float] = (3.05, 10.0), max_redirects: int = 3,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, total_seconds: float = 15.0) -> None:
         self.session = session
         self.guard = guard
         self.cache = cache
@@ -64,6 +64,8 @@ class ProviderHttp:
         self.timeout = timeout
         self.max_redirects = max_redirects
         self._sleep = sleep
+        # A body that trickles in is cut off after this long (the read timeout is per chunk).
+        self.total_seconds = total_seconds
 
     def check(self, provider: str, setting: str, url: str) -> None:
         """Raise ProviderRefused unless the guard lets Haul call ``url`` (a base URL setting)."""
@@ -117,6 +119,7 @@ class ProviderHttp:
         url = call.url
         params: Mapping[str, Any] | None = {**call.params, **call.secret_params}
         headers = {"Accept": accept, "Accept-Encoding": "gzip, deflate", **call.headers}
+        started = time.monotonic()
         for _ in range(self.max_redirects + 1):
             try:
                 self.guard.check(url)
@@ -133,12 +136,12 @@ class ProviderHttp:
                     url, params = urljoin(resp.url, resp.headers["location"]), None
                     headers.pop("Authorization", None)
                     continue
-                return self._answer(call, resp, max_bytes), resp.headers.get("content-type", "")
+                return self._answer(call, resp, max_bytes, started), resp.headers.get("content-type", "")
             finally:
                 resp.close()
         raise ProviderFailed(f"{call.provider}: more than {self.max_redirects} redirects")
 
-    def _answer(self, call: Call, resp: requests.Response, max_bytes: int) -> bytes:
+    def _answer(self, call: Call, resp: requests.Response, max_bytes: int, started: float) -> bytes:
         status = resp.status_code
         if status == 404:
             raise ProviderNotFound(f"{call.provider} has no such item (HTTP 404)")
@@ -161,6 +164,8 @@ class ProviderHttp:
                 total += len(chunk)
                 if total > max_bytes:
                     raise ProviderFailed(f"{call.provider}'s answer is larger than {max_bytes} bytes")
+                if time.monotonic() - started > self.total_seconds:
+                    raise ProviderFailed(f"{call.provider} took longer than {self.total_seconds:g} s to answer")
                 chunks.append(chunk)
         except _ERRORS as exc:
             raise ProviderFailed(f"{call.provider}'s answer broke off: {self._brief(exc, call)}") from None
