@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from ..metadata.providers.schemas import QualityPatch
 from ..schemas import PlainText, Priority, _Strict
@@ -17,7 +17,8 @@ class SmartSearch(_Strict):
     tmdb_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="TMDB's id; or title (and year)")
     title: PlainText | None = Field(default=None, min_length=1, max_length=200)
     year: int | None = Field(default=None, ge=1870, le=2200)
-    kind: Literal["tv", "movie"] = "tv"
+    kind: Literal["tv", "movie"] = Field(default="tv", validation_alias=AliasChoices("kind", "type"),
+                                         description="tv or movie (Flasharr's `type` is accepted too)")
     season: int | None = Field(default=None, ge=0, le=1000, description="tv: the season (default 1)")
     sources: list[Source] = Field(
         default_factory=lambda: list(SOURCES), min_length=1, max_length=2,

@@ -145,6 +145,11 @@ def test_smart_grab_makes_one_batch_of_the_best_files(as_, configured, feed) -> 
     assert [p["title"] for p in again["picked"]] == ["Show.S01E01.720p.HDTV.x264-AAA"]
     assert again["missing_episodes"] == [] and again["batch_name"] == "SD"
     assert as_["user"]("GET", f"/downloads/{again['picked'][0]['task_id']}").data["path"] == "TV"
+    # A film, asked for the way Flasharr does (type, year and id as text).
+    film = as_["user"]("POST", "/search/smart-grab", {"tmdb_id": "603", "type": "movie", "year": "1999"})
+    assert film.status_code == 201, film.data
+    assert film.data["batch_name"] == "Film (1999)" and film.data["tasks_created"] == 1
+    assert [p["quality"] for p in film.data["picked"]] == ["1080p"] and film.data["missing_episodes"] == []
     none = as_["user"]("POST", "/search/smart-grab", {"tmdb_id": 1396, "season": 2, "sources": ["feeds"]})
     assert none.status_code == 404 and none.data["error"]["details"][0]["message"] == "missing: 1"
 
