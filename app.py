@@ -8,7 +8,7 @@ from chalice import Chalice, Rate
 from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent, WebsocketEvent
 
 from chalicelib.config import Config
-from chalicelib.logs import configure_logging, log_context
+from chalicelib.observability.logs import configure_logging, log_context
 from functions import (
     accounts,
     activity,

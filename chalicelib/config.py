@@ -94,7 +94,7 @@ class Config:
     # Off unless the environment turns it on (the local runtime does, for its local stage).
     allow_private_networks: bool = False
     # Ports of this Haul's own services on this machine (emulator, REST API, WebSocket
-    # gateway): the URL guard refuses them as origins (chalicelib/urlguard.py).
+    # gateway): the URL guard refuses them as origins (chalicelib/adapters/urlguard.py).
     own_ports: tuple[int, ...] = ()
     # Seconds a worker may hold a work message before SQS hands it to another worker.
     visibility_timeout: int = 30

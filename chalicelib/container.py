@@ -11,26 +11,33 @@ import botocore.session
 import requests
 from pynamodb.models import Model
 
-from . import safehttp, tracing
-from .activity import ActivityLog
-from .admission.service import Admission
-from .admission.store import AdmissionStore
+from .activity.log import ActivityLog
+from .adapters import safehttp
+from .adapters.aws import AwsClients, fast_item_parsing, make_clients
+from .adapters.origin import OriginClient
+from .adapters.s3 import ObjectStore
+from .adapters.sqs import WorkQueue
+from .adapters.urlguard import UrlGuard
 from .auth.accounts import Accounts
 from .auth.apikeys import ApiKeys
 from .auth.ratelimit import RateLimiter
 from .auth.sessions import Sessions
 from .auth.setuptoken import setup_gate
 from .auth.tokens import Tokens, key_source
-from .aws import AwsClients, fast_item_parsing, make_clients
-from .batches import BatchService
 from .config import Config
-from .dispatcher import Dispatcher
-from .fairness.store import WaitingOwners
+from .downloads.admission.service import Admission
+from .downloads.admission.store import AdmissionStore
+from .downloads.batches import BatchService
+from .downloads.service import DownloadService
+from .engine.dispatcher import Dispatcher
+from .engine.fairness.store import WaitingOwners
+from .engine.hostslots import HostSlots
+from .engine.queuecontrol import QueueControl, QueueStore
+from .engine.reconciler import Reconciler
 from .feeds.service import FeedService
 from .feeds.wiring import build_feeds
 from .health.service import HealthService
 from .health.wiring import build_health
-from .hostslots import HostSlots
 from .jobs.service import JobService
 from .jobs.wiring import build_jobs
 from .metadata.persistence import KeyClaims, NamingStore
@@ -40,24 +47,18 @@ from .metadata.service import KeyPlanner
 from .notify.feeds import NotifyingFeedEvents
 from .notify.service import NotifyService
 from .notify.wiring import build_notify, job_failed
-from .origin import OriginClient
+from .observability import tracing
 from .persistence.lease import DynamoLease
 from .persistence.tasks import DynamoTasks
-from .queuecontrol import QueueControl, QueueStore
-from .reconciler import Reconciler
 from .search.service import SmartSearchService
 from .search.wiring import build_search
-from .service import DownloadService
-from .settings import SettingsStore
+from .settings.store import SettingsStore
 from .setup.service import SetupService
 from .setup.wiring import build_setup
 from .sidecars.service import SidecarService
 from .sidecars.wiring import build_sidecars
-from .stats import StatsStore
-from .storage import ObjectStore
+from .stats.store import StatsStore
 from .transfer import Transfer
-from .urlguard import UrlGuard
-from .workqueue import WorkQueue
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Services:
 
 
 def http_session(guard: UrlGuard) -> requests.Session:
-    """The origin client's session: connections pinned to checked addresses (chalicelib/safehttp.py)."""
+    """The origin client's session: connections pinned to checked addresses (chalicelib/adapters/safehttp.py)."""
     return safehttp.session(guard)
 
 

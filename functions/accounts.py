@@ -8,10 +8,7 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib.auth.accounts import user_view
-from chalicelib.auth.identity import Role
-from chalicelib.container import services
-from chalicelib.responses import (
+from chalicelib.api.responses import (
     ApiKeyCreated,
     ApiKeyList,
     AuthStatus,
@@ -22,7 +19,7 @@ from chalicelib.responses import (
     UserPage,
     UserView,
 )
-from chalicelib.schemas import (
+from chalicelib.api.schemas import (
     ChangePassword,
     CreateApiKey,
     CreateUser,
@@ -33,6 +30,9 @@ from chalicelib.schemas import (
     UserListQuery,
     parse,
 )
+from chalicelib.auth.accounts import user_view
+from chalicelib.auth.identity import Role
+from chalicelib.container import services
 
 from .http import (
     PAGINATION_HEADERS,

@@ -1,4 +1,4 @@
-"""The activity log: query, export and clear (chalicelib/activity.py)."""
+"""The activity log: query, export and clear (chalicelib/activity/log.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import DynamoDBEvent, Request
 
-from chalicelib.activity import ActivityExportQuery, ActivityQuery, BadCursor, ClearActivityQuery, day_of
+from chalicelib.activity.log import ActivityExportQuery, ActivityQuery, BadCursor, ClearActivityQuery, day_of
+from chalicelib.activity.schemas import ActivityCleared, ActivityPage
+from chalicelib.api.errors import field_error
+from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
-from chalicelib.errors import field_error
 from chalicelib.persistence.repository import now_ms
-from chalicelib.responses_activity import ActivityCleared, ActivityPage
-from chalicelib.schemas import parse
 
 from .http import PAGINATION_HEADERS, caller, paginated, query, route
 

@@ -7,13 +7,8 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib import bulk
-from chalicelib.auth.identity import Role
-from chalicelib.container import services
-from chalicelib.domain.states import Action
-from chalicelib.responses import Deleted, FileLink, Health, PartsMap, TaskPage, TaskView
-from chalicelib.responses_queue import BulkAnswer, HistoryCleared, RetriedFailed
-from chalicelib.schemas import (
+from chalicelib.api.responses import Deleted, FileLink, Health, PartsMap, TaskPage, TaskView
+from chalicelib.api.schemas import (
     AddDownload,
     BulkRequest,
     ClearHistoryQuery,
@@ -24,6 +19,11 @@ from chalicelib.schemas import (
     PatchDownload,
     parse,
 )
+from chalicelib.auth.identity import Role
+from chalicelib.container import services
+from chalicelib.domain.states import Action
+from chalicelib.downloads import bulk
+from chalicelib.engine.schemas import BulkAnswer, HistoryCleared, RetriedFailed
 
 from .http import PUBLIC, caller, json_body, query, respond, route
 from .webapp import websocket_url

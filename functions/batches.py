@@ -7,16 +7,16 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
-from chalicelib.batches import (
+from chalicelib.container import services
+from chalicelib.downloads.batches import (
     BatchListQuery,
     BatchTasksQuery,
     CreateBatch,
     DeleteBatchQuery,
 )
-from chalicelib.container import services
-from chalicelib.responses_stats import BatchActionResult, BatchCreated, BatchDetail, BatchPage
-from chalicelib.schemas import parse
+from chalicelib.stats.schemas import BatchActionResult, BatchCreated, BatchDetail, BatchPage
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
 

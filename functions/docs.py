@@ -13,7 +13,7 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib.openapi import document
+from chalicelib.api.openapi import document
 from chalicelib.webapp import page
 from chalicelib.webapp.assets import assets
 

@@ -8,6 +8,7 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
 from chalicelib.feeds import events, handlers
@@ -34,7 +35,6 @@ from chalicelib.feeds.schemas import (
     Subscribe,
 )
 from chalicelib.realtime.wiring import realtime
-from chalicelib.schemas import parse
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, pagination_headers, query, respond, route
 

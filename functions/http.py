@@ -2,7 +2,7 @@
 who the caller is.
 
 ``route()`` registers a handler and records it in the route table the OpenAPI document is
-made from (chalicelib/openapi.py). Each route states the least role it needs (``role=None``:
+made from (chalicelib/api/openapi.py). Each route states the least role it needs (``role=None``:
 public). The caller is resolved once per request, from ``Authorization: Bearer <access
 token>`` or ``X-API-Key: <key>``, into an :class:`~chalicelib.auth.identity.Identity`;
 handlers read it with :func:`caller`. Every authenticated request counts against the user's
@@ -22,8 +22,7 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 from pydantic import BaseModel
 
-from chalicelib.auth.identity import Identity, Role
-from chalicelib.errors import (
+from chalicelib.api.errors import (
     ApiError,
     BadRequest,
     Forbidden,
@@ -32,7 +31,8 @@ from chalicelib.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from chalicelib.openapi import Operation
+from chalicelib.api.openapi import Operation
+from chalicelib.auth.identity import Identity, Role
 
 log = logging.getLogger("haul.http")
 MAX_BODY = 256 * 1024

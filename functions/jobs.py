@@ -9,11 +9,11 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request, SQSEvent
 
+from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
 from chalicelib.jobs.models import CreateJob, HistoryQuery, PatchJob, PreviewSchedule
 from chalicelib.jobs.schedule import iso
-from chalicelib.schemas import parse
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
 from .queues import each_message

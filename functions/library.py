@@ -8,9 +8,9 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
-from chalicelib.schemas import parse
 from chalicelib.sidecars import handlers
 from chalicelib.sidecars.schemas import (
     BatchAnswer,

@@ -14,9 +14,10 @@ from typing import Any
 from chalice import Blueprint
 from chalice.app import Request
 
+from chalicelib.api.errors import ValidationFailed, field_error
+from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
-from chalicelib.errors import ValidationFailed, field_error
 from chalicelib.metadata.providers.errors import ProviderNotFound
 from chalicelib.metadata.providers.models import TMDB
 from chalicelib.metadata.providers.schemas import (
@@ -30,7 +31,6 @@ from chalicelib.metadata.providers.schemas import (
     TrackView,
     details_view,
 )
-from chalicelib.schemas import parse
 
 from .http import caller, json_body, query, route
 

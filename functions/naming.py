@@ -8,12 +8,12 @@ from typing import Any
 from chalice import Blueprint
 from chalice.app import Request
 
+from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
 from chalicelib.domain.task import iso
 from chalicelib.metadata import naming
 from chalicelib.metadata.settings import NamingDocument, NamingPreview, NamingPreviewAnswer, NamingSettings
-from chalicelib.schemas import parse
 
 from .http import caller, json_body, route
 

@@ -9,13 +9,13 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import DynamoDBEvent, Request, SQSEvent
 
+from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
 from chalicelib.notify.events import SUBSCRIBABLE, EventName, batch_outcome, task_events
 from chalicelib.notify.models import CreateTarget, DeliveryQuery, PatchTarget, SendMessage
 from chalicelib.notify.service import NotifyService
 from chalicelib.notify.wiring import register_push
-from chalicelib.schemas import parse
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
 from .queues import each_message

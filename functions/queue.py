@@ -3,7 +3,7 @@
 The queue is shared by every user: anyone may read its state (and their own statistics;
 admins everyone's), only admins start, stop or pause it. Stop lets the parts in flight land
 and dispatches nothing new; running downloads wait in the queue (phase ``held``) until the
-queue starts again, then fetch only the parts they are missing (chalicelib/queuecontrol.py).
+queue starts again, then fetch only the parts they are missing (chalicelib/engine/queuecontrol.py).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from typing import Any
 from chalice import Blueprint
 from chalice.app import Request
 
-from chalicelib import bulk
+from chalicelib.api.schemas import QueuePause, ReorderRequest, parse
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.container import services
+from chalicelib.downloads import bulk
+from chalicelib.engine.queuecontrol import QueueControl, QueueStatus
+from chalicelib.engine.schemas import QueueView, Reordered
 from chalicelib.persistence.repository import now_ms
-from chalicelib.queuecontrol import QueueControl, QueueStatus
-from chalicelib.responses_queue import QueueView, Reordered
-from chalicelib.schemas import QueuePause, ReorderRequest, parse
 
 from .http import caller, json_body, route
 

@@ -1,4 +1,4 @@
-"""Engine settings: get, patch, validate, history and restore (chalicelib/settings.py).
+"""Engine settings: get, patch, validate, history and restore (chalicelib/settings/store.py).
 
 Anyone signed in may read them; changing (PATCH, restore) is for admins. Every change is a new
 version; the engine applies it on its next dispatch (each function caches the settings for
@@ -14,10 +14,11 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib.api.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.responses_settings import (
+from chalicelib.settings.schemas import (
     HistoryQuery,
     Settings,
     SettingsHistoryPage,
@@ -25,8 +26,7 @@ from chalicelib.responses_settings import (
     SettingsValidation,
     SettingsVersionView,
 )
-from chalicelib.schemas import parse
-from chalicelib.settings import SettingsConflict, SettingsError, SettingsVersion
+from chalicelib.settings.store import SettingsConflict, SettingsError, SettingsVersion
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, route
 

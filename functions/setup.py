@@ -7,9 +7,9 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from chalicelib.api.errors import ApiError
+from chalicelib.api.schemas import parse
 from chalicelib.container import services
-from chalicelib.errors import ApiError
-from chalicelib.schemas import parse
 from chalicelib.setup.models import Complete, TestFeed, TestNotification
 
 from .http import PUBLIC, json_body, respond, route

@@ -1,7 +1,7 @@
 """Statistics: engine stats, overview, timeline and breakdowns, from counters kept as tasks change.
 
 The counters are maintained by :func:`handle_changes`, the tasks table's stream handler
-(chalicelib/stats.py); the routes read them with GetItem and Query, never a Scan. A user
+(chalicelib/stats/store.py); the routes read them with GetItem and Query, never a Scan. A user
 sees their own figures (scope ``u#<id>``); an admin everyone's (scope ``all``) unless
 ``owner=`` names one user.
 """
@@ -18,12 +18,12 @@ from chalice import Blueprint
 from chalice.app import DynamoDBEvent, Request
 from pydantic import Field
 
+from chalicelib.api.errors import Forbidden, field_error
+from chalicelib.api.schemas import _Strict, parse
 from chalicelib.auth.identity import Identity
 from chalicelib.container import services
 from chalicelib.domain.aggregates import ALL, user_scope
-from chalicelib.errors import Forbidden, field_error
-from chalicelib.responses_stats import Breakdown, EngineStats, Overview, Timeline
-from chalicelib.schemas import _Strict, parse
+from chalicelib.stats.schemas import Breakdown, EngineStats, Overview, Timeline
 
 from .http import caller, query, route
 

@@ -266,7 +266,7 @@ class LocalRuntime:
 
     def _accounts(self, svc: Any) -> str:
         """The scripted first admin (HAUL_ADMIN_USER / HAUL_ADMIN_PASSWORD), or how to make one."""
-        from chalicelib.errors import ValidationFailed
+        from chalicelib.api.errors import ValidationFailed
 
         api = f"http://{self.host}:{self.api_port}/api/v1"
         user = os.environ.get("HAUL_ADMIN_USER", "")
@@ -326,7 +326,7 @@ class LocalRuntime:
 
 
 def main() -> None:
-    from chalicelib.logs import configure_logging
+    from chalicelib.observability.logs import configure_logging
 
     configure_logging()
     runtime = LocalRuntime()

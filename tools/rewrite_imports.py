@@ -58,12 +58,18 @@ class Mapper:
 
     def module(self, name: str) -> str:
         for old, new in self.modules:
+            if name == new or name.startswith(new + "."):
+                return name  # already moved (chalicelib.stats -> chalicelib.stats.store)
             if name == old or name.startswith(old + "."):
+                if len(existing_prefix(name)) > len(old.split(".")):
+                    return name  # a module of the package the old module became (chalicelib.stats.schemas)
                 return new + name[len(old) :]
         return name
 
     def path(self, path: str) -> str:
         for old, new in self.paths:
+            if path == new or path.startswith(new + "/"):
+                return path
             if path == old or path.startswith(old + "/"):
                 return new + path[len(old) :]
         return path
@@ -73,6 +79,16 @@ class Mapper:
             if new_module == new or new_module.startswith(new + "."):
                 return old + new_module[len(new) :]
         return new_module
+
+
+def existing_prefix(name: str) -> list[str]:
+    """The longest leading part of a dotted name that is a module or package in the tree now."""
+    parts = name.split(".")
+    for n in range(len(parts), 0, -1):
+        p = Path(*parts[:n])
+        if p.with_suffix(".py").is_file() or p.is_dir():
+            return parts[:n]
+    return []
 
 
 def package_of(module: str, is_init: bool) -> str:
@@ -141,7 +157,10 @@ def rewrite_python(src: str, mapper: Mapper, file_module: str, old_file_module: 
         for a in node.names:
             sub = f"{target}.{a.name}"
             moved_sub = mapper.module(sub)
-            if a.name != "*" and moved_sub != sub:
+            here_now = len(existing_prefix(sub)) == len(sub.split("."))
+            if a.name != "*" and here_now and not any(sub == old for old, _ in mapper.modules):
+                key, alias = target, a  # a module that is there now: from chalicelib.stats import schemas
+            elif a.name != "*" and moved_sub != sub:
                 parent, _, leaf = moved_sub.rpartition(".")
                 alias = ast.alias(name=leaf, asname=a.asname if a.asname or leaf == a.name else a.name)
                 key = parent
@@ -169,11 +188,27 @@ def rewrite_python(src: str, mapper: Mapper, file_module: str, old_file_module: 
 
 
 def rewrite_strings(text: str, mapper: Mapper) -> str:
-    for old, new in mapper.modules:
-        text = re.sub(r"(?<![\w.])" + re.escape(old) + r"(?!\w)", new, text)
-    for old, new in mapper.paths:
-        text = re.sub(r"(?<![\w./])" + re.escape(old) + r"(?=[^\w]|$)", new, text)
+    tops = sorted({old.split(".")[0] for old, _ in mapper.modules})
+    alt = "|".join(re.escape(t) for t in tops)
+    text = re.sub(r"(?<![\w.])(?:" + alt + r")(?:\.\w+)+(?![\w.])(?! import\b)", lambda m: mapper.module(m.group(0)), text)
+    text = re.sub(r"(?<![\w./])(?:" + alt + r")(?:/[\w.]*\w)+/?", lambda m: _path(mapper, m.group(0)), text)
+    # ``from chalicelib import tracing`` written in a string (code run in a subprocess)
+    text = re.sub(r"\bfrom ((?:" + alt + r")(?:\.\w+)*) import (\w+)(?=[ \t]*(?:$|;|\\n|[\"']))", lambda m: _from(mapper, m), text, flags=re.M)
     return text
+
+
+def _from(mapper: Mapper, m: re.Match[str]) -> str:
+    sub = f"{m.group(1)}.{m.group(2)}"
+    moved = mapper.module(sub)
+    if moved == sub:
+        return m.group(0)
+    parent, _, leaf = moved.rpartition(".")
+    return f"from {parent} import {leaf}" + (f" as {m.group(2)}" if leaf != m.group(2) else "")
+
+
+def _path(mapper: Mapper, found: str) -> str:
+    tail = "/" if found.endswith("/") else ""
+    return mapper.path(found.rstrip("/")) + tail
 
 
 def tracked_files() -> list[str]:
@@ -210,12 +245,13 @@ def main(argv: list[str]) -> int:
     for f in tracked_files():
         path = Path(f)
         src = path.read_text()
-        out = src
+        # Strings first (``from chalicelib.stats import X`` is a dotted name too), then the imports
+        # the string pass cannot see (relative ones, ``from chalicelib import stats``).
+        out = rewrite_strings(src, mapper)
         if path.suffix == ".py":
             mod = module_of(f)
             old_mod = mapper.old_module_of_file(mod) if git_mv else mod
             out = rewrite_python(out, mapper, mod, old_mod, path.name == "__init__.py")
-        out = rewrite_strings(out, mapper)
         if out != src:
             path.write_text(out)
             changed.append(f)

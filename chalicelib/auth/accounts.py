@@ -17,11 +17,20 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from ..api.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    SetupDone,
+    TooManyRequests,
+    Unauthenticated,
+    field_error,
+)
+from ..api.schemas import ChangePassword, CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
 from ..domain.task import iso
-from ..errors import BadRequest, Conflict, Forbidden, NotFound, SetupDone, TooManyRequests, Unauthenticated, field_error
 from ..persistence.conditions import failed_conditions
 from ..persistence.models import ControlModel, SessionModel, UserModel
-from ..schemas import ChangePassword, CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
 from . import passwords
 from .admins import AdminRoster, is_enabled_admin
 from .apikeys import MAX_KEYS_PER_USER, ApiKeys
@@ -243,7 +252,7 @@ class Accounts:
 
     def ensure_admin(self, username: str, password: str) -> str:
         """The local runtime's scripted setup (HAUL_ADMIN_USER / HAUL_ADMIN_PASSWORD); what it did."""
-        from ..schemas import parse
+        from ..api.schemas import parse
 
         req = parse(Setup, {"username": username, "password": password})
         if self.setup_required():

@@ -3,7 +3,7 @@ refused by its condition is chalicelib/persistence/conditions.py's one helper.)"
 
 from __future__ import annotations
 
-from ..errors import Unavailable
+from ..api.errors import Unavailable
 
 
 def unavailable(what: str) -> Unavailable:

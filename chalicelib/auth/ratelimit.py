@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from ..errors import TooManyRequests
+from ..api.errors import TooManyRequests
 from ..persistence.conditions import condition_failed
 from ..persistence.models import RateLimitModel
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..errors import Forbidden, Unavailable
+from ..api.errors import Forbidden, Unavailable
 from .secret import CachedSecret, SecretUnreadable
 
 NEEDED = ("this stage's first-run setup needs its one-time setup token (setup_token), which `make deploy` "

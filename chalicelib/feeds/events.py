@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..activity import ActivityLog
+from ..activity.log import ActivityLog
 from ..realtime import messages as m
 from .models import Feed, FeedItem
 

@@ -1,7 +1,7 @@
 """Fetching a feed politely: conditional GET, a timeout, a size cap, redirects checked hop by hop.
 
-Every hop goes through the URL guard (chalicelib/urlguard.py), and the session pins each
-connection to the address that was checked (chalicelib/safehttp.py): a feed cannot make Haul
+Every hop goes through the URL guard (chalicelib/adapters/urlguard.py), and the session pins each
+connection to the address that was checked (chalicelib/adapters/safehttp.py): a feed cannot make Haul
 fetch a metadata address or a private host on a deployed stage, not even by a redirect.
 Custom headers (a private feed's cookie or token) are not sent on to another origin. The body
 may be compressed (gzip, deflate); the cap counts the bytes after decompression, so a
@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from ..urlguard import BlockedUrl, UrlGuard
+from ..adapters.urlguard import BlockedUrl, UrlGuard
 
 MAX_BODY = 8 * 1024 * 1024
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"

@@ -7,8 +7,8 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+from ..api.errors import ApiError
 from ..auth.identity import Identity, Role
-from ..errors import ApiError
 from ..realtime import messages as m
 from .service import MESSAGE_KIND, FeedService
 

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from ..responses import _Out
-from ..schemas import AddDownload, Priority, _Strict
+from ..api.responses import _Out
+from ..api.schemas import AddDownload, Priority, _Strict
 
 MAX_RULES = 50
 MatchOn = Literal["title", "link"]

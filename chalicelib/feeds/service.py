@@ -28,19 +28,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..activity import ActivityLog
+from ..activity.log import ActivityLog
+from ..adapters.sqs import WorkQueue
+from ..api.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from ..api.schemas import AddDownload, parse
 from ..auth.identity import Identity, Role
 from ..domain import filenames
 from ..domain.clock import Deadline
 from ..domain.task import iso
 from ..domain.urls import host_of
-from ..errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed, field_error
-from ..hostslots import HostSlots
+from ..downloads.service import DownloadService
+from ..engine.hostslots import HostSlots
 from ..persistence.repository import now_ms
-from ..schemas import AddDownload, parse
-from ..service import DownloadService
-from ..settings import SettingsStore
-from ..workqueue import WorkQueue
+from ..settings.store import SettingsStore
 from . import parsing
 from .events import FeedEvents
 from .fetch import FeedFetcher, FetchError

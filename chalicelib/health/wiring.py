@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..aws import AwsClients
+from ..adapters.aws import AwsClients
 from ..config import Config
 from .service import HealthService
 

@@ -91,7 +91,7 @@ class AddUrls(_Params):
     @field_validator("urls")
     @classmethod
     def _urls(cls, value: list[str]) -> list[str]:
-        from ..schemas import AddDownload
+        from ..api.schemas import AddDownload
 
         for url in value:
             try:

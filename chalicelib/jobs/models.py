@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ..schemas import Instant, _Strict
+from ..api.schemas import Instant, _Strict
 from .actions import ActionName
 from .schedule import Misfire, Schedule, iso, local_iso
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+from ..api.errors import ApiError
+from ..api.schemas import AddDownload
 from ..auth.identity import Identity
 from ..domain.states import Action, TaskState
-from ..errors import ApiError
-from ..schemas import AddDownload
 from .actions import needs_admin
 from .models import Job
 
@@ -90,7 +90,7 @@ class Runner:
 
     def _speed_limit(self, job: Job, who: Identity, p: dict[str, Any]) -> Outcome:
         limit = int(p["bytes_per_second"])
-        from ..settings import SettingsError
+        from ..settings.store import SettingsError
 
         try:
             version = self.settings.change({"transfer": {"speed_limit": limit}}, actor=f"job:{job.name}")
@@ -101,7 +101,7 @@ class Runner:
 
     # -- the owner's downloads ---------------------------------------------------------------------
     def _retry_failed(self, job: Job, who: Identity, p: dict[str, Any]) -> Outcome:
-        from .. import bulk
+        from ..downloads import bulk
 
         if not p.get("all_users"):
             done = bulk.retry_failed(self.downloads, who)
@@ -157,7 +157,7 @@ class Runner:
     def _add_urls(self, job: Job, who: Identity, p: dict[str, Any]) -> Outcome:
         """Add each URL as a download, unless (``only_if_changed``) the source's validator is
         the one the last run saw: a recurring fetch of what changed."""
-        from ..origin import OriginError
+        from ..adapters.origin import OriginError
 
         seen: dict[str, Any] = dict(job.memory.get("validators") or {})
         added, unchanged, errors = 0, 0, []

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from ..api.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from ..auth.identity import Identity, Role
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from ..persistence.repository import now_ms
 from .actions import BadAction, may_manage, needs_admin, parse_action
 from .models import CreateJob, HistoryQuery, Job, JobRun, PatchJob, RunStatus, Trigger

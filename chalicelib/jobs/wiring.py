@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..adapters.sqs import WorkQueue
 from ..config import Config
-from ..workqueue import WorkQueue
 from .models import Job, JobRun
 from .persistence import JobStore, RunStore
 from .runner import FeedRefresher, Notifier, Runner, feeds_unavailable

@@ -8,8 +8,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from ..adapters.s3 import ObjectStore
 from ..domain.task import Task
-from ..storage import ObjectStore
 from . import naming
 from .models import Metadata, of
 from .persistence import KeyClaims, NamingStore

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..activity import ActivityLog
+from ..activity.log import ActivityLog
 from ..feeds.events import FeedEvents
 from ..feeds.models import Feed, FeedItem
 from .events import Event, EventName, feed_error

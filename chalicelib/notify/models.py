@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
+from ..api.schemas import Instant, _Strict
 from ..jobs.schedule import iso
-from ..schemas import Instant, _Strict
 from .events import DEFAULT_EVENTS, SUBSCRIBABLE, EventName
 
 _HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")

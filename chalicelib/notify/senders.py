@@ -1,6 +1,6 @@
 """Sending one message to one target: a signed JSON webhook, or any service Apprise knows.
 
-Webhooks go out through the engine's pinned HTTP session (chalicelib/safehttp.py): on a
+Webhooks go out through the engine's pinned HTTP session (chalicelib/adapters/safehttp.py): on a
 deployed stage the address connected to is the one the URL guard checked. Apprise makes its
 own connections; for the schemes whose host the user chooses (``json://``, ``ntfy://host``,
 ``gotify://`` ...) the host is checked with the same guard first.
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import apprise
 import requests
 
-from ..urlguard import BlockedUrl, UrlGuard
+from ..adapters.urlguard import BlockedUrl, UrlGuard
 from . import signing
 
 log = logging.getLogger("haul.notify")

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from ..adapters.urlguard import UrlGuard
+from ..api.errors import Conflict, Forbidden, NotFound, field_error
 from ..auth.identity import Identity
-from ..errors import Conflict, Forbidden, NotFound, field_error
 from ..persistence.repository import now_ms
-from ..urlguard import UrlGuard
 from . import signing
 from .crypto import SecretBox
 from .events import Event, EventName, delivery_error

@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import requests
 
+from ..adapters.sqs import WorkQueue
+from ..adapters.urlguard import UrlGuard
 from ..config import Config
-from ..urlguard import UrlGuard
-from ..workqueue import WorkQueue
 from .crypto import SecretBox, no_material, secrets_manager_material
 from .events import Event, EventName
 from .persistence import DeliveryStore, TargetStore, control_table_material

@@ -1,6 +1,6 @@
 """The dispatcher's lease: one item of the control table, so only one kick dispatches at a
 time; a kick that finds it taken marks it dirty, and the holder runs once more before it
-lets go (chalicelib/dispatcher.py)."""
+lets go (chalicelib/engine/dispatcher.py)."""
 
 from __future__ import annotations
 

@@ -219,7 +219,7 @@ class ConnectionModel(Model):
 
 class BatchModel(Model):
     """A batch: many downloads added together. Its summary counters are maintained from the
-    tasks table's stream (chalicelib/stats.py), never summed on read: each is a top-level
+    tasks table's stream (chalicelib/stats/store.py), never summed on read: each is a top-level
     number attribute the stats writer ADDs to (``s_<state>`` tasks per state, ``items``,
     ``sized``, ``total_bytes``, ``done_bytes``), so one ADD creates a missing counter."""
 
@@ -240,7 +240,7 @@ class BatchModel(Model):
 
 
 class StatsModel(Model):
-    """Counters maintained as tasks change (chalicelib/stats.py): statistics never scan.
+    """Counters maintained as tasks change (chalicelib/stats/store.py): statistics never scan.
 
     ``scope`` is ``all`` or ``u#<owner>``; ``key`` names the counter set (``gauge`` for the
     tasks per state now, ``day#YYYY-MM-DD`` / ``hour#YYYY-MM-DDTHH`` for the timeline,
@@ -259,7 +259,7 @@ class StatsModel(Model):
 
 
 class ActivityModel(Model):
-    """One activity log entry: a state transition or a user action (chalicelib/activity.py).
+    """One activity log entry: a state transition or a user action (chalicelib/activity/log.py).
 
     ``pk`` is ``u#<owner>`` (whose download or setting it concerns; ``system`` for the
     engine's own), ``sk`` ``<ms:013d>#<random>``; entries expire after the retention setting.

@@ -11,12 +11,12 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from ..adapters.s3 import UploadedPart
 from ..domain.states import TaskState
 from ..domain.task import Task, rank
 from ..domain.urls import dedupe_key, host_of
-from ..fairness.store import WaitingOwners
+from ..engine.fairness.store import WaitingOwners
 from ..metadata import filters
-from ..storage import UploadedPart
 from . import cursors
 from .conditions import condition_failed
 from .models import BatchModel, PartModel, TaskModel
@@ -100,7 +100,7 @@ def _key_of(key: dict[str, Any], hash_name: str, hash_value: str) -> bool:
 class TaskRepository:
     def __init__(self, waiting: WaitingOwners | None = None) -> None:
         """``waiting``: where the owners of queued tasks are noted for the fair dispatcher
-        (chalicelib/fairness); every task made queued here notes its owner."""
+        (chalicelib/engine/fairness); every task made queued here notes its owner."""
         self.waiting = waiting
 
     def note_queued(self, owner: str) -> None:
@@ -178,7 +178,7 @@ class TaskRepository:
 
         Every path that puts a task into a batch calls this first (once per request is
         enough), so a batch's item exists, with its owner, before any of its tasks does; the
-        statistics stream only counts into items that exist (chalicelib/stats.py)."""
+        statistics stream only counts into items that exist (chalicelib/stats/store.py)."""
         created = now_ms()
         actions: list[Action] = [
             BatchModel.owner.set(owner),

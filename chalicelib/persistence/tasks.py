@@ -20,9 +20,9 @@ from pynamodb.expressions.update import Action
 from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.states import FINISHED, TaskState
 from ..domain.task import Task, rank
-from ..fairness.store import WaitingOwners
+from ..engine.fairness.store import WaitingOwners
+from ..engine.retention import SWEEP
 from ..metadata import filters as meta_filters
-from ..retention import SWEEP
 from ..transfer.ports import ActionChange, GenerationPlan, LaneClaim, TaskEdit
 from .conditions import condition_failed
 from .indexes import ExpiryIndex
@@ -33,7 +33,7 @@ _DOWNLOADING = TaskState.DOWNLOADING.value
 
 
 def _marks(expires: datetime | None) -> list[Action]:
-    """A finishing task's retention marks (chalicelib/retention.py): when it leaves the history."""
+    """A finishing task's retention marks (chalicelib/engine/retention.py): when it leaves the history."""
     if expires is None:
         return [TaskModel.expires.remove(), TaskModel.sweep.remove()]
     return [TaskModel.expires.set(expires), TaskModel.sweep.set(SWEEP)]

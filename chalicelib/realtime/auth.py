@@ -52,9 +52,9 @@ def _accounts_verifier(token: str) -> Identity | None:
 
     The connection acts as the token's user; the user must exist and be enabled now.
     """
+    from ..api.errors import ApiError
     from ..auth.apikeys import looks_like_key
     from ..container import services
-    from ..errors import ApiError
 
     try:
         accounts = services().accounts

@@ -6,8 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from ..api.schemas import PlainText, Priority, _Strict
 from ..metadata.providers.schemas import QualityPatch
-from ..schemas import PlainText, Priority, _Strict
 
 Source = Literal["feeds", "indexers"]
 SOURCES: tuple[Source, ...] = ("feeds", "indexers")

@@ -23,15 +23,15 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
+from ..api.errors import ApiError, Forbidden, NotFound
+from ..api.schemas import parse
 from ..auth.identity import Identity, Role
-from ..batches import BatchService
 from ..domain import quality
-from ..errors import ApiError, Forbidden, NotFound
+from ..downloads.batches import BatchService
 from ..feeds.service import FeedService
 from ..metadata.providers.http import ProviderHttp
 from ..metadata.providers.models import EpisodeInfo, QualityPreference
 from ..metadata.providers.service import ProviderService, quality_with
-from ..schemas import parse
 from .candidates import FEED, INDEXER, Candidate, group_by_episode, movie_candidates, normal, read
 from .indexer import IndexerClient
 from .schemas import SmartGrab, SmartSearch

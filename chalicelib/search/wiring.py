@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..batches import BatchService
+from ..downloads.batches import BatchService
 from ..feeds.service import FeedService
 from ..metadata.providers.service import ProviderService
 from .service import SmartSearchService

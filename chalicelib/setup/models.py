@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..schemas import Setup, _Strict
+from ..api.schemas import Setup, _Strict
 
 
 class TestFeed(_Strict):

@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..api.errors import ApiError, Forbidden, ValidationFailed
+from ..api.schemas import Setup
 from ..auth.identity import Identity, Role
-from ..errors import ApiError, Forbidden, ValidationFailed
 from ..notify.senders import BadTarget, check_apprise_url, check_webhook_url
-from ..schemas import Setup
 from .models import Complete, TestFeed, TestNotification
 from .persistence import SetupMarks
 

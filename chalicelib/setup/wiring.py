@@ -19,8 +19,8 @@ def build_setup(accounts: Any, s3: Any, bucket: str, repo: Any, feeds: Any, noti
         return None
 
     def feed_check(who: Identity, url: str) -> dict[str, Any]:
+        from ..api.schemas import parse
         from ..feeds.schemas import Analyse
-        from ..schemas import parse
 
         return feeds.analyse(who, parse(Analyse, {"url": url, "limit": 5}))  # type: ignore[no-any-return]
 

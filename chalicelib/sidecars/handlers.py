@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..errors import field_error
+from ..api.errors import field_error
 from .models import Kind
 from .schemas import ArtOptions, BatchNfo
 from .service import MESSAGE_KIND, Options, SidecarService

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ApiError
+from ..api.errors import ApiError
 from ..metadata.providers.errors import ProviderNotConfigured, ProviderNotFound
 from ..metadata.providers.service import ProviderService
 from ..metadata.providers.tmdb import TmdbClient

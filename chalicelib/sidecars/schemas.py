@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..responses import _Out
-from ..schemas import _Strict
+from ..api.responses import _Out
+from ..api.schemas import _Strict
 
 MAX_BATCH = 100
 TmdbId = Field(ge=1, le=2**31 - 1, description="the title's TMDB id")

@@ -24,10 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..activity import ActivityLog
+from ..activity.log import ActivityLog
+from ..adapters.sqs import WorkQueue
+from ..api.errors import ApiError, Conflict, NotFound, Unavailable
 from ..domain.clock import Deadline
-from ..errors import ApiError, Conflict, NotFound, Unavailable
-from ..workqueue import WorkQueue
 from . import layout, nfo, tmdb
 from .models import Art, Kind, MediaFile, ShowInfo, StoredObject
 from .persistence import TooLarge

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..activity import ActivityLog
+from ..activity.log import ActivityLog
+from ..adapters.sqs import WorkQueue
 from ..metadata.providers.service import ProviderService
-from ..workqueue import WorkQueue
 from .persistence import DownloadsLibrary, SidecarObjects
 from .providers import TmdbSource
 from .service import SidecarService

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..domain.clock import Clock
 from ..domain.task import Task
-from ..hostslots import HostSlots
+from ..engine.hostslots import HostSlots
 from .ports import Engine, ObjectStorage, Origin, Queue, Settings, TaskStore
 
 # A Lambda function's longest invocation: a worker handed no deadline assumes this much.

@@ -17,15 +17,15 @@ from dataclasses import dataclass, replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..adapters.origin import OriginError, SourceChanged
+from ..adapters.s3 import UploadGone
+from ..adapters.urlguard import BlockedUrl
 from ..domain import planning
 from ..domain.restarts import Restart
 from ..domain.states import TaskState
 from ..domain.task import Task
-from ..hostslots import Lease
-from ..origin import OriginError, SourceChanged
-from ..settings import EngineSettings
-from ..storage import UploadGone
-from ..urlguard import BlockedUrl
+from ..engine.hostslots import Lease
+from ..settings.store import EngineSettings
 from .context import PART_SECONDS, Context
 from .limits import Limits
 from .messages import LaneMessage, body

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..activity import ENGINE
+from ..activity.log import ENGINE
 from ..domain import ordering
 from ..domain.fairness import speed_verdict
+from ..domain.pacing import Pacer, effective_limit, lane_share
 from ..domain.states import TaskState
 from ..domain.task import Task
 from ..domain.urls import host_of
-from ..hostslots import Lease
-from ..pacing import Pacer, effective_limit, lane_share
-from ..settings import EngineSettings
+from ..engine.hostslots import Lease
+from ..settings.store import EngineSettings
 from .context import HOST_WAIT_SECONDS, WAITING_NOTE, Context
 from .messages import Message, body
 

@@ -12,16 +12,16 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..activity import ENGINE
+from ..activity.log import ENGINE
+from ..adapters.origin import OriginError
+from ..adapters.s3 import UploadGone
 from ..domain import deadletters
 from ..domain.restarts import Restart, decide_restart
 from ..domain.states import TaskState
 from ..domain.task import Task
 from ..domain.urls import redact
-from ..origin import OriginError
-from ..retention import expiry
-from ..settings import EngineSettings
-from ..storage import UploadGone
+from ..engine.retention import expiry
+from ..settings.store import EngineSettings
 from .context import Context
 from .messages import LaneMessage, Message, StartMessage, StreamMessage, body
 

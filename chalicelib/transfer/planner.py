@@ -10,17 +10,17 @@ from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..adapters.origin import OriginError, Probe, SourceChanged
+from ..adapters.urlguard import BlockedUrl
 from ..domain import planning
+from ..domain.pacing import effective_limit
 from ..domain.restarts import Restart
 from ..domain.resume import StartDecision, resume_or_replan
 from ..domain.states import TaskState
 from ..domain.task import Task
-from ..hostslots import Lease
+from ..engine.hostslots import Lease
 from ..metadata.objectmeta import object_metadata
-from ..origin import OriginError, Probe, SourceChanged
-from ..pacing import effective_limit
-from ..settings import EngineSettings
-from ..urlguard import BlockedUrl
+from ..settings.store import EngineSettings
 from .context import PART_SECONDS, Context
 from .limits import Limits
 from .messages import LaneMessage, StartMessage, StreamMessage, body

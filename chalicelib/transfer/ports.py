@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from ..adapters.origin import Probe
+from ..adapters.s3 import UploadedPart
+from ..domain.pacing import Pacer
 from ..domain.states import TaskState
 from ..domain.task import Task
-from ..origin import Probe
-from ..pacing import Pacer
-from ..settings import EngineSettings, SettingsVersion
-from ..storage import UploadedPart
+from ..settings.store import EngineSettings, SettingsVersion
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ class TaskStore(Protocol):
 
 
 class ObjectStorage(Protocol):
-    """The bucket (chalicelib/storage.py ``ObjectStore``)."""
+    """The bucket (chalicelib/adapters/s3.py ``ObjectStore``)."""
 
     def start_upload(self, key: str, content_type: str | None, metadata: dict[str, str] | None = None) -> str: ...
     def upload_part(self, key: str, upload_id: str, number: int, body: memoryview) -> UploadedPart: ...
@@ -162,7 +162,7 @@ class ObjectStorage(Protocol):
 
 
 class Queue(Protocol):
-    """The work queue (chalicelib/workqueue.py ``WorkQueue``)."""
+    """The work queue (chalicelib/adapters/sqs.py ``WorkQueue``)."""
 
     def send(self, message: dict[str, Any], delay: float = 0) -> None: ...
     def send_many(self, messages: Iterable[dict[str, Any]]) -> None: ...
@@ -170,7 +170,7 @@ class Queue(Protocol):
 
 
 class Origin(Protocol):
-    """Where downloads come from (chalicelib/origin.py ``OriginClient``)."""
+    """Where downloads come from (chalicelib/adapters/origin.py ``OriginClient``)."""
 
     def probe(self, url: str, headers: Mapping[str, str]) -> Probe: ...
     def fetch_range(
@@ -181,14 +181,14 @@ class Origin(Protocol):
 
 
 class Settings(Protocol):
-    """The engine settings (chalicelib/settings.py ``SettingsStore``): cached, or read afresh."""
+    """The engine settings (chalicelib/settings/store.py ``SettingsStore``): cached, or read afresh."""
 
     def get(self) -> EngineSettings: ...
     def current(self) -> SettingsVersion: ...
 
 
 class Kicker(Protocol):
-    """What asks the dispatcher to start what it can (chalicelib/dispatcher.py ``Dispatcher``)."""
+    """What asks the dispatcher to start what it can (chalicelib/engine/dispatcher.py ``Dispatcher``)."""
 
     def kick(self) -> int: ...
     def request_kick(self) -> bool: ...
@@ -201,7 +201,7 @@ class Engine(Kicker, Protocol):
 
 
 class ActivityRecorder(Protocol):
-    """The activity log's write side (chalicelib/activity.py ``ActivityLog.record``)."""
+    """The activity log's write side (chalicelib/activity/log.py ``ActivityLog.record``)."""
 
     def record(
         self, *, owner: str | None, actor: str, kind: str, message: str, level: str = "info",

@@ -11,7 +11,7 @@ from ..domain import deadletters
 from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.restarts import Restart, stream_seconds
 from ..domain.task import Task
-from ..hostslots import HostSlots
+from ..engine.hostslots import HostSlots
 from .context import Abandoned, Context
 from .delivery import Delivery, Heartbeat
 from .lanes import Lanes

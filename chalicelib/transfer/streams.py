@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..adapters.origin import OriginError
+from ..adapters.s3 import UploadGone
+from ..adapters.urlguard import BlockedUrl
 from ..domain import planning
 from ..domain.restarts import Restart, stream_seconds, stream_verdict
 from ..domain.task import Task
-from ..hostslots import Lease
-from ..origin import OriginError
-from ..settings import EngineSettings
-from ..storage import UploadGone
-from ..urlguard import BlockedUrl
+from ..engine.hostslots import Lease
+from ..settings.store import EngineSettings
 from .context import INVOCATION_SECONDS, Context
 from .limits import Limits
 from .messages import StreamMessage

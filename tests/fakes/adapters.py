@@ -12,9 +12,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.origin import OriginError, Probe, SourceChanged
-from chalicelib.pacing import Pacer
-from chalicelib.storage import UploadedPart, UploadGone
+from chalicelib.adapters.origin import OriginError, Probe, SourceChanged
+from chalicelib.adapters.s3 import UploadedPart, UploadGone
+from chalicelib.domain.pacing import Pacer
 
 
 def s3_error(code: str = "InternalError") -> ClientError:

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib.domain.task import Task
-from chalicelib.fairness.store import Waiting
-from chalicelib.queuecontrol import QueueStatus
-from chalicelib.settings import EngineSettings, SettingsVersion
+from chalicelib.engine.fairness.store import Waiting
+from chalicelib.engine.queuecontrol import QueueStatus
+from chalicelib.settings.store import EngineSettings, SettingsVersion
 from tests.fakes.clock import ManualClock
 from tests.fakes.tasks import FakeTasks
 
@@ -72,7 +72,7 @@ class FakeLease:
 
 @dataclass
 class FakeGate:
-    """The queue's state (chalicelib/queuecontrol.py QueueStore)."""
+    """The queue's state (chalicelib/engine/queuecontrol.py QueueStore)."""
 
     state: QueueStatus = field(default_factory=QueueStatus)
 
@@ -87,7 +87,7 @@ class FakeGate:
 
 
 class FakeWaiting:
-    """The owners with queued work (chalicelib/fairness/store.py WaitingOwners)."""
+    """The owners with queued work (chalicelib/engine/fairness/store.py WaitingOwners)."""
 
     def __init__(self, clock: ManualClock, tasks: FakeTasks | None = None) -> None:
         self.clock = clock

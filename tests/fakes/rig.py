@@ -10,8 +10,8 @@ from typing import Any
 from chalicelib.domain.planning import MiB
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
-from chalicelib.hostslots import HostSlots
-from chalicelib.settings import EngineSettings
+from chalicelib.engine.hostslots import HostSlots
+from chalicelib.settings.store import EngineSettings
 from chalicelib.transfer import Delivery, Transfer
 from tests.fakes.adapters import FakeFile, FakeObjectStore, FakeOrigin, FakeQueue
 from tests.fakes.clock import ManualClock

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from chalicelib.adapters.s3 import UploadedPart
 from chalicelib.domain.states import FINISHED, TaskState
 from chalicelib.domain.task import Task, rank
-from chalicelib.storage import UploadedPart
 from chalicelib.transfer.ports import ActionChange, GenerationPlan, LaneClaim, TaskEdit
 from tests.fakes.clock import ManualClock
 

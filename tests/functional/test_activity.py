@@ -1,5 +1,5 @@
 """The activity log against the emulator: stream records -> entries (idempotent on retry),
-reading with filters and pages, isolation, export and clearing (chalicelib/activity.py)."""
+reading with filters and pages, isolation, export and clearing (chalicelib/activity/log.py)."""
 
 from __future__ import annotations
 
@@ -168,8 +168,8 @@ def test_bad_activity_parameters_name_the_parameter(world: World, query: str, fi
 
 
 def test_another_users_log_is_forbidden_and_their_task_is_not_found(world: World) -> None:
+    from chalicelib.api.schemas import AddDownload
     from chalicelib.auth.identity import Identity, Role
-    from chalicelib.schemas import AddDownload
 
     resp = world.apis["bob"].get(f"/activity?owner={world.ids['alice']}")
     assert resp.status_code == 403 and assert_envelope(resp)["code"] == "FORBIDDEN"
@@ -193,7 +193,7 @@ def test_expired_entries_are_not_shown(world: World) -> None:
 
 
 def test_export_as_json_lines_and_csv(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib import activity
+    from chalicelib.activity import log as activity
     from chalicelib.persistence.repository import now_ms
 
     log, alice, now = world.svc.activity, world.ids["alice"], now_ms()

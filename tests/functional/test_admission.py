@@ -1,5 +1,5 @@
 """Admission of many downloads (POST /batches): round trips per request, and nothing half-made
-when DynamoDB fails part-way (chalicelib/admission)."""
+when DynamoDB fails part-way (chalicelib/downloads/admission)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from moto.dynamodb.exceptions import MockValidationException
 from moto.dynamodb.models import DynamoDBBackend
 
-from chalicelib.admission import plan
 from chalicelib.auth.identity import Identity, Role
-from chalicelib.batches import BatchService, BatchTasksQuery
+from chalicelib.downloads.admission import plan
+from chalicelib.downloads.batches import BatchService, BatchTasksQuery
 from chalicelib.persistence.models import TaskModel
 from local_runtime.stream_poller import StreamPoller
 from tests.support.awscalls import counted

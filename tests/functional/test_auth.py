@@ -110,7 +110,7 @@ def test_a_deployed_stage_needs_its_one_time_setup_token(anon: Api, svc, monkeyp
 
 
 def test_the_local_runtime_can_make_the_first_admin(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
-    from chalicelib.errors import ValidationFailed
+    from chalicelib.api.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):
         svc.accounts.ensure_admin("ops", "short")
@@ -260,9 +260,9 @@ def test_five_failed_logins_lock_the_account_with_retry_after(anon: Api) -> None
 
 
 def test_the_lock_counts_per_account_and_client_not_per_account(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.api.errors import TooManyRequests, Unauthenticated
+    from chalicelib.api.schemas import Login
     from chalicelib.auth.ratelimit import MAX_CLIENT_ATTEMPTS
-    from chalicelib.errors import TooManyRequests, Unauthenticated
-    from chalicelib.schemas import Login
 
     setup_admin(anon)
     accounts = svc.accounts
@@ -298,9 +298,9 @@ def test_parallel_guesses_get_at_most_five_password_checks(anon: Api, svc, monke
     checked, so no more than five of them are ever checked (issue #11, item 4)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from chalicelib.api.errors import ApiError
+    from chalicelib.api.schemas import Login
     from chalicelib.auth import passwords
-    from chalicelib.errors import ApiError
-    from chalicelib.schemas import Login
 
     setup_admin(anon)
     checked = []
@@ -425,8 +425,8 @@ def _demote_each_other(accounts: Any, users: list[Any], change: Any) -> list[str
     """Each of two admins changes the other at the same moment; what each got."""
     import threading
 
+    from chalicelib.api.errors import Conflict
     from chalicelib.auth.identity import Identity, Role
-    from chalicelib.errors import Conflict
 
     start = threading.Barrier(2)
     outcomes: list[str] = []
@@ -450,10 +450,10 @@ def _demote_each_other(accounts: Any, users: list[Any], change: Any) -> list[str
 
 def test_two_admins_demoting_each_other_at_once_leave_one(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
     """Issue #11, item 12: the last-admin check and the change are one transaction."""
+    from chalicelib.api.errors import Conflict
+    from chalicelib.api.schemas import CreateUser, PatchUser
     from chalicelib.auth.identity import Identity, Role
-    from chalicelib.errors import Conflict
     from chalicelib.persistence.models import UserModel
-    from chalicelib.schemas import CreateUser, PatchUser
 
     setup_admin(anon)
     accounts = svc.accounts

@@ -1,4 +1,4 @@
-"""DynamoDB item answers decoded without botocore's walk (chalicelib.aws.fast_item_parsing) are
+"""DynamoDB item answers decoded without botocore's walk (chalicelib.adapters.aws.fast_item_parsing) are
 the answers botocore gives: every attribute type, every item operation, errors as errors; an
 answer holding binary values takes botocore's own way (it must decode their base64)."""
 
@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chalicelib.aws import fast_item_parsing
+from chalicelib.adapters.aws import fast_item_parsing
 
 TABLE_KEY = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
 ITEM = {

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.errors import Forbidden, NotFound, ValidationFailed
 from chalicelib.auth.identity import Identity, Role
-from chalicelib.batches import BatchListQuery, BatchService, BatchTasksQuery
 from chalicelib.domain.states import TaskState
-from chalicelib.errors import Forbidden, NotFound, ValidationFailed
+from chalicelib.downloads.batches import BatchListQuery, BatchService, BatchTasksQuery
 from local_runtime.stream_poller import StreamPoller
 from tests.support.engine import wait_finished, wait_until
 from tests.support.origin import Origin, Resource

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
 from chalicelib.persistence.models import TaskModel
-from chalicelib.schemas import AddDownload
 from tests.functional.test_api import DEAD
 from tests.support.engine import OWNER
 

@@ -13,11 +13,11 @@ import pytest
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from chalicelib.aws import AwsClients
+from chalicelib.adapters.aws import AwsClients
+from chalicelib.api.schemas import AddDownload
 from chalicelib.container import build
 from chalicelib.domain.states import TaskState
 from chalicelib.persistence.models import PartModel
-from chalicelib.schemas import AddDownload
 from chalicelib.transfer import Delivery, Transfer
 from tests.support.backend import endpoint_for
 from tests.support.engine import (

@@ -9,9 +9,9 @@ import os
 
 import pytest
 
+from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import Action, TaskState
 from chalicelib.persistence.models import PartModel
-from chalicelib.schemas import AddDownload
 from tests.support.engine import (
     OWNER,
     MiB,

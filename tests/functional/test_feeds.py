@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 import pytest
 
+from chalicelib.api.errors import NotFound, ValidationFailed
 from chalicelib.auth.identity import Identity, Role
-from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.feeds.models import ItemState
 from chalicelib.feeds.schemas import ItemsQuery
 from chalicelib.persistence.models import TaskModel

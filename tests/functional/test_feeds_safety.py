@@ -15,11 +15,11 @@ from typing import Any
 import feedparser
 import pytest
 
-from chalicelib import safehttp
+from chalicelib.adapters import safehttp
+from chalicelib.adapters.urlguard import UrlGuard, refusal
 from chalicelib.feeds.fetch import FeedFetcher, FetchError
 from chalicelib.feeds.schemas import ItemsQuery
 from chalicelib.persistence.models import TaskModel
-from chalicelib.urlguard import UrlGuard, refusal
 from tests.support.feedserver import BILLION_LAUGHS, Doc, Entry, external_entity, rss2
 
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
+from chalicelib.api.schemas import AddDownload
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.states import TaskState
 from chalicelib.jobs.models import CreateJob, HistoryQuery, Job, RunStatus
 from chalicelib.jobs.persistence import JobStore
 from chalicelib.persistence.models import JobModel, JobRunModel
-from chalicelib.schemas import AddDownload
 from tests.support.api import json_caller
 from tests.support.auth import new_user
 from tests.support.engine import wait_finished
@@ -205,7 +205,7 @@ def test_queue_actions_and_the_global_speed_limit(jobs, svc, workers, settled) -
 
 
 def test_an_owner_who_lost_admin_cannot_run_an_admin_action(jobs, svc, workers) -> None:
-    from chalicelib.schemas import PatchUser
+    from chalicelib.api.schemas import PatchUser
 
     admin, other = person("admin"), person("admin")
     made = jobs.create(admin, spec(name="stop", cron="0 0 1 1 *", action="queue_stop"))

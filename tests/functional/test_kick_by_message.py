@@ -1,7 +1,7 @@
 """An add asks for a dispatcher round with a ``kick`` work message (``kick_by_message``, the
 local runtime's and the deployed stages' setting): the request sends one message and runs no
 round; a worker (app.py's work handler) turns the message into a kick. A message that cannot
-be sent falls back to the round in the request (chalicelib/dispatcher.py ``request_kick``)."""
+be sent falls back to the round in the request (chalicelib/engine/dispatcher.py ``request_kick``)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
-from chalicelib.schemas import AddDownload
-from chalicelib.service import AddedTask
+from chalicelib.downloads.service import AddedTask
 from tests.support.awscalls import counted
 from tests.support.engine import OWNER, queue_counts, receive, wait_finished
 from tests.support.origin import Resource

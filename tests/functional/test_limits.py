@@ -11,10 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from chalicelib.api.schemas import AddDownload, PatchDownload
 from chalicelib.domain.states import TaskState
-from chalicelib.hostslots import HostSlots
+from chalicelib.engine.hostslots import HostSlots
 from chalicelib.persistence.models import TaskModel
-from chalicelib.schemas import AddDownload, PatchDownload
 from chalicelib.transfer import Delivery
 from tests.support.engine import (
     OWNER,

@@ -1,5 +1,5 @@
 """The downloads list over HTTP (the real Chalice app, the emulator): filters, sort, cursors,
-X-Total-Count and Link, forged cursors, and who sees what (chalicelib/listing.py).
+X-Total-Count and Link, forged cursors, and who sees what (chalicelib/downloads/listing.py).
 
 Tasks are written straight through the repository (states and times chosen by the test), so
 no worker and no dispatcher is involved; filenames carry a token unique to the test, so the

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from chalicelib.adapters.safehttp import session
+from chalicelib.adapters.urlguard import UrlGuard
 from chalicelib.metadata.providers.cache import ResponseCache
 from chalicelib.metadata.providers.errors import (
     ProviderBusy,
@@ -25,8 +27,6 @@ from chalicelib.metadata.providers.musicbrainz import MusicBrainzClient
 from chalicelib.metadata.providers.pacing import SharedPacer
 from chalicelib.metadata.providers.persistence import CacheItems, PaceSlots
 from chalicelib.metadata.providers.tmdb import TmdbClient
-from chalicelib.safehttp import session
-from chalicelib.urlguard import UrlGuard
 from tests.support.providers import TMDB_KEY, ProviderServer, Recording, Show
 
 

@@ -14,13 +14,13 @@ import boto3
 import pytest
 from chalice.test import Client
 
+from chalicelib.adapters.urlguard import UrlGuard
+from chalicelib.api.schemas import AddDownload
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.states import TaskState
 from chalicelib.jobs.models import CreateJob
 from chalicelib.notify import signing
 from chalicelib.persistence.models import JobModel, JobRunModel, NotifyDeliveryModel, NotifyTargetModel
-from chalicelib.schemas import AddDownload
-from chalicelib.urlguard import UrlGuard
 from local_runtime.stream_poller import StreamPoller, stream_sources
 from tests.support.api import json_caller
 from tests.support.auth import new_user

@@ -7,11 +7,11 @@ import os
 
 import pytest
 
-from chalicelib.dispatcher import HELD
+from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
+from chalicelib.engine.dispatcher import HELD
 from chalicelib.persistence.models import ActivityModel
 from chalicelib.persistence.repository import now_ms
-from chalicelib.schemas import AddDownload
 from tests.support.engine import (
     OWNER,
     MiB,
@@ -121,7 +121,7 @@ def test_the_dispatcher_honours_priority_then_order(svc, workers, origin) -> Non
 
     a, b, c, d, e = add("a"), add("b", "HIGH"), add("c"), add("d"), add("e")
     svc.downloads.move(OWNER, e, "top")  # the newest NORMAL one jumps the older ones
-    from chalicelib import bulk
+    from chalicelib.downloads import bulk
 
     assert bulk.reorder(svc.downloads, OWNER, [d, c])["moved"] == 2  # d takes c's place and c d's
     assert [svc.repo.get(i).state for i in (a, b, c, d, e)] == [TaskState.QUEUED] * 5  # type: ignore[union-attr]

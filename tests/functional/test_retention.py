@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import Action, TaskState
 from chalicelib.persistence.models import ActivityModel, PartModel, TaskModel
-from chalicelib.schemas import AddDownload
 from tests.support.engine import OWNER, MiB, object_exists, wait_finished
 from tests.support.origin import Resource
 

@@ -10,7 +10,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.persistence.models import ActivityModel
-from chalicelib.settings import EngineSettings, SettingsStore, nested
+from chalicelib.settings.store import EngineSettings, SettingsStore, nested
 from tests.support.auth import new_user
 
 P = "/api/v1"

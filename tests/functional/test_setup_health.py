@@ -128,7 +128,7 @@ def test_detailed_health_reports_every_dependency_for_admins(api, svc, workers) 
 def test_the_worker_heartbeat_is_reported(api, svc, workers, origin, settled) -> None:
     import os
 
-    from chalicelib.schemas import AddDownload
+    from chalicelib.api.schemas import AddDownload
     from tests.support.engine import OWNER, wait_finished
 
     marks._last.clear()
@@ -142,7 +142,7 @@ def test_the_worker_heartbeat_is_reported(api, svc, workers, origin, settled) ->
 
 
 def test_a_deployed_stage_needs_its_setup_token(api, svc, fresh, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.errors import Forbidden
+    from chalicelib.api.errors import Forbidden
 
     class Token:
         required = True

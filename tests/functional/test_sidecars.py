@@ -11,19 +11,19 @@ from typing import Any
 import pytest
 from defusedxml.ElementTree import fromstring
 
-from chalicelib.errors import ApiError
+from chalicelib.adapters.safehttp import session
+from chalicelib.adapters.urlguard import UrlGuard
+from chalicelib.api.errors import ApiError
 from chalicelib.metadata.providers.cache import ResponseCache
 from chalicelib.metadata.providers.http import ProviderHttp
 from chalicelib.metadata.providers.models import TmdbSettings
 from chalicelib.metadata.providers.pacing import SharedPacer
 from chalicelib.metadata.providers.persistence import CacheItems, PaceSlots
 from chalicelib.metadata.providers.tmdb import TmdbClient
-from chalicelib.safehttp import session
 from chalicelib.sidecars.models import Kind, MediaFile, Title
 from chalicelib.sidecars.persistence import SidecarObjects
 from chalicelib.sidecars.providers import TmdbSource
 from chalicelib.sidecars.service import Options, SidecarService
-from chalicelib.urlguard import UrlGuard
 from tests.support.providers import PNG, TMDB_KEY, ProviderServer, Show
 
 SHOW_ID = 1396

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import pytest
 
-from chalicelib import safehttp
-from chalicelib.origin import OriginClient, OriginError
-from chalicelib.urlguard import BlockedUrl, UrlGuard, refusal
+from chalicelib.adapters import safehttp
+from chalicelib.adapters.origin import OriginClient, OriginError
+from chalicelib.adapters.urlguard import BlockedUrl, UrlGuard, refusal
 from tests.support.origin import Origin, Resource
 
 THE_ORIGIN = "127.0.0.1"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
-from chalicelib.stats import StatsStore
+from chalicelib.stats.store import StatsStore
 from local_runtime.stream_poller import StreamPoller, stream_sources
 from tests.support.stats import aggregate_poller
 from tests.support.wait import wait_for
@@ -181,7 +181,7 @@ def test_a_batch_failing_half_way_is_retried_and_counts_exactly_once(
 ) -> None:
     """Issue #12 item 6: the consumer dies half-way through a batch (its third write landed,
     the answer lost), Lambda retries the same records, twice: every counter is exact."""
-    import chalicelib.stats as stats_module
+    import chalicelib.stats.store as stats_module
 
     scope = f"u#{owner}"
     host = f"h-{owner}.example"
@@ -215,8 +215,8 @@ def test_a_batch_failing_half_way_is_retried_and_counts_exactly_once(
 
 
 def test_batch_summaries_follow_their_tasks_and_a_deleted_batch_stays_deleted(svc, owner: str) -> None:  # type: ignore[no-untyped-def]
-    from chalicelib.batches import summary
-    from chalicelib.stats import image
+    from chalicelib.downloads.batches import summary
+    from chalicelib.stats.store import image
 
     batch_id = f"batch-{uuid.uuid4().hex[:8]}"
     a = make_task(owner, batch_id=batch_id, batch_name="Mixed")

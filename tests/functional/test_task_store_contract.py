@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from chalicelib.adapters.s3 import UploadedPart
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
-from chalicelib.storage import UploadedPart
 from chalicelib.transfer.ports import ActionChange, GenerationPlan, LaneClaim, TaskEdit, TaskStore
 from tests.fakes.clock import ManualClock
 from tests.fakes.tasks import FakeTasks

@@ -1,11 +1,11 @@
-"""chalicelib/admission/plan.py: the tasks an admission makes and how it looks for duplicates."""
+"""chalicelib/downloads/admission/plan.py: the tasks an admission makes and how it looks for duplicates."""
 
 from __future__ import annotations
 
-from chalicelib.admission import plan
+from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
-from chalicelib.schemas import AddDownload
+from chalicelib.downloads.admission import plan
 
 
 def test_items_of_one_request_keep_their_order_in_the_queue() -> None:

@@ -7,11 +7,11 @@ import uuid
 
 import pytest
 
-from chalicelib.dispatcher import Dispatcher
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
-from chalicelib.queuecontrol import QueueStatus
-from chalicelib.settings import EngineSettings
+from chalicelib.engine.dispatcher import Dispatcher
+from chalicelib.engine.queuecontrol import QueueStatus
+from chalicelib.settings.store import EngineSettings
 from tests.fakes.adapters import FakeQueue
 from tests.fakes.clock import ManualClock
 from tests.fakes.engine import FakeActivity, FakeGate, FakeLease, FakeSettings, FakeWaiting

@@ -7,14 +7,14 @@ import ipaddress
 
 import pytest
 
+from chalicelib.adapters.s3 import UploadedPart
+from chalicelib.adapters.urlguard import UrlGuard
+from chalicelib.api.errors import ApiError, Conflict, Forbidden, NotFound
+from chalicelib.api.schemas import AddDownload, PatchDownload
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.states import Action, TaskState
-from chalicelib.errors import ApiError, Conflict, Forbidden, NotFound
-from chalicelib.schemas import AddDownload, PatchDownload
-from chalicelib.service import DownloadService
-from chalicelib.settings import EngineSettings
-from chalicelib.storage import UploadedPart
-from chalicelib.urlguard import UrlGuard
+from chalicelib.downloads.service import DownloadService
+from chalicelib.settings.store import EngineSettings
 from tests.fakes.adapters import FakeObjectStore
 from tests.fakes.clock import ManualClock
 from tests.fakes.engine import FakeActivity, FakeEngine, FakeSettings

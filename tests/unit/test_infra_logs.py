@@ -1,4 +1,4 @@
-"""chalicelib/logs.py: one JSON object per line, with the request id and task id bound by the
+"""chalicelib/observability/logs.py: one JSON object per line, with the request id and task id bound by the
 Chalice middleware for REST, SQS and scheduled invocations."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from chalice import Chalice, Rate
 
-from chalicelib import logs
+from chalicelib.observability import logs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,7 +146,7 @@ def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_configure_logging_writes_json_to_stderr_in_a_bare_process() -> None:
     code = (
-        "import logging; from chalicelib.logs import configure_logging, bind; configure_logging(); "
+        "import logging; from chalicelib.observability.logs import configure_logging, bind; configure_logging(); "
         "configure_logging()\n"
         "with bind(task_id='t'): logging.getLogger('haul.x').info('hello')\n"
         "logging.getLogger('botocore').info('noise')"
@@ -161,7 +161,7 @@ def test_configure_logging_reformats_the_lambda_runtime_handler(tmp_path) -> Non
     code = (
         "import logging, sys\n"
         "runtime = logging.StreamHandler(sys.stdout); logging.getLogger().addHandler(runtime)\n"
-        "from chalicelib.logs import configure_logging; configure_logging()\n"
+        "from chalicelib.observability.logs import configure_logging; configure_logging()\n"
         "logging.getLogger('haul.x').info('in lambda')\n"
         "print(len(logging.getLogger().handlers))"
     )

@@ -1,4 +1,4 @@
-"""chalicelib/tracing.py: off (and import-free) outside Lambda; in Lambda, X-Ray subsegments
+"""chalicelib/observability/tracing.py: off (and import-free) outside Lambda; in Lambda, X-Ray subsegments
 for S3, SQS, DynamoDB, origin calls and explicit spans."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from chalicelib import tracing
+from chalicelib.observability import tracing
 
 ROOT = Path(__file__).resolve().parents[2]
 TRACE_ID = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
@@ -45,7 +45,7 @@ def test_off_when_disabled_even_in_lambda(monkeypatch, tmp_path) -> None:
 
 
 def test_outside_lambda_the_sdk_is_not_even_imported() -> None:
-    code = "import sys; from chalicelib import tracing; tracing.install(); print('aws_xray_sdk' in sys.modules)"
+    code = "import sys; from chalicelib.observability import tracing; tracing.install(); print('aws_xray_sdk' in sys.modules)"
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_NAME"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -56,7 +56,7 @@ PROBE = textwrap.dedent(
     import http.server, threading
     import boto3, requests
     from moto import mock_aws
-    from chalicelib import tracing
+    from chalicelib.observability import tracing
 
     assert tracing.install() and tracing.enabled()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)

@@ -1,5 +1,5 @@
 """Query planning for the downloads list and the activity log, cursors, and Link headers:
-pure functions, no I/O (chalicelib/listing.py, chalicelib/activity.py, functions/http.py)."""
+pure functions, no I/O (chalicelib/downloads/listing.py, chalicelib/activity/log.py, functions/http.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib import activity, listing
+from chalicelib.activity import log as activity
+from chalicelib.api.schemas import ListQuery, parse
 from chalicelib.domain.states import TaskState
-from chalicelib.schemas import ListQuery, parse
+from chalicelib.downloads import listing
 
 ME, OTHER = "u-me", "u-other"
 

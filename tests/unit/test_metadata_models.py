@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.errors import ValidationFailed
+from chalicelib.api.errors import ValidationFailed
+from chalicelib.api.schemas import AddDownload, PatchDownload, parse
 from chalicelib.metadata.models import MAX_LABELS, Metadata
-from chalicelib.schemas import AddDownload, PatchDownload, parse
 
 URL = "https://example.com/a.mkv"
 

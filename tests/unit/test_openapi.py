@@ -8,10 +8,10 @@ import re
 from chalice.test import Client
 
 import app as app_module
+from chalicelib.api.responses import TaskView
 from chalicelib.domain.task import Task
-from chalicelib.responses import TaskView
-from chalicelib.responses_settings import Settings, SettingsVersionView
-from chalicelib.settings import EngineSettings, SettingsVersion
+from chalicelib.settings.schemas import Settings, SettingsVersionView
+from chalicelib.settings.store import EngineSettings, SettingsVersion
 from functions.docs import openapi
 from functions.http import ROUTES
 

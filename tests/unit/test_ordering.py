@@ -7,7 +7,7 @@ import pytest
 from chalicelib.domain import ordering
 from chalicelib.domain.ordering import Position, dispatch_order, permute
 from chalicelib.domain.task import rank
-from chalicelib.queuecontrol import QueueStatus
+from chalicelib.engine.queuecontrol import QueueStatus
 
 NOW = 1_763_800_000_000  # ms, late 2025
 CREATED = NOW * 1000  # what a task created now gets

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.pacing import BURST_SECONDS, MIN_READ, Pacer, effective_limit, lane_share
+from chalicelib.domain.pacing import BURST_SECONDS, MIN_READ, Pacer, effective_limit, lane_share
 
 
 def run(pacer: Pacer, total: int, chunk: int, start: float = 100.0) -> float:

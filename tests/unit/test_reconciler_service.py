@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
-from chalicelib.reconciler import Reconciler
-from chalicelib.settings import EngineSettings
+from chalicelib.engine.reconciler import Reconciler
+from chalicelib.settings.store import EngineSettings
 from tests.fakes.adapters import FakeQueue
 from tests.fakes.clock import ManualClock
 from tests.fakes.engine import FakeActivity, FakeEngine, FakeSettings

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.errors import ValidationFailed
-from chalicelib.schemas import MAX_HEADERS, AddDownload, DeleteQuery, ListQuery, PatchDownload, parse
+from chalicelib.api.errors import ValidationFailed
+from chalicelib.api.schemas import MAX_HEADERS, AddDownload, DeleteQuery, ListQuery, PatchDownload, parse
 
 URL = "https://example.com/files/movie.mkv"
 SHA256 = "a" * 64

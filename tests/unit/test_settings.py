@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.domain.backoff import RetryPolicy
 from chalicelib.domain.planning import MAX_PART_SIZE, MIN_PART_SIZE, MiB
-from chalicelib.settings import EngineSettings, SettingsError
+from chalicelib.settings.store import EngineSettings, SettingsError
 
 DEFAULTS = EngineSettings()
 
@@ -109,7 +109,7 @@ def test_problems_of_a_hand_made_value() -> None:
 
 # -- the nested view (sections) and parsing a PATCH body ----------------------------------
 
-from chalicelib.settings import DOTTED, SECTIONS, diff, nested, parse_changes  # noqa: E402
+from chalicelib.settings.store import DOTTED, SECTIONS, diff, nested, parse_changes  # noqa: E402
 
 
 def test_every_setting_has_exactly_one_place_in_the_sections() -> None:

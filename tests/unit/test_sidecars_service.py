@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from defusedxml.ElementTree import fromstring
 
-from chalicelib.errors import ApiError, Conflict, NotFound, Unavailable
+from chalicelib.api.errors import ApiError, Conflict, NotFound, Unavailable
 from chalicelib.sidecars import layout
 from chalicelib.sidecars.models import Kind, MediaFile, StoredObject, Title
 from chalicelib.sidecars.service import Options, SidecarService, image_kind

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.stats import GAUGE_MAX_AGE, StatsStore
+from chalicelib.stats.store import GAUGE_MAX_AGE, StatsStore
 
 
 class _Table:

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
+from chalicelib.adapters.origin import OriginError
 from chalicelib.domain.states import TaskState
-from chalicelib.origin import OriginError
 from chalicelib.transfer import Delivery
 from chalicelib.transfer.ports import GenerationPlan
 from tests.fakes.adapters import s3_error

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.urlguard import BlockedUrl, UrlGuard, refusal
+from chalicelib.adapters.urlguard import BlockedUrl, UrlGuard, refusal
 
 # Names an attacker controls, and what their DNS answers.
 ATTACKER_DNS = {

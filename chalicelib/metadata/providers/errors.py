@@ -1,8 +1,8 @@
-"""The provider errors, as API errors in the one envelope (chalicelib/errors.py)."""
+"""The provider errors, as API errors in the one envelope (chalicelib/api/errors.py)."""
 
 from __future__ import annotations
 
-from ...errors import ApiError
+from ...api.errors import ApiError
 
 
 class ProviderNotConfigured(ApiError):

@@ -1,7 +1,7 @@
 """Every request to a provider or an indexer goes through :class:`ProviderHttp`.
 
-- The URL guard (chalicelib/urlguard.py) judges every hop, and the session pins each
-  connection to the address it checked (chalicelib/safehttp.py): a base URL a user sets
+- The URL guard (chalicelib/adapters/urlguard.py) judges every hop, and the session pins each
+  connection to the address it checked (chalicelib/adapters/safehttp.py): a base URL a user sets
   cannot make Haul call a metadata address or a private host on a deployed stage, not even
   through a redirect.
 - The provider's shared rate limit (pacing.py) is waited for before each request that is
@@ -22,7 +22,7 @@ from urllib.parse import urljoin
 import requests
 import urllib3
 
-from ...urlguard import BlockedUrl, UrlGuard
+from ...adapters.urlguard import BlockedUrl, UrlGuard
 from .cache import ResponseCache, cache_key
 from .errors import ProviderFailed, ProviderNotFound, ProviderRefused, UpstreamBusy
 from .pacing import SharedPacer

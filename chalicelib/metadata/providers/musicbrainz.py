@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ... import safehttp
+from ...adapters import safehttp
 from .errors import ProviderFailed, ProviderNotConfigured, ProviderNotFound
 from .http import Call, ProviderHttp
 from .models import MUSICBRAINZ, CoverArt, MediaMatch, MusicBrainzSettings, ReleaseDate, TrackMetadata

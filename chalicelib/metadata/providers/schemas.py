@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from ...schemas import _Strict
+from ...api.schemas import _Strict
 
 RESOLUTIONS = ("360p", "480p", "540p", "576p", "720p", "900p", "1080p", "1440p", "2160p", "4320p")
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.I)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from ...adapters.urlguard import BlockedUrl, UrlGuard
+from ...api.errors import Conflict, Forbidden, Unavailable, ValidationFailed
+from ...api.schemas import parse
 from ...auth.identity import Identity
-from ...errors import Conflict, Forbidden, Unavailable, ValidationFailed
 from ...notify.crypto import KeyUnavailable, SecretBox
-from ...schemas import parse
-from ...urlguard import BlockedUrl, UrlGuard
 from .http import ProviderHttp
 from .models import (
     MUSICBRAINZ,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ... import safehttp
+from ...adapters import safehttp
+from ...adapters.urlguard import UrlGuard
 from ...config import Config
 from ...notify.crypto import SecretBox
 from ...notify.wiring import key_material
-from ...urlguard import UrlGuard
 from .cache import ResponseCache
 from .http import ProviderHttp
 from .pacing import SharedPacer

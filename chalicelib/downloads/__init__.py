@@ -1,0 +1,11 @@
+"""Downloads as the REST API sees them: add, list, act on one or many, batches.
+
+``service.py`` (``DownloadService``: the service layer behind the download routes),
+``listing.py`` (the list's filters, sort and pagination planned onto an index; pure planning),
+``alltasks.py`` (every owner's downloads, for admins), ``bulk.py`` (actions on many at once,
+retry failed, clear history, reorder), ``batches.py`` (many downloads added in one request and
+summarised together), ``admission/`` (adding many in a bounded number of round trips).
+May import: ``chalicelib.domain``, ``persistence``, ``adapters``, ``engine`` (to kick the
+dispatcher), ``settings``, ``stats`` (batch summaries), ``activity``, ``api``, ``auth.identity``;
+never ``chalicelib.container`` or a handler.
+"""

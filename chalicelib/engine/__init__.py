@@ -1,0 +1,11 @@
+"""The download engine's control side: what runs when, and how fast.
+
+``dispatcher.py`` (starts queued downloads, fairly between users, while there is room),
+``queuecontrol.py`` (whether the queue runs: started, stopped, paused until), ``fairness/``
+(who has queued work and who was served when), ``hostslots.py`` (per-host connection limits),
+``reconciler.py`` (re-dispatches stalled downloads, sweeps expired history),
+``retention.py`` (when finished downloads expire), ``schemas.py`` (the queue-control and bulk
+routes' response models). The worker's transfer logic is ``chalicelib.transfer``.
+May import: ``chalicelib.domain``, ``persistence``, ``adapters``, ``settings``, ``activity``,
+``auth.identity``; never ``downloads``, a handler or the container.
+"""

@@ -1,0 +1,484 @@
+"""Engine settings: stored in DynamoDB, versioned, read by every function with a short cache.
+
+The settings are one flat record (:class:`EngineSettings`); the API shows and accepts them in
+sections (:data:`SECTIONS`, the one table that maps section keys to the flat fields), and still
+accepts the flat names in a PATCH.
+
+Storage, in the control table:
+
+- ``settings``: the current version: the flat settings (``data``), ``version``, ``updated_at``,
+  ``updated_by``. Every function reads it through :class:`SettingsStore`, which caches it for
+  two seconds (:meth:`SettingsStore.get`): the engine applies a change on its next dispatch.
+  A download's ``start`` reads the settings afresh, so one dispatched after the change is
+  planned with it (part size, parallel parts, speed limit); everything else (the dispatcher's
+  max concurrent downloads, a lane's retry policy, per-host limit and default speed limit,
+  presigned-URL lifetime, retention marks) sees it within ~2 s.
+- ``settings#v<N>``: version N, with the changes that made it (``field -> [old, new]``).
+  Versions count up by one: a change writes version N+1 in one transaction with the current
+  item, on condition that ``settings#v<N+1>`` does not exist yet and the current item is still
+  version N, so two concurrent changes can never both become version N+1 (the loser merges its
+  changes onto the winner's version and tries again). Version 0 is the defaults (or whatever was
+  stored before versions existed); it is written together with version 1.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from ..domain.backoff import RetryPolicy
+from ..domain.planning import MAX_PART_SIZE, MIN_PART_SIZE, MiB
+from ..persistence.models import ControlModel
+
+SETTINGS_KEY = "settings"
+# No setting goes anywhere near this; larger numbers are rejected before any arithmetic.
+_LARGEST = 2**53
+# Concurrent changes that lose the race for a version number merge and try again this often.
+_WRITE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    max_concurrent_downloads: int = 3
+    parallel_parts: int = 8
+    part_size: int = 16 * MiB
+    retry_max_attempts: int = 6
+    retry_base_seconds: float = 1.0
+    retry_cap_seconds: float = 120.0
+    presign_seconds: int = 3600
+    # Connections to one origin host at once, over every download (0: no limit).
+    per_host_connections: int = 0
+    # Bytes per second for a download that sets no limit of its own (0: no limit).
+    default_speed_limit: int = 0
+    # Finished downloads (completed, failed, cancelled) are removed from the history this
+    # many days after they finished (0: kept until deleted). Stored files are not touched.
+    history_retention_days: int = 0
+    # Activity log entries are kept this many days.
+    activity_retention_days: int = 30
+    # A new API key expires after this many days unless its creator says otherwise.
+    api_key_days: int = 90
+
+    # -- fairness and bounds (issue #11) --
+    # Downloads one user may have running at once (0: half of max_concurrent_downloads, at
+    # least 1; see per_user_limit).
+    per_user_downloads: int = 0
+    # A download slower than this many bytes/s for min_speed_seconds goes back to the queue,
+    # behind the others waiting (0: never).
+    min_speed: int = 0
+    min_speed_seconds: int = 60
+    # Times a download may start over (source changed, stream interrupted, upload expired,
+    # stalled) before it fails; a retry by the user starts the count again.
+    max_restarts: int = 3
+
+    @property
+    def per_user_limit(self) -> int:
+        """Running downloads one user may have at once, in force."""
+        if self.per_user_downloads > 0:
+            return min(self.per_user_downloads, self.max_concurrent_downloads)
+        return max(1, self.max_concurrent_downloads // 2)
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(self.retry_max_attempts, self.retry_base_seconds, self.retry_cap_seconds)
+
+    def problems(self) -> dict[str, str]:
+        """Field -> what is wrong with it; empty when the settings are valid."""
+        out: dict[str, str] = {}
+        if not 1 <= self.max_concurrent_downloads <= 1000:
+            out["max_concurrent_downloads"] = "must be between 1 and 1000"
+        if not 1 <= self.parallel_parts <= 64:
+            out["parallel_parts"] = "must be between 1 and 64"
+        if not MIN_PART_SIZE <= self.part_size <= MAX_PART_SIZE:
+            out["part_size"] = f"must be between {MIN_PART_SIZE} (5 MiB) and {MAX_PART_SIZE} (5 GiB)"
+        if not 1 <= self.retry_max_attempts <= 100:
+            out["retry_max_attempts"] = "must be between 1 and 100"
+        if not 0 < self.retry_base_seconds <= 900:
+            out["retry_base_seconds"] = "must be above 0 and at most 900"
+        if not self.retry_base_seconds <= self.retry_cap_seconds <= 900:
+            out["retry_cap_seconds"] = "must be at least the base delay (retry.base_seconds) and at most 900"
+        if not 1 <= self.presign_seconds <= 7 * 24 * 3600:
+            out["presign_seconds"] = "must be between 1 second and 7 days"
+        if not 0 <= self.per_host_connections <= 256:
+            out["per_host_connections"] = "must be between 0 (no limit) and 256"
+        if not (self.default_speed_limit == 0 or 16 * 1024 <= self.default_speed_limit <= 100 * 1024**3):
+            out["default_speed_limit"] = "must be 0 (no limit) or between 16384 (16 KiB/s) and 100 GiB/s, in bytes per second"
+        if not 0 <= self.history_retention_days <= 3650:
+            out["history_retention_days"] = "must be between 0 (keep) and 3650 days"
+        if not 1 <= self.activity_retention_days <= 3650:
+            out["activity_retention_days"] = "must be between 1 and 3650 days"
+        if not 1 <= self.api_key_days <= 3650:
+            out["api_key_days"] = "must be between 1 and 3650 days"
+        if not 0 <= self.per_user_downloads <= 1000:
+            out["per_user_downloads"] = "must be between 0 (half of queue.max_concurrent_downloads) and 1000"
+        if not 0 <= self.min_speed <= 100 * 1024**3:
+            out["min_speed"] = "must be between 0 (off) and 100 GiB/s, in bytes per second"
+        if not 5 <= self.min_speed_seconds <= 3600:
+            out["min_speed_seconds"] = "must be between 5 and 3600 seconds"
+        if not 0 <= self.max_restarts <= 100:
+            out["max_restarts"] = "must be between 0 and 100"
+        return out
+
+    def applied(self, changes: dict[str, Any]) -> tuple[EngineSettings, dict[str, str]]:
+        """The settings with every well-typed change applied, and field -> problem (flat names)
+        for the rest and for every value out of its range. Never raises."""
+        known = {f.name for f in fields(self)}
+        errors: dict[str, str] = {name: "is not a setting" for name in sorted(set(changes) - known)}
+        typed: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in known:
+                continue
+            current = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                errors[name] = "must be a number"
+            elif isinstance(value, int) and abs(value) > _LARGEST:
+                # Far out of every range, and too large for float(): reject it here.
+                errors[name] = "is far too large"
+            elif isinstance(value, float) and not math.isfinite(value):
+                errors[name] = "must be a finite number"
+            elif isinstance(current, int) and not float(value).is_integer():
+                errors[name] = "must be a whole number"
+            else:
+                typed[name] = type(current)(value)
+        result = replace(self, **typed)
+        for name, problem in result.problems().items():
+            errors.setdefault(name, problem)
+        return result, errors
+
+    def merged(self, changes: dict[str, Any]) -> EngineSettings:
+        """The settings with ``changes`` (flat names) applied; SettingsError naming every bad one."""
+        result, errors = self.applied(changes)
+        if errors:
+            raise SettingsError(errors)
+        return result
+
+
+class SettingsError(ValueError):
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("invalid settings")
+        self.fields = fields
+
+
+class SettingsConflict(RuntimeError):
+    """Other changes kept winning the race for the next version number."""
+
+
+# -- the nested view ---------------------------------------------------------------------
+# section -> key in the section -> the flat EngineSettings field. The one place the API's
+# names are defined.
+SECTIONS: dict[str, dict[str, str]] = {
+    "queue": {
+        "max_concurrent_downloads": "max_concurrent_downloads",
+        "per_host_connections": "per_host_connections",
+        "per_user_downloads": "per_user_downloads",
+        "min_speed": "min_speed",
+        "min_speed_seconds": "min_speed_seconds",
+    },
+    "transfer": {
+        "parallel_parts": "parallel_parts",
+        "part_size": "part_size",
+        "speed_limit": "default_speed_limit",
+    },
+    "retry": {
+        "max_attempts": "retry_max_attempts",
+        "base_seconds": "retry_base_seconds",
+        "cap_seconds": "retry_cap_seconds",
+        "max_restarts": "max_restarts",
+    },
+    "files": {"presign_seconds": "presign_seconds"},
+    "history": {
+        "retention_days": "history_retention_days",
+        "activity_retention_days": "activity_retention_days",
+    },
+    "security": {"api_key_days": "api_key_days"},
+}
+# flat field -> "section.key"
+DOTTED: dict[str, str] = {flat: f"{section}.{key}" for section, keys in SECTIONS.items() for key, flat in keys.items()}
+assert set(DOTTED) == {f.name for f in fields(EngineSettings)}, "every setting needs a place in SECTIONS"
+
+
+def nested(settings: EngineSettings) -> dict[str, dict[str, Any]]:
+    """The settings as the API shows them: ``{section: {key: value}}``."""
+    return {section: {key: getattr(settings, flat) for key, flat in keys.items()} for section, keys in SECTIONS.items()}
+
+
+@dataclass(frozen=True)
+class Changes:
+    """A request's changes in flat names, and how the request named each one."""
+
+    values: dict[str, Any]
+    names: dict[str, str]
+
+    def name(self, flat: str) -> str:
+        return self.names.get(flat, DOTTED.get(flat, flat))
+
+    def named(self, errors: dict[str, str]) -> dict[str, str]:
+        """Errors keyed by flat name -> keyed by the names the request used (dotted otherwise)."""
+        return {self.name(flat): message for flat, message in errors.items()}
+
+
+def parse_changes(body: Any) -> tuple[Changes, dict[str, str]]:
+    """A PATCH body -> its changes, and field -> problem for what is not a setting at all.
+
+    Sections (``{"transfer": {"part_size": ...}}``) and the flat names (``{"part_size": ...}``)
+    may be mixed; an unknown section or key is named in the problems, dotted.
+    """
+    if not isinstance(body, dict):
+        return Changes({}, {}), {"body": "must be a JSON object of settings to change"}
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    problems: dict[str, str] = {}
+
+    def put(flat: str, value: Any, written: str) -> None:
+        if flat in values:
+            problems[written] = f"is given twice (also as {names[flat]})"
+            return
+        values[flat] = value
+        names[flat] = written
+
+    for key, value in body.items():
+        key = str(key)
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                problems[key] = "must be an object of settings: " + ", ".join(SECTIONS[key])
+                continue
+            for sub, subvalue in value.items():
+                flat = SECTIONS[key].get(str(sub))
+                if flat is None:
+                    problems[f"{key}.{sub}"] = "is not a setting; " + key + " has " + ", ".join(SECTIONS[key])
+                else:
+                    put(flat, subvalue, f"{key}.{sub}")
+        elif key in DOTTED:
+            put(key, value, key)
+        else:
+            problems[key] = "is not a setting section (" + ", ".join(SECTIONS) + ") or setting"
+    return Changes(values, names), problems
+
+
+def diff(old: EngineSettings, new: EngineSettings) -> dict[str, list[Any]]:
+    """``"section.key" -> [old, new]`` for every setting that differs."""
+    return {
+        DOTTED[f.name]: [getattr(old, f.name), getattr(new, f.name)]
+        for f in fields(EngineSettings)
+        if getattr(old, f.name) != getattr(new, f.name)
+    }
+
+
+def _from_data(data: dict[str, Any] | None) -> EngineSettings:
+    known = {f.name: f for f in fields(EngineSettings)}
+    values = {}
+    for name, value in (data or {}).items():
+        if name in known and isinstance(value, (int, float)) and not isinstance(value, bool):
+            values[name] = type(getattr(EngineSettings, name))(value)
+    return EngineSettings(**values)
+
+
+# -- storage -----------------------------------------------------------------------------
+class SettingsItem(Model):
+    """The settings' items in the control table (``settings`` and ``settings#v<N>``)."""
+
+    class Meta(ControlModel.Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    data = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    updated_at = NumberAttribute(null=True)
+    version = NumberAttribute(null=True)
+    updated_by = UnicodeAttribute(null=True)
+    changes = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    restored_from = NumberAttribute(null=True)
+
+
+def version_key(version: int) -> str:
+    return f"{SETTINGS_KEY}#v{version}"
+
+
+@dataclass(frozen=True)
+class SettingsVersion:
+    """One version of the settings, with who made it and what it changed."""
+
+    version: int
+    settings: EngineSettings
+    updated_at: int | None = None
+    updated_by: str | None = None
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    restored_from: int | None = None
+    # True on the version a change() call made just now (not stored).
+    created: bool = field(default=False, compare=False)
+
+    def document(self) -> dict[str, Any]:
+        """What GET /settings answers."""
+        from ..domain.task import iso
+
+        return {
+            "version": self.version,
+            "updated_at": iso(self.updated_at),
+            "updated_by": self.updated_by,
+            **nested(self.settings),
+        }
+
+    def entry(self) -> dict[str, Any]:
+        """One item of the settings' history."""
+        from ..domain.task import iso
+
+        return {
+            "version": self.version,
+            "updated_at": iso(self.updated_at),
+            "updated_by": self.updated_by,
+            "restored_from": self.restored_from,
+            "settings": nested(self.settings),
+            "changes": self.changes,
+        }
+
+    @staticmethod
+    def of(item: SettingsItem) -> SettingsVersion:
+        return SettingsVersion(
+            version=int(item.version or 0),
+            settings=_from_data(item.data),
+            updated_at=int(item.updated_at) if item.updated_at is not None else None,
+            updated_by=item.updated_by,
+            changes=dict(item.changes or {}),
+            restored_from=int(item.restored_from) if item.restored_from is not None else None,
+        )
+
+
+class SettingsStore:
+    def __init__(self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._cached: EngineSettings | None = None
+        self._at = 0.0
+
+    # -- what the engine reads -------------------------------------------------------------
+    def get(self) -> EngineSettings:
+        """The settings, at most ``ttl`` seconds old (one consistent read per ``ttl``)."""
+        if self._cached is not None and self._clock() - self._at < self._ttl:
+            return self._cached
+        return self.current().settings
+
+    # -- versions --------------------------------------------------------------------------
+    def current(self) -> SettingsVersion:
+        """The current version, read now (and cached for :meth:`get`)."""
+        try:
+            found = SettingsVersion.of(SettingsItem.get(SETTINGS_KEY, consistent_read=True))
+        except DoesNotExist:
+            found = SettingsVersion(0, EngineSettings())
+        self._cached, self._at = found.settings, self._clock()
+        return found
+
+    def version(self, number: int) -> SettingsVersion | None:
+        if number < 0:
+            return None
+        try:
+            return SettingsVersion.of(SettingsItem.get(version_key(number), consistent_read=True))
+        except DoesNotExist:
+            pass
+        if number == 0:
+            # Before the first change, version 0 is the current item (or the defaults).
+            now = self.current()
+            if now.version == 0:
+                return now
+        return None
+
+    def versions(self, numbers: Iterable[int]) -> list[SettingsVersion]:
+        """Those versions that exist, in the order asked for (one BatchGetItem per 100)."""
+        wanted = [n for n in numbers if n >= 0]
+        found: dict[int, SettingsVersion] = {}
+        if wanted:
+            for item in SettingsItem.batch_get([version_key(n) for n in wanted], consistent_read=True):
+                v = SettingsVersion.of(item)
+                found[v.version] = v
+        if 0 in wanted and 0 not in found:
+            zero = self.version(0)
+            if zero is not None:
+                found[0] = zero
+        return [found[n] for n in wanted if n in found]
+
+    def preview(self, body: Any) -> tuple[SettingsVersion, dict[str, str]]:
+        """What a PATCH with ``body`` would make, and field -> problem; stores nothing.
+
+        The version returned is the current one, with the sections the change would produce
+        (as far as the values are numbers at all)."""
+        changes, problems = parse_changes(body)
+        now = self.current()
+        result, errors = now.settings.applied(changes.values)
+        return replace(now, settings=result), {**problems, **changes.named(errors)}
+
+    def change(self, body: Any, actor: str, restored_from: int | None = None) -> SettingsVersion:
+        """Apply a PATCH body (sections or flat names) as the next version; the version now
+        current. SettingsError (named as the body named them) when anything is wrong; nothing
+        changes then. A change that changes nothing makes no version."""
+        changes, problems = parse_changes(body)
+        if problems:
+            # Report the bad values too, not only the unknown names.
+            _, errors = EngineSettings().applied(changes.values)
+            raise SettingsError({**problems, **changes.named(errors)})
+        for _ in range(_WRITE_ATTEMPTS):
+            now = self.current()
+            result, errors = now.settings.applied(changes.values)
+            if errors:
+                raise SettingsError(changes.named(errors))
+            changed = diff(now.settings, result)
+            if not changed and restored_from is None:
+                return now
+            made = SettingsVersion(now.version + 1, result, int(time.time() * 1000), actor, changed, restored_from)
+            if self._write(now, made):
+                self._cached, self._at = made.settings, self._clock()
+                return replace(made, created=True)
+        raise SettingsConflict("the settings kept changing meanwhile; try again")
+
+    def restore(self, number: int, actor: str) -> SettingsVersion | None:
+        """Make version ``number``'s settings the next version; None when there is no such version."""
+        old = self.version(number)
+        if old is None:
+            return None
+        return self.change(asdict(old.settings), actor, restored_from=number)
+
+    def update(self, changes: dict[str, Any], actor: str = "system") -> EngineSettings:
+        """Change settings (flat names or sections) and return them: the engine's and the tests' way."""
+        return self.change(changes, actor).settings
+
+    @staticmethod
+    def _write(now: SettingsVersion, made: SettingsVersion) -> bool:
+        """Write ``made`` as version now+1, if nobody else did first."""
+        current = SettingsItem(
+            SETTINGS_KEY, data=asdict(made.settings), updated_at=made.updated_at,
+            version=made.version, updated_by=made.updated_by,
+        )
+        history = SettingsItem(
+            version_key(made.version), data=asdict(made.settings), updated_at=made.updated_at,
+            version=made.version, updated_by=made.updated_by, changes=made.changes,
+            restored_from=made.restored_from,
+        )
+        if now.version == 0:
+            still = SettingsItem.pk.does_not_exist() | SettingsItem.version.does_not_exist() | (SettingsItem.version == 0)
+        else:
+            still = SettingsItem.version == now.version
+        try:
+            with TransactWrite(connection=Connection(region=SettingsItem.Meta.region)) as tx:
+                if now.version == 0:
+                    zero = SettingsItem(
+                        version_key(0), data=asdict(now.settings), updated_at=now.updated_at, version=0,
+                        updated_by=now.updated_by, changes={},
+                    )
+                    tx.save(zero, condition=SettingsItem.pk.does_not_exist())
+                tx.save(history, condition=SettingsItem.pk.does_not_exist())
+                tx.save(current, condition=still)
+        except TransactWriteError as exc:
+            # Another change won the race (its condition, or DynamoDB's conflict between two
+            # transactions on the same items): merge onto its version and try again.
+            codes = {r.code for r in (exc.cancellation_reasons or []) if r is not None}
+            if exc.cause_response_code == "TransactionCanceledException" and codes <= {
+                "ConditionalCheckFailed", "TransactionConflict", "None",
+            }:
+                return False
+            raise
+        return True
