@@ -143,6 +143,19 @@ def test_upstream_rate_limit_answers_busy_with_retry_after(emulator, clean_cache
     assert len(fake.seen("/3/search")) == 3  # a short one is tried once more
 
 
+def test_answers_that_are_too_large_or_not_json_are_refused(emulator, clean_cache, fake) -> None:  # type: ignore[no-untyped-def]
+    client = TmdbClient(http(), tmdb_settings(fake), TMDB_KEY)
+    fake.bodies["/3/search/tv"] = b"[" + b"0," * (3 * 1024 * 1024) + b"0]"  # 6 MiB of JSON
+    with pytest.raises(ProviderFailed, match="larger than 4194304 bytes"):
+        client.search("show", "tv")
+    fake.bodies["/3/search/tv"] = b"<html>maintenance</html>"
+    with pytest.raises(ProviderFailed, match="not JSON"):
+        client.search("show", "tv")
+    fake.bodies["/3/search/tv"] = b"[1, 2]"
+    with pytest.raises(ProviderFailed, match="not an object"):
+        client.search("show", "tv")
+
+
 def test_ssrf_guard_refuses_base_urls_and_redirects(emulator, clean_cache, fake) -> None:  # type: ignore[no-untyped-def]
     strict = UrlGuard(False)  # a deployed stage: loopback is not public
     with pytest.raises(ProviderRefused) as refused:

@@ -92,6 +92,7 @@ class ProviderServer:
         self.requests: list[Seen] = []
         self.fail: dict[str, tuple[int, dict[str, str]]] = {}  # path prefix -> (status, headers)
         self.delay: dict[str, float] = {}  # path prefix -> seconds before answering
+        self.bodies: dict[str, bytes] = {}  # path prefix -> a 200 answer with this body, whatever was asked
         self.tmdb_key = TMDB_KEY
         self.indexer_key = INDEXER_KEY
         self._lock = threading.Lock()
@@ -112,6 +113,10 @@ class ProviderServer:
                     pause = next((v for k, v in fake.delay.items() if parts.path.startswith(k)), 0.0)
                 if pause:
                     time.sleep(pause)
+                raw = next((v for k, v in fake.bodies.items() if parts.path.startswith(k)), None)
+                if raw is not None:
+                    self._send(200, raw, "application/json", {})
+                    return
                 if failing:
                     self._send(failing[0], json.dumps({"status_code": 25, "status_message": "failing on purpose",
                                                        "success": False}).encode(), "application/json", failing[1])
