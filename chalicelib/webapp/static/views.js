@@ -5,6 +5,7 @@ export const VIEWS = [
   { id: "downloads", title: "Downloads", icon: "downloads", group: "Transfers", role: "viewer", load: () => import("./view-downloads.js") },
   { id: "add", title: "Add", icon: "add", group: "Transfers", role: "user", load: () => import("./view-add.js") },
   { id: "search", title: "Search", icon: "search", group: "Transfers", role: "viewer", load: () => import("./view-search.js") },
+  { id: "library", title: "Library", icon: "library", group: "Transfers", role: "viewer", load: () => import("./view-library.js") },
   { id: "batches", title: "Batches", icon: "batches", group: "Transfers", role: "viewer", load: () => import("./view-batches.js") },
   { id: "queue", title: "Queue", icon: "queue", group: "Transfers", role: "viewer", load: () => import("./view-queue.js") },
   { id: "stats", title: "Statistics", icon: "stats", group: "Insight", role: "viewer", load: () => import("./view-stats.js") },
