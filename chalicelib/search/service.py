@@ -16,6 +16,7 @@ template files it where a media library expects it.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -76,10 +77,18 @@ def preference(settings: QualityPreference) -> quality.Preference:
     )
 
 
-def _title_variants(title: str) -> list[str]:
-    """How a title appears in release names: with spaces, dots, underscores or dashes."""
-    words = title.lower().split()
-    return list(dict.fromkeys(sep.join(words) for sep in (" ", ".", "_", "-")))
+def search_word(title: str) -> str:
+    """The one word of ``title`` the feed search looks for: its longest (release names write the
+    spaces between words as dots, underscores or dashes, so the whole title would miss them)."""
+    words = re.findall(r"[^\W_]+", title.lower())
+    return max(words, key=len) if words else title.lower().strip()
+
+
+def mentions(release: str, titles: list[str]) -> bool:
+    """Whether a release name contains one of the titles, compared loosely (a cheap filter
+    before guessit reads it)."""
+    name = normal(release)
+    return any(normal(t) and normal(t) in name for t in titles)
 
 
 class SmartSearchService:
@@ -152,19 +161,20 @@ class SmartSearchService:
         own = Identity(user_id=who.user_id, username=who.username, role=Role.USER)
         seen: set[tuple[str, str]] = set()
         names: dict[str, str] = {}
-        for title in dict.fromkeys(target.titles):
-            for variant in _title_variants(title):
-                for item in self.feeds.search_stream(own, variant, None, FEED_ITEMS_PER_QUERY):
-                    if (item.feed_id, item.key) in seen or not item.url:
-                        continue
-                    seen.add((item.feed_id, item.key))
-                    if item.feed_id not in names:
-                        try:
-                            names[item.feed_id] = self.feeds.get(own, item.feed_id).name
-                        except ApiError:
-                            names[item.feed_id] = item.feed_id
-                    yield read(item.title, item.url, item.size, FEED, names[item.feed_id], item.meta or None,
-                               origin_id=item.feed_id)
+        # One query per title (on the owner's index, filtered on one word), then a loose match
+        # of the whole title: only those are read with guessit.
+        for word in dict.fromkeys(search_word(t) for t in target.titles):
+            for item in self.feeds.search_stream(own, word, None, FEED_ITEMS_PER_QUERY):
+                if (item.feed_id, item.key) in seen or not item.url or not mentions(item.title, target.titles):
+                    continue
+                seen.add((item.feed_id, item.key))
+                if item.feed_id not in names:
+                    try:
+                        names[item.feed_id] = self.feeds.get(own, item.feed_id).name
+                    except ApiError:
+                        names[item.feed_id] = item.feed_id
+                yield read(item.title, item.url, item.size, FEED, names[item.feed_id], item.meta or None,
+                           origin_id=item.feed_id)
 
     def _indexer_candidates(self, client: IndexerClient, target: Target) -> list[Candidate]:
         answer = client.search(target.title, target.kind, target.season, target.year)

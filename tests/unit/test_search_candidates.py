@@ -69,3 +69,12 @@ def test_titles_compare_loosely_and_films_need_their_year() -> None:
     films, other = movie_candidates([c("Film.1999.1080p.BluRay"), c("Film.2005.1080p"), c("Film.S01E01")],  # type: ignore[list-item]
                                     ["Film"], 1999)
     assert [f.title for f in films] == ["Film.1999.1080p.BluRay"] and other == 2
+
+
+def test_the_feed_search_word_and_the_loose_mention() -> None:
+    from chalicelib.search.service import mentions, search_word
+
+    assert search_word("The Big Bang Theory") == "theory" and search_word("M*A*S*H") == "m"
+    assert search_word("Show") == "show"
+    assert mentions("The.Big.Bang.Theory.S01E01.720p", ["The Big Bang Theory"])
+    assert not mentions("Theory.of.Everything.2014.1080p", ["The Big Bang Theory"])
