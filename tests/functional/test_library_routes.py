@@ -140,3 +140,36 @@ def test_a_users_series_and_film_get_nfos_others_see_nothing(as_: dict[str, Call
     assert film.tag == "movie" and film.findtext("title") == "Film" and film.findtext("uniqueid[@type='imdb']")
     assert user("GET", "/library/nfo/missing").data["titles"] == []
     assert other("POST", "/library/nfo/batch", {"items": [{"kind": "movie", "tmdb_id": 603}]}).data["failed"] == 1
+
+
+def test_what_does_not_fit_in_the_request_is_finished_by_a_worker(as_: dict[str, Caller], workers: Any,
+                                                                  origin: Origin, fake: ProviderServer, svc: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.sidecars import service
+
+    user = as_["user"]
+    path = f"lib-{uuid.uuid4().hex[:8]}"
+    ids = []
+    for name, meta in (("q1.mkv", {**SHOW, "episode": 1}), ("q2.mkv", {**SHOW, "episode": 2}), ("qf.mkv", FILM)):
+        origin.add(f"/{name}", Resource(data=name.encode() * 100))
+        ids.append(user("POST", "/downloads", {"url": origin.url(f"/{name}"), "metadata": meta, "path": path}).data["id"])
+    wait_for(lambda: all(user("GET", f"/downloads/{i}").data["state"] == "completed" for i in ids), 60, 0.2,
+             "3 downloads to complete")
+    assert as_["admin"]("PATCH", "/settings/providers", {
+        "tmdb": {"api_key": TMDB_KEY, "base_url": fake.tmdb_url, "image_base_url": fake.image_url}}).status_code == 200
+
+    monkeypatch.setattr(service, "API_BUDGET_SECONDS", 0.0)  # every request is out of time at once
+    made = user("POST", "/library/tv/1396/nfo", {})
+    assert made.status_code == 201 and made.data["queued_seasons"] == [1], made.data
+    assert [e["has_nfo"] for e in made.data["episodes"]] == [False, False]
+    batch = user("POST", "/library/nfo/batch", {"items": [{"kind": "movie", "tmdb_id": 603}]}).data
+    assert batch["queued"] == 1 and batch["results"][0]["status"] == "queued"
+
+    def finished() -> bool:
+        episodes = user("GET", "/library/tv/1396/nfo").data["episodes"]
+        return all(e["has_nfo"] for e in episodes) and user("GET", "/library/movie/603/nfo").data["has_nfo"]
+
+    wait_for(finished, 60, 0.3, "the workers to write the queued episode NFOs and the film's NFO")
+    s3, bucket = svc.clients.s3, svc.config.bucket
+    episode = fromstring(s3.get_object(Bucket=bucket, Key=f"{path}/Show (2008)/Season 01/Show - S01E02.nfo")["Body"].read())
+    assert (episode.findtext("title"), episode.findtext("episode")) == ("Second", "2")
