@@ -48,6 +48,7 @@ from .notify.feeds import NotifyingFeedEvents
 from .notify.service import NotifyService
 from .notify.wiring import build_notify, job_failed
 from .observability import tracing
+from .persistence.batches import DynamoBatches
 from .persistence.lease import DynamoLease
 from .persistence.tasks import DynamoTasks
 from .search.service import SmartSearchService
@@ -159,7 +160,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     queue_control = QueueControl(control, dispatcher, queue, activity)
     notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8))
     batches = BatchService(
-        stats.db, config.batches_table, repo, downloads, activity,
+        DynamoBatches(stats.db, config.batches_table), repo, downloads, activity,
         Admission(AdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge,
                   downloads.planned_key),
     )

@@ -1,6 +1,6 @@
 """Batches: many downloads added in one request, then summarised and acted on together.
 
-A batch is an item of the batches table (chalicelib/persistence/models.py BatchModel). Its summary
+A batch is an item of the batches table (chalicelib/persistence/batches.py). Its summary
 counters (tasks per state, bytes known and stored) are kept by the stream handler
 (chalicelib/stats/store.py) as the batch's tasks change; its tasks are a Query on the tasks
 table's by-batch index. A batch's items are added together (chalicelib/downloads/admission: URL checks
@@ -13,23 +13,23 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import Field, field_validator
 
-from ..activity.log import ActivityLog
 from ..api.errors import ApiError, Conflict, Forbidden, Internal, NotFound, Unavailable, ValidationFailed, field_error
 from ..api.schemas import AddDownload, Priority, _Strict, parse
 from ..auth.identity import Identity, Role
 from ..domain import aggregates as agg
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.states import Action, TaskState
 from ..domain.task import Task, iso
 from ..persistence import cursors
-from ..persistence.models import BatchModel, TaskModel
-from ..persistence.repository import TaskRepository, now_ms, to_task
-from ..stats.store import BATCH_STATE_PREFIX, image
-from .admission.service import Admission
+from ..stats.store import BATCH_STATE_PREFIX
+from ..transfer.ports import ActivityRecorder, TaskStore
+from .admission.service import Admitted
 from .service import DownloadService
 
 log = logging.getLogger("haul.batches")
@@ -172,17 +172,37 @@ _BATCH_ACTIONS: dict[str, tuple[frozenset[TaskState], Action | None]] = {
 }
 
 
+class BatchStore(Protocol):
+    """The batches and their tasks (chalicelib/persistence/batches.py ``DynamoBatches``)."""
+
+    def item(self, batch_id: str) -> dict[str, Any] | None: ...
+    def page(
+        self, owner: str, limit: int, start: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
+    def count(self, owner: str) -> int: ...
+    def tasks(
+        self, batch_id: str, owner: str, limit: int | None, start: dict[str, Any] | None
+    ) -> tuple[list[Task], dict[str, Any] | None]: ...
+    def delete(self, batch_id: str) -> None: ...
+
+
+class Admitter(Protocol):
+    """Adds many downloads together (chalicelib/downloads/admission/service.py ``Admission``)."""
+
+    def add_many(self, who: Identity, adds: Sequence[AddDownload], batch_id: str | None = None) -> list[Admitted]: ...
+
+
 class BatchService:
     def __init__(
-        self, dynamodb: Any, table: str, repo: TaskRepository, downloads: DownloadService, activity: ActivityLog,
-        admission: Admission,
+        self, batches: BatchStore, repo: TaskStore, downloads: DownloadService, activity: ActivityRecorder,
+        admission: Admitter, clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self._db = dynamodb
+        self._batches = batches
         self._admission = admission
-        self.table = table
         self._repo = repo
         self._downloads = downloads
         self._activity = activity
+        self._clock = clock
 
     # -- create ----------------------------------------------------------------------------
     def create(self, who: Identity, body: Any) -> dict[str, Any]:
@@ -192,7 +212,7 @@ class BatchService:
             raise Forbidden(f"a {who.role.value} may read downloads but not change them")
         req: _CreateBatchRaw = parse(_CreateBatchRaw, body)
         batch_id = str(uuid.uuid4())
-        created = now_ms()
+        created = self._clock.now_ms()
         # The batch's item, with its owner, exists before any of its tasks (the ownership check
         # every path into a batch goes through; a fresh id is always free).
         if not self._repo.claim_batch(batch_id, who.user_id, req.name):
@@ -233,7 +253,7 @@ class BatchService:
             if not got.duplicate:
                 new.append(got.task)
         if not tasks:
-            BatchModel(batch_id).delete()
+            self._batches.delete(batch_id)
             if any(isinstance(e, Unavailable) for e in (o.error for o in outcomes.values())):
                 raise Unavailable("no item of the batch could be stored; nothing was added", details)
             raise ValidationFailed("no item of the batch could be added", details)
@@ -260,8 +280,7 @@ class BatchService:
     def _item(self, batch_id: str) -> dict[str, Any] | None:
         if not _ID.match(batch_id):
             return None
-        answer = self._db.get_item(TableName=self.table, Key={"id": {"S": batch_id}}, ConsistentRead=True)
-        return image(answer.get("Item"))
+        return self._batches.item(batch_id)
 
     def get(self, who: Identity, batch_id: str) -> dict[str, Any]:
         """The batch's (plain) item, if ``who`` may see it; another user's is a 404."""
@@ -279,16 +298,8 @@ class BatchService:
         return owner or who.user_id
 
     def _page(self, owner: str, limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], str | None]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table, "IndexName": BatchModel.by_owner.Meta.index_name,
-            "KeyConditionExpression": "#o = :o", "ExpressionAttributeNames": {"#o": "owner"},
-            "ExpressionAttributeValues": {":o": {"S": owner}}, "ScanIndexForward": False, "Limit": limit,
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        answer = self._db.query(**kwargs)
-        items = [summary(image(i) or {}) for i in answer.get("Items", [])]
-        return items, _encode(answer.get("LastEvaluatedKey"))
+        items, last = self._batches.page(owner, limit, start)
+        return [summary(i) for i in items], _encode(last)
 
     def page(self, who: Identity, q: BatchListQuery) -> tuple[list[dict[str, Any]], int, str | None]:
         """One page of an owner's batches, newest first; the total; the next page's cursor."""
@@ -306,21 +317,7 @@ class BatchService:
                     break
             if page < q.page:
                 items = []
-        return items, self._count(owner), cursor
-
-    def _count(self, owner: str) -> int:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table, "IndexName": BatchModel.by_owner.Meta.index_name, "Select": "COUNT",
-            "KeyConditionExpression": "#o = :o", "ExpressionAttributeNames": {"#o": "owner"},
-            "ExpressionAttributeValues": {":o": {"S": owner}},
-        }
-        total = 0
-        while True:
-            answer = self._db.query(**kwargs)
-            total += int(answer.get("Count", 0))
-            if not answer.get("LastEvaluatedKey"):
-                return total
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        return items, self._batches.count(owner), cursor
 
     def tasks(self, batch_id: str, owner: str, limit: int, cursor: str | None) -> tuple[list[Task], str | None]:
         """One page of the batch's tasks that ``owner`` (the batch's owner) owns, newest first.
@@ -328,10 +325,8 @@ class BatchService:
         A task of another owner can carry the id (one left from before a batch's deletion
         freed its id for someone else): the batch never shows it."""
         start = _decode(cursor, {"id", "batch_id", "created_key"}, "batch_id", batch_id) if cursor else None
-        result = TaskModel.by_batch.query(batch_id, scan_index_forward=False, limit=limit, last_evaluated_key=start,
-                                          filter_condition=TaskModel.owner == owner)
-        tasks = [to_task(m) for m in result]
-        return [t for t in tasks if t.owner == owner], _encode(result.last_evaluated_key)
+        tasks, last = self._batches.tasks(batch_id, owner, limit, start)
+        return tasks, _encode(last)
 
     def detail(self, who: Identity, batch_id: str, q: BatchTasksQuery) -> dict[str, Any]:
         item = self.get(who, batch_id)
@@ -340,8 +335,7 @@ class BatchService:
 
     def _all_tasks(self, batch_id: str, owner: str) -> list[Task]:
         """Every task of the batch that its owner owns (see :meth:`tasks`)."""
-        found = TaskModel.by_batch.query(batch_id, scan_index_forward=False, filter_condition=TaskModel.owner == owner)
-        return [t for t in (to_task(m) for m in found) if t.owner == owner]
+        return self._batches.tasks(batch_id, owner, None, None)[0]
 
     # -- act -------------------------------------------------------------------------------
     def act(self, who: Identity, batch_id: str, action: str, delete_files: bool = False) -> dict[str, Any]:
@@ -374,7 +368,7 @@ class BatchService:
         results = list(_pool.map(one, tasks))
         self._downloads.dispatcher.kick()
         if action == "delete":
-            BatchModel(batch_id).delete()
+            self._batches.delete(batch_id)
         affected = sum(1 for r in results if r["outcome"] == "done")
         skipped = sum(1 for r in results if r["outcome"] == "skipped")
         failed = sum(1 for r in results if r["outcome"] == "failed")

@@ -3,19 +3,24 @@ message, without any emulator."""
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.adapters.urlguard import UrlGuard
+from chalicelib.api.schemas import AddDownload
+from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.planning import MiB
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
+from chalicelib.downloads.service import DownloadService
 from chalicelib.engine.hostslots import HostSlots
 from chalicelib.settings.store import EngineSettings
 from chalicelib.transfer import Delivery, Transfer
 from tests.fakes.adapters import FakeFile, FakeObjectStore, FakeOrigin, FakeQueue
 from tests.fakes.clock import ManualClock
-from tests.fakes.engine import FakeEngine, FakeSettings
+from tests.fakes.engine import FakeActivity, FakeEngine, FakeSettings
 from tests.fakes.tasks import FakeTasks
 
 PART = 5 * MiB  # S3's smallest part: what the plan uses under these settings
@@ -65,3 +70,32 @@ class Rig:
         found = self.tasks.get(task_id)
         assert found is not None
         return found
+
+
+ALICE = Identity("alice", "alice", Role.USER)
+BOB = Identity("bob", "bob", Role.USER)
+VIEWER = Identity("vera", "vera", Role.VIEWER)
+
+
+def _resolve(host: str, port: int) -> list[str]:
+    """Names resolve to a public address (no DNS); an address literal is itself."""
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return ["93.184.216.34"]
+
+
+class DownloadsRig:
+    def __init__(self) -> None:
+        self.clock = ManualClock()
+        self.tasks = FakeTasks(self.clock)
+        self.store = FakeObjectStore()
+        self.engine = FakeEngine(self.tasks)
+        self.activity = FakeActivity()
+        # Every name resolves to a public address: no DNS, and the guard's rules still apply.
+        guard = UrlGuard(False, resolve=_resolve)
+        self.service = DownloadService(self.tasks, self.store, self.engine, FakeSettings(EngineSettings()), guard,
+                                       self.activity, clock=self.clock)
+
+    def add(self, url: str = "https://files.example/a.iso", who: Identity = ALICE, **req: object) -> str:
+        return self.service.add(who, AddDownload(url=url, **req)).id  # type: ignore[arg-type]

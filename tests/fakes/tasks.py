@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from chalicelib.adapters.s3 import UploadedPart
 from chalicelib.domain.states import FINISHED, TaskState
@@ -49,6 +50,7 @@ class FakeTasks:
         self.rows: dict[str, Row] = {}
         self.parts: dict[tuple[str, int, int], PartRow] = {}
         self.queued_owners: set[str] = set()  # what the real store notes for the fair dispatcher
+        self.batches: dict[str, dict[str, Any]] = {}  # batch items (tests/fakes/batches.py reads them)
         self._lock = threading.RLock()
 
     # -- the primitives -------------------------------------------------------------------
@@ -144,9 +146,16 @@ class FakeTasks:
 
     def claim_batch(self, batch_id: str, owner: str, name: str | None = None) -> bool:
         with self._lock:
-            batches: dict[str, str] = self.__dict__.setdefault("batches", {})
-            if batches.setdefault(batch_id, owner) != owner:
+            item = self.batches.get(batch_id)
+            if item is not None and item["owner"] != owner:
                 return False
+            now = self.clock.now_ms()
+            if item is None:
+                item = self.batches[batch_id] = {"id": batch_id, "owner": owner, "created_at": now,
+                                                 "created_key": f"{now:013d}#{batch_id}"}
+            item["updated_at"] = now
+            if name and not item.get("name"):
+                item["name"] = name
             return True
 
     # -- parts ----------------------------------------------------------------------------

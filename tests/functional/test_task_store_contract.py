@@ -15,7 +15,9 @@ import pytest
 from chalicelib.adapters.s3 import UploadedPart
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
+from chalicelib.downloads.batches import BatchStore
 from chalicelib.transfer.ports import ActionChange, GenerationPlan, LaneClaim, TaskEdit, TaskStore
+from tests.fakes.batches import FakeBatches
 from tests.fakes.clock import ManualClock
 from tests.fakes.tasks import FakeTasks
 
@@ -39,8 +41,9 @@ def _task(store: TaskStore, state: TaskState = DL, **values: object) -> Task:
     owner = str(values.pop("owner", f"u-{tid[:8]}"))
     fields: dict[str, object] = {"run": 1, "gen": 1, "size": 30, "part_size": 10, "part_count": 3,
                                  "upload_id": "up-1", **values}
+    fields.setdefault("created_at", NOW)
     task = Task(id=tid, owner=owner, url=f"http://origin.test/{tid}", filename="f.bin", key=f"downloads/{tid}/f.bin",
-                state=state, created_at=NOW, updated_at=NOW, **fields)  # type: ignore[arg-type]
+                state=state, updated_at=NOW, **fields)  # type: ignore[arg-type]
     store.create(task, actor="tester")
     got = store.get(tid)
     assert got is not None
@@ -298,3 +301,53 @@ def test_batches_belong_to_one_owner(tasks: TaskStore) -> None:
     assert tasks.claim_batch(batch, "alice", "films")
     assert tasks.claim_batch(batch, "alice")
     assert not tasks.claim_batch(batch, "bob")
+
+
+# -- the batch store (chalicelib/downloads/batches.py BatchStore) ------------------------------------------
+
+
+@pytest.fixture(params=["fake", "dynamodb"])
+def batch_stores(request: pytest.FixtureRequest) -> Iterator[tuple[TaskStore, BatchStore]]:
+    if request.param == "fake":
+        fake = FakeTasks(ManualClock(NOW))
+        yield fake, FakeBatches(fake)
+        return
+    request.getfixturevalue("emulator")
+    from chalicelib.config import Config
+    from chalicelib.container import dynamodb_client
+    from chalicelib.persistence.batches import DynamoBatches
+    from chalicelib.persistence.tasks import DynamoTasks
+
+    config = Config.from_env()
+    yield DynamoTasks(clock=ManualClock(NOW)), DynamoBatches(dynamodb_client(config), config.batches_table)
+
+
+def test_batches_are_paged_newest_first_and_deleted(batch_stores: tuple[TaskStore, BatchStore]) -> None:
+    tasks, batches = batch_stores
+    owner = f"o-{uuid.uuid4().hex[:8]}"
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    for batch_id in ids:
+        assert tasks.claim_batch(batch_id, owner, f"name {batch_id[:4]}")
+    item = batches.item(ids[0])
+    assert item is not None and item["owner"] == owner and item["name"] == f"name {ids[0][:4]}"
+    assert batches.count(owner) == 3
+    first, key = batches.page(owner, 2, None)
+    assert len(first) == 2 and key is not None
+    rest, end = batches.page(owner, 2, key)
+    assert len(rest) == 1 and end is None
+    assert {i["id"] for i in first + rest} == set(ids)
+    batches.delete(ids[0])
+    assert batches.item(ids[0]) is None and batches.count(owner) == 2
+
+
+def test_a_batchs_tasks_are_its_owners_newest_first(batch_stores: tuple[TaskStore, BatchStore]) -> None:
+    tasks, batches = batch_stores
+    batch_id, owner = str(uuid.uuid4()), f"o-{uuid.uuid4().hex[:8]}"
+    made = [_task(tasks, TaskState.QUEUED, owner=owner, batch_id=batch_id, created_at=NOW + i) for i in range(3)]
+    _task(tasks, TaskState.QUEUED, owner="someone-else", batch_id=batch_id)  # an id reused: never shown
+    everything, none = batches.tasks(batch_id, owner, None, None)
+    assert [t.id for t in everything] == [t.id for t in reversed(made)] and none is None
+    page, key = batches.tasks(batch_id, owner, 2, None)
+    assert [t.id for t in page] == [made[2].id, made[1].id] and key is not None
+    rest, _ = batches.tasks(batch_id, owner, 2, key)
+    assert [t.id for t in rest] == [made[0].id]

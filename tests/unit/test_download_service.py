@@ -3,65 +3,29 @@ and duplicates, editing, moving, actions, deleting, files, and who may do what."
 
 from __future__ import annotations
 
-import ipaddress
-
 import pytest
 
 from chalicelib.adapters.s3 import UploadedPart
-from chalicelib.adapters.urlguard import UrlGuard
 from chalicelib.api.errors import ApiError, Conflict, Forbidden, NotFound
 from chalicelib.api.schemas import AddDownload, PatchDownload
-from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.states import Action, TaskState
-from chalicelib.downloads.service import DownloadService
 from chalicelib.settings.store import EngineSettings
-from tests.fakes.adapters import FakeObjectStore
-from tests.fakes.clock import ManualClock
-from tests.fakes.engine import FakeActivity, FakeEngine, FakeSettings
-from tests.fakes.tasks import FakeTasks
-
-ALICE = Identity("alice", "alice", Role.USER)
-BOB = Identity("bob", "bob", Role.USER)
-VIEWER = Identity("vera", "vera", Role.VIEWER)
-
-
-def _resolve(host: str, port: int) -> list[str]:
-    """Names resolve to a public address (no DNS); an address literal is itself."""
-    try:
-        return [str(ipaddress.ip_address(host))]
-    except ValueError:
-        return ["93.184.216.34"]
-
-
-class Rig:
-    def __init__(self) -> None:
-        self.clock = ManualClock()
-        self.tasks = FakeTasks(self.clock)
-        self.store = FakeObjectStore()
-        self.engine = FakeEngine(self.tasks)
-        self.activity = FakeActivity()
-        # Every name resolves to a public address: no DNS, and the guard's rules still apply.
-        guard = UrlGuard(False, resolve=_resolve)
-        self.service = DownloadService(self.tasks, self.store, self.engine, FakeSettings(EngineSettings()), guard,
-                                       self.activity, clock=self.clock)
-
-    def add(self, url: str = "https://files.example/a.iso", who: Identity = ALICE, **req: object) -> str:
-        return self.service.add(who, AddDownload(url=url, **req)).id  # type: ignore[arg-type]
+from tests.fakes.rig import ALICE, BOB, VIEWER, DownloadsRig
 
 
 @pytest.fixture()
-def rig() -> Rig:
-    return Rig()
+def rig() -> DownloadsRig:
+    return DownloadsRig()
 
 
-def test_add_queues_a_download_and_kicks(rig: Rig) -> None:
+def test_add_queues_a_download_and_kicks(rig: DownloadsRig) -> None:
     added = rig.service.add(ALICE, AddDownload(url="https://files.example/a.iso"))
     assert not added.duplicate and added.state == TaskState.QUEUED and added.owner == "alice"
     assert rig.engine.kicks == 1 and rig.activity.kinds() == ["task.add"]
     assert rig.tasks.queued_owners == {"alice"}
 
 
-def test_the_same_url_again_answers_with_the_existing_download(rig: Rig) -> None:
+def test_the_same_url_again_answers_with_the_existing_download(rig: DownloadsRig) -> None:
     first = rig.add()
     again = rig.service.add(ALICE, AddDownload(url="https://FILES.example/a.iso"))
     assert again.duplicate and again.id == first and "task.duplicate" in rig.activity.kinds()
@@ -69,18 +33,18 @@ def test_the_same_url_again_answers_with_the_existing_download(rig: Rig) -> None
     assert not rig.service.add(BOB, AddDownload(url="https://files.example/a.iso")).duplicate  # another user's
 
 
-def test_a_blocked_url_is_a_field_error_and_nothing_is_stored(rig: Rig) -> None:
+def test_a_blocked_url_is_a_field_error_and_nothing_is_stored(rig: DownloadsRig) -> None:
     with pytest.raises(ApiError) as caught:
         rig.add("http://169.254.169.254/latest/meta-data")
     assert caught.value.status == 422 and not rig.tasks.rows
 
 
-def test_a_viewer_reads_but_does_not_change(rig: Rig) -> None:
+def test_a_viewer_reads_but_does_not_change(rig: DownloadsRig) -> None:
     with pytest.raises(Forbidden):
         rig.add(who=VIEWER)
 
 
-def test_another_users_download_is_not_found(rig: Rig) -> None:
+def test_another_users_download_is_not_found(rig: DownloadsRig) -> None:
     tid = rig.add()
     with pytest.raises(NotFound):
         rig.service.get(BOB, tid)
@@ -88,7 +52,7 @@ def test_another_users_download_is_not_found(rig: Rig) -> None:
         rig.service.get(ALICE, "not a valid id!")
 
 
-def test_patch_changes_priority_speed_limit_and_name_before_the_transfer(rig: Rig) -> None:
+def test_patch_changes_priority_speed_limit_and_name_before_the_transfer(rig: DownloadsRig) -> None:
     tid = rig.add()
     patched = rig.service.patch(ALICE, tid, PatchDownload(priority=10, speed_limit=65536, filename="b.iso"))
     assert patched.priority == 10 and patched.speed_limit == 65536 and patched.filename == "b.iso"
@@ -101,7 +65,7 @@ def test_patch_changes_priority_speed_limit_and_name_before_the_transfer(rig: Ri
         rig.service.patch(ALICE, tid, PatchDownload(filename="c.iso"))
 
 
-def test_move_puts_a_queued_download_first(rig: Rig) -> None:
+def test_move_puts_a_queued_download_first(rig: DownloadsRig) -> None:
     first, second = rig.add("https://files.example/1"), rig.add("https://files.example/2")
     assert rig.tasks.queue_of("alice", 2) == [first, second]
     rig.service.move(ALICE, second, "top")
@@ -111,7 +75,7 @@ def test_move_puts_a_queued_download_first(rig: Rig) -> None:
         rig.service.move(ALICE, first, "top")
 
 
-def test_pause_resume_cancel_and_retry(rig: Rig) -> None:
+def test_pause_resume_cancel_and_retry(rig: DownloadsRig) -> None:
     tid = rig.add()
     task = rig.tasks.get(tid)
     assert task is not None
@@ -132,7 +96,7 @@ def test_pause_resume_cancel_and_retry(rig: Rig) -> None:
     assert rig.activity.kinds()[-3:] == ["task.pause", "task.cancel", "task.retry"]
 
 
-def test_delete_cancels_and_removes_the_file_if_asked(rig: Rig) -> None:
+def test_delete_cancels_and_removes_the_file_if_asked(rig: DownloadsRig) -> None:
     tid = rig.add()
     key = rig.tasks.row(tid).task.key
     rig.store.objects[key] = b"data"
@@ -140,7 +104,7 @@ def test_delete_cancels_and_removes_the_file_if_asked(rig: Rig) -> None:
     assert rig.tasks.get(tid) is None and key not in rig.store.objects
 
 
-def test_a_file_link_only_for_a_completed_download(rig: Rig) -> None:
+def test_a_file_link_only_for_a_completed_download(rig: DownloadsRig) -> None:
     tid = rig.add()
     with pytest.raises(Conflict):
         rig.service.file_url(ALICE, tid)
