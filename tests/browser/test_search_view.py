@@ -31,6 +31,7 @@ def runtime() -> Iterator[RuntimeProcess]:
 def fake(origin: Origin) -> Iterator[ProviderServer]:
     with ProviderServer() as server:
         server.shows[1396] = Show(1396, "Show", "2008-01-20", {1: ["Pilot", XSS, "Third"]})
+        server.shows[77] = Show(77, "Show Again", "2015-03-01", {1: ["Return"]})
         for name, size in (("e01-720", 1000), ("e01-1080", 2000), ("e02-1080", 3000)):
             origin.add(f"/{name}.mkv", Resource(data=bytes([len(name)]) * size))
         server.torrents += [
@@ -80,6 +81,14 @@ def test_search_a_season_and_grab_it(browser: Browser, runtime: RuntimeProcess, 
 
     b.go("search")
     b.wait(lambda: b.css("#search-what"), what="the search form")
+    # Without a year: TMDB's exact title is taken, the other match is offered.
+    b.fill("#search-what", "Show")
+    b.css("form[role=search] button[type=submit]").click()
+    b.wait(lambda: b.all(".other-matches button"), what="the other matches on TMDB")
+    b.click_text("Show Again (2015)")
+    b.wait(lambda: "Show Again (2015) · Season 1" in b.text(), what="the other show searched by its id")
+    assert b.css("#search-what").get_attribute("value") == "77"
+    assert b.css("[data-testid=search-summary]").text == "0 of 1 episodes have a file; missing: E01."
     b.fill("#search-what", "Show")
     b.fill("#search-year", "2008")
     b.css("form[role=search] button[type=submit]").click()

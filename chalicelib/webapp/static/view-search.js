@@ -60,21 +60,39 @@ export default function SearchView({ query }) {
   const [form, setForm] = useState({ what: query.q || "", year: query.year || "", kind: query.kind || "tv", season: query.season || "1" });
   const [state, setState] = useState({ data: null, error: null, busy: false, body: null });
   const [grab, setGrab] = useState({ busy: false, done: null });
+  const [others, setOthers] = useState([]);
   const set = (key) => (e) => setForm((f) => ({ ...f, [key]: e.target.value }));
   const fieldError = (name) => (state.error && state.error.details || []).filter((d) => d.field === name).map((d) => d.message).join("; ");
 
-  const search = async (e) => {
-    e.preventDefault();
-    if (!form.what.trim()) { setState({ data: null, error: { message: "Give a title or a TMDB id." }, busy: false, body: null }); return; }
-    const body = bodyOf(form);
-    setQuery({ q: form.what.trim(), year: form.year, kind: form.kind, season: form.kind === "tv" ? form.season : "" });
+  // Run a smart search; for a title, also list TMDB's other matches (another year, a remake),
+  // each a button that searches that one by its id instead.
+  const run = async (body) => {
     setState({ data: null, error: null, busy: true, body });
     setGrab({ busy: false, done: null });
+    setOthers([]);
     try {
-      setState({ data: await api.post("/search/smart", body), error: null, busy: false, body });
+      const data = await api.post("/search/smart", body);
+      setState({ data, error: null, busy: false, body });
+      if (body.title) {
+        const found = await api.get("/metadata/search", { provider: "tmdb", q: body.title, kind: body.kind, limit: 6 }).catch(() => null);
+        setOthers(((found && found.results) || []).filter((m) => String(m.id) !== String(data.tmdb_id)).slice(0, 5));
+      }
     } catch (error) {
       setState({ data: null, error, busy: false, body });
     }
+  };
+
+  const search = (e) => {
+    e.preventDefault();
+    if (!form.what.trim()) { setState({ data: null, error: { message: "Give a title or a TMDB id." }, busy: false, body: null }); return; }
+    setQuery({ q: form.what.trim(), year: form.year, kind: form.kind, season: form.kind === "tv" ? form.season : "" });
+    run(bodyOf(form));
+  };
+
+  const instead = (match) => {
+    setForm((f) => ({ ...f, what: String(match.id), year: "" }));
+    const { title, year, ...rest } = state.body;
+    run({ ...rest, tmdb_id: Number(match.id) });
   };
 
   const grabIt = async () => {
@@ -105,7 +123,9 @@ export default function SearchView({ query }) {
       <div class="form-actions"><button type="submit" class="btn primary" disabled=${state.busy}>${state.busy ? "Searching…" : "Search"}</button></div>
       <${ErrorNote} error=${state.error} />
     </form>
+    ${others.length ? html`<nav class="panel other-matches" aria-label="Other matches on TMDB"><span class="muted small">Not this one? Other matches on TMDB:</span>
+      ${others.map((m) => html` <button type="button" class="btn small" key=${m.id} onClick=${() => instead(m)}>${m.title}${m.year ? ` (${m.year})` : ""}</button>`)}</nav>` : null}
     ${state.data ? html`<${Results} data=${state.data} onGrab=${grabIt} grabbing=${grab.busy} grabbed=${grab.done} />`
-      : !state.busy && !state.error ? html`<${Empty}>Look a series' season or a film up in TMDB; candidate files come from your feeds and the indexers an admin configured (Settings → providers: <code>/api/v1/settings/providers</code>).<//>` : null}
+      : !state.busy && !state.error ? html`<${Empty}>Look a series' season or a film up in TMDB; candidate files come from your feeds and the indexers an admin configured${can("admin") ? html` (<a href=${href("providers")}>Providers</a>)` : ""}.<//>` : null}
   </section>`;
 }
