@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from ..api.errors import ApiError, Forbidden, NotFound
 from ..api.schemas import parse
@@ -105,7 +106,7 @@ class SmartSearchService:
         req: SmartSearch = parse(SmartSearch, body)
         target = self._target(req)
         found = self._gather(who, target, req.sources)
-        return self._answer(target, found, preference(self.providers.quality()))
+        return self._answer(target, found, preference(self.providers.quality()), self._shown())
 
     def _target(self, req: SmartSearch) -> Target:
         tmdb = self.providers.tmdb()  # 503 naming tmdb.api_key when it is not configured
@@ -180,12 +181,25 @@ class SmartSearchService:
         answer = client.search(target.title, target.kind, target.season, target.year)
         return [read(i.title, i.url, i.size, INDEXER, client.name) for i in answer.items]
 
-    def _answer(self, target: Target, found: Found, pref: quality.Preference) -> dict[str, Any]:
+    def _shown(self) -> Callable[[str], str]:
+        """How a candidate's URL is shown: without any indexer's key (Jackett's and Prowlarr's
+        download links carry it). The download itself keeps the URL the indexer gave."""
+        keys = [key for _, key in self.providers.indexers() if len(key) >= 4]
+
+        def shown(url: str) -> str:
+            for key in keys:
+                url = url.replace(key, "***").replace(quote(key, safe=""), "***")
+            return url
+
+        return shown
+
+    def _answer(self, target: Target, found: Found, pref: quality.Preference,
+                shown: Callable[[str], str]) -> dict[str, Any]:
         base = {"tmdb_id": target.tmdb_id, "kind": target.kind, "title": target.title, "year": target.year,
                 "season": target.season, "sources": found.sources}
         if target.kind == "movie":
             films, other = movie_candidates(found.candidates, target.titles, target.year)
-            return {**base, "episodes": [], "candidates": _views(films, pref), "season_packs": [],
+            return {**base, "episodes": [], "candidates": _views(films, pref, shown), "season_packs": [],
                     "missing_episodes": [], "unmatched": other}
         assert target.season is not None
         grouped = group_by_episode(found.candidates, target.titles, target.season,
@@ -193,12 +207,12 @@ class SmartSearchService:
         episodes = []
         missing = []
         for e in target.episodes:
-            views = _views(grouped.episodes.get(e.episode_number, []), pref)
+            views = _views(grouped.episodes.get(e.episode_number, []), pref, shown)
             if not any(v["best"] for v in views):
                 missing.append(e.episode_number)
             episodes.append({"season": target.season, "episode": e.episode_number, "title": e.name,
                              "air_date": e.air_date, "candidates": views})
-        return {**base, "episodes": episodes, "candidates": [], "season_packs": _views(grouped.packs, pref, False),
+        return {**base, "episodes": episodes, "candidates": [], "season_packs": _views(grouped.packs, pref, shown, False),
                 "missing_episodes": missing, "unmatched": grouped.unmatched}
 
     # -- grab --------------------------------------------------------------------------------
@@ -224,8 +238,9 @@ class SmartSearchService:
         items = [self._item(target, pick, numbers, req) for pick, numbers in picks]
         created = self.batches.create(who, {"name": name, "items": items})
         picked = []
+        shown = self._shown()
         for (pick, numbers), result in zip(picks, created["results"], strict=True):
-            picked.append({"episodes": numbers, "title": pick.title, "url": pick.url, "size": pick.size,
+            picked.append({"episodes": numbers, "title": pick.title, "url": shown(pick.url), "size": pick.size,
                            "quality": pick.resolution, "source": {"type": pick.origin, "name": pick.origin_name},
                            "task_id": result["task_id"], "duplicate": result["duplicate"],
                            "error": result["error"]})
@@ -282,12 +297,13 @@ class SmartSearchService:
                 item[name] = getattr(req, name)
         return item
 
-def _views(candidates: list[Candidate], pref: quality.Preference, pick: bool = True) -> list[dict[str, Any]]:
+def _views(candidates: list[Candidate], pref: quality.Preference, shown: Callable[[str], str],
+           pick: bool = True) -> list[dict[str, Any]]:
     """Candidates as the API shows them: the allowed ones best first (the first marked
     ``best``), then the refused ones with the reason."""
     order = quality.ranked(candidates, pref)
     refused = [c for c in candidates if quality.refusal(c, pref) is not None]
-    views = [{**c.view(), "refused": None, "best": pick and i == 0} for i, c in enumerate(order)]
-    views += [{**c.view(), "refused": quality.refusal(c, pref), "best": False}
+    views = [{**c.view(), "url": shown(c.url), "refused": None, "best": pick and i == 0} for i, c in enumerate(order)]
+    views += [{**c.view(), "url": shown(c.url), "refused": quality.refusal(c, pref), "best": False}
               for c in sorted(refused, key=lambda c: c.title)]
     return views

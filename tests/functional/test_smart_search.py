@@ -39,7 +39,8 @@ def fake() -> Iterator[ProviderServer]:
         server.movies[603] = Movie(603, "Film", "1999-03-31")
         f = server.base + "/files/"
         server.torrents += [
-            Torrent("Show.S01E01.720p.HDTV.x264-AAA", f + "s01e01-720.mkv", 700 * MB),
+            # A download link with the indexer's key in it, as Jackett's and Prowlarr's are.
+            Torrent("Show.S01E01.720p.HDTV.x264-AAA", f + f"s01e01-720.mkv?apikey={INDEXER_KEY}", 700 * MB),
             Torrent("Show.S01E01.1080p.WEB.h264-BBB", f + "s01e01-1080.mkv", 1500 * MB),
             Torrent("Show.S01E02.1080p.WEB.h264-BAD", f + "s01e02-bad.mkv", 1400 * MB),
             Torrent("Show.S01E02.1080p.WEB.h264-MAG", "magnet:?xt=urn:btih:0123456789abcdef", 1400 * MB),
@@ -92,6 +93,7 @@ def test_smart_search_groups_candidates_by_episode(as_, configured, feed) -> Non
     first = episodes[1]["candidates"]
     assert [(c["title"], c["quality"], c["best"]) for c in first] == [
         ("Show.S01E01.1080p.WEB.h264-BBB", "1080p", True), ("Show.S01E01.720p.HDTV.x264-AAA", "720p", False)]
+    assert first[1]["url"].endswith("s01e01-720.mkv?apikey=***") and INDEXER_KEY not in resp.body.decode()
     assert first[0]["size"] == 1500 * MB and first[0]["source"] == {"type": "indexer", "name": "fake", "id": None}
     second = episodes[2]["candidates"]
     assert [(c["title"], c["best"], c["refused"]) for c in second] == [
@@ -143,6 +145,7 @@ def test_smart_grab_makes_one_batch_of_the_best_files(as_, configured, feed) -> 
     again = as_["user"]("POST", "/search/smart-grab", {"tmdb_id": 1396, "episodes": [1], "batch_name": "SD",
                                                        "quality": {"resolutions": ["720p"]}, "path": "TV"}).data
     assert [p["title"] for p in again["picked"]] == ["Show.S01E01.720p.HDTV.x264-AAA"]
+    assert again["picked"][0]["url"].endswith("?apikey=***")  # shown without the key; the download has it
     assert again["missing_episodes"] == [] and again["batch_name"] == "SD"
     assert as_["user"]("GET", f"/downloads/{again['picked'][0]['task_id']}").data["path"] == "TV"
     # A film, asked for the way Flasharr does (type, year and id as text).
