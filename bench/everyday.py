@@ -97,7 +97,7 @@ def pct(values: list[float], q: float) -> float | None:
 class Everyday:
     def __init__(self, rt: Runtime, url: Callable[[str], str], files: dict[str, SourceFile], origin_pid: int,
                  trace_path: Path, workdir: Path, counts: Counts, say: Callable[[str], None],
-                 with_tools: bool = True) -> None:
+                 with_tools: bool = True, with_loop: bool = True) -> None:
         self.rt = rt
         self.url = url
         self.files = files  # origin path -> its source file
@@ -107,6 +107,7 @@ class Everyday:
         self.counts = counts
         self.say = say
         self.with_tools = with_tools
+        self.with_loop = with_loop  # the batch cases' curl | aws s3 cp - loop (minutes of it)
         self.results: list[Result] = []
         self.figures: dict[str, Any] = {}
 
@@ -280,7 +281,7 @@ class Everyday:
         self.results.append(result)
         if not self.with_tools:
             return
-        for run in (self._aria2c, self._curl_loop):
+        for run in (self._aria2c, self._curl_loop) if self.with_loop else (self._aria2c,):
             tool = run(case, paths_, total)
             self._show(tool)
             self.results.append(tool)

@@ -81,6 +81,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"comma-separated cases to run: {', '.join(CASES)} (default: all)")
     p.add_argument("--no-tools", action="store_true", help="Haul only: skip curl/aria2c/rclone except the "
                    "curl|aws baseline the targets need")
+    p.add_argument("--no-loop", action="store_true", help="batch cases: leave out the curl | aws s3 cp - loop "
+                   "(minutes; the targets compare with the aria2c pipeline)")
     p.add_argument("--part-size", type=int, default=16, metavar="MiB", help="Haul part_size (default 16)")
     p.add_argument("--parallel-parts", type=int, default=8, help="Haul parallel_parts (default 8)")
     p.add_argument("--processes", type=int, default=2, help="HAUL_WORKER_PROCESSES (default 2)")
@@ -367,7 +369,8 @@ class Bench:
         origin = self.origin
         with self.runtime() as rt:
             day = everyday.Everyday(rt, origin.url, self.everyday_files, origin.pid, self.workdir / "origin-trace.txt",
-                                    self.workdir, self.counts, say, with_tools=not self.args.no_tools)
+                                    self.workdir, self.counts, say, with_tools=not self.args.no_tools,
+                                    with_loop=not self.args.no_loop)
             steps: list[tuple[str, Callable[[], None]]] = [
                 ("admission", day.admission), ("latency", day.latency),
                 ("batch-small", lambda: day.batch("batch-small", "/small/")),

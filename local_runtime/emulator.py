@@ -1099,7 +1099,14 @@ def _patch() -> list[tuple[type, str, Any]]:
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.s3.models import S3Backend
 
-    from local_runtime import emulator_files, emulator_http, emulator_s3, emulator_state, emulator_streams
+    from local_runtime import (
+        emulator_expressions,
+        emulator_files,
+        emulator_http,
+        emulator_s3,
+        emulator_state,
+        emulator_streams,
+    )
 
     saved: list[tuple[type, str, Any]] = []
     targets: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = []
@@ -1133,6 +1140,7 @@ def _patch() -> list[tuple[type, str, Any]]:
     targets += emulator_streams.targets()  # stream records kept 24 h, shard iterators 15 min
     targets += emulator_state.targets()  # SQS changes counted, for the data directory's snapshots
     targets += emulator_files.targets()  # objects and parts as files, for the data directory
+    targets += emulator_expressions.targets()  # UpdateItem linear in its expression's length
     for cls, name, wrap in targets:
         original = cls.__dict__[name] if name in cls.__dict__ else getattr(cls, name)  # (or inherited)
         if getattr(original, _PATCHED, False):

@@ -1,0 +1,84 @@
+"""The embedded emulator's UpdateItem keeps each expression's parsed tree and checks the whole
+expression once (local_runtime/emulator_expressions.py): the same text with other values and
+names updates what it says, concurrent requests sharing a tree do not disturb each other, and
+invalid expressions are still refused."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from local_runtime.emulator import _PATCHED
+from local_runtime.emulator_expressions import targets
+
+REGION = "us-east-1"
+EXPR = "SET #a = :a, #b = if_not_exists(#b, :b), #n = #n + :one REMOVE #gone"
+
+
+@pytest.fixture()
+def ddb(emulator: str) -> Any:
+    return boto3.client("dynamodb", endpoint_url=emulator, region_name=REGION)
+
+
+@pytest.fixture()
+def table(ddb: Any) -> Iterator[str]:
+    name = f"expressions-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    yield name
+    ddb.delete_table(TableName=name)
+
+
+def _update(ddb: Any, table: str, pk: str, a: str, b: str, names: tuple[str, str] = ("a", "b")) -> dict[str, Any]:
+    return dict(ddb.update_item(
+        TableName=table, Key={"pk": {"S": pk}}, UpdateExpression=EXPR,
+        ExpressionAttributeNames={"#a": names[0], "#b": names[1], "#n": "n", "#gone": "gone"},
+        ExpressionAttributeValues={":a": {"S": a}, ":b": {"S": b}, ":one": {"N": "1"}},
+        ReturnValues="ALL_NEW",
+    )["Attributes"])
+
+
+def test_the_patches_are_applied_in_the_test_process(emulator: str) -> None:
+    for cls, name, _ in targets():
+        assert getattr(cls.__dict__[name], _PATCHED, False), (cls, name)
+
+
+def test_one_text_with_other_values_and_names_updates_what_it_says(ddb: Any, table: str) -> None:
+    ddb.put_item(TableName=table, Item={"pk": {"S": "x"}, "n": {"N": "0"}, "gone": {"S": "bye"}})
+    first = _update(ddb, table, "x", "one", "kept")
+    again = _update(ddb, table, "x", "two", "ignored")
+    other = _update(ddb, table, "x", "three", "new", names=("c", "d"))
+    assert (first["a"], first["b"], first["n"], "gone" in first) == ({"S": "one"}, {"S": "kept"}, {"N": "1"}, False)
+    assert (again["a"], again["b"], again["n"]) == ({"S": "two"}, {"S": "kept"}, {"N": "2"})
+    assert (other["c"], other["d"], other["a"], other["n"]) == ({"S": "three"}, {"S": "new"}, {"S": "two"}, {"N": "3"})
+
+
+def test_concurrent_updates_with_one_text_each_get_their_own_values(ddb: Any, table: str) -> None:
+    keys = [f"k{i}" for i in range(40)]
+    for k in keys:
+        ddb.put_item(TableName=table, Item={"pk": {"S": k}, "n": {"N": "0"}})
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda k: _update(ddb, table, k, f"a-{k}", f"b-{k}"), keys))
+    assert [(x["pk"]["S"], x["a"]["S"], x["b"]["S"]) for x in answers] == [(k, f"a-{k}", f"b-{k}") for k in keys]
+
+
+@pytest.mark.parametrize("expression, names", [
+    ("SET #a = :a, #a = :b", {"#a": "a"}),  # one path twice
+    ("SET #a = :a REMOVE #a", {"#a": "a"}),  # overlapping actions
+    ("SET #a = :a SET #b = :b", {"#a": "a", "#b": "b"}),  # two SET clauses
+    ("SET #pk = :a", {"#pk": "pk"}),  # the key
+])
+def test_invalid_expressions_are_still_refused(ddb: Any, table: str, expression: str, names: dict[str, str]) -> None:
+    values = {k: {"S": "v"} for k in (":a", ":b") if k in expression}
+    for _ in range(2):  # the second time from the kept tree
+        with pytest.raises(ClientError) as refused:
+            ddb.update_item(TableName=table, Key={"pk": {"S": "y"}}, UpdateExpression=expression,
+                            ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
