@@ -48,6 +48,9 @@ class SidecarObjects:
         self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type,
                             Metadata={"haul-owner": owner, "haul-sidecar": "true"})
 
+    def delete(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self.bucket, Key=key)
+
     def get(self, key: str, max_bytes: int) -> tuple[bytes, StoredObject] | None:
         try:
             answer = self._s3.get_object(Bucket=self.bucket, Key=key)

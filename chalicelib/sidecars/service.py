@@ -239,6 +239,9 @@ class SidecarService:
             return None, f"{art.value}: {url} is not a {' or '.join(layout.ART_EXTENSIONS[art])} image"
         key = layout.art_key(t.folder, art, kind[0])
         self.objects.put(key, image.body, kind[1], owner)
+        for stale in layout.art_keys(t.folder, art):  # a poster.jpg replaced by a poster.png
+            if stale != key and stale in t.listing:
+                self.objects.delete(stale)
         return key, None
 
     def _episodes(self, owner: str, t: _Title, show: ShowInfo, urls: tmdb.ImageUrls, overwrite: bool,
@@ -325,7 +328,10 @@ class SidecarService:
                 return  # a batch's title written meanwhile (or skip_existing): nothing to do
             seasons = [int(s) for s in body["seasons"]] if body.get("seasons") is not None else None
             self._write(owner, actor, t, options, overwrite, Deadline(budget, self._monotonic), seasons)
-        except ApiError as exc:  # not retried: the same input fails the same way
+        except ApiError as exc:
+            if exc.status >= 500:  # TMDB failing or busy: SQS delivers the message again later
+                raise
+            # A 4xx is not retried: the same input fails the same way.
             log.warning("sidecars for %s %s of %s: %s", kind.value, tmdb_id, owner, exc.message)
 
     # -- the owner's titles ------------------------------------------------------------------

@@ -31,6 +31,9 @@ class Objects:
     def put(self, key: str, body: bytes, content_type: str, owner: str) -> None:
         self.data[key] = (body, content_type, owner)
 
+    def delete(self, key: str) -> None:
+        self.data.pop(key, None)
+
     def get(self, key: str, max_bytes: int) -> tuple[bytes, StoredObject] | None:
         if key not in self.data:
             return None
@@ -307,3 +310,24 @@ def test_titles_show_each_with_its_nfo_state(world: Any) -> None:
                                                                                          (603, False, False)]
     assert answer["titles"][0]["nfo_key"] == SHOW + "tvshow.nfo" and answer["titles"][0]["media_files"]["has_poster"]
     assert service.titles("alice", 1) == {**service.titles("alice", 1), "total_titles": 1, "truncated": True}
+
+
+def test_a_replaced_art_of_another_type_is_removed(world: Any) -> None:
+    service, _, objects, *_ = world
+    objects.put(SHOW + "poster.png", PNG, "image/png", "alice")
+    done = service.create("alice", "alice", Kind.TV, 1399, Options(fanart=False, logo=False, episodes=False),
+                          overwrite=True)
+    assert done["media_files"]["poster_key"] == SHOW + "poster.jpg" and SHOW + "poster.png" not in objects.data
+
+
+def test_a_worker_message_is_retried_only_when_tmdb_fails(world: Any) -> None:
+    service, _, _, details, _, queue, _ = world
+    message = {"kind": "sidecars", "owner": "alice", "media_kind": "tv", "tmdb_id": 1399, "options": {},
+               "overwrite": False}
+    details.configured = False
+    with pytest.raises(Unavailable):  # 503: SQS delivers it again
+        service.on_message(message)
+    service.on_message({**message, "tmdb_id": 7})  # 404: not yours, dropped (logged)
+    details.configured = True
+    service.on_message(message)
+    assert service.status("alice", Kind.TV, 1399)["has_nfo"] is True
