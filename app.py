@@ -9,13 +9,14 @@ from chalice.app import CloudWatchEvent, DynamoDBEvent, SQSEvent, WebsocketEvent
 
 from chalicelib.config import Config
 from chalicelib.observability.logs import configure_logging, log_context
-from functions import (
+from functions.queues import jobs as job_runs_queue
+from functions.queues import notify as notify_queue
+from functions.rest import (
     accounts,
     activity,
-    api,
     batches,
     docs,
-    fanout,
+    downloads,
     feeds,
     health,
     jobs,
@@ -24,15 +25,21 @@ from functions import (
     naming,
     notify,
     queue,
-    scheduler,
     search,
     settings,
     setup,
     stats,
     webapp,
-    websocket,
-    worker,
 )
+from functions.streams import activity as activity_stream
+from functions.streams import fanout
+from functions.streams import notify as notify_stream
+from functions.streams import stats as stats_stream
+from functions.timers import feeds as feeds_timer
+from functions.timers import jobs as jobs_timer
+from functions.timers import reconcile as reconcile_timer
+from functions.websocket import handlers as websocket
+from functions.worker import handlers as worker
 
 CONFIG = Config.from_env()
 
@@ -40,7 +47,7 @@ app = Chalice(app_name="haul", configure_logs=False)
 configure_logging()
 # Every log line of an invocation carries its request id, task id and function name.
 app.register_middleware(log_context, "all")
-app.register_blueprint(api.blueprint, url_prefix="/api/v1")
+app.register_blueprint(downloads.blueprint, url_prefix="/api/v1")
 app.register_blueprint(accounts.blueprint, url_prefix="/api/v1")
 app.register_blueprint(docs.blueprint, url_prefix="/api/v1")
 # The control surface (issue #5).
@@ -77,37 +84,37 @@ def dead_letters(event: SQSEvent) -> dict[str, Any]:
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def reconcile(event: CloudWatchEvent) -> None:
-    scheduler.tick()
+    reconcile_timer.tick()
 
 
 # -- scheduled jobs (chalicelib/jobs/): a per-minute tick queues each due run; a consumer runs it
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def job_tick(event: CloudWatchEvent) -> None:
-    jobs.tick()
+    jobs_timer.tick()
 
 
 @app.on_sqs_message(queue=CONFIG.jobs_queue, batch_size=1)
 def job_runs(event: SQSEvent) -> dict[str, Any]:
-    return jobs.handle_runs(event)
+    return job_runs_queue.handle_runs(event)
 
 
 # Feeds: one tick claims the feeds that are due (from an index) and sends a work message per
-# feed; the workers refresh them (functions/feeds.py).
+# feed; the workers refresh them (functions/timers/feeds.py).
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def refresh_feeds(event: CloudWatchEvent) -> None:
-    feeds.tick()
+    feeds_timer.tick()
 
 
 # -- notifications (chalicelib/notify/): download events from the tasks stream, deliveries
 # through their own queue (retries with backoff, then its dead-letter queue)
 @app.on_dynamodb_record(**CONFIG.tasks_stream_source())
 def notify_changes(event: DynamoDBEvent) -> None:
-    notify.handle_changes(event)
+    notify_stream.handle_changes(event)
 
 
 @app.on_sqs_message(queue=CONFIG.notify_queue, batch_size=1)
 def notify_deliveries(event: SQSEvent) -> dict[str, Any]:
-    return notify.handle_deliveries(event)
+    return notify_queue.handle_deliveries(event)
 
 
 # -- real-time: the WebSocket API and the change fan-out (docs/websocket.md) ---------------
@@ -137,15 +144,15 @@ def fanout_changes(event: DynamoDBEvent) -> None:
     fanout.handle(event)
 
 
-# -- statistics and batch summaries: counters kept from the tasks table's stream (functions/stats.py)
+# -- statistics and batch summaries: counters kept from the tasks table's stream (functions/streams/stats.py)
 # Big batches: the records of a batch are merged into one ADD per counter, so 1,000 records (a
 # bulk add) cost ~30 writes where ten batches of 100 cost ~190.
 @app.on_dynamodb_record(**CONFIG.tasks_stream_source(batch_size=1000))
 def aggregate_changes(event: DynamoDBEvent) -> None:
-    stats.handle_changes(event)
+    stats_stream.handle_changes(event)
 
 
-# -- activity log: state transitions from the tasks table's stream (functions/activity.py)
+# -- activity log: state transitions from the tasks table's stream (functions/streams/activity.py)
 @app.on_dynamodb_record(**CONFIG.tasks_stream_source())
 def log_changes(event: DynamoDBEvent) -> None:
-    activity.handle_changes(event)
+    activity_stream.handle_changes(event)

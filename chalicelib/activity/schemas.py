@@ -1,4 +1,4 @@
-"""Response models of the activity log routes (functions/activity.py), for the OpenAPI document."""
+"""Response models of the activity log routes (functions/rest/activity.py), for the OpenAPI document."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The OpenAPI 3 document of the REST API, made from the route table and the pydantic models.
 
-functions/http.py's ``route()`` records an :class:`Operation` for every route it registers
+functions/rest/http.py's ``route()`` records an :class:`Operation` for every route it registers
 (the one route table); :func:`document` turns them into the document served at
 ``/api/v1/openapi.json``. Request schemas come from the same models that validate requests
 (chalicelib/api/schemas.py), response schemas from chalicelib/api/responses.py.

@@ -1,6 +1,6 @@
 """Accounts and security: who a caller is and what they may do (docs/security.md).
 
-One concept per module, and no Chalice import anywhere here (functions/http.py is the only
+One concept per module, and no Chalice import anywhere here (functions/rest/http.py is the only
 place a request meets these):
 
 - ``identity``: roles and the :class:`~.identity.Identity` a request acts as;

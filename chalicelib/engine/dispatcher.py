@@ -96,7 +96,7 @@ class Dispatcher:
 
     def request_kick(self) -> bool:
         """Ask for a round after a request queued work: a ``kick`` work message (one SendMessage;
-        a worker runs the round, functions/worker.py) when so configured, else :meth:`kick` in
+        a worker runs the round, functions/worker/handlers.py) when so configured, else :meth:`kick` in
         this thread, as also when the message cannot be sent. True if the round ran here."""
         if self._kick_by_message:
             try:

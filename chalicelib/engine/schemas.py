@@ -1,5 +1,5 @@
-"""Response models of queue control, ordering and bulk actions (functions/queue.py, and the
-bulk routes in functions/api.py), for the OpenAPI document."""
+"""Response models of queue control, ordering and bulk actions (functions/rest/queue.py, and the
+bulk routes in functions/rest/downloads.py), for the OpenAPI document."""
 
 from __future__ import annotations
 

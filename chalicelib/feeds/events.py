@@ -17,7 +17,7 @@ FEED_MATCHED = "feed_matched"
 FEED_FAILED = "feed_failed"
 MAX_LISTED = 20  # items named in one feed_matched message (its count says how many there were)
 # This process's real-time services (chalicelib/realtime/wiring.py's ``realtime``), set by the
-# functions that run feeds (functions/feeds.py): the feeds package does not import the
+# functions that run feeds (functions/rest/feeds.py): the feeds package does not import the
 # real-time side, which imports the container (no import cycle).
 _realtime_source: Callable[[], Any] | None = None
 

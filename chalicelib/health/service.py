@@ -12,7 +12,7 @@ with its time, a status and figures; the overall status is the worst of them.
   fine (Lambda keeps no idle workers);
 - extra probes other packages add with :func:`add_probe` (the local data directory's size).
 
-``GET /health`` stays the cheap public liveness answer (functions/api.py).
+``GET /health`` stays the cheap public liveness answer (functions/rest/downloads.py).
 """
 
 from __future__ import annotations

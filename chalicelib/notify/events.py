@@ -1,6 +1,6 @@
 """Notification events: their names, and the events a task change means (pure functions).
 
-Events from downloads come from the tasks table's stream (functions/notify.py consumes it,
+Events from downloads come from the tasks table's stream (functions/rest/notify.py consumes it,
 as the WebSocket fan-out and the activity log do), so the engine never calls notifications
 itself. Jobs, feeds and the dead-letter handler publish their own events through
 :class:`chalicelib.notify.service.NotifyService`.

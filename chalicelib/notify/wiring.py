@@ -33,7 +33,7 @@ def key_material(config: Config) -> Callable[[], str]:
 
 
 # The WebSocket side registers how to push a ``notification`` to an owner's connections
-# (functions/notify.py, imported by app.py in every function): the notify package does not
+# (functions/rest/notify.py, imported by app.py in every function): the notify package does not
 # import the real-time package, which imports the composition root itself.
 _pushers: list[Callable[[str, dict[str, Any]], None]] = []
 

@@ -154,7 +154,7 @@ def event_fields(event: Any) -> dict[str, Any]:
         request_id = context.get("requestId")
         if not request_id:
             # API Gateway always sets one; ``chalice local`` does not. Give the request one so
-            # the log lines and the X-Request-Id header (functions/http.py) name the same id.
+            # the log lines and the X-Request-Id header (functions/rest/http.py) name the same id.
             request_id = str(uuid.uuid4())
             if isinstance(event.context, dict):
                 event.context["requestId"] = request_id

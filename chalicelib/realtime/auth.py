@@ -15,7 +15,7 @@ from typing import Any
 
 from ..config import Config
 
-# The owner every caller acts as until accounts exist (functions/http.py LOCAL_OWNER).
+# The owner every caller acts as until accounts exist (functions/rest/http.py LOCAL_OWNER).
 ANONYMOUS_OWNER = "local"
 
 

@@ -1,4 +1,4 @@
-"""The settings API's models (functions/settings.py): the nested document, its patch, the
+"""The settings API's models (functions/rest/settings.py): the nested document, its patch, the
 validation answer and the history. Made from chalicelib/settings/store.py's SECTIONS table, so a new
 setting appears here by itself."""
 

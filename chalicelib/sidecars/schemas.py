@@ -1,5 +1,5 @@
 """Request and response models of the library's NFO endpoints (validation and the OpenAPI
-document; functions/library.py)."""
+document; functions/rest/library.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Response models of the statistics and batch routes (functions/stats.py, functions/batches.py)."""
+"""Response models of the statistics and batch routes (functions/rest/stats.py, functions/rest/batches.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The two HTML pages (the app at ``/``, the API docs at ``/api/v1/docs``): where they are,
 where the WebSocket is, and the headers that lock them down.
 
-Pure functions: functions/webapp.py and functions/docs.py pass in the request's path, host
+Pure functions: functions/rest/webapp.py and functions/rest/docs.py pass in the request's path, host
 and the configuration.
 """
 

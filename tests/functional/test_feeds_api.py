@@ -1,6 +1,6 @@
 """The feeds REST API through Chalice's test client: the envelope, roles and isolation,
 pagination headers, refresh answers, items, collect, enqueue by hand, search, bulk and the
-automation switch (functions/feeds.py)."""
+automation switch (functions/rest/feeds.py)."""
 
 from __future__ import annotations
 

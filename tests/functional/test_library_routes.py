@@ -1,4 +1,4 @@
-"""The library's NFO routes through the API (functions/library.py): paths and bodies validated
+"""The library's NFO routes through the API (functions/rest/library.py): paths and bodies validated
 (422 naming the field), owner scoping (another user's series is a 404), 503 naming tmdb.api_key
 before TMDB is configured, create/409/refresh/content, a batch with created, skipped and failed
 titles, and the missing list. Real downloads complete from a loopback origin; TMDB is the fake

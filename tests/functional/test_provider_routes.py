@@ -1,6 +1,6 @@
 """The provider settings and /metadata routes through Chalice's test client, against the fake
 providers on loopback: 503 naming the missing setting, keys sealed and never shown, roles,
-validation, the SSRF guard on base URLs, and the lookups (functions/metadata.py)."""
+validation, the SSRF guard on base URLs, and the lookups (functions/rest/metadata.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Smart search and smart grab through the API (functions/search.py): a fake TMDB and a fake
+"""Smart search and smart grab through the API (functions/rest/search.py): a fake TMDB and a fake
 Torznab indexer on loopback (tests/support/providers.py), the caller's own feed on a loopback
 feed server, candidates grouped by episode with the quality preference applied, one batch."""
 

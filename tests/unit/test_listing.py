@@ -1,5 +1,5 @@
 """Query planning for the downloads list and the activity log, cursors, and Link headers:
-pure functions, no I/O (chalicelib/downloads/listing.py, chalicelib/activity/log.py, functions/http.py)."""
+pure functions, no I/O (chalicelib/downloads/listing.py, chalicelib/activity/log.py, functions/rest/http.py)."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def test_stream_records_to_entries() -> None:
 
 
 def test_link_headers() -> None:
-    from functions.http import page_links
+    from functions.rest.http import page_links
 
     request = SimpleNamespace(
         headers={"host": "h.example", "x-forwarded-proto": "https"}, context={"path": "/api/v1/downloads"},

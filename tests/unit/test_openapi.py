@@ -12,8 +12,8 @@ from chalicelib.api.responses import TaskView
 from chalicelib.domain.task import Task
 from chalicelib.settings.schemas import Settings, SettingsVersionView
 from chalicelib.settings.store import EngineSettings, SettingsVersion
-from functions.docs import openapi
-from functions.http import ROUTES
+from functions.rest.docs import openapi
+from functions.rest.http import ROUTES
 
 BASE = "/api/v1"
 PUBLIC = {
@@ -25,7 +25,7 @@ PUBLIC = {
 }
 
 
-# The web app's page and static files (functions/webapp.py): not part of the API.
+# The web app's page and static files (functions/rest/webapp.py): not part of the API.
 WEBAPP_ROUTES = {"/", "/static/{version}/{name}"}
 
 

@@ -1,5 +1,5 @@
-"""Notifications: the REST routes, the notify queue's consumer and the tasks stream's
-consumer that turns download changes into events (chalicelib/notify/). Wiring only."""
+"""Notifications: the REST routes (chalicelib/notify/). Wiring only. The notify queue's consumer
+is functions/queues/notify.py, the tasks stream's consumer functions/streams/notify.py."""
 
 from __future__ import annotations
 
@@ -7,18 +7,17 @@ import logging
 from typing import Any
 
 from chalice import Blueprint, Response
-from chalice.app import DynamoDBEvent, Request, SQSEvent
+from chalice.app import Request
 
 from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
-from chalicelib.notify.events import SUBSCRIBABLE, EventName, batch_outcome, task_events
+from chalicelib.notify.events import SUBSCRIBABLE
 from chalicelib.notify.models import CreateTarget, DeliveryQuery, PatchTarget, SendMessage
 from chalicelib.notify.service import NotifyService
 from chalicelib.notify.wiring import register_push
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
-from .queues import each_message
 
 blueprint = Blueprint(__name__)
 log = logging.getLogger("haul.notify")
@@ -112,49 +111,3 @@ def list_deliveries(request: Request) -> Response:
     items, total, cursor = _notify().list_deliveries(caller(request), q)
     return paginated(request, "deliveries", [d.view() for d in items], total=total, per_page=q.per_page,
                      next_cursor=cursor)
-
-
-def handle_deliveries(event: SQSEvent) -> dict[str, Any]:
-    """The notify queue: one attempt per message. A target's failure is retried by a delayed
-    copy of the message (chalicelib/notify/service.py); only a failure to record it returns
-    the message to SQS."""
-    return each_message(event, lambda body: _notify().deliver(body), log, "notification")
-
-
-def _batch_tasks(batch_id: str, owner: str) -> list[Any]:
-    """Every task of a batch (its summary's pages), to see whether it is all finished."""
-    batches = services().batches
-    out: list[Any] = []
-    cursor = None
-    while True:
-        page, cursor = batches.tasks(batch_id, owner, 500, cursor)
-        out += page
-        if not cursor:
-            return out
-
-
-def handle_changes(event: DynamoDBEvent) -> None:
-    """The tasks table's stream -> download events for the owners' targets."""
-    from chalicelib.realtime.fanout import task_of
-
-    notify = _notify()
-    cache: dict[str, Any] = {}
-    failed = 0
-    for record in event.to_dict().get("Records") or []:
-        data = record.get("dynamodb") or {}
-        try:
-            old, new = task_of(data.get("OldImage")), task_of(data.get("NewImage"))
-            events = task_events(old, new, key=str(record.get("eventID") or "") or None)
-            if (new is not None and new.batch_id and old is not None and old.state != new.state
-                    and notify.wants(new.owner, EventName.BATCH_COMPLETED, cache)):
-                done = batch_outcome(new, _batch_tasks(new.batch_id, new.owner))
-                events += [done] if done is not None else []
-            for change in events:
-                notify.publish(change, cache)
-        except Exception:
-            failed += 1
-            log.exception("notifications: stream record %s", record.get("eventID"))
-    if failed:
-        # The batch is retried; deliveries already queued are not made twice (their ids come
-        # from the stream record's id).
-        raise RuntimeError(f"{failed} stream record(s) could not be turned into notifications")

@@ -10,13 +10,13 @@ from chalice.app import SQSEvent
 
 from chalicelib.container import services
 from chalicelib.domain import deadletters
+from chalicelib.feeds import handlers as feed_messages
 from chalicelib.feeds.handlers import is_feed_message
 from chalicelib.health.persistence import mark
 from chalicelib.notify.events import dead_letter_error
+from chalicelib.sidecars import handlers as sidecar_messages
 from chalicelib.sidecars.handlers import is_sidecars_message
 from chalicelib.transfer import INVOCATION_SECONDS, Delivery
-
-from . import feeds, library
 
 log = logging.getLogger("haul.worker")
 
@@ -34,10 +34,12 @@ def handle(event: SQSEvent) -> dict[str, Any]:
                 services().queue_control.on_kick(body)
                 continue
             if is_feed_message(body):
-                feeds.on_message(body)  # refresh a feed (chalicelib/feeds/)
+                # refresh a feed (chalicelib/feeds/)
+                feed_messages.on_message(services().feeds, body, services().config.visibility_timeout)
                 continue
             if is_sidecars_message(body):
-                library.on_message(body)  # NFOs left over by an API request (chalicelib/sidecars/)
+                # NFOs left over by an API request (chalicelib/sidecars/)
+                sidecar_messages.on_message(services().sidecars, body, services().config.visibility_timeout * 0.6)
                 continue
             count = int(raw.get("attributes", {}).get("ApproximateReceiveCount", "1"))
             services().transfer.handle(Delivery(body, record.receipt_handle, count, remaining(event)))

@@ -17,7 +17,7 @@ from chalicelib.api.openapi import document
 from chalicelib.webapp import page
 from chalicelib.webapp.assets import assets
 
-from .api import VERSION
+from .downloads import VERSION
 from .http import PUBLIC, ROUTES, route
 from .webapp import page_context
 

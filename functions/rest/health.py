@@ -10,7 +10,7 @@ from chalice.app import Request
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
 
-from .api import VERSION
+from .downloads import VERSION
 from .http import route
 
 blueprint = Blueprint(__name__)

@@ -1,5 +1,5 @@
-"""Scheduled jobs: the REST routes, the per-minute tick and the jobs queue's consumer
-(chalicelib/jobs/). Wiring only."""
+"""Scheduled jobs: the REST routes (chalicelib/jobs/). Wiring only. The per-minute tick is
+functions/timers/jobs.py, the jobs queue's consumer functions/queues/jobs.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from chalice import Blueprint, Response
-from chalice.app import Request, SQSEvent
+from chalice.app import Request
 
 from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
@@ -16,7 +16,6 @@ from chalicelib.jobs.models import CreateJob, HistoryQuery, PatchJob, PreviewSch
 from chalicelib.jobs.schedule import iso
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
-from .queues import each_message
 
 blueprint = Blueprint(__name__)
 log = logging.getLogger("haul.jobs")
@@ -99,14 +98,3 @@ def one_job_history(request: Request, job_id: str) -> Response:
     q = parse(HistoryQuery, query(request), "query")
     runs, total, cursor = _jobs().history(caller(request), q, job_id)
     return paginated(request, "runs", [r.view() for r in runs], total=total, per_page=q.per_page, next_cursor=cursor)
-
-
-def tick() -> dict[str, int]:
-    """The per-minute tick: queue one run per due slot."""
-    return _jobs().tick()  # type: ignore[no-any-return]
-
-
-def handle_runs(event: SQSEvent) -> dict[str, Any]:
-    """The jobs queue: one run per message. A run's own failure is recorded in its history;
-    only a failure to record it returns the message (SQS retries, then its dead-letter queue)."""
-    return each_message(event, lambda body: _jobs().execute(body), log, "job run")

@@ -1,7 +1,7 @@
 """Statistics: engine stats, overview, timeline and breakdowns, from counters kept as tasks change.
 
-The counters are maintained by :func:`handle_changes`, the tasks table's stream handler
-(chalicelib/stats/store.py); the routes read them with GetItem and Query, never a Scan. A user
+The counters are maintained by the tasks table's stream consumer (functions/streams/stats.py,
+chalicelib/stats/store.py); the routes read them with GetItem and Query, never a Scan. A user
 sees their own figures (scope ``u#<id>``); an admin everyone's (scope ``all``) unless
 ``owner=`` names one user.
 """
@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from chalice import Blueprint
-from chalice.app import DynamoDBEvent, Request
+from chalice.app import Request
 from pydantic import Field
 
 from chalicelib.api.errors import Forbidden, field_error
@@ -33,14 +32,6 @@ TAG = "statistics"
 MAX_HOURS = timedelta(days=31)
 MAX_DAYS = timedelta(days=366)
 _EPOCH_MS = re.compile(r"^-?\d{1,15}$")
-
-
-def handle_changes(event: DynamoDBEvent) -> None:
-    """The stream handler: apply a batch of task changes to the counters and batch summaries."""
-    began = time.monotonic()
-    report = services().stats.apply(event.to_dict().get("Records") or [])
-    log.debug("stats: %d record(s), %d change(s), %d write(s), %d skipped in %.0f ms", report.records,
-              report.changes, report.writes, report.skipped, (time.monotonic() - began) * 1000)
 
 
 class ScopeQuery(_Strict):

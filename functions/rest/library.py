@@ -88,8 +88,3 @@ def nfo_content(request: Request, kind: str, tmdb_id: str) -> dict[str, Any]:
     """The NFO's XML, its size and when it was written."""
     media_kind, number = handlers.title_of(kind, tmdb_id)
     return services().sidecars.content(caller(request).user_id, media_kind, number)
-
-
-def on_message(body: dict[str, Any]) -> None:
-    """A ``sidecars`` work message (a batch's title, a series' remaining seasons)."""
-    handlers.on_message(services().sidecars, body, services().config.visibility_timeout * 0.6)

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from chalice import Blueprint, Response
-from chalice.app import DynamoDBEvent, Request
+from chalice.app import Request
 
 from chalicelib.activity.log import ActivityExportQuery, ActivityQuery, BadCursor, ClearActivityQuery, day_of
 from chalicelib.activity.schemas import ActivityCleared, ActivityPage
@@ -67,9 +67,3 @@ def clear_activity(request: Request) -> dict[str, Any]:
     """Delete your activity entries older than `older_than_days` (admins: everyone's)."""
     q = parse(ClearActivityQuery, query(request), "query")
     return {"deleted": services().activity.clear(caller(request), q.older_than_days)}
-
-
-def handle_changes(event: DynamoDBEvent) -> None:
-    """The tasks table's stream -> activity entries for state changes and removals."""
-    written = services().activity.handle_changes(event.to_dict().get("Records") or [])
-    log.debug("activity: %d entr(ies) from the stream", written)

@@ -11,7 +11,7 @@ from chalice.app import Request
 from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
-from chalicelib.feeds import events, handlers
+from chalicelib.feeds import events
 from chalicelib.feeds.schemas import (
     Analyse,
     Analysis,
@@ -161,14 +161,3 @@ def automation_start(request: Request) -> dict[str, Any]:
 def automation_stop(request: Request) -> dict[str, Any]:
     """Stop scheduled feed refreshes (refreshes asked for by hand still run)."""
     return services().feeds.set_automation(caller(request), False)
-
-
-# -- the scheduler's tick and the workers' feed messages --------------------------------------
-
-
-def tick() -> int:
-    return handlers.tick(services().feeds)
-
-
-def on_message(body: dict[str, Any]) -> None:
-    handlers.on_message(services().feeds, body, services().config.visibility_timeout)

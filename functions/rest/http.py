@@ -42,7 +42,7 @@ Handler = Callable[..., Any]
 ACCEPTED_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded"]
 PUBLIC = None
 # The owner an anonymous WebSocket connection acts as (allowed on the functional tests' stage
-# only, functions/websocket.py): no user has this id, so it owns nothing.
+# only, functions/websocket/handlers.py): no user has this id, so it owns nothing.
 LOCAL_OWNER = "local"
 # The route table: one Operation per method and path, in registration order.
 ROUTES: list[Operation] = []

@@ -12,7 +12,7 @@ from chalice.app import WebsocketEvent
 from chalicelib.realtime.auth import authenticate
 from chalicelib.realtime.wiring import realtime
 
-from .http import LOCAL_OWNER
+from ..rest.http import LOCAL_OWNER
 
 log = logging.getLogger("haul.websocket")
 
