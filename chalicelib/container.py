@@ -146,7 +146,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     dispatcher = Dispatcher(repo, queue, settings, control=control, activity=activity, waiting=waiting,
                             lease=DynamoLease(), kick_by_message=config.kick_by_message)
     origin = OriginClient(session or http_session(guard), guard)
-    keys = KeyPlanner(store, NamingStore(), KeyClaims(), lambda task_id: getattr(repo.get(task_id), "key", None))
+    keys = KeyPlanner(store, NamingStore(), KeyClaims(), lambda task_id: _keys_of(repo, task_id))
     transfer = Transfer(
         repo, store, queue, origin, settings, dispatcher,
         hosts=HostSlots(),
@@ -156,6 +156,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     )
     stats = StatsStore(ddb, config.stats_table, config.batches_table, repo, settings)
     downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge, keys)
+    transfer.ctx.on_stored = downloads.settle_target  # a rename asked for during the transfer
     accounts = build_accounts(config, settings)
     queue_control = QueueControl(control, dispatcher, queue, activity)
     notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8))
@@ -195,6 +196,11 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         sidecars=build_sidecars(clients.s3, config.bucket, providers, queue, activity),
         keys=keys,
     )
+
+
+def _keys_of(repo: DynamoTasks, task_id: str) -> tuple[str | None, ...]:
+    task = repo.get(task_id)
+    return (task.key, task.target) if task is not None else ()
 
 
 _lock = threading.Lock()

@@ -71,6 +71,7 @@ class TaskView(_Out):
     metadata: Metadata | None = Field(description="what the download is (docs/library.md)")
     path: str | None = Field(description="its own folder prefix; null: its category's")
     naming: str | None = Field(description="its own naming template; null: its category's or the settings'")
+    target: str | None = Field(description="renamed while transferring: the key its object moves to once stored")
     guessed: dict[str, Any] | None = Field(
         default=None,
         description="GET /downloads/{id} of a download without metadata: what guessit reads in its file name "

@@ -99,6 +99,8 @@ class Task:
     path: str | None = None
     naming: str | None = None
     replace: bool = False
+    # The key its object moves to once stored: a rename asked for while it transfers.
+    target: str | None = None
 
     @property
     def downloaded(self) -> int:
@@ -156,6 +158,7 @@ class Task:
             "metadata": self.metadata,
             "path": self.path,
             "naming": self.naming,
+            "target": self.target,
             "error": self.error,
             "note": self.note,
             "restarts": self.restarts,

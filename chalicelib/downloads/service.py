@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from ..activity.log import ENGINE
 from ..adapters.urlguard import BlockedUrl, UrlGuard
 from ..api.errors import Conflict, Forbidden, NotFound, field_error
 from ..api.schemas import AddDownload, ListQuery, PatchDownload
@@ -201,12 +202,15 @@ class DownloadService:
                     moved_from = task.key
                     renamed = self._move_completed(task, renamed)
                     fence = "completed"
-                elif task.upload_id is not None and renamed.key != task.key:
-                    raise Conflict(
-                        f"the filename is fixed once the transfer has started: it is being stored as {task.key}; "
-                        "rename it once it has completed (the stored object is then moved)"
-                    )
-                else:
+                elif (task.state == TaskState.DOWNLOADING and task.phase != "starting") or task.upload_id is not None:
+                    # Being stored (or an upload is open): it goes on into its key, and its
+                    # object moves to the new one once stored (settle_target).
+                    target = renamed.key
+                    if self.keys is not None and target != task.key:
+                        target = self.keys.claim(target, task.id, renamed.replace)
+                    renamed = replace(renamed, key=task.key, target=target)
+                    fence = "transferring"
+                else:  # not started, or starting: the start plans with the new key (it is fenced on it)
                     fence = "unstarted"
             changed.update(self._naming_changes(task, renamed))
         set_limit = "speed_limit" in req.model_fields_set
@@ -263,12 +267,42 @@ class DownloadService:
             raise field_error("naming", str(exc)) from None
 
     @staticmethod
+    @staticmethod
     def _naming_changes(old: Task, new: Task) -> dict[str, object]:
         out: dict[str, object] = {}
-        for name in ("filename", "metadata", "path", "naming", "key"):
+        for name in ("filename", "metadata", "path", "naming", "key", "target"):
             if getattr(old, name) != getattr(new, name):
                 out[name] = getattr(new, name)
         return out
+
+    def settle_target(self, current: Task) -> Task:
+        """A stored download that was renamed during its transfer (the engine calls this as it
+        completes it): its object copied (server-side) to the new key with its metadata, the old one
+        deleted, the activity log told. The task as it is then. A failure leaves the object
+        where it was stored (and ``target`` set: a rename of the completed download moves it)."""
+        if not current.target:
+            return current
+        target, old = current.target, current.key
+        try:
+            self.store.copy(old, target, object_metadata(current.id, current.metadata), current.content_type)
+        except Exception:  # the download is complete where it was stored
+            log.exception("task %s: could not move %s to %s", current.id, old, target)
+            return current
+        moved = self.repo.move_stored(current, target)
+        if moved is None:  # renamed or deleted meanwhile
+            if target != old:
+                self.store.delete(target)
+            return current
+        if target != old:
+            self.store.delete(old)
+        self.activity.record(
+            owner=current.owner, actor=ENGINE, kind="task.rename",
+            message=(f"moved the stored file from {old} to {target} once stored (renamed during the transfer; "
+                     "server-side copy, then the old object deleted)" if target != old
+                     else f"rewrote the stored file's metadata at {old} once stored (server-side copy onto itself)"),
+            task_id=current.id, batch_id=current.batch_id, data={"from": old, "to": target},
+        )
+        return moved
 
     def _move_completed(self, task: Task, renamed: Task) -> Task:
         """A completed download's object copied (server-side) to its new key, claimed unique,
@@ -278,7 +312,7 @@ class DownloadService:
         if self.keys is not None and key != task.key:
             key = self.keys.claim(key, task.id, renamed.replace)
         self.store.copy(task.key, key, object_metadata(task.id, renamed.metadata), task.content_type)
-        return replace(renamed, key=key)
+        return replace(renamed, key=key, target=None)
 
     def move(self, who: Identity, task_id: str, to: str) -> Task:
         """Put a queued or paused download before (``top``) or after (``bottom``) every other

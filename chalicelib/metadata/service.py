@@ -21,13 +21,13 @@ MAX_ALTERNATIVES = 50
 
 class KeyPlanner:
     def __init__(self, store: ObjectStore, settings: NamingStore, claims: KeyClaims,
-                 task_key: Callable[[str], str | None]) -> None:
-        """``task_key``: a download's current key by id (None: it is gone): a claim whose
-        download is gone or stores elsewhere is stale."""
+                 task_keys: Callable[[str], tuple[str | None, ...]]) -> None:
+        """``task_keys``: a download's key and the key it moves to on completion, by id
+        (empty: it is gone): a claim whose download is gone or stores elsewhere is stale."""
         self.store = store
         self.settings = settings
         self.claims = claims
-        self.task_key = task_key
+        self.task_keys = task_keys
 
     # -- planning (pure but for the cached settings) -----------------------------------------
     def plan(self, task_id: str, filename: str, metadata: dict[str, Any] | Metadata | None,
@@ -62,7 +62,7 @@ class KeyPlanner:
         holder = self.claims.holder(key)
         if holder == task_id:
             return True
-        live = holder is not None and self.task_key(holder) == key
+        live = holder is not None and key in self.task_keys(holder)
         if live and not replace:
             return False
         if not live and not replace and self.store.size(key) is not None:

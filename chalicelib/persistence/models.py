@@ -137,6 +137,7 @@ class TaskModel(Model):
     path = UnicodeAttribute(null=True)
     naming = UnicodeAttribute(null=True)
     replace = BooleanAttribute(default=False)
+    target = UnicodeAttribute(null=True)  # where the object moves once stored (a rename mid-transfer)
     # The sparse by-meta-id / by-meta-name indexes' keys (chalicelib/metadata/filters.py).
     meta_id = UnicodeAttribute(null=True)
     meta_name = UnicodeAttribute(null=True)

@@ -49,7 +49,8 @@ def _naming_actions(t: Task) -> list[Action]:
     meta_id, meta_name = meta_filters.index_keys(t.owner, t.metadata)
     return [
         TaskModel.filename.set(t.filename), TaskModel.filename_locked.set(t.filename_locked),
-        TaskModel.key.set(t.key), _set_or_remove(TaskModel.metadata, t.metadata), _set_or_remove(TaskModel.path, t.path),
+        TaskModel.key.set(t.key), _set_or_remove(TaskModel.target, t.target),
+        _set_or_remove(TaskModel.metadata, t.metadata), _set_or_remove(TaskModel.path, t.path),
         _set_or_remove(TaskModel.naming, t.naming), TaskModel.replace.set(t.replace),
         _set_or_remove(TaskModel.meta_id, meta_id), _set_or_remove(TaskModel.meta_name, meta_name),
         TaskModel.search.set(f"{t.filename} {t.url} {meta_filters.search_words(t.metadata)}".lower().rstrip()),
@@ -147,7 +148,9 @@ class DynamoTasks(TaskRepository):
                 TaskModel.phase.set("transferring"),
                 TaskModel.heartbeat.set(self._now()),
             ],
-            _this_run(task) & (TaskModel.gen == task.gen) & (TaskModel.filename_locked == task.filename_locked),
+            # ...nor a key a rename (metadata, path, naming) changed meanwhile.
+            _this_run(task) & (TaskModel.gen == task.gen) & (TaskModel.filename_locked == task.filename_locked)
+            & (TaskModel.key == task.key),
         )
 
     # -- transfer: lanes ------------------------------------------------------------------
@@ -326,12 +329,20 @@ class DynamoTasks(TaskRepository):
         if edit.fence == "completed":
             conds += [TaskModel.state == TaskState.COMPLETED.value, TaskModel.key == task.key]
         elif edit.fence == "unstarted":
-            conds.append(TaskModel.upload_id.does_not_exist() if task.upload_id is None
-                         else TaskModel.upload_id == task.upload_id)
-            conds.append(TaskModel.state == task.state.value)
+            conds += [TaskModel.upload_id.does_not_exist(), TaskModel.state == task.state.value, TaskModel.key == task.key]
+            if task.state == TaskState.DOWNLOADING:
+                conds.append(TaskModel.phase == "starting")
+        elif edit.fence == "transferring":
+            conds += [TaskModel.state == task.state.value, TaskModel.finalizing.does_not_exist()]
         if edit.set_speed_limit:
             actions.append(_set_or_remove(TaskModel.speed_limit, edit.speed_limit))
         return self.update(task, actions, _all(conds))
+
+    def move_stored(self, task: Task, target: str) -> Task | None:
+        """The object of a download renamed during its transfer now is at ``target``: its key,
+        if it still is to move there from ``task.key``."""
+        return self.update(task, [TaskModel.key.set(target), TaskModel.target.remove()],
+                           (TaskModel.target == target) & (TaskModel.key == task.key))
 
     def reorder(self, task: Task, order: int, actor: str) -> Task | None:
         """A new queue order, if the task is still queued or paused at its priority."""

@@ -39,6 +39,9 @@ class Context:
     # The key a starting download stores to, given the file name the probe found
     # (chalicelib/metadata/service.py: its metadata, folder and template, claimed unique).
     name_key: Callable[[Task, str], str]
+    # A stored download renamed during its transfer: moves its object to the new key and
+    # answers the task then (DownloadService.settle_target; the composition root sets it).
+    on_stored: Callable[[Task], Task] = lambda task: task
 
     def now_ms(self) -> int:
         return self.clock.now_ms()

@@ -98,11 +98,17 @@ class Outcomes:
 
     def completed(self, task: Task, token: str | None) -> None:
         """Mark the stored task completed: the finalisation claimed with ``token``, or (None) a
-        single PutObject of this run and generation."""
+        single PutObject of this run and generation. Renamed during the transfer (``target``):
+        its object moves first (a finalisation claim fences off later renames); renamed while
+        a single PutObject stored it: it moves right after."""
+        if task.target:
+            task = self.ctx.on_stored(task)
         done = self.ctx.repo.complete(task, token, expiry(self.ctx.settings.get(), self.ctx.now_ms()), ENGINE)
         if done is not None:
             log.info("task %s: downloading -> completed (%s bytes)", done.id, done.size)
             self.ctx.engine.kick()
+            if done.target:
+                self.ctx.on_stored(done)
 
     def fail(self, task: Task, reason: str, forget_upload: bool = False) -> None:
         expires = expiry(self.ctx.settings.get(), self.ctx.now_ms())

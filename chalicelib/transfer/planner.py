@@ -128,15 +128,15 @@ class Planner:
             self.ctx.queue.send(body(StreamMessage(moved.id, moved.gen, moved.run, uuid.uuid4().hex)))
 
     def _lost_plan(self, task: Task, msg: StartMessage, plan: GenerationPlan) -> None:
-        """Another start planned first, or the user fixed the filename meanwhile."""
+        """Another start planned first, or the user fixed the filename or renamed it meanwhile."""
         if plan.upload_id:
             self.ctx.store.abort(plan.key, plan.upload_id)
         now = self.ctx.repo.get(task.id)
         if (
-            now is not None and now.filename_locked and not task.filename_locked
+            now is not None and ((now.filename_locked and not task.filename_locked) or now.key != task.key)
             and now.run == task.run and now.gen == task.gen
         ):
-            self.start(msg)  # plan again with the user's name (it can be fixed only once)
+            self.start(msg)  # plan again with the user's name or key
 
     def launch(self, task: Task, missing: list[int], settings: EngineSettings) -> None:
         if not missing:

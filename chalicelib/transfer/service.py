@@ -58,6 +58,7 @@ class Transfer:
         # ``rand`` is looked up on each use, so a test may swap it on a built Transfer.
         ctx = Context(repo, store, queue, origin, settings, dispatcher, hosts, clock, lambda: self.rand(),
                       progress_interval, name_key)
+        self.ctx = ctx
         self.outcomes = Outcomes(ctx)
         limits = Limits(ctx)
         self.planner = Planner(ctx, self.outcomes, limits)

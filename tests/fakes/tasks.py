@@ -225,7 +225,7 @@ class FakeTasks:
             t.phase, t.heartbeat = "transferring", self.clock.now_ms()
 
         return self._write(task.id, lambda r: _this_run(r, task) and r.task.gen == task.gen
-                           and r.task.filename_locked == task.filename_locked, change)
+                           and r.task.filename_locked == task.filename_locked and r.task.key == task.key, change)
 
     def claim_lane(self, claim: LaneClaim) -> Task | None:
         def holds(row: Row) -> bool:
@@ -374,7 +374,10 @@ class FakeTasks:
             if edit.fence == "completed":
                 return t.state == TaskState.COMPLETED and t.key == task.key
             if edit.fence == "unstarted":
-                return t.upload_id == task.upload_id and t.state == task.state
+                return (t.upload_id is None and t.state == task.state and t.key == task.key
+                        and (t.state != TaskState.DOWNLOADING or t.phase == "starting"))
+            if edit.fence == "transferring":
+                return t.state == task.state and row.finalizing is None
             return True
 
         def change(row: Row) -> None:
@@ -383,12 +386,18 @@ class FakeTasks:
             if edit.priority is not None:
                 t.priority = edit.priority
             if new is not None:
-                t.filename, t.filename_locked, t.key = new.filename, new.filename_locked, new.key
+                t.filename, t.filename_locked, t.key, t.target = new.filename, new.filename_locked, new.key, new.target
                 t.metadata, t.path, t.naming, t.replace = copy.deepcopy(new.metadata), new.path, new.naming, new.replace
             if edit.set_speed_limit:
                 t.speed_limit = edit.speed_limit
 
         return self._write(task.id, holds, change)
+
+    def move_stored(self, task: Task, target: str) -> Task | None:
+        def change(row: Row) -> None:
+            row.task.key, row.task.target = target, None
+
+        return self._write(task.id, lambda r: r.task.target == target and r.task.key == task.key, change)
 
     def _reorderable(self, task: Task, same_order: bool) -> Callable[[Row], bool]:
         def holds(row: Row) -> bool:

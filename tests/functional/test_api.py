@@ -600,8 +600,9 @@ def test_progress_speed_and_eta_while_downloading_then_pause_and_resume(api: Api
     assert live["started_at"] and live["finished_at"] is None
     assert live["phase"] == "transferring"
 
-    error = error_of(api.patch(f"/downloads/{tid}", {"filename": "x.bin"}), 409, "CONFLICT")
-    assert error["message"].startswith("the filename is fixed once the transfer has started")
+    # Renamed mid-transfer: it goes on into its key, and moves to the new one once stored.
+    renamed = api.patch(f"/downloads/{tid}", {"filename": "x.bin"}).json_body
+    assert (renamed["key"], renamed["target"]) == (live["key"], f"downloads/{tid}/x.bin")
 
     paused = api.post(f"/downloads/{tid}/pause").json_body
     assert paused["state"] == "paused"
@@ -610,6 +611,7 @@ def test_progress_speed_and_eta_while_downloading_then_pause_and_resume(api: Api
     assert api.post(f"/downloads/{tid}/resume").status_code == 200
     done = api.wait_state(tid, "completed", "failed")
     assert done["state"] == "completed", done["error"]
+    assert (done["key"], done["target"], done["filename"]) == (f"downloads/{tid}/x.bin", None, "x.bin")
     resp = api.get(f"/downloads/{tid}/file")
     assert resp.status_code == 302, (resp.status_code, resp.headers, resp.body, api.view(tid))
     assert fetch(resp.headers["Location"]).content == data

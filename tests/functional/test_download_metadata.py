@@ -15,6 +15,7 @@ from tests.functional.test_api import Api, fields_of
 from tests.support.auth import new_user
 from tests.support.engine import wipe_tasks
 from tests.support.origin import Origin, Resource
+from tests.support.wait import wait_for
 
 MiB = 1024 * 1024
 SHOW = {"tmdb_id": 1396, "title": "Breaking Bad", "year": 2008, "season": 1, "episode": 1, "kind": "tv"}
@@ -218,3 +219,23 @@ def test_naming_settings_categories_and_preview(api: Api, svc) -> None:  # type:
     # A download of that category lands in its folder.
     task = api.add("https://files.example.com/e.mkv", metadata=SHOW, category="anime")
     assert task["key"] == "Anime/Breaking Bad/001.mkv"
+
+
+def test_rename_during_the_transfer_moves_the_object_once_stored(api: Api, svc, workers, origin: Origin) -> None:  # type: ignore[no-untyped-def]
+    api.admin.patch("/settings", {"part_size": 5 * MiB})
+    data = os.urandom(6 * MiB)
+    origin.add("/slow.mkv", Resource(data=data, throttle_bps=4 * MiB))
+    task = api.add(origin.url("/slow.mkv"), metadata=SHOW)
+    first = "Breaking Bad (2008)/Season 01/Breaking Bad - S01E01.mkv"
+    wait_for(lambda: api.view(task["id"])["phase"] == "transferring", 30, what="the transfer under way")
+    renamed = api.patch(f"/downloads/{task['id']}", {"metadata": {**SHOW, "episode": 9}})
+    assert renamed.status_code == 200, renamed.body
+    second = "Breaking Bad (2008)/Season 01/Breaking Bad - S01E09.mkv"
+    assert (renamed.json_body["key"], renamed.json_body["target"]) == (first, second)
+    done = api.wait_state(task["id"], "completed", "failed")
+    assert done["state"] == "completed", done["error"]
+    assert (done["key"], done["target"]) == (second, None)  # moved before it was marked completed
+    assert svc.store.size(second) == len(data) and svc.store.size(first) is None
+    assert objects(svc, second)[second]["haul-episode"] == "9"
+    log = api.get(f"/activity?task_id={task['id']}").json_body["entries"]
+    assert any(e["kind"] == "task.rename" and "once stored" in e["message"] for e in log)

@@ -33,6 +33,10 @@ def big_view(i: int) -> dict[str, object]:
         i, url="https://example.com/" + "p" * 2000 + f"/{i}", filename="n" * 200 + f"{i}.bin",
         batch_name="b" * 200, tags=[f"tag{t}" * 5 for t in range(20)], error="e" * 1000, note="o" * 300,
         headers={f"X-H{h}": "v" for h in range(32)}, size=10**12, category="c" * 100,
+        # The largest metadata the API accepts (8 KB), a folder, a template and a pending move.
+        metadata={"artist_names": ["a" * 290] * 20, "track_name": "t" * 300, "album_name": "l" * 300,
+                  "labels": {f"l{n}": "v" * 100 for n in range(20)}},
+        path="p" * 512, naming="{title}" * 70, target="k" * 1000,
     )
     return task.view()
 
@@ -270,3 +274,14 @@ def test_the_token_seam_for_accounts() -> None:
         assert auth.authenticate("bad", Config.from_env({"HAUL_STAGE": "local"})) is None
     finally:
         auth.set_token_verifier(auth.DEFAULT_VERIFIER)
+
+
+def test_metadata_reaches_clients_in_task_messages() -> None:
+    old = make(1)
+    new = make(1, metadata={"tmdb_id": 1396, "title": "Breaking Bad", "season": 1, "episode": 2})
+    change = m.classify(old, new)
+    assert change is not None and "metadata" in change.changed
+    assert m.task_updated(change)["task"]["metadata"] == {"tmdb_id": 1396, "title": "Breaking Bad", "season": 1,
+                                                          "episode": 2}
+    added = m.classify(None, new)
+    assert added is not None and m.task_added(added)["task"]["metadata"]["title"] == "Breaking Bad"

@@ -167,6 +167,6 @@ def test_view_keys_are_stable() -> None:
         "id", "url", "filename", "key", "state", "phase", "priority", "priority_value", "progress",
         "downloaded_bytes", "total_bytes", "speed", "eta", "resumable", "parts_total", "parts_done",
         "part_size", "content_type", "checksum", "batch_id", "batch_name", "category", "tags",
-        "header_names", "metadata", "path", "naming", "error", "note", "restarts", "host", "speed_limit", "owner", "created_at", "started_at",
+        "header_names", "metadata", "path", "naming", "target", "error", "note", "restarts", "host", "speed_limit", "owner", "created_at", "started_at",
         "finished_at", "updated_at",
     }
