@@ -243,7 +243,17 @@ def test_a_rename_is_fenced_by_upload_or_completion(tasks: TaskStore) -> None:
     assert done is not None and done.key == "library/Heat.mkv" and done.metadata == moved.metadata
     started = _task(tasks)  # it has an upload: a rename must find that very upload
     assert tasks.edit(replace(started, upload_id="other"), TaskEdit("user", renamed=started, fence="unstarted")) is None
-    assert tasks.edit(started, TaskEdit("user", renamed=replace(started, path="tv"), fence="unstarted")) is not None
+    assert tasks.edit(started, TaskEdit("user", renamed=replace(started, path="tv"), fence="unstarted")) is None
+    # Being stored: it keeps its key and is to move to ``target`` once stored.
+    moving = tasks.edit(started, TaskEdit("user", renamed=replace(started, target="tv/x.mkv"), fence="transferring"))
+    assert moving is not None and moving.target == "tv/x.mkv" and moving.key == started.key
+    assert tasks.move_stored(replace(moving, key="elsewhere"), "tv/x.mkv") is None
+    assert tasks.move_stored(moving, "other.mkv") is None
+    settled = tasks.move_stored(moving, "tv/x.mkv")
+    assert settled is not None and settled.key == "tv/x.mkv" and settled.target is None
+    queued = _task(tasks, TaskState.QUEUED, upload_id=None)  # not started: the key itself changes
+    assert tasks.edit(replace(queued, key="other"), TaskEdit("user", renamed=queued, fence="unstarted")) is None
+    assert tasks.edit(queued, TaskEdit("user", renamed=replace(queued, key="tv/y.mkv"), fence="unstarted")) is not None
 
 
 def test_edits_and_actions(tasks: TaskStore) -> None:

@@ -60,9 +60,9 @@ def test_patch_changes_priority_speed_limit_and_name_before_the_transfer(rig: Do
     cleared = rig.service.patch(ALICE, tid, PatchDownload.model_validate({"speed_limit": None}))
     assert cleared.speed_limit is None
     assert rig.service.patch(ALICE, tid, PatchDownload()) == cleared  # nothing asked: nothing written
-    rig.tasks.row(tid).task.upload_id = "up-1"
-    with pytest.raises(Conflict, match="fixed once the transfer has started"):
-        rig.service.patch(ALICE, tid, PatchDownload(filename="c.iso"))
+    rig.tasks.row(tid).task.upload_id = "up-1"  # being stored: it moves to the new name once stored
+    moving = rig.service.patch(ALICE, tid, PatchDownload(filename="c.iso"))
+    assert moving.key.endswith("/b.iso") and moving.target is not None and moving.target.endswith("/c.iso")
 
 
 def test_move_puts_a_queued_download_first(rig: DownloadsRig) -> None:
