@@ -12,6 +12,9 @@ import pytest
 from chalice.test import Client
 
 from tests.functional.test_api import Api, fields_of
+
+# The WebSocket fixtures and helpers of the realtime tests (a local gateway and stream poller).
+from tests.functional.test_realtime import created, gateway, poller, recv_until, send  # noqa: F401
 from tests.support.auth import new_user
 from tests.support.engine import wipe_tasks
 from tests.support.origin import Origin, Resource
@@ -147,9 +150,9 @@ def test_lists_filter_by_metadata_on_an_index(api: Api, svc) -> None:  # type: i
 
     def make(kind: str, n: int, metadata: dict[str, Any] | None) -> None:
         task_id = f"{kind}-{n:03d}-{os.urandom(3).hex()}"
-        created = 1_700_000_000_000 + len(sum(made.values(), [])) * 1000
+        at = 1_700_000_000_000 + len(sum(made.values(), [])) * 1000
         svc.repo.create(Task(id=task_id, owner=me, url=f"https://f.example.com/{task_id}.mkv", filename=f"{task_id}.mkv",
-                             key=f"downloads/{task_id}/x", created_at=created, updated_at=created, order=created,
+                             key=f"downloads/{task_id}/x", created_at=at, updated_at=at, order=at,
                              metadata=metadata))
         made[kind].append(task_id)
 
@@ -239,3 +242,26 @@ def test_rename_during_the_transfer_moves_the_object_once_stored(api: Api, svc, 
     assert objects(svc, second)[second]["haul-episode"] == "9"
     log = api.get(f"/activity?task_id={task['id']}").json_body["entries"]
     assert any(e["kind"] == "task.rename" and "once stored" in e["message"] for e in log)
+
+
+def test_metadata_reaches_a_websocket_client(svc, gateway, poller, created: list[str]) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 - fixtures
+    from dataclasses import replace
+
+    from websockets.sync.client import connect
+
+    from chalicelib.domain.states import TaskState
+    from chalicelib.domain.task import Task
+    from chalicelib.transfer.ports import TaskEdit
+
+    with connect(gateway.url) as ws:
+        send(ws, action="subscribe", rooms=["downloads"])
+        recv_until(ws, lambda msg: bool(msg.get("complete")))
+        task = Task(id=f"ws-{os.urandom(4).hex()}", owner="local", url="https://example.com/bb.mkv", filename="bb.mkv",
+                    key="k/bb.mkv", state=TaskState.COMPLETED, created_at=1, updated_at=1, metadata=SHOW)
+        svc.repo.create(task)
+        created.append(task.id)
+        added = recv_until(ws, lambda msg: msg["type"] == "TASK_ADDED" and msg["task"]["id"] == task.id)[-1]
+        assert added["task"]["metadata"] == SHOW
+        svc.repo.edit(task, TaskEdit("someone", renamed=replace(task, metadata={**SHOW, "episode": 3})))
+        updated = recv_until(ws, lambda msg: msg["type"] == "TASK_UPDATED" and msg["task"]["id"] == task.id)[-1]
+        assert "metadata" in updated["changed"] and updated["task"]["metadata"]["episode"] == 3
