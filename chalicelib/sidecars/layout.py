@@ -70,3 +70,13 @@ def art_key(folder: str, art: Art, extension: str) -> str:
 def art_keys(folder: str, art: Art) -> list[str]:
     """Every name the artwork may have (a poster may be a PNG)."""
     return [art_key(folder, art, ext) for ext in ART_EXTENSIONS[art]]
+
+
+def season_poster_name(season: int) -> str:
+    """Kodi's name for a season's poster in the series' folder: ``season01-poster``,
+    ``season-specials-poster`` for season 0."""
+    return "season-specials-poster" if season == 0 else f"season{season:02d}-poster"
+
+
+def season_poster_keys(folder: str, season: int) -> list[str]:
+    return [f"{folder}{season_poster_name(season)}.{ext}" for ext in ART_EXTENSIONS[Art.POSTER]]

@@ -76,6 +76,7 @@ class ShowInfo(TitleInfo):
     status: str | None = None
     tvdb_id: int | None = None
     seasons: tuple[tuple[int, str], ...] = ()  # (number, name)
+    season_posters: tuple[tuple[int, str], ...] = ()  # (number, remote URL)
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,8 @@ class MediaFiles(_Out):
     fanart_key: str | None
     has_logo: bool
     logo_key: str | None
+    season_posters: list[int] = Field(default_factory=list,
+                                      description="a series: the seasons with a seasonNN-poster in its folder")
 
 
 class Videos(_Out):

@@ -124,6 +124,9 @@ class SidecarService:
         for art, name in ((Art.POSTER, "poster"), (Art.FANART, "fanart"), (Art.LOGO, "logo")):
             key = next((k for k in layout.art_keys(t.folder, art) if k in t.listing), None)
             media[f"has_{name}"], media[f"{name}_key"] = key is not None, key
+        seasons = sorted({f.season for f in t.inside() if f.season is not None}) if t.kind is Kind.TV else []
+        media["season_posters"] = [n for n in seasons
+                                   if any(k in t.listing for k in layout.season_poster_keys(t.folder, n))]
         inside = t.inside()
         view: dict[str, Any] = {
             "kind": t.kind.value, "tmdb_id": t.tmdb_id, "folder": t.folder, "has_nfo": nfo_obj is not None,
@@ -203,9 +206,13 @@ class SidecarService:
             written.append(t.nfo_key)
             for kind in options.arts():
                 url = {Art.POSTER: art.poster, Art.FANART: art.fanart, Art.LOGO: art.logo}[kind]
-                key, problem = self._art(owner, t, kind, url, overwrite)
+                key, problem = self._image(owner, t, kind.value, url, layout.art_keys(t.folder, kind), overwrite)
                 written.extend([key] if key else [])
                 warnings.extend([problem] if problem else [])
+            if show is not None and options.poster:
+                posters, problems = self._season_posters(owner, t, show, overwrite, deadline)
+                written.extend(posters)
+                warnings.extend(problems)
         else:
             show = tmdb.show_info(raw, urls)
         queued: list[int] = []
@@ -225,24 +232,42 @@ class SidecarService:
         return {**self._view(t), "written": written, "warnings": warnings, "queued_seasons": queued,
                 "message": "NFO and artwork written" + (" (some seasons continue in the background)" if queued else "")}
 
-    def _art(self, owner: str, t: _Title, art: Art, url: str | None, overwrite: bool) -> tuple[str | None, str | None]:
+    def _image(self, owner: str, t: _Title, label: str, url: str | None, keys: list[str],
+               overwrite: bool) -> tuple[str | None, str | None]:
+        """Store the image at ``url`` under the one of ``keys`` (its names by extension) its
+        bytes deserve; (the key written, a warning)."""
         if not url:
-            return None, f"TMDB has no {art.value} for {t.kind.value} {t.tmdb_id}"
-        if not overwrite and any(k in t.listing for k in layout.art_keys(t.folder, art)):
+            return None, f"TMDB has no {label} for {t.kind.value} {t.tmdb_id}"
+        if not overwrite and any(k in t.listing for k in keys):
             return None, None
         try:
             image = self.images.fetch(url)
         except SourceFailed as exc:
-            return None, f"{art.value}: {exc}"
+            return None, f"{label}: {exc}"
         kind = image_kind(image)
-        if kind is None or kind[0] not in layout.ART_EXTENSIONS[art]:
-            return None, f"{art.value}: {url} is not a {' or '.join(layout.ART_EXTENSIONS[art])} image"
-        key = layout.art_key(t.folder, art, kind[0])
+        key = next((k for k in keys if kind and k.endswith(f".{kind[0]}")), None)
+        if kind is None or key is None:
+            return None, f"{label}: {url} is not a {' or '.join(k.rsplit('.', 1)[1] for k in keys)} image"
         self.objects.put(key, image.body, kind[1], owner)
-        for stale in layout.art_keys(t.folder, art):  # a poster.jpg replaced by a poster.png
+        for stale in keys:  # a poster.jpg replaced by a poster.png
             if stale != key and stale in t.listing:
                 self.objects.delete(stale)
         return key, None
+
+    def _season_posters(self, owner: str, t: _Title, show: ShowInfo, overwrite: bool,
+                        deadline: Deadline) -> tuple[list[str], list[str]]:
+        """``seasonNN-poster`` of each season the series has files of, in the series' folder."""
+        urls = dict(show.season_posters)
+        written, warnings = [], []
+        for season in sorted({f.season for f in t.inside() if f.season is not None}):
+            if deadline.passed:
+                warnings.append(f"season posters from season {season} on were left out (out of time)")
+                break
+            key, problem = self._image(owner, t, f"season {season} poster", urls.get(season),
+                                       layout.season_poster_keys(t.folder, season), overwrite)
+            written.extend([key] if key else [])
+            warnings.extend([problem] if problem else [])
+        return written, warnings
 
     def _episodes(self, owner: str, t: _Title, show: ShowInfo, urls: tmdb.ImageUrls, overwrite: bool,
                   deadline: Deadline, only: list[int] | None) -> tuple[list[str], int, list[int], list[str]]:

@@ -117,6 +117,11 @@ def show_info(raw: dict[str, Any], urls: ImageUrls) -> ShowInfo:
         imdb_id=_str(ids, "imdb_id"), tvdb_id=_int(ids, "tvdb_id"), rating=_rating(raw),
         genres=_names(raw.get("genres")), studios=_names(raw.get("networks")), actors=_cast(raw),
         seasons=seasons, art=artwork(raw, urls),
+        season_posters=tuple(
+            (number, url) for s in _dicts(raw.get("seasons"))
+            if (number := _int(s, "season_number")) is not None
+            and (url := urls.url(Art.POSTER, _str(s, "poster_path")))
+        ),
     )
 
 

@@ -92,6 +92,8 @@ def test_smart_grab_a_season_then_write_its_nfo(runtime: RuntimeProcess, origin:
     assert [e["has_nfo"] for e in done["episodes"]] == [True, True, True]
     assert done["media_files"]["has_poster"] and done["media_files"]["has_fanart"] and done["media_files"]["has_logo"]
     assert runtime.object_bytes(done["media_files"]["poster_key"]) == PNG
+    assert done["media_files"]["season_posters"] == [1]
+    assert runtime.object_bytes(FOLDER + "season01-poster.png") == PNG
 
     content = http.get(f"{nfo}/content", timeout=10).json()
     show = fromstring(content["content"].encode())

@@ -100,12 +100,14 @@ def test_a_series_gets_its_nfos_and_art_from_tmdb(svc: Any, fakes: Any, folder: 
     # The fake serves PNGs: each art is stored under the name its bytes deserve.
     assert done["media_files"] == {"has_poster": True, "poster_key": folder + "poster.png",
                                    "has_fanart": True, "fanart_key": folder + "fanart.png",
-                                   "has_logo": True, "logo_key": folder + "clearlogo.png"}
+                                   "has_logo": True, "logo_key": folder + "clearlogo.png", "season_posters": [1]}
     poster = s3.get_object(Bucket=bucket, Key=folder + "poster.png")
     assert poster["Body"].read() == PNG and poster["ContentType"] == "image/png"
     assert poster["Metadata"] == {"haul-owner": "alice", "haul-sidecar": "true"}
     assert sorted(r.path for r in images.seen("/t/p/")) == [
-        "/t/p/w1280/backdrop-1396.jpg", "/t/p/w500/logo-1396.png", "/t/p/w780/poster-1396.jpg"]
+        "/t/p/w1280/backdrop-1396.jpg", "/t/p/w500/logo-1396.png", "/t/p/w780/poster-1396.jpg",
+        "/t/p/w780/season-1396-1.jpg"]
+    assert s3.get_object(Bucket=bucket, Key=folder + "season01-poster.png")["Body"].read() == PNG
     assert sidecars.status("alice", Kind.TV, SHOW_ID)["has_nfo"] is True
     assert "Show &amp; &lt;Co&gt;" in sidecars.content("alice", Kind.TV, SHOW_ID)["content"]
 
@@ -118,7 +120,7 @@ def test_images_go_through_the_ssrf_guard(svc: Any, fakes: Any, folder: str) -> 
     done = sidecars.create("alice", "alice", Kind.TV, SHOW_ID, Options(episodes=False))
     assert done["has_nfo"] is True
     assert not done["media_files"]["has_poster"] and not done["media_files"]["has_logo"]
-    assert len(done["warnings"]) == 3 and all("own services" in w for w in done["warnings"]), done["warnings"]
+    assert len(done["warnings"]) == 4 and all("own services" in w for w in done["warnings"]), done["warnings"]
     assert images.seen("/t/p/") == []
 
 

@@ -135,7 +135,8 @@ TV = {
     "id": 1399, "name": "Show & Co", "original_name": "Show & Co", "overview": "Plot", "first_air_date": "2008-01-20",
     "status": "Ended", "episode_run_time": [47], "vote_average": 8.9, "vote_count": 1200, "tagline": "",
     "genres": [{"id": 18, "name": "Drama"}], "networks": [{"id": 174, "name": "AMC", "logo_path": "/n.png"}],
-    "seasons": [{"season_number": 0, "name": "Specials"}, {"season_number": 1, "name": "Season 1"}],
+    "seasons": [{"season_number": 0, "name": "Specials"},
+                {"season_number": 1, "name": "Season 1", "poster_path": "/s1.jpg"}],
     "poster_path": "/poster.jpg", "backdrop_path": "/backdrop.jpg",
     "external_ids": {"imdb_id": "tt0903747", "tvdb_id": 81189},
     "credits": {"cast": [{"name": "B", "character": "Jesse", "order": 1}, {"name": "A", "character": "Walt", "order": 0}]},
@@ -165,6 +166,7 @@ def test_tv_details_become_show_info() -> None:
     assert info.rating == Rating(8.9, 1200) and info.tagline is None
     assert [a.name for a in info.actors] == ["A", "B"]
     assert info.seasons == ((0, "Specials"), (1, "Season 1"))
+    assert info.season_posters == ((1, "https://image.tmdb.org/t/p/w780/s1.jpg"),)
     assert info.art == Artwork("https://image.tmdb.org/t/p/w780/poster.jpg",
                                "https://image.tmdb.org/t/p/w1280/backdrop.jpg",
                                "https://image.tmdb.org/t/p/w500/en.png")

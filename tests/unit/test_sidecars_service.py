@@ -139,6 +139,12 @@ def test_no_folder_at_the_root_and_the_majority_wins() -> None:
     assert layout.folder_of(Kind.TV, files) == SHOW
 
 
+def test_season_poster_names() -> None:
+    assert layout.season_poster_keys("S/", 1) == ["S/season01-poster.jpg", "S/season01-poster.png"]
+    assert layout.season_poster_keys("S/", 0)[0] == "S/season-specials-poster.jpg"
+    assert layout.season_poster_keys("S/", 112)[1] == "S/season112-poster.png"
+
+
 def test_sidecar_names() -> None:
     assert layout.episode_nfo_key("S/Season 01/S - S01E01.mkv") == "S/Season 01/S - S01E01.nfo"
     assert layout.nfo_key(Kind.MOVIE, "M/") == "M/movie.nfo" and layout.nfo_key(Kind.TV, "S/") == "S/tvshow.nfo"
@@ -162,6 +168,7 @@ def test_check_before_and_after_create(world: Any) -> None:
     assert (episode_nfo.findtext("title"), episode_nfo.findtext("season")) == ("Pilot", "1")
     assert done["media_files"]["poster_key"] == SHOW + "poster.jpg"
     assert done["media_files"]["logo_key"] == SHOW + "clearlogo.png"
+    assert done["media_files"]["season_posters"] == [1] and SHOW + "season01-poster.jpg" in objects.data
     assert done["media_files"]["has_fanart"] is False  # its fetch failed: a warning, not a failure
     assert any("fanart" in w for w in done["warnings"])
     assert [e["has_nfo"] for e in done["episodes"]] == [True, True]
@@ -178,7 +185,7 @@ def test_create_twice_is_a_conflict_unless_overwrite(world: Any) -> None:
     fetched = len(images.fetched)
     service.create("alice", "alice", Kind.TV, 1399, Options(fanart=False), overwrite=True)
     assert objects.data[SHOW + "tvshow.nfo"][0].startswith(b"<?xml")
-    assert len(images.fetched) == fetched + 2  # overwrite fetches the art again
+    assert len(images.fetched) == fetched + 3  # overwrite fetches the art again (poster, logo, season poster)
 
 
 def test_refresh_needs_an_nfo_and_rewrites_it(world: Any) -> None:
