@@ -32,7 +32,10 @@ class KeyPlanner:
     # -- planning (pure but for the cached settings) -----------------------------------------
     def plan(self, task_id: str, filename: str, metadata: dict[str, Any] | Metadata | None,
              category: str | None, path: str | None, template: str | None) -> str:
-        """The key these would give (before it is claimed)."""
+        """The key these would give (before it is claimed). A download with none of them is
+        ``downloads/<id>/<filename>`` without reading the settings (the everyday add and start)."""
+        if metadata is None and category is None and path is None and template is None:
+            return naming.key_for(task_id, filename, None, naming.Naming())
         found = self.settings.get()
         meta = metadata if isinstance(metadata, Metadata) or metadata is None else of(metadata)
         return naming.key_for(task_id, filename, meta, found.resolve(category, path, template),

@@ -121,3 +121,28 @@ def test_settings_resolve_download_then_category_then_kind() -> None:
     own = settings.resolve("anime", "Mine", "{title}.{ext}")
     assert naming.key_for("i", "f.mkv", TV, own, settings.effective_templates()) == "Mine/Breaking Bad.mkv"
     assert settings.effective_templates()["movie"] == naming.DEFAULT_TEMPLATES["movie"]
+
+
+def test_a_plain_download_is_named_without_reading_the_settings() -> None:
+    from chalicelib.metadata.service import KeyPlanner
+
+    class NoSettings:
+        def get(self) -> NamingSettings:
+            raise AssertionError("read the naming settings")
+
+    planner = KeyPlanner(None, NoSettings(), None, lambda task_id: ())  # type: ignore[arg-type]
+    assert planner.plan("i", "a.iso", None, None, None, None) == "downloads/i/a.iso"
+    assert planner.claim("downloads/i/a.iso", "i") == "downloads/i/a.iso"  # unique by its id: nothing claimed
+
+
+def test_guess_reads_a_release_name_and_claims_little_from_a_plain_one() -> None:
+    from chalicelib.metadata.guess import guess
+
+    assert guess("Breaking.Bad.S02E03.720p.BluRay.x264-DEMAND.mkv") == {
+        "title": "Breaking Bad", "season": 2, "episode": 3, "kind": "tv", "resolution": "720p", "group": "DEMAND"}
+    assert guess("Blade.Runner.1982.1080p.mkv") == {"title": "Blade Runner", "year": 1982, "kind": "movie",
+                                                     "resolution": "1080p"}
+    assert "kind" not in guess("notes.txt")
+    shown = guess("Breaking.Bad.S02E03.720p.BluRay.x264-DEMAND.mkv")
+    shown["title"] = "changed"  # a caller's copy: the remembered answer stays
+    assert guess("Breaking.Bad.S02E03.720p.BluRay.x264-DEMAND.mkv")["title"] == "Breaking Bad"
