@@ -16,10 +16,11 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
+from ..domain.task import iso
 from ..persistence.conditions import condition_failed
 from ..persistence.models import ControlModel
 from ..persistence.repository import now_ms
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from ..activity.log import ActivityLog
     from ..adapters.sqs import WorkQueue
     from ..auth.identity import Identity
-    from .dispatcher import Dispatcher
 
 log = logging.getLogger("haul.queue")
 QUEUE_KEY = "queue"
@@ -128,9 +128,15 @@ class QueueStore:
 
 
 def _iso(ms: int | None) -> str | None:
-    from ..domain.task import iso
-
     return iso(ms)
+
+
+class Dispatcher(Protocol):
+    """What queue control asks of the dispatcher (chalicelib/engine/dispatcher.py ``Dispatcher``,
+    which imports this module for the queue's status: a protocol here keeps the two acyclic)."""
+
+    def kick(self) -> int: ...
+    def requeue_running(self, actor: str, note: str = "queue stopped") -> list[str]: ...
 
 
 class QueueControl:
