@@ -18,7 +18,7 @@ from .adapters.origin import OriginClient
 from .adapters.s3 import ObjectStore
 from .adapters.sqs import WorkQueue
 from .adapters.urlguard import UrlGuard
-from .auth.accounts import Accounts
+from .auth.accounts import Accounts, login_failure_recorder
 from .auth.apikeys import ApiKeys
 from .auth.ratelimit import RateLimiter
 from .auth.sessions import Sessions
@@ -34,6 +34,8 @@ from .engine.fairness.store import WaitingOwners
 from .engine.hostslots import HostSlots
 from .engine.queuecontrol import QueueControl, QueueStore
 from .engine.reconciler import Reconciler
+from .feeds.events import use_realtime
+from .feeds.handlers import search_messages
 from .feeds.service import FeedService
 from .feeds.wiring import build_feeds
 from .health.service import HealthService
@@ -51,6 +53,8 @@ from .observability import tracing
 from .persistence.batches import DynamoBatches
 from .persistence.lease import DynamoLease
 from .persistence.tasks import DynamoTasks
+from .realtime.auth import use_accounts
+from .realtime.wiring import Realtime, build_realtime
 from .search.service import SmartSearchService
 from .search.wiring import build_search
 from .settings.store import SettingsStore
@@ -95,28 +99,26 @@ def http_session(guard: UrlGuard) -> requests.Session:
     return safehttp.session(guard)
 
 
-def build_accounts(config: Config, settings: SettingsStore | None = None) -> Accounts:
+def build_accounts(config: Config, settings: SettingsStore, activity: ActivityLog) -> Accounts:
     def secrets() -> Any:
         return boto3.session.Session(region_name=config.region).client("secretsmanager")
 
     keys = key_source(config.jwt_secret_name, secrets)
-    store = settings or SettingsStore()
     return Accounts(
         Tokens(keys, config.access_token_seconds),
         Sessions(config.refresh_token_seconds),
         ApiKeys(),
         RateLimiter(),
         config.rate_limit_per_minute,
-        key_days=lambda: store.get().api_key_days,
+        key_days=lambda: settings.get().api_key_days,
         setup_gate=setup_gate(config.setup_token_secret_name, secrets),
         on_session_end=_close_connections,
+        on_login_failed=login_failure_recorder(activity),
     )
 
 
 def _close_connections(user_id: str, session_id: str | None) -> None:
     """A login session ended (or all of a user's): close its WebSocket connections."""
-    from .realtime.wiring import realtime
-
     realtime().ending.close(user_id, session_id)
 
 
@@ -157,7 +159,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     stats = StatsStore(ddb, config.stats_table, config.batches_table, repo, settings)
     downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge, keys)
     transfer.ctx.on_stored = downloads.settle_target  # a rename asked for during the transfer
-    accounts = build_accounts(config, settings)
+    accounts = build_accounts(config, settings, activity)
     queue_control = QueueControl(control, dispatcher, queue, activity)
     notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8))
     batches = BatchService(
@@ -241,3 +243,36 @@ def warm() -> Services:
             connection._local.session = shared
         fast_item_parsing(connection.client)
     return svc
+
+
+# -- the real-time side (chalicelib/realtime/): built here once per process, like the services ---
+
+_realtime_lock = threading.Lock()
+_realtime: Realtime | None = None
+
+
+def _search_feeds(identity: Any, args: dict[str, Any], ref: Any) -> Any:
+    """The WebSocket ``search`` action: feed items (chalicelib/feeds/handlers.py)."""
+    return search_messages(services().feeds, identity, args, ref)
+
+
+def realtime() -> Realtime:
+    """This process's real-time services, built on first use."""
+    global _realtime
+    with _realtime_lock:
+        if _realtime is None:
+            _realtime = build_realtime(Config.from_env(), searcher=_search_feeds)
+        return _realtime
+
+
+def reset_realtime() -> None:
+    """Forget the built real-time services (tests that change the configuration)."""
+    global _realtime
+    with _realtime_lock:
+        _realtime = None
+
+
+# A WebSocket connection's token is checked by the accounts (chalicelib/realtime/auth.py); feed
+# events are pushed to the owners' connections (chalicelib/feeds/events.py).
+use_accounts(lambda: services().accounts)
+use_realtime(realtime)

@@ -39,6 +39,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pynamodb.expressions.condition import Condition
 
+from ..api.errors import Forbidden, NotFound
 from ..api.schemas import Instant, _Strict
 from ..domain.task import iso
 from ..domain.urls import redact, redact_data
@@ -391,7 +392,6 @@ class ActivityLog:
         return LogPage([entry_view(m) for _, m in page], total, q.page, q.per_page, cursor)
 
     def _plan(self, who: Any, q: ActivityQuery, now: int) -> LogPlan:
-        from ..api.errors import Forbidden, NotFound
 
         try:
             p = plan_query(q, who.user_id, who.is_admin, now)

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
@@ -27,7 +27,7 @@ from ..api.errors import (
     Unauthenticated,
     field_error,
 )
-from ..api.schemas import ChangePassword, CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
+from ..api.schemas import ChangePassword, CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery, parse
 from ..domain.task import iso
 from ..persistence.conditions import failed_conditions
 from ..persistence.models import ControlModel, SessionModel, UserModel
@@ -145,15 +145,27 @@ def _decode_user_cursor(cursor: str) -> dict[str, Any]:
     return value
 
 
-def _record_login_failure(user_id: str | None, username: str, client: str) -> None:
-    """A failed login in the activity log, as a warning (the user's own log, or the engine's)."""
-    try:
-        from ..container import services
+class ActivityRecorder(Protocol):
+    """Where failed logins are recorded (chalicelib/activity/log.py ``ActivityLog``)."""
 
-        services().activity.record(owner=user_id, actor=username[:64], kind="auth.login_failed", level="warning",
-                                   message=f"failed login for {username[:64]!r} from {client[:64]}")
-    except Exception:  # the log never fails a login
-        log.debug("could not record a failed login", exc_info=True)
+    def record(self, *, owner: str | None, actor: str, kind: str, level: str, message: str) -> Any: ...
+
+
+# (user id or None, username, client) of a failed login
+LoginFailed = Callable[[str | None, str, str], None]
+
+
+def login_failure_recorder(activity: ActivityRecorder) -> LoginFailed:
+    """A failed login in the activity log, as a warning (the user's own log, or the engine's)."""
+
+    def record(user_id: str | None, username: str, client: str) -> None:
+        try:
+            activity.record(owner=user_id, actor=username[:64], kind="auth.login_failed", level="warning",
+                            message=f"failed login for {username[:64]!r} from {client[:64]}")
+        except Exception:  # the log never fails a login
+            log.debug("could not record a failed login", exc_info=True)
+
+    return record
 
 
 class Accounts:
@@ -162,7 +174,9 @@ class Accounts:
         rate_limit_per_minute: int, clock: Callable[[], float] = time.time,
         key_days: Callable[[], int] = lambda: 90, setup_gate: SetupGate | None = None,
         on_session_end: Callable[[str, str | None], None] = lambda user_id, session_id: None,
+        on_login_failed: LoginFailed = lambda user_id, username, client: None,
     ) -> None:
+        self._login_failed = on_login_failed
         self.tokens = tokens
         self.sessions = sessions
         self.keys = keys
@@ -252,8 +266,6 @@ class Accounts:
 
     def ensure_admin(self, username: str, password: str) -> str:
         """The local runtime's scripted setup (HAUL_ADMIN_USER / HAUL_ADMIN_PASSWORD); what it did."""
-        from ..api.schemas import parse
-
         req = parse(Setup, {"username": username, "password": password})
         if self.setup_required():
             try:
@@ -288,7 +300,7 @@ class Accounts:
         else:
             good = passwords.verify_password(user.password_hash, password) and not user.disabled
         if not good or user is None:
-            _record_login_failure(user.id if user is not None else None, username, client)
+            self._login_failed(user.id if user is not None else None, username, client)
             raise Unauthenticated(BAD_LOGIN)
         self.limiter.login_succeeded(username, client)
         return user

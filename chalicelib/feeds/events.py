@@ -16,9 +16,8 @@ FEEDS_ROOM = "feeds"
 FEED_MATCHED = "feed_matched"
 FEED_FAILED = "feed_failed"
 MAX_LISTED = 20  # items named in one feed_matched message (its count says how many there were)
-# This process's real-time services (chalicelib/realtime/wiring.py's ``realtime``), set by the
-# functions that run feeds (functions/rest/feeds.py): the feeds package does not import the
-# real-time side, which imports the container (no import cycle).
+# This process's real-time services (chalicelib/container.py's ``realtime``), named by the
+# composition root (chalicelib/container.py): the feeds package does not build the real-time side.
 _realtime_source: Callable[[], Any] | None = None
 
 
@@ -29,7 +28,7 @@ def use_realtime(source: Callable[[], Any] | None) -> None:
 
 class FeedEvents:
     def __init__(self, activity: ActivityLog, realtime: Callable[[], Any] | None = None) -> None:
-        """``realtime``: this process's real-time services (chalicelib/realtime/wiring.py),
+        """``realtime``: this process's real-time services (chalicelib/container.py ``realtime``),
         asked for on first use; None: the ones :func:`use_realtime` named, if any."""
         self.activity = activity
         self._realtime = realtime

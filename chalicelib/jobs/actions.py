@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ..api.schemas import AddDownload
 from ..auth.identity import Identity
 
 MAX_URLS = 50
@@ -91,7 +92,6 @@ class AddUrls(_Params):
     @field_validator("urls")
     @classmethod
     def _urls(cls, value: list[str]) -> list[str]:
-        from ..api.schemas import AddDownload
 
         for url in value:
             try:

@@ -12,10 +12,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+from ..adapters.origin import OriginError
 from ..api.errors import ApiError
 from ..api.schemas import AddDownload
 from ..auth.identity import Identity
 from ..domain.states import Action, TaskState
+from ..downloads import bulk
+from ..persistence.repository import now_ms
+from ..settings.store import SettingsError
 from .actions import needs_admin
 from .models import Job
 
@@ -57,7 +61,6 @@ class Runner:
     def __init__(self, *, downloads: Any, queue_control: Any, settings: Any, origin: Any,
                  feeds: FeedRefresher = feeds_unavailable, notify: Notifier | None = None,
                  clock: Callable[[], int] | None = None) -> None:
-        from ..persistence.repository import now_ms
 
         self.downloads = downloads
         self.queue_control = queue_control
@@ -90,7 +93,6 @@ class Runner:
 
     def _speed_limit(self, job: Job, who: Identity, p: dict[str, Any]) -> Outcome:
         limit = int(p["bytes_per_second"])
-        from ..settings.store import SettingsError
 
         try:
             version = self.settings.change({"transfer": {"speed_limit": limit}}, actor=f"job:{job.name}")
@@ -101,7 +103,6 @@ class Runner:
 
     # -- the owner's downloads ---------------------------------------------------------------------
     def _retry_failed(self, job: Job, who: Identity, p: dict[str, Any]) -> Outcome:
-        from ..downloads import bulk
 
         if not p.get("all_users"):
             done = bulk.retry_failed(self.downloads, who)
@@ -157,7 +158,6 @@ class Runner:
     def _add_urls(self, job: Job, who: Identity, p: dict[str, Any]) -> Outcome:
         """Add each URL as a download, unless (``only_if_changed``) the source's validator is
         the one the last run saw: a recurring fetch of what changed."""
-        from ..adapters.origin import OriginError
 
         seen: dict[str, Any] = dict(job.memory.get("validators") or {})
         added, unchanged, errors = 0, 0, []

@@ -25,6 +25,7 @@ from ..adapters.urlguard import UrlGuard
 from ..api.errors import Conflict, Forbidden, NotFound, field_error
 from ..auth.identity import Identity
 from ..persistence.repository import now_ms
+from ..realtime.messages import timestamp
 from . import signing
 from .crypto import SecretBox
 from .events import Event, EventName, delivery_error
@@ -130,7 +131,6 @@ class NotifyService:
                   data: dict[str, Any], occurred_ms: int) -> SendResult:
         parts = self.box.open(target.sealed)
         if target.kind == "webhook":
-            from ..realtime.messages import timestamp
 
             payload = signing.body(delivery_id, event, timestamp(occurred_ms), title, message, level, data)
             return self.senders.webhook(parts["url"], parts.get("secret"), dict(parts.get("headers") or {}),

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..api.errors import ApiError
+from ..auth.apikeys import looks_like_key
 from ..config import Config
 
 # The owner every caller acts as until accounts exist (functions/rest/http.py LOCAL_OWNER).
@@ -47,17 +49,26 @@ def _no_accounts(token: str) -> Identity | None:
     return None
 
 
+# () -> the accounts service (chalicelib/auth/accounts.py ``Accounts``); set by the composition
+# root (chalicelib/container.py), so this module never fetches the container itself.
+_accounts_source: Callable[[], Any] | None = None
+
+
+def use_accounts(source: Callable[[], Any]) -> None:
+    global _accounts_source
+    _accounts_source = source
+
+
 def _accounts_verifier(token: str) -> Identity | None:
     """The accounts' check (chalicelib/auth): an access token (JWT), or a personal API key.
 
     The connection acts as the token's user; the user must exist and be enabled now.
     """
-    from ..api.errors import ApiError
-    from ..auth.apikeys import looks_like_key
-    from ..container import services
-
+    if _accounts_source is None:
+        logging.getLogger("haul.realtime.auth").error("no accounts to check tokens with; connection refused")
+        return None
     try:
-        accounts = services().accounts
+        accounts = _accounts_source()
         who = accounts.from_api_key(token) if looks_like_key(token) else accounts.from_access_token(token)
     except ApiError:
         return None

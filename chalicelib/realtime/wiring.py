@@ -1,4 +1,6 @@
-"""Builds the real-time side once per process, in the style of chalicelib/container.py.
+"""Builds the real-time side: :func:`build_realtime`, called by the composition root
+(chalicelib/container.py ``realtime()``, once per process), which passes in what comes from
+the other services (the feeds' search).
 
 The management API clients are made here and nowhere else: ``build_realtime`` takes a
 client factory so tests can pass their own.
@@ -6,7 +8,6 @@ client factory so tests can pass their own.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +22,7 @@ from .ending import SessionEnds
 from .fanout import FanOut
 from .publisher import Publishers
 from .queries import TaskReader
-from .session import Session
+from .session import Searcher, Session
 from .throttle import Throttle
 
 
@@ -53,15 +54,8 @@ def management_client_factory(config: Config) -> Callable[[str], Any]:
     return make
 
 
-def _search_feeds(identity: Any, args: dict[str, Any], ref: Any) -> Any:
-    """The WebSocket ``search`` action: feed items (chalicelib/feeds/handlers.py)."""
-    from ..container import services
-    from ..feeds.handlers import search_messages
-
-    return search_messages(services().feeds, identity, args, ref)
-
-
-def build_realtime(config: Config, client_factory: Callable[[str], Any] | None = None) -> Realtime:
+def build_realtime(config: Config, client_factory: Callable[[str], Any] | None = None,
+                   searcher: Searcher | None = None) -> Realtime:
     store = ConnectionStore()
     reader = TaskReader()
     publishers = Publishers(config, client_factory or management_client_factory(config))
@@ -70,27 +64,7 @@ def build_realtime(config: Config, client_factory: Callable[[str], Any] | None =
         store=store,
         reader=reader,
         publishers=publishers,
-        session=Session(store, reader, RateLimiter(), searcher=_search_feeds),
+        session=Session(store, reader, RateLimiter(), searcher=searcher),
         fanout=FanOut(store, reader, Throttle(), publishers.default()),
         ending=SessionEnds(store, publishers),
     )
-
-
-_lock = threading.Lock()
-_realtime: Realtime | None = None
-
-
-def realtime() -> Realtime:
-    """This process's real-time services, built on first use."""
-    global _realtime
-    with _lock:
-        if _realtime is None:
-            _realtime = build_realtime(Config.from_env())
-        return _realtime
-
-
-def reset_realtime() -> None:
-    """Forget the built services (tests that change the configuration)."""
-    global _realtime
-    with _lock:
-        _realtime = None

@@ -37,6 +37,7 @@ from pynamodb.transactions import TransactWrite
 
 from ..domain.backoff import RetryPolicy
 from ..domain.planning import MAX_PART_SIZE, MIN_PART_SIZE, MiB
+from ..domain.task import iso
 from ..persistence.models import ControlModel
 
 SETTINGS_KEY = "settings"
@@ -316,7 +317,6 @@ class SettingsVersion:
 
     def document(self) -> dict[str, Any]:
         """What GET /settings answers."""
-        from ..domain.task import iso
 
         return {
             "version": self.version,
@@ -327,7 +327,6 @@ class SettingsVersion:
 
     def entry(self) -> dict[str, Any]:
         """One item of the settings' history."""
-        from ..domain.task import iso
 
         return {
             "version": self.version,

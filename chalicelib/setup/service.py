@@ -24,7 +24,9 @@ from typing import Any
 from ..api.errors import ApiError, Forbidden, ValidationFailed
 from ..api.schemas import Setup
 from ..auth.identity import Identity, Role
+from ..notify import signing
 from ..notify.senders import BadTarget, check_apprise_url, check_webhook_url
+from ..realtime.messages import timestamp
 from .models import Complete, TestFeed, TestNotification
 from .persistence import SetupMarks
 
@@ -95,8 +97,6 @@ class SetupService:
             raise ValidationFailed(f"url: {exc}", [{"field": "url", "message": str(exc)}]) from None
         title, message = "Haul test notification", "This is a test from Haul's setup wizard."
         if req.kind == "webhook":
-            from ..notify import signing
-            from ..realtime.messages import timestamp
 
             payload = signing.body("setup-test", "test", timestamp(), title, message, "info", {})
             result = self.senders.webhook(req.url, req.secret, {}, "setup-test", "test", payload)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..api.schemas import parse
 from ..auth.identity import Identity
 from ..domain.states import TaskState
+from ..feeds.schemas import Analyse
 from .persistence import SetupMarks
 from .service import SetupService
 
@@ -19,8 +21,6 @@ def build_setup(accounts: Any, s3: Any, bucket: str, repo: Any, feeds: Any, noti
         return None
 
     def feed_check(who: Identity, url: str) -> dict[str, Any]:
-        from ..api.schemas import parse
-        from ..feeds.schemas import Analyse
 
         return feeds.analyse(who, parse(Analyse, {"url": url, "limit": 5}))  # type: ignore[no-any-return]
 

@@ -25,7 +25,7 @@ from chalicelib.domain.states import Action
 from chalicelib.downloads import bulk
 from chalicelib.engine.schemas import BulkAnswer, HistoryCleared, RetriedFailed
 
-from .http import PUBLIC, caller, json_body, query, respond, route
+from .http import PUBLIC, caller, json_body, paginated, query, respond, route
 from .webapp import websocket_url
 
 blueprint = Blueprint(__name__)
@@ -63,7 +63,6 @@ def add_download(request: Request) -> Response:
 def list_downloads(request: Request) -> Response:
     """List your downloads (filters: status, batch_id, category, tag, created_from/_to, q; sort; page or cursor).
     Admins: everyone's unless `owner` is given. Deep pages: follow `Link: rel="next"` (a cursor)."""
-    from .http import paginated
 
     q = parse(ListQuery, query(request), "query")
     page = services().downloads.list(caller(request), q)

@@ -11,7 +11,6 @@ from chalice.app import Request
 from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
-from chalicelib.feeds import events
 from chalicelib.feeds.schemas import (
     Analyse,
     Analysis,
@@ -34,14 +33,12 @@ from chalicelib.feeds.schemas import (
     SearchQuery,
     Subscribe,
 )
-from chalicelib.realtime.wiring import realtime
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, pagination_headers, query, respond, route
 
 blueprint = Blueprint(__name__)
 TAG = "feeds"
 # feed_matched / feed_failed go to the WebSocket `feeds` room through this process's real-time side.
-events.use_realtime(realtime)
 
 
 @route(blueprint, "/feeds", ["POST"], role=Role.USER, tag=TAG, body=Subscribe, response=FeedView, status=201,

@@ -33,6 +33,7 @@ from chalicelib.api.errors import (
 )
 from chalicelib.api.openapi import Operation
 from chalicelib.auth.identity import Identity, Role
+from chalicelib.container import services
 
 log = logging.getLogger("haul.http")
 MAX_BODY = 256 * 1024
@@ -94,7 +95,6 @@ def respond(body: Any, status: int = 200, headers: dict[str, str] | None = None)
 
 
 def _accounts() -> Any:
-    from chalicelib.container import services
 
     return services().accounts
 

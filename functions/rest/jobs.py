@@ -13,7 +13,7 @@ from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
 from chalicelib.jobs.models import CreateJob, HistoryQuery, PatchJob, PreviewSchedule
-from chalicelib.jobs.schedule import iso
+from chalicelib.jobs.schedule import iso, local_iso
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
 
@@ -50,7 +50,6 @@ def preview_schedule(request: Request) -> dict[str, Any]:
     """The next `count` runs of a cron expression or interval in a time zone (the cron helper)."""
     req = parse(PreviewSchedule, json_body(request))
     slots = _jobs().preview(req.cron, req.interval_seconds, req.timezone, req.count)
-    from chalicelib.jobs.schedule import local_iso
 
     return {"runs": [iso(s) for s in slots], "local": [local_iso(s, req.timezone) for s in slots]}
 

@@ -11,11 +11,12 @@ from chalice.app import Request
 
 from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
-from chalicelib.container import services
+from chalicelib.container import realtime, services
 from chalicelib.notify.events import SUBSCRIBABLE
 from chalicelib.notify.models import CreateTarget, DeliveryQuery, PatchTarget, SendMessage
 from chalicelib.notify.service import NotifyService
 from chalicelib.notify.wiring import register_push
+from chalicelib.realtime import messages as m
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
 
@@ -25,9 +26,6 @@ log = logging.getLogger("haul.notify")
 
 def websocket_push(owner: str, data: dict[str, Any]) -> None:
     """A ``notification`` message to the owner's connections in the ``notifications`` room."""
-    from chalicelib.realtime import messages as m
-    from chalicelib.realtime.wiring import realtime
-
     rt = realtime()
     subscribers = rt.store.subscribers(owner).get(m.NOTIFICATIONS, set())
     publisher = rt.publishers.default()

@@ -7,8 +7,8 @@ import time
 
 from chalice.app import DynamoDBEvent
 
+from chalicelib.container import realtime
 from chalicelib.health.persistence import mark
-from chalicelib.realtime.wiring import realtime
 
 log = logging.getLogger("haul.fanout")
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from chalice.app import WebsocketEvent
 
+from chalicelib.container import realtime
 from chalicelib.realtime.auth import authenticate
-from chalicelib.realtime.wiring import realtime
 
 from ..rest.http import LOCAL_OWNER
 

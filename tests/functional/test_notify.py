@@ -314,9 +314,9 @@ def test_job_feed_and_batch_events_reach_the_websocket_notifications_room(notify
     from websockets.sync.client import connect
 
     import app as app_module
+    from chalicelib.container import reset_realtime
     from chalicelib.notify.events import Event, EventName
     from chalicelib.persistence.models import ConnectionModel
-    from chalicelib.realtime.wiring import reset_realtime
     from local_runtime.ws_gateway import WsGateway, websocket_handlers
 
     for item in ConnectionModel.scan():

@@ -15,11 +15,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from chalicelib.container import realtime, reset_realtime
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
 from chalicelib.realtime import messages as m
 from chalicelib.realtime.auth import Identity
-from chalicelib.realtime.wiring import realtime, reset_realtime
 from local_runtime.stream_poller import StreamPoller, stream_sources
 from local_runtime.ws_gateway import WsGateway, websocket_handlers
 from tests.support.wait import wait_for
