@@ -133,13 +133,15 @@ _WORKER_STAGES = [
     ("OriginClient.fetch_range", "origin ranged GET"),
     ("ObjectStore.upload_part", "S3 UploadPart"),
     ("record_part", "record part (DynamoDB TransactWriteItems)"),
-    ("Transfer._claim", "claim lane step (DynamoDB UpdateItem)"),
+    ("Lanes.claim", "claim lane step (DynamoDB UpdateItem)"),
     ("has_part", "has_part (DynamoDB GetItem)"),
     ("SettingsStore.get", "settings read (DynamoDB GetItem)"),
     ("WorkQueue.send", "pass the lane on (SQS SendMessage)"),
-    ("Transfer.finalize", "finalize (complete + verify)"),
-    ("Transfer.start", "probe + plan"),
+    ("Outcomes.finalize", "finalize (complete + verify)"),
+    ("Planner.start", "probe + plan"),
     ("Transfer.", "other engine work"),
+    ("Lanes.", "other engine work"),
+    ("Streams.", "other engine work"),
 ]
 
 

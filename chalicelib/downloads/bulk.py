@@ -21,8 +21,6 @@ from ..auth.identity import Identity
 from ..domain import ordering
 from ..domain.states import Action, TaskState
 from ..domain.task import Task
-from ..persistence.models import TaskModel
-from ..persistence.repository import to_task
 from .service import DownloadService
 
 log = logging.getLogger("haul.bulk")
@@ -37,14 +35,6 @@ def _parallel(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         return [fn(i) for i in items]
     with ThreadPoolExecutor(max_workers=min(THREADS, len(items))) as pool:
         return list(pool.map(fn, items))
-
-
-def load(ids: Iterable[str]) -> dict[str, Task]:
-    """The tasks with these ids that exist (strongly consistent BatchGetItem, 100 keys a call)."""
-    wanted = list(dict.fromkeys(ids))
-    if not wanted:
-        return {}
-    return {m.id: to_task(m) for m in TaskModel.batch_get(wanted, consistent_read=True)}
 
 
 def _owner(who: Identity, owner: str | None) -> str:
@@ -65,7 +55,7 @@ def run(svc: DownloadService, who: Identity, req: BulkRequest) -> dict[str, Any]
     """Apply one action to every id: per-item results (404 for a missing or foreign id, 409 for
     a state where the action makes no sense); the request fails only on bad input."""
     svc._writer(who)
-    tasks = load(req.ids)
+    tasks = svc.repo.get_many(req.ids)
 
     def one(task_id: str) -> dict[str, Any]:
         task = tasks.get(task_id)
@@ -103,16 +93,11 @@ def run(svc: DownloadService, who: Identity, req: BulkRequest) -> dict[str, Any]
     }
 
 
-def _in_state(owner: str, state: TaskState) -> list[Task]:
-    """Every task of ``owner`` in ``state`` (a Query on the by-owner-state index)."""
-    return [to_task(m) for m in TaskModel.by_owner_state.query(f"{owner}#{state.value}")]
-
-
 def retry_failed(svc: DownloadService, who: Identity, owner: str | None = None) -> dict[str, Any]:
     """Retry every failed download of the caller (an admin: of ``owner``, if given)."""
     svc._writer(who)
     target = _owner(who, owner)
-    failed = _in_state(target, TaskState.FAILED)
+    failed = svc.repo.in_state_of(target, TaskState.FAILED)
 
     def one(task: Task) -> str | None:
         try:
@@ -136,7 +121,7 @@ def clear_history(svc: DownloadService, who: Identity, query: ClearHistoryQuery)
     target = _owner(who, query.owner)
     by_state: dict[str, int] = {}
     for state in query.states():
-        tasks = _in_state(target, state)
+        tasks = svc.repo.in_state_of(target, state)
 
         def one(task: Task) -> bool:
             try:
@@ -166,7 +151,7 @@ def reorder(svc: DownloadService, who: Identity, ids: list[str]) -> dict[str, An
     them (chalicelib/domain/ordering.py): at most one write each, nobody else renumbered.
     All queued or paused, else 409 naming the others and nothing changes."""
     svc._writer(who)
-    tasks = load(ids)
+    tasks = svc.repo.get_many(ids)
     missing = [i for i in ids if i not in tasks or not who.sees(tasks[i].owner)]
     if missing:
         raise NotFound(f"no download with id {_names(missing)}")

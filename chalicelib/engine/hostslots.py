@@ -6,7 +6,7 @@ worker about to open a connection to the host acquires a slot with one condition
 own already, which makes acquiring again a renewal). When that fails it reads the item,
 removes the slots whose lease ran out (a worker that died holding one), each on condition that
 it is still the expired lease, and tries once more. Releasing removes the slot. A lease is
-renewed while its holder keeps reading (chalicelib/transfer.py renews it with its progress
+renewed while its holder keeps reading (chalicelib/transfer/limits.py renews it with its progress
 writes), so only a dead holder's slot expires.
 
 With no limit (0) the transfer never calls this: no DynamoDB request at all.

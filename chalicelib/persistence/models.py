@@ -97,7 +97,7 @@ class TaskModel(Model):
     lane_bytes = PlainMapAttribute(default=dict)
     lane_speed = PlainMapAttribute(default=dict)
     # lane -> step and lane -> token of the lane's newest work message: they fence off
-    # duplicate deliveries (see transfer.py).
+    # duplicate deliveries (see chalicelib/transfer/lanes.py).
     lane_steps = PlainMapAttribute(default=dict)
     lane_tokens = PlainMapAttribute(default=dict)
     finalizing = UnicodeAttribute(null=True)

@@ -12,6 +12,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from ..adapters.s3 import UploadedPart
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.states import TaskState
 from ..domain.task import Task, rank
 from ..domain.urls import dedupe_key, host_of
@@ -98,10 +99,12 @@ def _key_of(key: dict[str, Any], hash_name: str, hash_value: str) -> bool:
 
 
 class TaskRepository:
-    def __init__(self, waiting: WaitingOwners | None = None) -> None:
+    def __init__(self, waiting: WaitingOwners | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         """``waiting``: where the owners of queued tasks are noted for the fair dispatcher
-        (chalicelib/engine/fairness); every task made queued here notes its owner."""
+        (chalicelib/engine/fairness); every task made queued here notes its owner. ``clock``: what
+        ``updated_at`` and a part's ``recorded_at`` are read from."""
         self.waiting = waiting
+        self.clock = clock
 
     def note_queued(self, owner: str) -> None:
         """``owner`` has a queued task now (a bulk path that writes tasks itself calls this)."""
@@ -133,7 +136,7 @@ class TaskRepository:
         if condition is not None:
             cond = cond & condition
         try:
-            model.update(actions=[*actions, TaskModel.updated_at.set(now_ms())], condition=cond)
+            model.update(actions=[*actions, TaskModel.updated_at.set(self.clock.now_ms())], condition=cond)
         except UpdateError as exc:
             if condition_failed(exc):
                 return None
@@ -179,7 +182,7 @@ class TaskRepository:
         Every path that puts a task into a batch calls this first (once per request is
         enough), so a batch's item exists, with its owner, before any of its tasks does; the
         statistics stream only counts into items that exist (chalicelib/stats/store.py)."""
-        created = now_ms()
+        created = self.clock.now_ms()
         actions: list[Action] = [
             BatchModel.owner.set(owner),
             BatchModel.created_at.set(BatchModel.created_at | created),
@@ -278,7 +281,7 @@ class TaskRepository:
             etag=part.etag,
             size=size,
             checksum_crc32=part.checksum_crc32,
-            recorded_at=now_ms(),
+            recorded_at=self.clock.now_ms(),
         )
         try:
             item.save(condition=PartModel.slot.does_not_exist())

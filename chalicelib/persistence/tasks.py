@@ -27,7 +27,7 @@ from ..transfer.ports import ActionChange, GenerationPlan, LaneClaim, TaskEdit
 from .conditions import condition_failed
 from .indexes import ExpiryIndex
 from .models import TaskModel
-from .repository import TaskRepository
+from .repository import TaskRepository, to_task
 
 _DOWNLOADING = TaskState.DOWNLOADING.value
 
@@ -74,8 +74,7 @@ class DynamoTasks(TaskRepository):
     """:class:`TaskRepository` (reads, parts, batches) plus the intention-named writes."""
 
     def __init__(self, waiting: WaitingOwners | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
-        super().__init__(waiting)
-        self.clock = clock
+        super().__init__(waiting, clock)
 
     def _now(self) -> int:
         return self.clock.now_ms()
@@ -84,6 +83,10 @@ class DynamoTasks(TaskRepository):
     def ids_by_url(self, dedupe: str, limit: int) -> list[str]:
         """Ids of the tasks with this dedupe key (chalicelib/domain/urls.py), newest first."""
         return [hit.id for hit in TaskModel.by_url.query(dedupe, scan_index_forward=False, limit=limit)]
+
+    def in_state_of(self, owner: str, state: TaskState) -> list[Task]:
+        """Every task of ``owner`` in ``state`` (a Query on the by-owner-state index)."""
+        return [to_task(m) for m in TaskModel.by_owner_state.query(f"{owner}#{state.value}")]
 
     def expired(self, now_s: int, limit: int) -> list[str]:
         """Ids of finished tasks whose history retention ran out before ``now_s``."""

@@ -60,7 +60,7 @@ def remaining(event: SQSEvent) -> float:
 
 def handle_dead_letters(event: SQSEvent) -> dict[str, Any]:
     """A message that kept failing: fail its task loudly (if it is the task's current run)
-    instead of losing it silently (chalicelib/transfer.py Transfer.dead_letter)."""
+    instead of losing it silently (chalicelib/transfer/outcomes.py Outcomes.dead_letter)."""
     for record in event:
         try:
             body = json.loads(record.body)

@@ -113,6 +113,10 @@ class FakeTasks:
             hits = [r.task for r in self.rows.values() if r.dedupe == dedupe]
         return [t.id for t in sorted(hits, key=lambda t: (t.created_at, t.id), reverse=True)][:limit]
 
+    def in_state_of(self, owner: str, state: TaskState) -> list[Task]:
+        with self._lock:
+            return [copy.deepcopy(r.task) for r in self.rows.values() if r.task.owner == owner and r.task.state == state]
+
     def expired(self, now_s: int, limit: int) -> list[str]:
         with self._lock:
             due = [(r.expires, i) for i, r in self.rows.items()

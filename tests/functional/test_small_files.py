@@ -1,5 +1,5 @@
 """A file that fits in one part takes the short path: one PutObject by the start message, no
-multipart upload, no lane message, no part record (chalicelib/transfer.py ``_single``).
+multipart upload, no lane message, no part record (chalicelib/transfer/planner.py ``Planner.single``).
 
 The AWS requests one 4 MiB download costs, from the add to completed and its messages
 deleted, are counted here: 47 on the multipart path (CreateMultipartUpload, UploadPart, a

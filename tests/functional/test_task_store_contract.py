@@ -220,6 +220,8 @@ def test_the_queue_and_starting(tasks: TaskStore) -> None:
     early = _task(tasks, TaskState.QUEUED, owner=owner, priority=0, order=1)
     assert tasks.queue_of(owner, 10) == [high.id, early.id, low.id]
     assert tasks.queue_of(owner, 1) == [high.id] and tasks.queue_of(owner, 0) == []
+    assert {t.id for t in tasks.in_state_of(owner, TaskState.QUEUED)} == {low.id, high.id, early.id}
+    assert tasks.in_state_of(owner, TaskState.FAILED) == []
     queued = tasks.ids_in_state(TaskState.QUEUED)
     assert [i for i in queued if i in {low.id, high.id, early.id}] == [high.id, early.id, low.id]
     started = tasks.start_download(high, "engine")

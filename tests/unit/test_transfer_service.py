@@ -76,7 +76,7 @@ def test_a_stale_generations_part_is_refused(rig: Rig) -> None:
 
 def test_a_redelivered_lane_whose_lane_moved_on_stores_only_its_own_part(rig: Rig) -> None:
     """S3 refuses part 1's upload after the lane was passed on: the retry is a catch-up of
-    part 1 alone, refused as a claim (the lane is at step 2) and stored by _catch_up."""
+    part 1 alone, refused as a claim (the lane is at step 2) and stored by Lanes.catch_up."""
     body = body_of(3 * PART)
     task = rig.downloading(URL, body)
     rig.settings.change(parallel_parts=1)
