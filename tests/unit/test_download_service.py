@@ -66,7 +66,9 @@ def test_patch_changes_priority_speed_limit_and_name_before_the_transfer(rig: Do
 
 
 def test_move_puts_a_queued_download_first(rig: DownloadsRig) -> None:
-    first, second = rig.add("https://files.example/1"), rig.add("https://files.example/2")
+    first = rig.add("https://files.example/1")
+    rig.clock.advance(0.001)  # queue order is the time of the add
+    second = rig.add("https://files.example/2")
     assert rig.tasks.queue_of("alice", 2) == [first, second]
     rig.service.move(ALICE, second, "top")
     assert rig.tasks.queue_of("alice", 2) == [second, first]
