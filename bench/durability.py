@@ -1,17 +1,17 @@
 """``python -m bench.durability``: what the data directory (``HAUL_DATA_DIR``, issue #15) costs,
-measured in ONE run so that the machine's load weighs on both modes alike.
+measured in ONE run so that the machine's load weighs on both modes alike:
 
-Each round starts two fresh runtimes one after the other, one keeping its state in a data
-directory (as ``make run`` does) and one in memory (``HAUL_DATA_DIR=none``); the order flips
-every round. In each runtime:
-
-1. the 1 GiB unthrottled case (the bench's, ``bench.cases.run_haul``: POST -> completed, the
-   stored object's SHA-256 checked after timing);
-2. the listing pages: ``--tasks`` tasks written straight into the tasks table (BatchWriteItem,
-   as the scale test writes them: timed, it is the journal's write path), the counters left to
-   catch up, one untimed request per index, then page 1 and the first ``status=failed`` page
-   ``--repeat`` times each and a walk of every page (``Link: rel="next"``), 50 a page, timed
-   from the client.
+1. the transfer: ``--rounds`` rounds, each starting two fresh runtimes one after the other,
+   one keeping its state in a data directory (as ``make run`` does) and one in memory
+   (``HAUL_DATA_DIR=none``), the order flipped every round; each runs the bench's 1 GiB
+   unthrottled case (``bench.cases.run_haul``: POST -> completed, the stored object's SHA-256
+   checked after timing). The ratio is taken per round (the two runs are neighbours in time).
+2. the listing pages, side by side: both runtimes up at once, ``--tasks`` tasks written into
+   each (BatchWriteItem of 25, as the scale test writes them: the journal's write path; each
+   chunk to one runtime then to the other, timed), the counters left to catch up, one untimed request per index; then page 1
+   and the first ``status=failed`` page ``--repeat`` times and a walk of every page
+   (``Link: rel="next"``), 50 a page, each request asked of one runtime and at once of the
+   other (which goes first alternates), timed from the client.
 
 It prints each run, the medians per mode and the ratios (data directory / memory), and writes
 them to ``bench/results/durability.json``. docs/performance.md keeps the analysis (by hand).
@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,25 +54,28 @@ def _figures(values: list[float]) -> dict[str, float]:
             "max_ms": round(ordered[-1], 1)}
 
 
-def seed(rt: Runtime, owner: str, count: int) -> float:
-    """Write ``count`` finished/paused tasks of ``owner`` into the tasks table; seconds taken."""
+def seed_side_by_side(runtimes: dict[str, Runtime], owners: dict[str, str], count: int) -> dict[str, float]:
+    """Write ``count`` finished/paused tasks of each owner into its runtime's tasks table, 25
+    at a time (BatchWriteItem), one chunk to one runtime then the same chunk to the other
+    (which goes first alternates); the seconds each runtime's writes took, summed."""
     from tests.e2e.test_scale import _item  # the scale test's task items (DynamoDB JSON)
 
-    batch = str(uuid.uuid4())
-    items = [_item(owner, i, batch) for i in range(count)]
     table = f"haul-{STAGE}-tasks"
-
-    def put(chunk: list[dict[str, Any]]) -> None:
-        client = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                       region_name="us-east-1").client("dynamodb", endpoint_url=rt.endpoint)
-        pending = [{"PutRequest": {"Item": item}} for item in chunk]
-        while pending:
-            pending = client.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
-
-    began = time.monotonic()
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(put, [items[i:i + 25] for i in range(0, len(items), 25)]))
-    return time.monotonic() - began
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                    region_name="us-east-1")
+    clients = {m: session.client("dynamodb", endpoint_url=rt.endpoint) for m, rt in runtimes.items()}
+    batch = str(uuid.uuid4())
+    spent = dict.fromkeys(runtimes, 0.0)
+    for n, start in enumerate(range(0, count, 25)):
+        for mode in MODES if n % 2 else tuple(reversed(MODES)):
+            pending = [{"PutRequest": {"Item": _item(owners[mode], i, batch)}}
+                       for i in range(start, min(start + 25, count))]
+            began = time.perf_counter()
+            while pending:
+                answer = clients[mode].batch_write_item(RequestItems={table: pending})
+                pending = answer.get("UnprocessedItems", {}).get(table, [])
+            spent[mode] += time.perf_counter() - began
+    return spent
 
 
 def _timed(session: requests.Session, url: str) -> tuple[float, requests.Response]:
@@ -97,36 +99,66 @@ def _user(rt: Runtime) -> tuple[str, requests.Session]:
     return str(made.json()["id"]), session
 
 
-def listing(rt: Runtime, count: int, repeat: int) -> dict[str, Any]:
-    owner, http = _user(rt)
-    write_s = seed(rt, owner, count)
-    say(f"    wrote {count} tasks in {write_s:.1f} s")
-    base = f"{rt.base}/downloads"
+def caught_up(http: requests.Session, base: str, count: int) -> float:
+    """Seconds until the counters show ``count``; then one untimed request per index (the
+    emulator sorts each partition once after a bulk write)."""
     began = time.monotonic()
-    deadline = began + 600
     while http.get(f"{base}?per_page=1", timeout=60).headers.get("X-Total-Count") != str(count):
-        if time.monotonic() > deadline:
+        if time.monotonic() > began + 600:
             raise TimeoutError(f"X-Total-Count did not reach {count} in 600 s")
-        time.sleep(1.0)
-    caught_up_s = time.monotonic() - began
-    for query in ("", "status=failed"):  # the emulator sorts each partition once after the bulk write
+        time.sleep(0.5)
+    waited = time.monotonic() - began
+    for query in ("", "status=failed"):
         http.get(f"{base}?per_page=1&{query}", timeout=60)
-    samples: dict[str, list[float]] = {"page 1": [], "status=failed page 1": [], "walk (every page)": []}
-    for _ in range(repeat):
-        samples["page 1"].append(_timed(http, f"{base}?per_page=50")[0])
-        samples["status=failed page 1"].append(_timed(http, f"{base}?status=failed&per_page=50")[0])
-    next_url: str | None = f"{base}?per_page=50"
-    seen = 0
-    while next_url:
-        elapsed, resp = _timed(http, next_url)
-        samples["walk (every page)"].append(elapsed)
-        seen += len(resp.json()["tasks"])
-        found = re.search(r'<([^>]+)>; rel="next"', resp.headers.get("Link", ""))
-        next_url = found.group(1) if found else None
-    if seen != count:
-        raise RuntimeError(f"the walk listed {seen} tasks, not {count}")
-    return {"tasks": count, "write_s": round(write_s, 2), "counters_caught_up_s": round(caught_up_s, 1),
-            "pages": {name: _figures(values) for name, values in samples.items()}}
+    return waited
+
+
+def side_by_side(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    """Both runtimes up at once, their tables filled at the same time, then each request asked
+    of one and at once of the other (which goes first alternates): the load of the moment
+    weighs on both alike."""
+    logs = {mode: workdir / f"runtime-listing-{mode.replace(' ', '-')}.log" for mode in MODES}
+    with Runtime(logs["data dir"], 1, 4, in_memory=False) as with_dir, \
+            Runtime(logs["memory"], 1, 4, in_memory=True) as in_memory:
+        runtimes = {"data dir": with_dir, "memory": in_memory}
+        say(f"  [listing] both runtimes up; writing {args.tasks} tasks into each, side by side")
+        users = {m: _user(rt) for m, rt in runtimes.items()}
+        written = seed_side_by_side(runtimes, {m: u[0] for m, u in users.items()}, args.tasks)
+        ready: dict[str, dict[str, Any]] = {}
+        for mode, (_, http) in users.items():
+            base = f"{runtimes[mode].base}/downloads"
+            ready[mode] = {"http": http, "base": base, "write_s": round(written[mode], 2),
+                           "counters_caught_up_s": round(caught_up(http, base, args.tasks), 1)}
+        samples: dict[str, dict[str, list[float]]] = {m: {} for m in MODES}
+
+        def ask(name: str, urls: dict[str, str], i: int) -> dict[str, requests.Response]:
+            answers = {}
+            for mode in MODES if i % 2 else tuple(reversed(MODES)):
+                elapsed, answers[mode] = _timed(ready[mode]["http"], urls[mode])
+                samples[mode].setdefault(name, []).append(elapsed)
+            return answers
+
+        for i in range(args.repeat):
+            ask("page 1", {m: f"{ready[m]['base']}?per_page=50" for m in MODES}, i)
+            ask("status=failed page 1", {m: f"{ready[m]['base']}?status=failed&per_page=50" for m in MODES}, i)
+        urls: dict[str, str] | None = {m: f"{ready[m]['base']}?per_page=50" for m in MODES}
+        pages = 0
+        while urls:
+            answers = ask("walk (every page)", urls, pages)
+            pages += 1
+            found = {m: re.search(r'<([^>]+)>; rel="next"', a.headers.get("Link", "")) for m, a in answers.items()}
+            urls = {m: f.group(1) for m, f in found.items() if f} or None
+            if urls is not None and len(urls) != len(MODES):
+                raise RuntimeError("the two runtimes' walks differ in length")
+        if pages * 50 < args.tasks:
+            raise RuntimeError(f"the walk took {pages} pages for {args.tasks} tasks")
+    out: dict[str, Any] = {"tasks": args.tasks, "pages_walked": pages}
+    for mode in MODES:
+        out[mode] = {"write_s": ready[mode]["write_s"], "counters_caught_up_s": ready[mode]["counters_caught_up_s"],
+                     "pages": {name: _figures(values) for name, values in samples[mode].items()}}
+        say(f"    {mode}: wrote in {out[mode]['write_s']} s; " + "; ".join(
+            f"{k} p50 {v['p50_ms']} ms p95 {v['p95_ms']} ms" for k, v in out[mode]["pages"].items()))
+    return out
 
 
 def run_mode(args: argparse.Namespace, workdir: Path, origin: Origin, source: Any, mode: str, n: int) -> dict[str, Any]:
@@ -136,42 +168,41 @@ def run_mode(args: argparse.Namespace, workdir: Path, origin: Origin, source: An
     with Runtime(log, args.processes, args.threads, in_memory=mode == "memory") as rt:
         out["start_s"] = round(time.monotonic() - began, 1)
         say(f"  [{mode}, round {n}] runtime up in {out['start_s']} s (log {log})")
-        if args.size_mib:
-            result = run_haul(rt, source, origin.url(f"/{source.name}"), f"durability {mode}", origin.pid,
-                              90 + source.size / (2 * MiB), 16 * MiB, 8, progress=say)
-            out["haul"] = result.as_dict()
-            say(f"    haul {human(source.size)}: " + (f"{result.seconds:.1f} s ({result.mib_s:.1f} MiB/s), "
-                                                     f"verified {result.verified}" if result.ok else
-                                                     f"FAILED ({result.note or result.verified})"))
-        if args.tasks:
-            out["listing"] = listing(rt, args.tasks, args.repeat)
-            say("    " + "; ".join(f"{k} p50 {v['p50_ms']} ms p95 {v['p95_ms']} ms"
-                                   for k, v in out["listing"]["pages"].items()))
+        result = run_haul(rt, source, origin.url(f"/{source.name}"), f"durability {mode}", origin.pid,
+                          90 + source.size / (2 * MiB), 16 * MiB, 8, progress=say)
+        out["haul"] = result.as_dict()
+        say(f"    haul {human(source.size)}: " + (f"{result.seconds:.1f} s ({result.mib_s:.1f} MiB/s), "
+                                                 f"verified {result.verified}" if result.ok else
+                                                 f"FAILED ({result.note or result.verified})"))
     return out
 
 
-def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians per mode over the rounds, and data dir / memory ratios."""
-    per_mode: dict[str, dict[str, float]] = {}
+def summarise(runs: list[dict[str, Any]], listed: dict[str, Any] | None) -> dict[str, Any]:
+    """Medians per mode, and data dir / memory ratios: the transfer's per round (the two runs
+    of a round are neighbours in time), the listing's from the side-by-side figures."""
+    medians: dict[str, dict[str, float]] = {m: {} for m in MODES}
+    ratios: dict[str, float] = {}
+    by_round: dict[int, dict[str, float]] = {}
+    for r in runs:
+        if r["haul"].get("ok"):
+            by_round.setdefault(r["round"], {})[r["mode"]] = r["haul"]["seconds"]
     for mode in MODES:
-        mine = [r for r in runs if r["mode"] == mode]
-        figures: dict[str, float] = {}
-        hauls = [r["haul"]["seconds"] for r in mine if r.get("haul", {}).get("ok")]
-        if hauls:
-            figures["haul_s"] = round(statistics.median(hauls), 1)
-        for key in ("write_s", "counters_caught_up_s"):
-            values = [r["listing"][key] for r in mine if "listing" in r]
-            if values:
-                figures[key] = round(statistics.median(values), 2)
-        for page in ("page 1", "status=failed page 1", "walk (every page)"):
-            for stat in ("p50_ms", "p95_ms"):
-                values = [r["listing"]["pages"][page][stat] for r in mine if "listing" in r]
-                if values:
-                    figures[f"{page} {stat}"] = round(statistics.median(values), 1)
-        per_mode[mode] = figures
-    ratios = {k: round(per_mode["data dir"][k] / v, 2) for k, v in per_mode["memory"].items()
-              if v and k in per_mode["data dir"]}
-    return {"medians": per_mode, "ratios_data_dir_over_memory": ratios}
+        values = [pair[mode] for pair in by_round.values() if mode in pair]
+        if values:
+            medians[mode]["transfer s"] = round(statistics.median(values), 1)
+    paired = [pair["data dir"] / pair["memory"] for pair in by_round.values() if len(pair) == 2]
+    if paired:
+        ratios["transfer s"] = round(statistics.median(paired), 2)
+    if listed:
+        for mode in MODES:
+            medians[mode]["write 1 task (BatchWriteItem) ms"] = round(listed[mode]["write_s"] * 1000 / listed["tasks"], 2)
+            for page, figures in listed[mode]["pages"].items():
+                for stat in ("p50_ms", "p95_ms"):
+                    medians[mode][f"{page} {stat}"] = figures[stat]
+    for key, value in medians["memory"].items():
+        if key not in ratios and value and key in medians["data dir"]:
+            ratios[key] = round(medians["data dir"][key] / value, 2)
+    return {"medians": medians, "ratios_data_dir_over_memory": ratios, "paired_haul_ratios": [round(x, 2) for x in paired]}
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -185,8 +216,9 @@ def markdown(summary: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.durability", description=__doc__.split("\n\n")[0])
-    p.add_argument("--rounds", type=int, default=2, help="rounds of (data dir, memory), order flipped each round")
-    p.add_argument("--size-mib", type=int, default=1024, help="the transfer case's file (0: no transfer)")
+    p.add_argument("--rounds", type=int, default=2, help="transfer rounds of (data dir, memory), order flipped "
+                   "each round (0: no transfer)")
+    p.add_argument("--size-mib", type=int, default=1024, help="the transfer case's file")
     p.add_argument("--tasks", type=int, default=3000, help="tasks written for the listing pages (0: no listing)")
     p.add_argument("--repeat", type=int, default=30, help="timed requests of page 1 and of the filtered page")
     p.add_argument("--processes", type=int, default=2)
@@ -195,20 +227,23 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="haul-bench-durability-") as tmp:
         workdir = Path(tmp)
-        source = make_file(workdir, args.size_mib * MiB) if args.size_mib else None
-        serve: dict[str, tuple[Path, int | None]] = {f"/{source.name}": (source.path, None)} if source else {}
-        origin = Origin("fast", serve, workdir / "origin.log")
         runs: list[dict[str, Any]] = []
+        listed: dict[str, Any] | None = None
         began = time.monotonic()
-        try:
-            for n in range(1, args.rounds + 1):
-                for mode in MODES if n % 2 else tuple(reversed(MODES)):
-                    runs.append(run_mode(args, workdir, origin, source, mode, n))
-        finally:
-            origin.stop()
-    summary = summarise(runs)
+        if args.size_mib and args.rounds:
+            source = make_file(workdir, args.size_mib * MiB)
+            origin = Origin("fast", {f"/{source.name}": (source.path, None)}, workdir / "origin.log")
+            try:
+                for n in range(1, args.rounds + 1):
+                    for mode in MODES if n % 2 else tuple(reversed(MODES)):
+                        runs.append(run_mode(args, workdir, origin, source, mode, n))
+            finally:
+                origin.stop()
+        if args.tasks:
+            listed = side_by_side(args, workdir)
+    summary = summarise(runs, listed)
     doc = {"date": report.now_iso(), "command": " ".join(["python -m bench.durability", *(argv if argv is not None else sys.argv[1:])]), "elapsed_s": round(time.monotonic() - began, 1),
-           "machine": report.machine(AWS), "options": vars(args) | {"json": str(args.json)}, "runs": runs, **summary}
+           "machine": report.machine(AWS), "options": vars(args) | {"json": str(args.json)}, "runs": runs, "listing": listed, **summary}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(doc, indent=2) + "\n")
     say("\n" + markdown(summary))
