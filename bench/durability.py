@@ -5,7 +5,8 @@ measured in ONE run so that the machine's load weighs on both modes alike:
    one keeping its state in a data directory (as ``make run`` does) and one in memory
    (``HAUL_DATA_DIR=none``), the order flipped every round; each runs the bench's 1 GiB
    unthrottled case (``bench.cases.run_haul``: POST -> completed, the stored object's SHA-256
-   checked after timing). The ratio is taken per round (the two runs are neighbours in time).
+   checked after timing). The ratio is taken per round (the two runs are neighbours in time);
+   with ``--together`` the two runtimes of a round transfer at the same moment.
 2. the listing pages, side by side: both runtimes up at once, ``--tasks`` tasks written into
    each (BatchWriteItem of 25, as the scale test writes them: the journal's write path; each
    chunk to one runtime then to the other, timed), the counters left to catch up, one untimed request per index; then page 1
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -161,20 +163,34 @@ def side_by_side(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return out
 
 
-def run_mode(args: argparse.Namespace, workdir: Path, origin: Origin, source: Any, mode: str, n: int) -> dict[str, Any]:
-    log = workdir / f"runtime-{n}-{mode.replace(' ', '-')}.log"
-    out: dict[str, Any] = {"mode": mode, "round": n}
-    began = time.monotonic()
-    with Runtime(log, args.processes, args.threads, in_memory=mode == "memory") as rt:
-        out["start_s"] = round(time.monotonic() - began, 1)
-        say(f"  [{mode}, round {n}] runtime up in {out['start_s']} s (log {log})")
-        result = run_haul(rt, source, origin.url(f"/{source.name}"), f"durability {mode}", origin.pid,
-                          90 + source.size / (2 * MiB), 16 * MiB, 8, progress=say)
-        out["haul"] = result.as_dict()
-        say(f"    haul {human(source.size)}: " + (f"{result.seconds:.1f} s ({result.mib_s:.1f} MiB/s), "
-                                                 f"verified {result.verified}" if result.ok else
-                                                 f"FAILED ({result.note or result.verified})"))
-    return out
+def _transfer(rt: Runtime, origin: Origin, source: Any, mode: str) -> dict[str, Any]:
+    result = run_haul(rt, source, origin.url(f"/{source.name}"), f"durability {mode}", origin.pid,
+                      90 + source.size / MiB, 16 * MiB, 8, progress=lambda _: None)
+    say(f"    {mode}: haul {human(source.size)}: " + (f"{result.seconds:.1f} s ({result.mib_s:.1f} MiB/s), "
+                                                     f"verified {result.verified}" if result.ok else
+                                                     f"FAILED ({result.note or result.verified})"))
+    return result.as_dict()
+
+
+def run_round(args: argparse.Namespace, workdir: Path, origin: Origin, source: Any, n: int) -> list[dict[str, Any]]:
+    """One round: the two modes one after the other (order flipped each round), or with
+    ``--together`` both runtimes up and their transfers at the same moment."""
+    order = MODES if n % 2 else tuple(reversed(MODES))
+    logs = {m: workdir / f"runtime-{n}-{m.replace(' ', '-')}.log" for m in MODES}
+    if not args.together:
+        outs = []
+        for mode in order:
+            with Runtime(logs[mode], args.processes, args.threads, in_memory=mode == "memory") as rt:
+                say(f"  [{mode}, round {n}] runtime up (log {logs[mode]})")
+                outs.append({"mode": mode, "round": n, "haul": _transfer(rt, origin, source, mode)})
+        return outs
+    with Runtime(logs[order[0]], args.processes, args.threads, in_memory=order[0] == "memory") as first, \
+            Runtime(logs[order[1]], args.processes, args.threads, in_memory=order[1] == "memory") as second:
+        say(f"  [round {n}] both runtimes up; both transfers at once")
+        with ThreadPoolExecutor(2) as pool:
+            hauls = list(pool.map(lambda pair: _transfer(pair[0], origin, source, pair[1]),
+                                  [(first, order[0]), (second, order[1])]))
+    return [{"mode": mode, "round": n, "haul": haul} for mode, haul in zip(order, hauls, strict=True)]
 
 
 def summarise(runs: list[dict[str, Any]], listed: dict[str, Any] | None) -> dict[str, Any]:
@@ -219,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=2, help="transfer rounds of (data dir, memory), order flipped "
                    "each round (0: no transfer)")
     p.add_argument("--size-mib", type=int, default=1024, help="the transfer case's file")
+    p.add_argument("--together", action="store_true", help="the two transfers of a round at the same moment "
+                   "(each has half the machine; the load of the moment weighs on both alike)")
     p.add_argument("--tasks", type=int, default=3000, help="tasks written for the listing pages (0: no listing)")
     p.add_argument("--repeat", type=int, default=30, help="timed requests of page 1 and of the filtered page")
     p.add_argument("--processes", type=int, default=2)
@@ -235,8 +253,7 @@ def main(argv: list[str] | None = None) -> int:
             origin = Origin("fast", {f"/{source.name}": (source.path, None)}, workdir / "origin.log")
             try:
                 for n in range(1, args.rounds + 1):
-                    for mode in MODES if n % 2 else tuple(reversed(MODES)):
-                        runs.append(run_mode(args, workdir, origin, source, mode, n))
+                    runs += run_round(args, workdir, origin, source, n)
             finally:
                 origin.stop()
         if args.tasks:
