@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import Field, field_validator
@@ -172,6 +173,55 @@ _BATCH_ACTIONS: dict[str, tuple[frozenset[TaskState], Action | None]] = {
 }
 
 
+def _items(req: _CreateBatchRaw, batch_id: str) -> tuple[list[tuple[int, AddDownload]], dict[int, ApiError]]:
+    """The batch's items as downloads to add (the defaults under each), by index; the items
+    refused as they are, by index."""
+    defaults = {k: v for k, v in (req.defaults or {}).items() if v is not None}
+    errors: dict[int, ApiError] = {}
+    adds: list[tuple[int, AddDownload]] = []
+    for index, raw in enumerate(req.items):
+        try:
+            if not isinstance(raw, dict):
+                raise field_error("body", "must be an object")
+            for key in ("batch_id", "batch_name"):
+                if key in raw:
+                    raise field_error(key, "is set by the batch")
+            adds.append((index, parse(AddDownload, {**defaults, **raw, "batch_id": batch_id, "batch_name": req.name})))
+        except ApiError as exc:
+            errors[index] = exc
+    return adds, errors
+
+
+@dataclass
+class _Made:
+    """What adding a batch's items came to: an outcome per item, the tasks (new or duplicates),
+    the new ones, and each refusal's details under ``items.<index>``."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+    new: list[Task] = field(default_factory=list)
+    details: list[dict[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, count: int, outcomes: dict[int, Admitted], errors: dict[int, ApiError]) -> _Made:
+        made = cls()
+        for index in range(count):
+            outcome: dict[str, Any] = {"index": index, "ok": False, "task_id": None, "duplicate": False, "error": None}
+            got = outcomes.get(index)
+            error = errors.get(index) or (got.error if got is not None else None)
+            made.results.append(outcome)
+            if got is None or got.task is None:
+                outcome["error"] = _error(error or Internal("not added"))
+                for d in outcome["error"]["details"] or [{"field": "body", "message": outcome["error"]["message"]}]:
+                    made.details.append({"field": f"items.{index}.{d['field']}", "message": d["message"]})
+                continue
+            outcome.update(ok=True, task_id=got.task.id, duplicate=got.duplicate)
+            made.tasks.append(got.task)
+            if not got.duplicate:
+                made.new.append(got.task)
+        return made
+
+
 class BatchStore(Protocol):
     """The batches and their tasks (chalicelib/persistence/batches.py ``DynamoBatches``)."""
 
@@ -217,64 +267,33 @@ class BatchService:
         # every path into a batch goes through; a fresh id is always free).
         if not self._repo.claim_batch(batch_id, who.user_id, req.name):
             raise Conflict(f"batch_id {batch_id} is taken; send the request again")
-        defaults = {k: v for k, v in (req.defaults or {}).items() if v is not None}
-        errors: dict[int, ApiError] = {}
-        adds: list[tuple[int, AddDownload]] = []
-        for index, raw in enumerate(req.items):
-            try:
-                if not isinstance(raw, dict):
-                    raise field_error("body", "must be an object")
-                for key in ("batch_id", "batch_name"):
-                    if key in raw:
-                        raise field_error(key, "is set by the batch")
-                adds.append((index, parse(AddDownload, {**defaults, **raw, "batch_id": batch_id,
-                                                        "batch_name": req.name})))
-            except ApiError as exc:
-                errors[index] = exc
+        adds, errors = _items(req, batch_id)
         admitted = iter(self._admission.add_many(who, [a for _, a in adds], batch_id) if adds else [])
         outcomes = {index: next(admitted) for index, _ in adds}
-        results: list[dict[str, Any]] = []
-        tasks: list[Task] = []
-        new: list[Task] = []
-        details: list[dict[str, str]] = []
-        for index in range(len(req.items)):
-            outcome: dict[str, Any] = {"index": index, "ok": False, "task_id": None, "duplicate": False, "error": None}
-            got = outcomes.get(index)
-            error = errors.get(index) or (got.error if got is not None else None)
-            if got is None or got.task is None:
-                outcome["error"] = _error(error or Internal("not added"))
-                for d in outcome["error"]["details"] or [{"field": "body", "message": outcome["error"]["message"]}]:
-                    details.append({"field": f"items.{index}.{d['field']}", "message": d["message"]})
-                results.append(outcome)
-                continue
-            outcome.update(ok=True, task_id=got.task.id, duplicate=got.duplicate)
-            results.append(outcome)
-            tasks.append(got.task)
-            if not got.duplicate:
-                new.append(got.task)
-        if not tasks:
+        made = _Made.of(len(req.items), outcomes, errors)
+        if not made.tasks:
             self._batches.delete(batch_id)
             if any(isinstance(e, Unavailable) for e in (o.error for o in outcomes.values())):
-                raise Unavailable("no item of the batch could be stored; nothing was added", details)
-            raise ValidationFailed("no item of the batch could be added", details)
-        failed = sum(1 for r in results if not r["ok"])
-        duplicates = sum(1 for r in results if r["duplicate"])
+                raise Unavailable("no item of the batch could be stored; nothing was added", made.details)
+            raise ValidationFailed("no item of the batch could be added", made.details)
+        failed = sum(1 for r in made.results if not r["ok"])
+        duplicates = sum(1 for r in made.results if r["duplicate"])
         self._activity.record(
             owner=who.user_id, actor=who.username, kind="batch.create", batch_id=batch_id,
-            message=f"batch {req.name or batch_id}: {len(new)} download(s) added"
+            message=f"batch {req.name or batch_id}: {len(made.new)} download(s) added"
                     + (f", {duplicates} duplicate(s)" if duplicates else "")
                     + (f", {failed} item(s) refused" if failed else ""),
-            data={"items": len(req.items), "added": len(new), "duplicates": duplicates, "failed": failed},
+            data={"items": len(req.items), "added": len(made.new), "duplicates": duplicates, "failed": failed},
         )
         # The stored counters follow the stream; the answer counts the tasks just made.
         item: dict[str, Any] = {"id": batch_id, "name": req.name, "owner": who.user_id, "created_at": created,
                                 "updated_at": created, "sized": 0, "total_bytes": 0, "done_bytes": 0}
-        for made in new:
-            item[BATCH_STATE_PREFIX + made.state.value] = item.get(BATCH_STATE_PREFIX + made.state.value, 0) + 1
-            if made.size is not None:
+        for task in made.new:
+            item[BATCH_STATE_PREFIX + task.state.value] = item.get(BATCH_STATE_PREFIX + task.state.value, 0) + 1
+            if task.size is not None:
                 item["sized"] += 1
-                item["total_bytes"] += made.size
-        return {"batch": summary(item), "tasks": [t.view() for t in tasks], "results": results}
+                item["total_bytes"] += task.size
+        return {"batch": summary(item), "tasks": [t.view() for t in made.tasks], "results": made.results}
 
     # -- read ------------------------------------------------------------------------------
     def _item(self, batch_id: str) -> dict[str, Any] | None:

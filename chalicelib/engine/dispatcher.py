@@ -139,16 +139,16 @@ class Dispatcher:
 
     def _may_dispatch(self) -> bool:
         """Whether the queue runs now; ends a timed pause whose time has come (one kick does)."""
-        status = self.control.status()
-        if status.due():
-            if self.control.resume_if_due():
+        status, now = self.control.status(), self._clock.now_ms()
+        if status.due(now):
+            if self.control.resume_if_due(now):
                 log.info("the timed pause is over: the queue runs again")
                 self._activity.record(
                     owner=None, actor=ENGINE, kind="queue.resume",
                     message="the timed pause is over; the queue runs again",
                 )
             return True
-        return not status.holds()
+        return not status.holds(now)
 
     def _dispatch_once(self) -> int:
         settings = self._settings.get()

@@ -91,7 +91,9 @@ def test_nothing_starts_while_the_queue_is_stopped() -> None:
 def test_a_timed_pause_that_is_over_resumes_and_dispatches() -> None:
     rig = Rig()
     rig.add("alice")
-    rig.gate.state = QueueStatus(running=False, paused_until=rig.clock.now_ms() - 1)
+    rig.gate.state = QueueStatus(running=False, paused_until=rig.clock.now_ms() + 60_000)
+    assert rig.dispatcher.kick() == 0  # paused for another minute (on the dispatcher's clock)
+    rig.clock.advance(61)
     assert rig.dispatcher.kick() == 1
     assert rig.gate.state.running and "queue.resume" in rig.activity.kinds()
 
