@@ -46,6 +46,20 @@ def test_metadata_on_downloads_and_naming_with_a_live_preview(browser: Browser, 
     b.go(f"download/{tagged['id']}")
     b.wait(lambda: "TMDB id" in b.text() and "1396" in b.text(), what="the metadata panel")
     assert "Breaking Bad (2008)/Season 01/Breaking Bad - S01E02.mkv" in b.text()  # "Stored as"
+    # Renamed once completed: the object moves (server-side copy + delete).
+    b.wait(lambda: api.get(f"{runtime.api}/downloads/{tagged['id']}", timeout=10).json()["state"] == "completed",
+           what="the tagged download to complete")
+    b.fill("#rn-naming", "{nope}.{ext}")
+    b.css("form.rename button[type=submit]").click()
+    b.wait(lambda: b.all("form.rename .field-error") and "is not a field" in b.css("form.rename .field-error").text,
+           what="the bad template named under its field")
+    b.fill("#rn-naming", "{title} - S{season:02}E{episode:02}.{ext}")
+    b.fill("#rn-path", "TV")
+    b.css("form.rename button[type=submit]").click()
+    moved = "TV/Breaking Bad - S01E02.mkv"
+    b.wait(lambda: moved in b.text(), what="the new key on the page")
+    assert api.get(f"{runtime.api}/downloads/{tagged['id']}", timeout=10).json()["key"] == moved
+    b.wait(lambda: "server-side copy" in b.text(), what="the move in the download's activity")
 
     b.go(f"download/{bare['id']}")
     b.wait(lambda: b.css("button.use-guess"), what="the guess and its button")

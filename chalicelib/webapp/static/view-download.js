@@ -2,7 +2,7 @@
 import { html, useState, useEffect, useStore, bytes, speed, duration, when, percent, href, navigate, metaLine } from "./lib.js";
 import { api, can } from "./session.js";
 import { tasks, toast } from "./live.js";
-import { Progress, Badge, TaskActions, PageHead, ErrorNote, useAsync, Icon } from "./ui.js";
+import { Progress, Badge, TaskActions, PageHead, ErrorNote, useAsync, Icon, Field } from "./ui.js";
 
 function Parts({ task }) {
   const { data, error } = useAsync(() => api.get(`/downloads/${encodeURIComponent(task.id)}/parts`), [task.id, task.parts_done, task.state]);
@@ -33,8 +33,8 @@ function FileLink({ task }) {
     <small class="muted"> (link valid for ${duration(data.expires_in)})</small>`;
 }
 
-function Activity({ id }) {
-  const { data, error } = useAsync(() => api.get("/activity", { task_id: id, per_page: 50 }), [id]);
+function Activity({ id, version }) {
+  const { data, error } = useAsync(() => api.get("/activity", { task_id: id, per_page: 50 }), [id, version]);
   if (error) return html`<${ErrorNote} error=${error} />`;
   if (!data) return html`<p class="loading">Loading…</p>`;
   const entries = data.entries || [];
@@ -74,6 +74,30 @@ function Metadata({ task, onChanged }) {
   </div>`;
 }
 
+// Where it lands: its own folder and template (empty: its category's or the settings'). A
+// change renames it: before the transfer the key changes, during it the object moves once
+// stored, after completion it is moved (PATCH /downloads/{id}; docs/library.md).
+function Naming({ task, onChanged }) {
+  const [path, setPath] = useState(task.path || "");
+  const [naming, setNaming] = useState(task.naming || "");
+  const [errors, setErrors] = useState({});
+  const [busy, setBusy] = useState(false);
+  useEffect(() => { setPath(task.path || ""); setNaming(task.naming || ""); }, [task.id, task.path, task.naming]);
+  const save = async (event) => {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      await api.patch(`/downloads/${encodeURIComponent(task.id)}`, { path: path.trim() || null, naming: naming.trim() || null });
+      setErrors({}); toast("success", "Renamed", ""); onChanged();
+    } catch (e) { setErrors(Object.fromEntries((e.details || []).map((d) => [d.field, d.message]))); toast("error", "Not renamed", e.message); }
+    finally { setBusy(false); }
+  };
+  return html`<form class="rename" onSubmit=${save} novalidate>
+    <${Field} id="rn-path" label="Folder" error=${errors.path} hint="empty: the category's"><input id="rn-path" value=${path} onInput=${(e) => setPath(e.target.value)} aria-invalid=${Boolean(errors.path)} /><//>
+    <${Field} id="rn-naming" label="Template" error=${errors.naming} hint="empty: the category's or the settings'"><input id="rn-naming" value=${naming} onInput=${(e) => setNaming(e.target.value)} aria-invalid=${Boolean(errors.naming)} /><//>
+    <button class="btn small" type="submit" disabled=${busy}>${busy ? "Renaming…" : "Rename"}</button></form>`;
+}
+
 function verdict(task) {
   if (!task.checksum) return html`<span class="muted">none given</span>`;
   if (task.state === "completed") return html`<span class="verdict-ok">✓ matches ${task.checksum.split(":")[0]}</span>`;
@@ -93,7 +117,7 @@ export default function Download({ args }) {
     ["State", html`<${Badge} state=${task.state} />${task.phase ? html` <span class="muted">${task.phase}</span>` : null}`],
     ["Progress", `${percent(task.progress)} — ${bytes(task.downloaded_bytes)} of ${bytes(task.total_bytes)}`],
     ["Speed", task.state === "downloading" ? speed(task.speed) : "—"], ["Time left", task.state === "downloading" ? duration(task.eta) : "—"],
-    ["URL", task.url], ["Host", task.host || "—"], ["Stored as", task.key], ["Content type", task.content_type || "—"],
+    ["URL", task.url], ["Host", task.host || "—"], ["Stored as", task.key], ...(task.target ? [["Moves to", html`${task.target} <span class="muted">(renamed: moved once stored)</span>`]] : []), ["Content type", task.content_type || "—"],
     ["Priority", `${task.priority} (${task.priority_value})`], ["Speed limit", task.speed_limit ? speed(task.speed_limit) : task.speed_limit === 0 ? "none" : "default"],
     ["Parts", task.parts_total ? `${task.parts_done} of ${task.parts_total} × ${bytes(task.part_size)}` : "—"], ["Resumable", task.resumable ? "yes (ranges)" : "no"],
     ["Checksum", task.checksum || "—"], ["Checksum verdict", verdict(task)],
@@ -111,9 +135,10 @@ export default function Download({ args }) {
     <div class="grid-2">
       <div class="panel"><h2>Details</h2><dl class="kv">${rows.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl></div>
       <div>
-        <div class="panel"><h2>Metadata</h2><${Metadata} task=${task} onChanged=${reload} /></div>
+        <div class="panel"><h2>Metadata</h2><${Metadata} task=${task} onChanged=${reload} />
+          ${can("user") ? html`<${Naming} task=${task} onChanged=${reload} />` : null}</div>
         <div class="panel"><h2>Parts</h2><${Parts} task=${task} /></div>
-        <div class="panel"><h2>Activity</h2><${Activity} id=${id} /></div>
+        <div class="panel"><h2>Activity</h2><${Activity} id=${id} version=${`${task.state} ${task.key}`} /></div>
       </div>
     </div>
   </section>`;
