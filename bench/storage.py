@@ -1,7 +1,7 @@
 """``python -m bench.storage [--gib 4]``: what storing files costs the embedded emulator's memory.
 
-Starts the emulator (local_runtime.emulator.start_emulator) in a process of its own, with a
-data directory (objects and parts as files: local_runtime/emulator_files.py) or without one
+Starts the emulator (local_runtime.emulator.server.start_emulator) in a process of its own, with a
+data directory (objects and parts as files: local_runtime/emulator/files.py) or without one
 (``--memory``: moto's own buffers), uploads ``--gib`` GiB as Haul does (multipart, 16 MiB
 parts, CRC32, 8 at a time), in objects of ``--object-mib`` MiB, and reports the emulator's
 resident memory before and after (VmRSS) and its peak (VmHWM).
@@ -26,7 +26,7 @@ from .runtime import ROOT, clean_env, free_port
 _SERVE = """
 import ctypes, gc, signal, sys, threading
 from pathlib import Path
-from local_runtime.emulator import start_emulator
+from local_runtime.emulator.server import start_emulator
 def rss():
     return [l for l in open("/proc/self/status") if l.startswith("VmRSS")][0].split()[1]
 def probe(*_):

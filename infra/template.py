@@ -104,11 +104,7 @@ def chalice_config_file() -> dict[str, Any]:
 def chalice_config(stage: str, function: str = "api_handler", disk: dict[str, Any] | None = None) -> Any:
     """Chalice's view of one function's settings in ``stage`` (same defaults as the CLI)."""
     from chalice.config import Config as ChaliceConfig
-    from chalice.constants import (
-        DEFAULT_APIGATEWAY_STAGE_NAME,
-        DEFAULT_LAMBDA_MEMORY_SIZE,
-        DEFAULT_LAMBDA_TIMEOUT,
-    )
+    from chalice.constants import DEFAULT_APIGATEWAY_STAGE_NAME, DEFAULT_LAMBDA_MEMORY_SIZE, DEFAULT_LAMBDA_TIMEOUT
 
     disk = chalice_config_file() if disk is None else disk
     if stage not in disk.get("stages", {}):

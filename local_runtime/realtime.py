@@ -8,6 +8,7 @@ from types import ModuleType
 
 import boto3
 
+from .errors import StartupError
 from .stream_poller import StreamPoller, StreamSource, stream_sources
 from .ws_gateway import WsGateway, websocket_handlers
 
@@ -42,8 +43,6 @@ class LocalRealtime:
         try:
             self.gateway = gateway.start()
         except OSError as exc:
-            from .runtime import StartupError
-
             raise StartupError(
                 f"the WebSocket gateway cannot listen on {self.host}:{self.port} ({exc.strerror or exc}): "
                 "choose another port with HAUL_WS_PORT=..."

@@ -18,7 +18,8 @@ from typing import Any
 
 from chalice.local import ChaliceRequestHandler
 
-from .datadir import DataDirError, resolve
+from .emulator.datadir import DataDirError, resolve
+from .errors import StartupError
 from .http_methods import AnswersEveryMethod
 from .realtime import LocalRealtime
 from .sqs_poller import POLL_WAIT_SECONDS
@@ -43,10 +44,6 @@ class QuietRequestHandler(AnswersEveryMethod, ChaliceRequestHandler):
 # a browser's six plus the CLI's and scripts', was answered with resets). The kernel caps it
 # at net.core.somaxconn.
 API_BACKLOG = 1024
-
-
-class StartupError(Exception):
-    """Something the user can fix before Haul can start; the message says what."""
 
 
 def ensure_free(host: str, port: int, what: str, variable: str) -> None:
@@ -189,7 +186,7 @@ class LocalRuntime:
         ensure_free(self.host, self.api_port, "the REST API", "HAUL_API_PORT")
         if embedded:
             ensure_free(self.host, self.aws_port, "the AWS emulator", "HAUL_AWS_PORT")
-            from .emulator import start_emulator
+            from .emulator.server import start_emulator
 
             self.data_dir = data_dir_setting()
             try:
@@ -259,7 +256,7 @@ class LocalRuntime:
         """GET /health/detailed shows the embedded install's data directory and its size."""
         from chalicelib.health.service import add_probe
 
-        from .datadir import usage
+        from .emulator.datadir import usage
 
         if usage() is not None:
             add_probe("data_dir", lambda: {"status": "ok", **(usage() or {})})

@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .datadir import atomic_write
+from .emulator.datadir import atomic_write
 from .lambda_context import LambdaContext
 
 log = logging.getLogger("haul.local.streams")

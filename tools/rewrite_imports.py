@@ -115,7 +115,7 @@ def render_from(indent: str, level: int, mod: str, names: list[ast.alias], multi
     head = f"from {'.' * level}{mod} import "
     items = [a.name + (f" as {a.asname}" if a.asname else "") for a in names]
     one = indent + head + ", ".join(items)
-    if len(one) <= 120 and not multiline:
+    if len(one) <= 120:
         return one
     body = "".join(f"{indent}    {i},\n" for i in items)
     return f"{indent}{head}(\n{body}{indent})"

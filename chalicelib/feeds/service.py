@@ -44,15 +44,7 @@ from ..settings.store import SettingsStore
 from . import parsing
 from .events import FeedEvents
 from .fetch import FeedFetcher, FetchError
-from .models import (
-    ENQUEUE_LEASE_SECONDS,
-    REFRESH_LEASE_SECONDS,
-    Feed,
-    FeedItem,
-    FeedOptions,
-    ItemState,
-    next_refresh,
-)
+from .models import ENQUEUE_LEASE_SECONDS, REFRESH_LEASE_SECONDS, Feed, FeedItem, FeedOptions, ItemState, next_refresh
 from .persistence import BadCursor, FeedRepository
 from .rules import Facts, RuleError, RuleSet, compile_rules, judge, validate
 from .schemas import Analyse, BulkFeeds, FeedListQuery, ItemsQuery, PatchFeed, SearchQuery, Subscribe

@@ -24,7 +24,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from local_runtime.emulator import start_emulator
+from local_runtime.emulator.server import start_emulator
 from tests.support.origin import Origin
 from tests.support.ports import free_port
 from tests.support.runtime import ROOT, RuntimeProcess

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from local_runtime.emulator import start_emulator
+from local_runtime.emulator.server import start_emulator
 from tests.support.origin import Origin, Resource
 from tests.support.ports import free_port
 from tests.support.runtime import RuntimeProcess, wait_state

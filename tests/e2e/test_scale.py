@@ -9,7 +9,7 @@ test waits for the totals to reach 10,000 (the stats aggregator reads the 10,000
 the stream), and times: the whole list followed by ``Link: rel="next"`` (50 and 100 a page),
 page 1, the last page, a status filter, a batch, a text search and the dispatch order, plus
 the admin's all-owner list. One untimed warm-up request per index first: the emulator builds
-its sorted per-partition index once after the bulk write (local_runtime/emulator.py).
+its sorted per-partition index once after the bulk write (local_runtime/emulator/server.py).
 Figures (p50/p95/max per scenario, the write and catch-up times) go to .haul/scale.json and
 stdout, with the slowest requests (which page of which scenario) to say where a miss lands.
 """

@@ -17,7 +17,7 @@ from tests.support.origin import Origin
 
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[str]:
-    from local_runtime.emulator import start_emulator
+    from local_runtime.emulator.server import start_emulator
 
     server = start_emulator("127.0.0.1", int(os.environ["HAUL_TEST_AWS_PORT"]))
     from chalicelib.config import Config

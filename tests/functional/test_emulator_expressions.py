@@ -1,5 +1,5 @@
 """The embedded emulator's UpdateItem keeps each expression's parsed tree and checks the whole
-expression once (local_runtime/emulator_expressions.py): the same text with other values and
+expression once (local_runtime/emulator/expressions.py): the same text with other values and
 names updates what it says, concurrent requests sharing a tree do not disturb each other, and
 invalid expressions are still refused."""
 
@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local_runtime.emulator import _PATCHED
-from local_runtime.emulator_expressions import targets
+from local_runtime.emulator.expressions import targets
+from local_runtime.emulator.server import _PATCHED
 
 REGION = "us-east-1"
 EXPR = "SET #a = :a, #b = if_not_exists(#b, :b), #n = #n + :one REMOVE #gone"

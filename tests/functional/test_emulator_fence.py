@@ -11,8 +11,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from local_runtime import emulator
-from local_runtime.datadir import DataDirError
+from local_runtime.emulator import server as emulator
+from local_runtime.emulator.datadir import DataDirError
 from tests.support.ports import free_port
 
 

@@ -1,4 +1,4 @@
-"""The emulator's freezer (local_runtime/emulator.py): what survives while requests keep
+"""The emulator's freezer (local_runtime/emulator/server.py): what survives while requests keep
 writing is frozen within about a second, and cyclic garbage frozen meanwhile is still freed by
 the periodic full pass."""
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from local_runtime import emulator
+from local_runtime.emulator import server as emulator
 from tests.support.wait import wait_for
 
 

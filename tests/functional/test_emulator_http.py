@@ -1,4 +1,4 @@
-"""The emulator's one-call request body read (local_runtime/emulator_http.py) returns what
+"""The emulator's one-call request body read (local_runtime/emulator/wsgi.py) returns what
 werkzeug's own loop returns, moves the stream as far, and fails the same way on a client that
 went away mid-body; and a part uploaded through the emulator arrives whole."""
 
@@ -13,7 +13,7 @@ import pytest
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wsgi import LimitedStream
 
-from local_runtime.emulator_http import _read_at_once
+from local_runtime.emulator.wsgi import _read_at_once
 
 # werkzeug's own, whether or not the emulator has patched the class in this process yet.
 ORIGINAL = getattr(LimitedStream.readall, "__wrapped__", LimitedStream.readall)
@@ -66,7 +66,7 @@ def test_a_body_cut_short_is_a_disconnected_client_as_in_werkzeug() -> None:
 def test_the_emulator_is_patched_and_stores_a_part_whole(emulator) -> None:
     import boto3
 
-    from local_runtime.emulator import _PATCHED
+    from local_runtime.emulator.server import _PATCHED
 
     assert getattr(LimitedStream.readall, _PATCHED, False), "the emulator's server reads bodies with werkzeug's loop"
     s3 = boto3.client("s3", region_name="us-east-1")

@@ -1,4 +1,4 @@
-"""The embedded emulator's Query (local_runtime/emulator.py) answers exactly what moto's own
+"""The embedded emulator's Query (local_runtime/emulator/server.py) answers exactly what moto's own
 Query answers: same items in the same order, same ScannedCount and LastEvaluatedKey, page
 after page, on the table and its indexes, before and after writes."""
 
@@ -139,7 +139,7 @@ def _compare_paging(table: Any, args: dict[str, Any]) -> int:
     """Page through with both implementations; the number of pages."""
     from moto.dynamodb.models.table import Table
 
-    from local_runtime.emulator import _lock
+    from local_runtime.emulator.server import _lock
 
     patched: Any = Table.__dict__["query"]
     original = patched.__wrapped__
@@ -252,7 +252,7 @@ def test_the_fast_path_is_taken(ddb: Any, table_name: str) -> None:
     """Not a vacuous comparison: ordinary queries are planned here, not handed to moto whole."""
     from moto.dynamodb.models.dynamo_type import DynamoType
 
-    from local_runtime.emulator import _plan_query
+    from local_runtime.emulator.server import _plan_query
 
     rng = random.Random(7)
     with _Batch(ddb, table_name) as put:
@@ -307,7 +307,7 @@ def _check_api(ddb: Any, table_name: str, case: tuple[Any, ...], forward: bool, 
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
 
-    from local_runtime.emulator import _lock
+    from local_runtime.emulator.server import _lock
 
     index, key_condition, key_values, condition, filter_expr = case
     table = _moto_table(table_name)

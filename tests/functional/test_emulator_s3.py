@@ -1,4 +1,4 @@
-"""The embedded emulator's CompleteMultipartUpload (local_runtime/emulator_s3.py) leaves exactly
+"""The embedded emulator's CompleteMultipartUpload (local_runtime/emulator/s3.py) leaves exactly
 what moto's own leaves: same bytes, ETag, length, checksum fields, buffer state and errors, for
 the same upload (done once with the patch, once with moto's original code, in two buckets)."""
 
@@ -310,7 +310,7 @@ def test_an_assembled_object_adopted_by_a_key_of_another_buffer_size(emulator: s
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import FakeKey
 
-    from local_runtime.emulator_s3 import _Assembled
+    from local_runtime.emulator.s3 import _Assembled
 
     body = _data(3 * MIB, 1)
     spool: tempfile.SpooledTemporaryFile[bytes] = tempfile.SpooledTemporaryFile(PART - 1024)

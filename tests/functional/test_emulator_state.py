@@ -1,4 +1,4 @@
-"""The emulator's DynamoDB journal and snapshots (local_runtime/emulator_state.py), on the
+"""The emulator's DynamoDB journal and snapshots (local_runtime/emulator/state.py), on the
 session's emulator: acknowledged writes are in the journal in order; a snapshot (written by a
 forked child) holds exactly the state at its cut, and the journal goes on from there; a torn
 journal tail is where reading stops."""
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import boto3
 
-from local_runtime import emulator_state
-from local_runtime.emulator import _invalidate_all
-from local_runtime.emulator import _lock as emulator_lock
+from local_runtime.emulator import state as emulator_state
+from local_runtime.emulator.server import _invalidate_all
+from local_runtime.emulator.server import _lock as emulator_lock
 
 REGION = "us-east-1"
 

@@ -9,7 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local_runtime import emulator_streams
+from local_runtime.emulator import streams as emulator_streams
 
 REGION = "us-east-1"
 

@@ -1,4 +1,4 @@
-"""The embedded emulator's DynamoDB wire fast path (local_runtime/emulator.py) parses requests
+"""The embedded emulator's DynamoDB wire fast path (local_runtime/emulator/server.py) parses requests
 and writes responses exactly as moto's generic parser and serializer do: the same bytes, for
 every attribute type, for every item operation, and moto's own walk for anything unusual."""
 
@@ -155,7 +155,7 @@ def test_the_serializer_writes_what_moto_writes(index: int) -> None:
     from moto.core.serialize import JSONSerializer
     from moto.core.utils import get_service_model
 
-    from local_runtime.emulator import _fast_serializer
+    from local_runtime.emulator.server import _fast_serializer
 
     op, build, _ = list(_results())[index]
     model = get_service_model("dynamodb")
@@ -177,7 +177,7 @@ def test_the_compiled_walk_takes_the_common_results() -> None:
     """The fast path is taken (not moto's walk behind it) for every ordinary result."""
     from moto.core.utils import get_service_model
 
-    from local_runtime.emulator import _out_fn
+    from local_runtime.emulator.server import _out_fn
 
     model = get_service_model("dynamodb")
     ordinary = [(op, build) for op, build, common in _results() if common]
@@ -239,7 +239,7 @@ def _parse(op: str, body: Any, fast: bool) -> Any:
     from moto.core.parse import JSONParser
     from moto.core.utils import get_service_model
 
-    from local_runtime.emulator import _in_fn
+    from local_runtime.emulator.server import _in_fn
 
     model = get_service_model("dynamodb")
     operation = model.operation_model(op)
@@ -296,7 +296,7 @@ def test_the_emulator_answers_as_moto_does_over_http(emulator: str, wire_table: 
     from moto.core.parse import JSONParser
     from moto.core.serialize import ResponseSerializer
 
-    from local_runtime import emulator as emu
+    from local_runtime.emulator import server as emu
 
     generic: list[str] = []  # moto's own walks, as they are called
     for cls, name in ((JSONParser, "_parse_json_body"), (ResponseSerializer, "_serialize_result")):

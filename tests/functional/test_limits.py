@@ -16,15 +16,7 @@ from chalicelib.domain.states import TaskState
 from chalicelib.engine.hostslots import HostSlots
 from chalicelib.persistence.models import TaskModel
 from chalicelib.transfer import Delivery
-from tests.support.engine import (
-    OWNER,
-    MiB,
-    queue_counts,
-    receive,
-    stored_sha256,
-    wait_finished,
-    wait_until,
-)
+from tests.support.engine import OWNER, MiB, queue_counts, receive, stored_sha256, wait_finished, wait_until
 from tests.support.origin import Resource
 from tests.support.wait import wait_for
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from local_runtime import datadir
-from local_runtime.datadir import FORMAT, DataDir, DataDirError
+from local_runtime.emulator import datadir
+from local_runtime.emulator.datadir import FORMAT, DataDir, DataDirError
 
 
 def _open(path: Path) -> DataDir:

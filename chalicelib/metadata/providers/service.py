@@ -20,15 +20,7 @@ from ...api.schemas import parse
 from ...auth.identity import Identity
 from ...notify.crypto import KeyUnavailable, SecretBox
 from .http import ProviderHttp
-from .models import (
-    MUSICBRAINZ,
-    TMDB,
-    IndexerSettings,
-    MetadataProvider,
-    ProviderSettings,
-    QualityPreference,
-    Secrets,
-)
+from .models import MUSICBRAINZ, TMDB, IndexerSettings, MetadataProvider, ProviderSettings, QualityPreference, Secrets
 from .musicbrainz import MusicBrainzClient
 from .persistence import ProviderSettingsItems
 from .schemas import ProvidersPatch, QualityPatch

@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .emulator_files import DiskBuffer, JoinedBuffer, joined, new_buffer, owned_buffer
+from .files import DiskBuffer, JoinedBuffer, joined, new_buffer, owned_buffer
 
 _CHUNK = 8 << 20
 
@@ -447,7 +447,7 @@ def _one_upload_per_part(original: Callable[[Any], Any]) -> Callable[[Any], Any]
 
 
 def targets() -> list[tuple[type, str, Callable[[Any], Any]]]:
-    """(class, attribute, wrap) for local_runtime.emulator._patch()."""
+    """(class, attribute, wrap) for local_runtime.emulator.server._patch()."""
     from moto.s3.models import FakeKey, FakeMultipart
     from moto.s3.responses import S3Response
 

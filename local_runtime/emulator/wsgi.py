@@ -60,7 +60,7 @@ def _not_debug(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def targets() -> list[tuple[type, str, Callable[[Any], Any]]]:
-    """(class, attribute, wrap) for local_runtime.emulator._patch()."""
+    """(class, attribute, wrap) for local_runtime.emulator.server._patch()."""
     from moto.moto_server import threaded_moto_server, werkzeug_app
     from werkzeug.wsgi import LimitedStream
 

@@ -45,8 +45,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..orphans import set_parent_death_signal
 from .datadir import atomic_write
-from .orphans import set_parent_death_signal
 
 log = logging.getLogger("haul.local.state")
 
@@ -203,7 +203,7 @@ def _sqs_changed(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def targets() -> list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]]:
-    """(class, attribute, wrap) for local_runtime.emulator._patch(): the SQS change counter.
+    """(class, attribute, wrap) for local_runtime.emulator.server._patch(): the SQS change counter.
     (The DynamoDB journal is composed into the emulator's own wrappers of those methods.)"""
     from moto.sqs.models import SQSBackend
 
@@ -284,7 +284,7 @@ class EmulatorState:
         self.ddb = root / "dynamodb"
         self._written_by = written_by  # another moto version wrote it: unreadable is not damage
         self.sqs = root / "sqs"
-        self._lock = lock  # the emulator's DynamoDB lock (local_runtime.emulator._lock)
+        self._lock = lock  # the emulator's DynamoDB lock (local_runtime.emulator.server._lock)
         self.generation = 0
         self.report: list[str] = []
         self._stop = threading.Event()

@@ -1099,14 +1099,12 @@ def _patch() -> list[tuple[type, str, Any]]:
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.s3.models import S3Backend
 
-    from local_runtime import (
-        emulator_expressions,
-        emulator_files,
-        emulator_http,
-        emulator_s3,
-        emulator_state,
-        emulator_streams,
-    )
+    from local_runtime.emulator import expressions as emulator_expressions
+    from local_runtime.emulator import files as emulator_files
+    from local_runtime.emulator import s3 as emulator_s3
+    from local_runtime.emulator import state as emulator_state
+    from local_runtime.emulator import streams as emulator_streams
+    from local_runtime.emulator import wsgi as emulator_http
 
     saved: list[tuple[type, str, Any]] = []
     targets: list[tuple[type, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = []
@@ -1200,7 +1198,7 @@ class PersistentServer:
 
 
 def emulator_files_stop(files: Any) -> None:
-    from local_runtime import emulator_files
+    from local_runtime.emulator import files as emulator_files
 
     emulator_files.deactivate(files)
 
@@ -1233,14 +1231,15 @@ def start_emulator(host: str, port: int, data_dir: Path | None = None) -> Any:
     _large_buffers_go_back()
     persistent: PersistentServer | None = None
     if data_dir is not None and not patched:
-        from local_runtime.datadir import DataDirError
+        from local_runtime.emulator.datadir import DataDirError
 
         raise DataDirError(f"the data directory needs the emulator's patches: {'; '.join(unfit_versions())}")
     if data_dir is not None:
         import moto
 
-        from local_runtime import emulator_files, emulator_state
-        from local_runtime.datadir import DataDir
+        from local_runtime.emulator import files as emulator_files
+        from local_runtime.emulator import state as emulator_state
+        from local_runtime.emulator.datadir import DataDir
 
         datadir = DataDir(data_dir)
         datadir.open(moto.__version__)

@@ -535,7 +535,7 @@ def owned_buffer(key: Any) -> None:
 
 
 def targets() -> list[tuple[type, str, Callable[[Any], Any]]]:
-    """(class, attribute, wrap) for local_runtime.emulator._patch()."""
+    """(class, attribute, wrap) for local_runtime.emulator.server._patch()."""
     from moto.s3.responses import S3Response
 
     return [(S3Response, "_key_response", _synced_key_response),

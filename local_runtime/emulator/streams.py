@@ -120,7 +120,7 @@ def _expiring_get_records(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def targets() -> list[tuple[type, str, Callable[[Any], Any]]]:
-    """(class, attribute, wrap) for local_runtime.emulator._patch()."""
+    """(class, attribute, wrap) for local_runtime.emulator.server._patch()."""
     from moto.dynamodb.models.table import StreamShard
     from moto.dynamodbstreams.models import DynamoDBStreamsBackend
 
