@@ -144,7 +144,7 @@ class ObjectStore:
             extra["ContentType"] = content_type
         self._s3.copy({"Bucket": self.bucket, "Key": source}, self.bucket, key, ExtraArgs=extra)
 
-    def metadata(self, key: str) -> dict[str, str]:
+    def user_metadata(self, key: str) -> dict[str, str]:
         """The object's user metadata (``x-amz-meta-*``, names without the prefix)."""
         return dict(self._s3.head_object(Bucket=self.bucket, Key=key).get("Metadata") or {})
 

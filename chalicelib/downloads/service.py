@@ -23,6 +23,7 @@ from ..engine.retention import expiry
 from ..metadata.guess import guess
 from ..metadata.objectmeta import object_metadata
 from ..metadata.service import KeyPlanner
+from ..sidecars.layout import episode_nfo_key
 from ..transfer.ports import (
     ActionChange,
     ActivityRecorder,
@@ -227,6 +228,7 @@ class DownloadService:
         if moved_from is not None and renamed is not None:
             if renamed.key != moved_from:
                 self.store.delete(moved_from)
+                self._move_sidecar(moved_from, renamed.key)
             self.activity.record(
                 owner=task.owner, actor=who.username, kind="task.rename",
                 message=(f"moved the stored file from {moved_from} to {renamed.key} (server-side copy, then the "
@@ -295,6 +297,7 @@ class DownloadService:
             return current
         if target != old:
             self.store.delete(old)
+            self._move_sidecar(old, target)
         self.activity.record(
             owner=current.owner, actor=ENGINE, kind="task.rename",
             message=(f"moved the stored file from {old} to {target} once stored (renamed during the transfer; "
@@ -303,6 +306,14 @@ class DownloadService:
             task_id=current.id, batch_id=current.batch_id, data={"from": old, "to": target},
         )
         return moved
+
+    def _move_sidecar(self, old: str, new: str) -> None:
+        """An episode's NFO beside its video (chalicelib/sidecars) moves with it."""
+        old_nfo, new_nfo = episode_nfo_key(old), episode_nfo_key(new)
+        if old_nfo in (old, new_nfo) or self.store.size(old_nfo) is None:
+            return
+        self.store.copy(old_nfo, new_nfo, self.store.user_metadata(old_nfo), "application/xml")
+        self.store.delete(old_nfo)
 
     def _move_completed(self, task: Task, renamed: Task) -> Task:
         """A completed download's object copied (server-side) to its new key, claimed unique,

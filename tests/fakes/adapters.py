@@ -84,6 +84,9 @@ class FakeObjectStore:
         self.objects[key] = self.objects[source]
         self.metadata[key] = metadata
 
+    def user_metadata(self, key: str) -> dict[str, str]:
+        return dict(self.metadata.get(key, {}))
+
     def delete(self, key: str) -> None:
         self.objects.pop(key, None)
 

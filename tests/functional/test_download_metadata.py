@@ -129,12 +129,17 @@ def test_rename_before_and_after_completion(api: Api, svc, workers, origin: Orig
     assert done["key"] == "Shows/Breaking Bad (2008)/Season 01/Breaking Bad - S01E05.mkv"
     old = done["key"]
 
+    # An episode NFO beside it (chalicelib/sidecars) moves with it.
+    nfo = old.removesuffix(".mkv") + ".nfo"
+    svc.clients.s3.put_object(Bucket=svc.config.bucket, Key=nfo, Body=b"<episodedetails/>", Metadata={"haul-owner": "x"})
     moved = api.patch(f"/downloads/{task['id']}", {"naming": "{title}/{title} {season}x{episode:02}.{ext}"})
     assert moved.status_code == 200, moved.body
     new = "Shows/Breaking Bad/Breaking Bad 1x05.mkv"
     assert moved.json_body["key"] == new
     assert svc.store.size(new) == 1000 and svc.store.size(old) is None
     assert objects(svc, new)[new]["haul-episode"] == "5"
+    assert svc.store.size(nfo) is None
+    assert objects(svc, "Shows/Breaking Bad/Breaking Bad 1x05.nfo") == {"Shows/Breaking Bad/Breaking Bad 1x05.nfo": {"haul-owner": "x"}}
     log = api.get(f"/activity?task_id={task['id']}").json_body
     entries = [e for e in log["entries"] if e["kind"] == "task.rename"]
     assert entries and "server-side copy" in entries[0]["message"] and old in entries[0]["message"]
