@@ -65,12 +65,15 @@ KEYS: dict[str, tuple[str, str]] = {
     "by-state": ("state", "rank"),
     "by-meta-id": ("meta_id", "created_key"),
     "by-meta-name": ("meta_name", "created_key"),
+    "by-meta-id-all": ("meta_id_all", "created_key"),
+    "by-meta-name-all": ("meta_name_all", "created_key"),
 }
-KEYS_ONLY = {"by-created", "by-state", "by-meta-id", "by-meta-name"}
+KEYS_ONLY = {"by-created", "by-state", "by-meta-id", "by-meta-name", "by-meta-id-all", "by-meta-name-all"}
 _INDEX = {
     "by-owner": "by_owner", "by-owner-state": "by_owner_state", "by-owner-rank": "by_owner_rank",
     "by-batch": "by_batch", "by-created": "by_created", "by-state": "by_state",
     "by-meta-id": "by_meta_id", "by-meta-name": "by_meta_name",
+    "by-meta-id-all": "by_meta_id_all", "by-meta-name-all": "by_meta_name_all",
 }
 STATE_ORDER = list(TaskState)
 # Items a filtered page reads per request (DynamoDB applies Limit before the filter).
@@ -203,13 +206,11 @@ def plan(query: Any, user_id: str, is_admin: bool) -> Plan:
 def _metadata_plan(wanted: dict[str, Any], owner: str | None, newest_first: bool,
                    bounds: tuple[str, str] | None, others: tuple[Filter, ...]) -> Plan:
     """A metadata filter: the owner's partition of by-meta-id (tmdb_id) or by-meta-name (title,
-    artist), the narrower ones checked on the fetched tasks; an admin's every-owner list walks
-    by-created with them all checked (as category and q are)."""
+    artist), or (an admin's every-owner list) of their by-meta-*-all twins; the narrower ones
+    checked on the fetched tasks."""
     checks = tuple(Filter("metadata", "meta", (name, value)) for name, value in wanted.items())
-    if owner is None:
-        return Plan("by-created", ("task",), forward=not newest_first, key_range=bounds, filters=(*checks, *others))
     entry = next(n for n in meta_filters.ENTRY if n in wanted)
-    index = "by-meta-id" if entry == "tmdb_id" else "by-meta-name"
+    index = ("by-meta-id" if entry == "tmdb_id" else "by-meta-name") + ("-all" if owner is None else "")
     narrow = tuple(f for f in checks if f.value[0] != entry)  # the partition is the entry filter
     return Plan(index, (meta_filters.partition(entry, wanted[entry], owner),), forward=not newest_first,
                 key_range=bounds, filters=(*narrow, *others))

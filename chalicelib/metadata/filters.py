@@ -7,7 +7,8 @@ Two sparse, keys-only indexes of the tasks table (chalicelib/persistence/indexes
 - ``by-meta-name``: ``meta_name`` = ``<owner>#t:<title>`` for media, ``<owner>#a:<first artist>``
   for music (normalised: NFKC, case-folded, blanks collapsed): ``?title=`` and ``?artist=``.
 
-Both are ordered by ``created_key`` like the other lists, so a page of a metadata filter reads
+and their every-owner twins ``by-meta-id-all`` / ``by-meta-name-all`` (the same keys without the
+owner: an admin's list of everyone's downloads). All are ordered by ``created_key`` like the other lists, so a page of a metadata filter reads
 ``per_page + 1`` index entries and one BatchGetItem. The narrower filters (``season``,
 ``episode``, ``kind``, ``year``, ``album``) are checked on the tasks the index returned
 (:func:`holds`), so they need one of the three above.
@@ -42,11 +43,19 @@ def index_keys(owner: str, metadata: dict[str, Any] | None) -> tuple[str | None,
     return meta_id, meta_name
 
 
-def partition(field: str, value: Any, owner: str) -> str:
-    """The index partition of an entry filter (``tmdb_id``, ``title`` or ``artist``)."""
+def every_owner(key: str | None) -> str | None:
+    """An index key without its owner: the every-owner indexes' (an admin's list)."""
+    return key.split("#", 1)[1] if key else None
+
+
+def partition(field: str, value: Any, owner: str | None) -> str:
+    """The index partition of an entry filter (``tmdb_id``, ``title`` or ``artist``) of one
+    owner's downloads, or (None) of every owner's."""
     if field == "tmdb_id":
-        return f"{owner}#tmdb:{value}"
-    return f"{owner}#{'a' if field == 'artist' else 't'}:{normalise(str(value))}"
+        found = f"tmdb:{value}"
+    else:
+        found = f"{'a' if field == 'artist' else 't'}:{normalise(str(value))}"
+    return found if owner is None else f"{owner}#{found}"
 
 
 def holds(metadata: dict[str, Any] | None, field: str, value: Any) -> bool:

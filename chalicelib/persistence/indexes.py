@@ -136,6 +136,30 @@ class MetaNameIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-def
     created_key = UnicodeAttribute(range_key=True)
 
 
+class MetaIdAllIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
+    """Every owner's tasks of one TMDB id (``tmdb:<id>``), newest first: an admin's ``?tmdb_id=``
+    over everyone's downloads. Sparse, keys only."""
+
+    class Meta:
+        index_name = "by-meta-id-all"
+        projection = KeysOnlyProjection()
+
+    meta_id_all = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
+class MetaNameAllIndex(GlobalSecondaryIndex["TaskModel"]):  # type: ignore[name-defined]
+    """Every owner's tasks of one title or first artist (``t:<title>``, ``a:<artist>``), newest
+    first: an admin's ``?title=`` / ``?artist=`` over everyone's downloads. Sparse, keys only."""
+
+    class Meta:
+        index_name = "by-meta-name-all"
+        projection = KeysOnlyProjection()
+
+    meta_name_all = UnicodeAttribute(hash_key=True)
+    created_key = UnicodeAttribute(range_key=True)
+
+
 class OwnerBatchIndex(GlobalSecondaryIndex["BatchModel"]):  # type: ignore[name-defined]
     """One owner's batches, newest first."""
 

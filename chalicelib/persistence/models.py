@@ -30,7 +30,9 @@ from .indexes import (
     DedupeIndex,
     DueFeedIndex,
     ExpiryIndex,
+    MetaIdAllIndex,
     MetaIdIndex,
+    MetaNameAllIndex,
     MetaNameIndex,
     OwnerBatchIndex,
     OwnerFeedIndex,
@@ -141,6 +143,8 @@ class TaskModel(Model):
     # The sparse by-meta-id / by-meta-name indexes' keys (chalicelib/metadata/filters.py).
     meta_id = UnicodeAttribute(null=True)
     meta_name = UnicodeAttribute(null=True)
+    meta_id_all = UnicodeAttribute(null=True)  # the same without the owner (by-meta-*-all)
+    meta_name_all = UnicodeAttribute(null=True)
 
     by_state = StateIndex()
     by_owner = OwnerIndex()
@@ -153,6 +157,8 @@ class TaskModel(Model):
     by_created = AllTasksIndex()
     by_meta_id = MetaIdIndex()
     by_meta_name = MetaNameIndex()
+    by_meta_id_all = MetaIdAllIndex()
+    by_meta_name_all = MetaNameAllIndex()
 
 
 class PartModel(Model):

@@ -67,6 +67,7 @@ def new_model(task: Task, actor: str | None = None) -> TaskModel:
     model.search = f"{task.filename} {task.url} {filters.search_words(task.metadata)}".lower().rstrip()
     model.dedupe = dedupe_key(task.owner, task.url)
     model.meta_id, model.meta_name = filters.index_keys(task.owner, task.metadata)
+    model.meta_id_all, model.meta_name_all = filters.every_owner(model.meta_id), filters.every_owner(model.meta_name)
     return model
 
 

@@ -53,6 +53,8 @@ def _naming_actions(t: Task) -> list[Action]:
         _set_or_remove(TaskModel.metadata, t.metadata), _set_or_remove(TaskModel.path, t.path),
         _set_or_remove(TaskModel.naming, t.naming), TaskModel.replace.set(t.replace),
         _set_or_remove(TaskModel.meta_id, meta_id), _set_or_remove(TaskModel.meta_name, meta_name),
+        _set_or_remove(TaskModel.meta_id_all, meta_filters.every_owner(meta_id)),
+        _set_or_remove(TaskModel.meta_name_all, meta_filters.every_owner(meta_name)),
         TaskModel.search.set(f"{t.filename} {t.url} {meta_filters.search_words(t.metadata)}".lower().rstrip()),
     ]
 

@@ -194,6 +194,10 @@ def test_lists_filter_by_metadata_on_an_index(api: Api, svc) -> None:  # type: i
     # An admin's every-owner list applies the same filters.
     everyone = api.admin.get("/downloads?tmdb_id=1396&season=1&per_page=50").json_body
     assert {t["id"] for t in everyone["tasks"]} == set(made["show"][:12])
+    # ...on the every-owner twins of the indexes: O(page) too.
+    admin_page = api.admin.get("/downloads?title=Breaking%20Bad&per_page=10")
+    assert [t["id"] for t in admin_page.json_body["tasks"]] == made["show"][::-1][:10]
+    assert int(admin_page.headers["X-Items-Read"]) <= 11
 
 
 def test_naming_settings_categories_and_preview(api: Api, svc) -> None:  # type: ignore[no-untyped-def]
