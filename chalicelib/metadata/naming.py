@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain import filenames
 from .models import Metadata
 
 MAX_KEY_BYTES = 1000  # S3's limit is 1024 bytes: room for " (99)" and a sidecar's longer extension
@@ -270,7 +271,8 @@ def key_for(task_id: str, filename: str, metadata: Metadata | None, naming: Nami
     template = naming.template or default_template(metadata, templates)
     folder = clean_path(naming.path) if naming.path else ""
     if template is None and not folder:
-        return f"{LEGACY_PREFIX}/{task_id}/{safe_key(filename)}"
+        # As before issue #18: the file's own name (sanitize is idempotent on the names Haul keeps).
+        return f"{LEGACY_PREFIX}/{task_id}/{filenames.sanitize(filename)}"
     rendered = render(template, values_of(metadata, filename, task_id, category)) if template else filename
     return safe_key(f"{folder}/{rendered}" if folder else rendered)
 

@@ -146,3 +146,9 @@ def test_guess_reads_a_release_name_and_claims_little_from_a_plain_one() -> None
     shown = guess("Breaking.Bad.S02E03.720p.BluRay.x264-DEMAND.mkv")
     shown["title"] = "changed"  # a caller's copy: the remembered answer stays
     assert guess("Breaking.Bad.S02E03.720p.BluRay.x264-DEMAND.mkv")["title"] == "Breaking Bad"
+
+
+def test_a_plain_download_keeps_its_exact_file_name_in_its_key() -> None:
+    for name in ("report (1) [].pdf", "a - .mkv", "résumé.bin", "x..y"):
+        assert key(None, name) == f"downloads/id-1/{name}"
+    assert key(None, "../../etc/passwd") == "downloads/id-1/passwd"
