@@ -52,9 +52,9 @@ def _tmdb_kind(kind: str) -> str:
     return kind
 
 
-@route(blueprint, "/settings/providers", ["GET"], tag=TAG, response=ProvidersView)
+@route(blueprint, "/settings/providers", ["GET"], role=Role.ADMIN, tag=TAG, response=ProvidersView)
 def get_provider_settings(request: Request) -> dict[str, Any]:
-    """The metadata providers' and indexers' settings and the quality preference; keys show only as `api_key_set`."""
+    """The metadata providers' and indexers' settings and the quality preference (admins); keys show only as `api_key_set`."""
     return services().providers.view()
 
 

@@ -53,7 +53,9 @@ def configure(as_: dict[str, UserCaller], fake: ProviderServer) -> Any:
 
 
 def test_unconfigured_providers_answer_503_naming_the_setting(as_) -> None:  # type: ignore[no-untyped-def]
-    view = as_["viewer"]("GET", "/settings/providers").data
+    # Admins only: indexer URLs name hosts of the inside network.
+    assert as_["user"]("GET", "/settings/providers").status_code == 403
+    view = as_["admin"]("GET", "/settings/providers").data
     assert view["tmdb"]["configured"] is False and view["tmdb"]["api_key_set"] is False
     assert view["musicbrainz"]["configured"] is False and view["version"] == 0
     for path, setting in (("/metadata/search?provider=tmdb&q=show&kind=tv", "tmdb.api_key"),
@@ -73,7 +75,7 @@ def test_settings_keys_are_sealed_and_never_shown(as_, fake) -> None:  # type: i
     made = configure(as_, fake)
     assert made.data["tmdb"]["api_key_set"] is True and made.data["version"] == 1
     assert TMDB_KEY not in made.body.decode()
-    assert TMDB_KEY not in as_["viewer"]("GET", "/settings/providers").body.decode()
+    assert TMDB_KEY not in as_["admin"]("GET", "/settings/providers").body.decode()
     stored = json.dumps(ControlModel.get("providers#settings").data)
     assert TMDB_KEY not in stored and "sealed" in stored
     # An indexer keeps its key when the list is sent again without it; "" removes it.
