@@ -3,7 +3,8 @@
 functions/rest/http.py's ``route()`` records an :class:`Operation` for every route it registers
 (the one route table); :func:`document` turns them into the document served at
 ``/api/v1/openapi.json``. Request schemas come from the same models that validate requests
-(chalicelib/api/schemas.py), response schemas from chalicelib/api/responses.py.
+(chalicelib/api/schemas.py and each concept's schemas.py), response schemas from
+chalicelib/api/responses.py and the concepts' schemas.py/responses.py.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from ..api.errors import (
     Unauthenticated,
     field_error,
 )
-from ..api.schemas import ChangePassword, CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery, parse
+from ..api.schemas import parse
 from ..domain.task import iso
 from ..persistence.conditions import failed_conditions
 from ..persistence.models import ControlModel, SessionModel, UserModel
@@ -37,6 +37,7 @@ from .apikeys import MAX_KEYS_PER_USER, ApiKeys
 from .dynamo import unavailable
 from .identity import Identity, Role
 from .ratelimit import RateLimiter
+from .schemas import ChangePassword, CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
 from .sessions import SessionError, Sessions
 from .setuptoken import OpenSetup, SetupGate
 from .tokens import TokenError, Tokens

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from pydantic import Field, field_validator
 
 from ..api.errors import ApiError, Conflict, Forbidden, Internal, NotFound, Unavailable, ValidationFailed, field_error
-from ..api.schemas import AddDownload, Priority, _Strict, parse
+from ..api.schemas import _Strict, parse
 from ..auth.identity import Identity, Role
 from ..domain import aggregates as agg
 from ..domain.clock import SYSTEM_CLOCK, Clock
@@ -31,6 +31,7 @@ from ..persistence import cursors
 from ..stats.store import BATCH_STATE_PREFIX
 from ..transfer.ports import ActivityRecorder, TaskStore
 from .admission.service import Admitted
+from .schemas import AddDownload, Priority
 from .service import DownloadService
 
 log = logging.getLogger("haul.batches")

@@ -16,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from ..api.errors import ApiError, Conflict, Forbidden, NotFound
-from ..api.schemas import BulkRequest, ClearHistoryQuery
 from ..auth.identity import Identity
 from ..domain import ordering
 from ..domain.states import Action, TaskState
 from ..domain.task import Task
+from .schemas import BulkRequest, ClearHistoryQuery
 from .service import DownloadService
 
 log = logging.getLogger("haul.bulk")

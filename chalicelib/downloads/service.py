@@ -12,7 +12,6 @@ from typing import Any
 from ..activity.log import ENGINE
 from ..adapters.urlguard import BlockedUrl, UrlGuard
 from ..api.errors import Conflict, Forbidden, NotFound, field_error
-from ..api.schemas import AddDownload, ListQuery, PatchDownload
 from ..auth.identity import Identity, Role
 from ..domain import ordering
 from ..domain.clock import SYSTEM_CLOCK, Clock
@@ -36,6 +35,7 @@ from ..transfer.ports import (
 )
 from . import alltasks, listing
 from .admission import plan
+from .schemas import AddDownload, ListQuery, PatchDownload
 
 log = logging.getLogger("haul.api")
 # Task ids are UUIDs; anything else names no download (and never reaches DynamoDB).

@@ -3,9 +3,13 @@ bulk routes in functions/rest/downloads.py), for the OpenAPI document."""
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..api.schemas import _Strict
 
 
 class _Out(BaseModel):
@@ -72,3 +76,42 @@ class Reordered(_Out):
     reordered: int = Field(description="downloads now in the order given")
     moved: int = Field(description="of those, how many changed position (one write each)")
     ids: list[str]
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+MAX_PAUSE_SECONDS = 30 * 86400
+
+
+class QueuePause(_Strict):
+    """Exactly one of: seconds, minutes, until (ISO 8601); 1 s to 30 days from now."""
+
+    seconds: int | None = Field(default=None, ge=1, le=MAX_PAUSE_SECONDS)
+    minutes: int | None = Field(default=None, ge=1, le=MAX_PAUSE_SECONDS // 60)
+    until: datetime | None = None
+
+    @field_validator("until")
+    @classmethod
+    def _until(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("must carry a time zone (e.g. 2030-01-01T12:00:00Z)")
+        if not 1 <= value.timestamp() - time.time() <= MAX_PAUSE_SECONDS:
+            raise ValueError("must be from 1 second to 30 days from now")
+        return value
+
+    @model_validator(mode="after")
+    def _one(self) -> QueuePause:
+        given = [n for n in ("seconds", "minutes", "until") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of seconds, minutes or until")
+        return self
+
+    def until_ms(self, now_ms: int) -> int:
+        if self.seconds is not None:
+            return now_ms + self.seconds * 1000
+        if self.minutes is not None:
+            return now_ms + self.minutes * 60_000
+        assert self.until is not None
+        return int(self.until.timestamp() * 1000)

@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from ..api.responses import _Out
-from ..api.schemas import AddDownload, Priority, _Strict
+from ..api.schemas import _Strict
+from ..downloads.schemas import AddDownload, Priority
 
 MAX_RULES = 50
 MatchOn = Literal["title", "link"]

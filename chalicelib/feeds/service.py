@@ -31,12 +31,13 @@ from pydantic import ValidationError
 from ..activity.log import ActivityLog
 from ..adapters.sqs import WorkQueue
 from ..api.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed, field_error
-from ..api.schemas import AddDownload, parse
+from ..api.schemas import parse
 from ..auth.identity import Identity, Role
 from ..domain import filenames
 from ..domain.clock import Deadline
 from ..domain.task import iso
 from ..domain.urls import host_of
+from ..downloads.schemas import AddDownload
 from ..downloads.service import DownloadService
 from ..engine.hostslots import HostSlots
 from ..persistence.repository import now_ms

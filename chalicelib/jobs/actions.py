@@ -17,8 +17,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..api.schemas import AddDownload
 from ..auth.identity import Identity
+from ..downloads.schemas import AddDownload
 
 MAX_URLS = 50
 

@@ -14,10 +14,10 @@ from typing import Any, Protocol
 
 from ..adapters.origin import OriginError
 from ..api.errors import ApiError
-from ..api.schemas import AddDownload
 from ..auth.identity import Identity
 from ..domain.states import Action, TaskState
 from ..downloads import bulk
+from ..downloads.schemas import AddDownload
 from ..persistence.repository import now_ms
 from ..settings.store import SettingsError
 from .actions import needs_admin

@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from ..api.schemas import PlainText, Priority, _Strict
+from ..api.schemas import PlainText, _Strict
+from ..downloads.schemas import Priority
 from ..metadata.providers.schemas import QualityPatch
 
 Source = Literal["feeds", "indexers"]

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..api.schemas import Setup, _Strict
+from ..api.schemas import _Strict
+from ..auth.schemas import Setup
 
 
 class TestFeed(_Strict):

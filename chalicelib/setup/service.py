@@ -22,8 +22,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..api.errors import ApiError, Forbidden, ValidationFailed
-from ..api.schemas import Setup
 from ..auth.identity import Identity, Role
+from ..auth.schemas import Setup
 from ..notify import signing
 from ..notify.senders import BadTarget, check_apprise_url, check_webhook_url
 from ..realtime.messages import timestamp

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..api.responses import FieldError, TaskView, _Out
+from ..api.responses import FieldError, _Out
+from ..downloads.responses import TaskView
 
 
 class StateCounts(_Out):

@@ -8,30 +8,28 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib.api.responses import (
+from chalicelib.api.schemas import parse
+from chalicelib.auth.accounts import user_view
+from chalicelib.auth.identity import Role
+from chalicelib.auth.schemas import (
     ApiKeyCreated,
     ApiKeyList,
     AuthStatus,
-    KeyRevoked,
-    LoggedOut,
-    TokenGrant,
-    UserDeleted,
-    UserPage,
-    UserView,
-)
-from chalicelib.api.schemas import (
     ChangePassword,
     CreateApiKey,
     CreateUser,
+    KeyRevoked,
+    LoggedOut,
     Login,
     PatchUser,
     Refresh,
     Setup,
+    TokenGrant,
+    UserDeleted,
     UserListQuery,
-    parse,
+    UserPage,
+    UserView,
 )
-from chalicelib.auth.accounts import user_view
-from chalicelib.auth.identity import Role
 from chalicelib.container import services
 
 from .http import (

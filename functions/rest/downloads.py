@@ -7,8 +7,13 @@ from typing import Any
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from chalicelib.api.responses import Deleted, FileLink, Health, PartsMap, TaskPage, TaskView
-from chalicelib.api.schemas import (
+from chalicelib.api.schemas import parse
+from chalicelib.auth.identity import Role
+from chalicelib.container import services
+from chalicelib.domain.states import Action
+from chalicelib.downloads import bulk
+from chalicelib.downloads.responses import Deleted, FileLink, PartsMap, TaskPage, TaskView
+from chalicelib.downloads.schemas import (
     AddDownload,
     BulkRequest,
     ClearHistoryQuery,
@@ -17,13 +22,9 @@ from chalicelib.api.schemas import (
     MoveRequest,
     OwnerQuery,
     PatchDownload,
-    parse,
 )
-from chalicelib.auth.identity import Role
-from chalicelib.container import services
-from chalicelib.domain.states import Action
-from chalicelib.downloads import bulk
 from chalicelib.engine.schemas import BulkAnswer, HistoryCleared, RetriedFailed
+from chalicelib.health.schemas import Health
 
 from .http import PUBLIC, caller, json_body, paginated, query, respond, route
 from .webapp import websocket_url

@@ -14,12 +14,13 @@ from typing import Any
 from chalice import Blueprint
 from chalice.app import Request
 
-from chalicelib.api.schemas import QueuePause, ReorderRequest, parse
+from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.container import services
 from chalicelib.downloads import bulk
+from chalicelib.downloads.schemas import ReorderRequest
 from chalicelib.engine.queuecontrol import QueueControl, QueueStatus
-from chalicelib.engine.schemas import QueueView, Reordered
+from chalicelib.engine.schemas import QueuePause, QueueView, Reordered
 from chalicelib.persistence.repository import now_ms
 
 from .http import caller, json_body, route

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from chalicelib.api.errors import ApiError
-from chalicelib.api.schemas import AddDownload
 from chalicelib.auth.identity import Identity
 from chalicelib.domain.task import Task
 from chalicelib.downloads.admission.service import Admitted
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.downloads.service import DownloadService
 from tests.fakes.tasks import FakeTasks
 

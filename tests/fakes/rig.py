@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.adapters.urlguard import UrlGuard
-from chalicelib.api.schemas import AddDownload
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.planning import MiB
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.downloads.service import DownloadService
 from chalicelib.engine.hostslots import HostSlots
 from chalicelib.settings.store import EngineSettings

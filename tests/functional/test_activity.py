@@ -168,8 +168,8 @@ def test_bad_activity_parameters_name_the_parameter(world: World, query: str, fi
 
 
 def test_another_users_log_is_forbidden_and_their_task_is_not_found(world: World) -> None:
-    from chalicelib.api.schemas import AddDownload
     from chalicelib.auth.identity import Identity, Role
+    from chalicelib.downloads.schemas import AddDownload
 
     resp = world.apis["bob"].get(f"/activity?owner={world.ids['alice']}")
     assert resp.status_code == 403 and assert_envelope(resp)["code"] == "FORBIDDEN"

@@ -261,8 +261,8 @@ def test_five_failed_logins_lock_the_account_with_retry_after(anon: Api) -> None
 
 def test_the_lock_counts_per_account_and_client_not_per_account(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
     from chalicelib.api.errors import TooManyRequests, Unauthenticated
-    from chalicelib.api.schemas import Login
     from chalicelib.auth.ratelimit import MAX_CLIENT_ATTEMPTS
+    from chalicelib.auth.schemas import Login
 
     setup_admin(anon)
     accounts = svc.accounts
@@ -299,8 +299,8 @@ def test_parallel_guesses_get_at_most_five_password_checks(anon: Api, svc, monke
     from concurrent.futures import ThreadPoolExecutor
 
     from chalicelib.api.errors import ApiError
-    from chalicelib.api.schemas import Login
     from chalicelib.auth import passwords
+    from chalicelib.auth.schemas import Login
 
     setup_admin(anon)
     checked = []
@@ -451,8 +451,8 @@ def _demote_each_other(accounts: Any, users: list[Any], change: Any) -> list[str
 def test_two_admins_demoting_each_other_at_once_leave_one(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
     """Issue #11, item 12: the last-admin check and the change are one transaction."""
     from chalicelib.api.errors import Conflict
-    from chalicelib.api.schemas import CreateUser, PatchUser
     from chalicelib.auth.identity import Identity, Role
+    from chalicelib.auth.schemas import CreateUser, PatchUser
     from chalicelib.persistence.models import UserModel
 
     setup_admin(anon)

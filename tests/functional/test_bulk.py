@@ -255,7 +255,7 @@ def test_adding_a_url_again_answers_with_the_existing_download(api: Api, other: 
 
 
 def test_add_tells_the_caller_whether_it_was_a_duplicate(svc) -> None:  # type: ignore[no-untyped-def]
-    from chalicelib.api.schemas import AddDownload
+    from chalicelib.downloads.schemas import AddDownload
     from tests.support.engine import OWNER
 
     url = f"http://127.0.0.1:9/service/{now_ms()}.bin"
@@ -266,7 +266,7 @@ def test_add_tells_the_caller_whether_it_was_a_duplicate(svc) -> None:  # type: 
 
 
 def test_completed_is_a_duplicate_and_cancelled_is_not(svc) -> None:  # type: ignore[no-untyped-def]
-    from chalicelib.api.schemas import AddDownload
+    from chalicelib.downloads.schemas import AddDownload
     from tests.support.engine import OWNER
 
     url = f"http://127.0.0.1:9/states/{now_ms()}.bin"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from local_runtime.lambda_context import LambdaContext
 from local_runtime.sqs_poller import sqs_event
 from tests.functional.test_api import DEAD

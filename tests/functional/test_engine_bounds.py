@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.persistence.models import TaskModel
 from tests.functional.test_api import DEAD
 from tests.support.engine import OWNER

@@ -14,9 +14,9 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters.aws import AwsClients
-from chalicelib.api.schemas import AddDownload
 from chalicelib.container import build
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.persistence.models import PartModel
 from chalicelib.transfer import Delivery, Transfer
 from tests.support.backend import endpoint_for

@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import Action, TaskState
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.persistence.models import PartModel
 from tests.support.engine import (
     OWNER,

@@ -10,8 +10,8 @@ from email.utils import formatdate, parsedate_to_datetime
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from tests.support.engine import OWNER, MiB, fetched_ranges, part_ranges, stored_sha256, wait_finished
 from tests.support.origin import Resource
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from tests.support.engine import OWNER, MiB, open_uploads, stored_sha256, wait_finished
 from tests.support.origin import Resource
 from tests.support.wait import wait_for

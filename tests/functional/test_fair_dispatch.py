@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from tests.support.engine import MiB, wait_until
 from tests.support.origin import Resource
 

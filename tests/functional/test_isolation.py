@@ -33,9 +33,9 @@ class World:
 
     def make_task(self, svc: Any, who: str) -> None:
         """A paused download of ``who`` (the viewer's made as if they had been a user before)."""
-        from chalicelib.api.schemas import AddDownload
         from chalicelib.auth.identity import Identity, Role
         from chalicelib.domain.states import Action
+        from chalicelib.downloads.schemas import AddDownload
 
         old = self.tasks.get(who)
         if old and svc.repo.get(old) is not None:
@@ -224,8 +224,8 @@ def test_a_batch_id_belongs_to_whoever_used_it_first(world: World, svc, first: s
 
 
 def test_a_deleted_batch_s_id_can_be_reused_and_shows_only_its_new_owner_s_downloads(world: World, svc) -> None:  # type: ignore[no-untyped-def]
-    from chalicelib.api.schemas import AddDownload
     from chalicelib.auth.identity import Identity, Role
+    from chalicelib.downloads.schemas import AddDownload
 
     batch_id = f"reused-{uuid.uuid4().hex[:8]}"
     alices = world.api("alice").add(DEAD, batch_id=batch_id)

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.jobs.models import CreateJob, HistoryQuery, Job, RunStatus
 from chalicelib.jobs.persistence import JobStore
 from chalicelib.persistence.models import JobModel, JobRunModel
@@ -205,7 +205,7 @@ def test_queue_actions_and_the_global_speed_limit(jobs, svc, workers, settled) -
 
 
 def test_an_owner_who_lost_admin_cannot_run_an_admin_action(jobs, svc, workers) -> None:
-    from chalicelib.api.schemas import PatchUser
+    from chalicelib.auth.schemas import PatchUser
 
     admin, other = person("admin"), person("admin")
     made = jobs.create(admin, spec(name="stop", cron="0 0 1 1 *", action="queue_stop"))

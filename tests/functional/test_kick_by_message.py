@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.downloads.service import AddedTask
 from tests.support.awscalls import counted
 from tests.support.engine import OWNER, queue_counts, receive, wait_finished

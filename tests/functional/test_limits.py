@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload, PatchDownload
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload, PatchDownload
 from chalicelib.engine.hostslots import HostSlots
 from chalicelib.persistence.models import TaskModel
 from chalicelib.transfer import Delivery

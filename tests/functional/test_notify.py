@@ -15,9 +15,9 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.adapters.urlguard import UrlGuard
-from chalicelib.api.schemas import AddDownload
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.jobs.models import CreateJob
 from chalicelib.notify import signing
 from chalicelib.persistence.models import JobModel, JobRunModel, NotifyDeliveryModel, NotifyTargetModel

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.engine.dispatcher import HELD
 from chalicelib.persistence.models import ActivityModel
 from chalicelib.persistence.repository import now_ms

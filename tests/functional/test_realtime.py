@@ -303,7 +303,7 @@ def test_connections_of_a_session_that_ended_are_closed(gateway: WsGateway, svc)
     from chalice.test import Client
 
     import app as app_module
-    from chalicelib.api.schemas import Login
+    from chalicelib.auth.schemas import Login
     from tests.functional.test_api import Api
     from tests.functional.test_auth import wipe_accounts
     from tests.support.auth import PASSWORD, new_user

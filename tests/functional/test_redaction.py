@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.observability.logs import JsonFormatter, TextFormatter
 from tests.support.engine import OWNER, wait_finished
 from tests.support.ports import free_port

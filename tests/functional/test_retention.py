@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import Action, TaskState
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.persistence.models import ActivityModel, PartModel, TaskModel
 from tests.support.engine import OWNER, MiB, object_exists, wait_finished
 from tests.support.origin import Resource

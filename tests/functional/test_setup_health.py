@@ -128,7 +128,7 @@ def test_detailed_health_reports_every_dependency_for_admins(api, svc, workers) 
 def test_the_worker_heartbeat_is_reported(api, svc, workers, origin, settled) -> None:
     import os
 
-    from chalicelib.api.schemas import AddDownload
+    from chalicelib.downloads.schemas import AddDownload
     from tests.support.engine import OWNER, wait_finished
 
     marks._last.clear()

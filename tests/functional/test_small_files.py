@@ -15,8 +15,8 @@ import os
 
 import pytest
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from chalicelib.transfer import Delivery
 from tests.support.awscalls import counted
 from tests.support.engine import OWNER, open_uploads, receive, wait_finished, wait_queue_idle

@@ -3,9 +3,9 @@ from __future__ import annotations
 import hashlib
 import os
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.states import TaskState
+from chalicelib.downloads.schemas import AddDownload
 from tests.support.origin import Resource
 from tests.support.wait import wait_for
 

@@ -26,7 +26,7 @@ def session(api: str, username: str, password: str) -> requests.Session:
 
 def new_user(role: str = "user", name: str | None = None) -> tuple[str, dict[str, str], dict[str, Any]]:
     """A fresh user made through the service (the emulator must run): id, auth headers, login answer."""
-    from chalicelib.api.schemas import CreateUser, Login
+    from chalicelib.auth.schemas import CreateUser, Login
     from chalicelib.container import services
 
     accounts = services().accounts

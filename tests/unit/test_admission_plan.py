@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from chalicelib.api.schemas import AddDownload
 from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
 from chalicelib.downloads.admission import plan
+from chalicelib.downloads.schemas import AddDownload
 
 
 def test_items_of_one_request_keep_their_order_in_the_queue() -> None:

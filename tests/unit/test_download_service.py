@@ -7,8 +7,8 @@ import pytest
 
 from chalicelib.adapters.s3 import UploadedPart
 from chalicelib.api.errors import ApiError, Conflict, Forbidden, NotFound
-from chalicelib.api.schemas import AddDownload, PatchDownload
 from chalicelib.domain.states import Action, TaskState
+from chalicelib.downloads.schemas import AddDownload, PatchDownload
 from chalicelib.settings.store import EngineSettings
 from tests.fakes.rig import ALICE, BOB, VIEWER, DownloadsRig
 

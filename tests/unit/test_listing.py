@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from chalicelib.activity import log as activity
-from chalicelib.api.schemas import ListQuery, parse
+from chalicelib.api.schemas import parse
 from chalicelib.domain.states import TaskState
 from chalicelib.downloads import listing
+from chalicelib.downloads.schemas import ListQuery
 
 ME, OTHER = "u-me", "u-other"
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from chalicelib.api.errors import ValidationFailed
-from chalicelib.api.schemas import AddDownload, PatchDownload, parse
+from chalicelib.api.schemas import parse
+from chalicelib.downloads.schemas import AddDownload, PatchDownload
 from chalicelib.metadata.models import MAX_LABELS, Metadata
 
 URL = "https://example.com/a.mkv"

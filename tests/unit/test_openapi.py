@@ -8,8 +8,8 @@ import re
 from chalice.test import Client
 
 import app as app_module
-from chalicelib.api.responses import TaskView
 from chalicelib.domain.task import Task
+from chalicelib.downloads.responses import TaskView
 from chalicelib.settings.schemas import Settings, SettingsVersionView
 from chalicelib.settings.store import EngineSettings, SettingsVersion
 from functions.rest.docs import openapi

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from chalicelib.api.errors import ValidationFailed
-from chalicelib.api.schemas import MAX_HEADERS, AddDownload, DeleteQuery, ListQuery, PatchDownload, parse
+from chalicelib.api.schemas import parse
+from chalicelib.downloads.schemas import MAX_HEADERS, AddDownload, DeleteQuery, ListQuery, PatchDownload
 
 URL = "https://example.com/files/movie.mkv"
 SHA256 = "a" * 64

@@ -6,11 +6,11 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
-from ...api.schemas import AddDownload
 from ...domain import filenames
 from ...domain.states import TaskState
 from ...domain.task import Task
 from ...domain.urls import host_of
+from ..schemas import AddDownload
 
 T = TypeVar("T")
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from ...activity.log import ActivityLog
 from ...adapters.urlguard import BlockedUrl, UrlGuard
 from ...api.errors import ApiError, Unavailable, field_error
-from ...api.schemas import AddDownload
 from ...auth.identity import Identity
 from ...domain.task import Task
 from ...domain.urls import dedupe_key
 from ...engine.dispatcher import Dispatcher
 from ...persistence.repository import now_ms
+from ..schemas import AddDownload
 from . import plan
 from .store import AdmissionStore
 
