@@ -9,7 +9,8 @@ measured in ONE run so that the machine's load weighs on both modes alike:
    with ``--together`` the two runtimes of a round transfer at the same moment.
 2. the listing pages, side by side: both runtimes up at once, ``--tasks`` tasks written into
    each (BatchWriteItem of 25, as the scale test writes them: the journal's write path; each
-   chunk to one runtime then to the other, timed), the counters left to catch up, one untimed request per index; then page 1
+   chunk to one runtime then to the other, timed), the counters left to catch up, one untimed request per index; then
+   page 1
    and the first ``status=failed`` page ``--repeat`` times and a walk of every page
    (``Link: rel="next"``), 50 a page, each request asked of one runtime and at once of the
    other (which goes first alternates), timed from the client.
@@ -259,8 +260,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.tasks:
             listed = side_by_side(args, workdir)
     summary = summarise(runs, listed)
-    doc = {"date": report.now_iso(), "command": " ".join(["python -m bench.durability", *(argv if argv is not None else sys.argv[1:])]), "elapsed_s": round(time.monotonic() - began, 1),
-           "machine": report.machine(AWS), "options": vars(args) | {"json": str(args.json)}, "runs": runs, "listing": listed, **summary}
+    doc = {
+        "date": report.now_iso(),
+        "command": " ".join(["python -m bench.durability", *(argv if argv is not None else sys.argv[1:])]),
+        "elapsed_s": round(time.monotonic() - began, 1),
+        "machine": report.machine(AWS),
+        "options": vars(args) | {"json": str(args.json)},
+        "runs": runs,
+        "listing": listed,
+        **summary,
+    }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(doc, indent=2) + "\n")
     say("\n" + markdown(summary))

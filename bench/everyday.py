@@ -392,11 +392,16 @@ def occupancy(tasks: list[dict[str, Any]], began: float, served: dict[str, list[
         return round(x * 1000) if x is not None else None
 
     return {
-        "downloads": len(spans), "slots": slots, "seconds": round(done - began, 2),
+        "downloads": len(spans),
+        "slots": slots,
+        "seconds": round(done - began, 2),
         "busy_share": round(min(1.0, busy / (slots * window)), 3),
-        "refill_ms_p50": ms(pct(refills, 0.5)), "refill_ms_p95": ms(pct(refills, 0.95)), "refill_ms_max": ms(max(refills) if refills else None),
+        "refill_ms_p50": ms(pct(refills, 0.5)),
+        "refill_ms_p95": ms(pct(refills, 0.95)),
+        "refill_ms_max": ms(max(refills) if refills else None),
         "refills_over_200ms": sum(1 for r in refills if r > 0.2),
-        "first_byte_ms_p50": ms(pct(first_bytes, 0.5)), "first_byte_ms_p95": ms(pct(first_bytes, 0.95)),
+        "first_byte_ms_p50": ms(pct(first_bytes, 0.5)),
+        "first_byte_ms_p95": ms(pct(first_bytes, 0.95)),
     }
 
 
@@ -432,9 +437,15 @@ def ratios(results: list[dict[str, Any]], figures: dict[str, Any]) -> list[dict[
     out.append({"target": "first-byte", "what": "POST to the origin's first byte, a slot free (p50)",
                 "goal": "< 300 ms", "value": f"{fb} ms" if fb is not None else None, "met": bool(fb is not None and fb < 300)})
     slots = figures.get("slots") or {}
-    out.append({"target": "slots", "what": "a freed slot refilled while 500+ downloads waited (max; p95)",
-                "goal": "<= ~200 ms", "value": f"{slots.get('refill_ms_max')} ms ({slots.get('refill_ms_p95')} ms)" if slots else None,
-                "met": bool(slots and (slots.get("refill_ms_p95") or 0) <= 200)})
+    out.append(
+        {
+            "target": "slots",
+            "what": "a freed slot refilled while 500+ downloads waited (max; p95)",
+            "goal": "<= ~200 ms",
+            "value": f"{slots.get('refill_ms_max')} ms ({slots.get('refill_ms_p95')} ms)" if slots else None,
+            "met": bool(slots and (slots.get("refill_ms_p95") or 0) <= 200),
+        }
+    )
     return out
 
 

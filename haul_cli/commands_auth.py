@@ -69,7 +69,10 @@ def login(env: Env, login_url: str | None, username: str | None, password_stdin:
 
 
 def _logged_in(env: Env, user: dict[str, object], how: str) -> None:
-    env.out.result({"url": env.url(), "user": user}, f"Logged in to {env.url()} as {user.get('username')} ({user.get('role')}) {how}".rstrip())
+    env.out.result(
+        {"url": env.url(), "user": user},
+        f"Logged in to {env.url()} as {user.get('username')} ({user.get('role')}) {how}".rstrip(),
+    )
 
 
 @root.command()
@@ -113,7 +116,10 @@ def whoami(env: Env) -> None:
         raise CliError(f"not logged in to {api.url}: run `haul login` (or set HAUL_API_KEY)", AUTH)
     me = api.get("/auth/me")
     how = "HAUL_API_KEY" if os.environ.get("HAUL_API_KEY") else ("API key" if api.api_key else "login session")
-    env.out.result({"url": api.url, "credentials": how, "user": me}, f"{me.get('username')} ({me.get('role')}) on {api.url}, by {how}")
+    env.out.result(
+        {"url": api.url, "credentials": how, "user": me},
+        f"{me.get('username')} ({me.get('role')}) on {api.url}, by {how}",
+    )
 
 
 @root.command()

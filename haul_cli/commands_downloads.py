@@ -85,7 +85,14 @@ def follow_tasks(env: Env, ids: list[str], title: str = "total") -> int:
 @click.option("--batch", "batch_name", metavar="NAME", help="Add them as one batch with this name.")
 @click.option("--filename", help="Store it under this name (one URL only).")
 @click.option("--checksum", metavar="ALGO:HEX", help="Verify the file: sha256:<hex> (also sha1, sha512, md5).")
-@click.option("-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'", help="A request header for the origin (repeatable).")
+@click.option(
+    "-H",
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="'NAME: VALUE'",
+    help="A request header for the origin (repeatable).",
+)
 @click.option("--priority", metavar="LOW|NORMAL|HIGH|N", help="LOW, NORMAL, HIGH, or a number from -100 to 100.")
 @click.option("--category", help="A category.")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
@@ -200,10 +207,22 @@ def _report_item_error(env: Env, url: str, err: dict[str, Any]) -> None:
 @click.option("-q", "--search", metavar="TEXT", help="Text in the file name or the URL.")
 @click.option("--category", help="Only this category.")
 @click.option("--tag", help="Only this tag.")
-@click.option("--sort", type=click.Choice(["-created_at", "created_at", "queue"]), help="Newest first (default), oldest first, or queue order.")
-@click.option("-a", "--all", "everything", is_flag=True, help="Every matching download, page after page (default: the first --limit).")
+@click.option(
+    "--sort",
+    type=click.Choice(["-created_at", "created_at", "queue"]),
+    help="Newest first (default), oldest first, or queue order.",
+)
+@click.option(
+    "-a",
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Every matching download, page after page (default: the first --limit).",
+)
 @click.option("-n", "--limit", default=50, show_default=True, help="How many without --all.")
-@click.option("--page-size", default=500, show_default=True, type=click.IntRange(1, 500), help="Downloads per request with --all.")
+@click.option(
+    "--page-size", default=500, show_default=True, type=click.IntRange(1, 500), help="Downloads per request with --all."
+)
 @json_option
 @pass_env
 def ls(env: Env, states: tuple[str, ...], batch_id: str | None, search: str | None, category: str | None,
@@ -305,7 +324,15 @@ def _action_command(action: str, name: str) -> None:
     @click.argument("ids", nargs=-1, metavar="[ID...]")
     @click.option("--all", "everything", is_flag=True, help=f"Every download in {all_states}.")
     @click.option("--all-failed", is_flag=True, help="Every failed download.")
-    @click.option("-s", "--state", "states", multiple=True, metavar="STATE", shell_complete=complete_states, help="Every download in these states.")
+    @click.option(
+        "-s",
+        "--state",
+        "states",
+        multiple=True,
+        metavar="STATE",
+        shell_complete=complete_states,
+        help="Every download in these states.",
+    )
     @click.option("-b", "--batch", "batch_id", metavar="ID", help="With --all/--state: only this batch's downloads.")
     @json_option
     @pass_env

@@ -71,11 +71,23 @@ def batch_show(env: Env, batch_id: str, follow_: bool) -> None:
     if env.out.json:
         env.out.emit({"batch": summary, "tasks": tasks})
     else:
-        env.out.fields([("batch", summary.get("id")), ("name", summary.get("name")), ("state", state_text(summary.get("state"))),
-                        ("progress", f"{progress_bar_text(summary.get('progress'))}  {format_size(summary.get('downloaded_bytes'))}"
-                                     f" of {format_size(summary.get('total_bytes'))}"),
-                        ("items", f"{summary.get('items')} ({', '.join(f'{n} {s}' for s, n in (summary.get('by_state') or {}).items() if n)})"),
-                        ("created", summary.get("created_at"))])
+        env.out.fields(
+            [
+                ("batch", summary.get("id")),
+                ("name", summary.get("name")),
+                ("state", state_text(summary.get("state"))),
+                (
+                    "progress",
+                    f"{progress_bar_text(summary.get('progress'))}  {format_size(summary.get('downloaded_bytes'))}"
+                    f" of {format_size(summary.get('total_bytes'))}",
+                ),
+                (
+                    "items",
+                    f"{summary.get('items')} ({', '.join(f'{n} {s}' for s, n in (summary.get('by_state') or {}).items() if n)})",
+                ),
+                ("created", summary.get("created_at")),
+            ]
+        )
         env.out.line()
         env.out.table(TASK_COLUMNS, (task_row(t) for t in tasks))
     if follow_ and tasks:
@@ -136,11 +148,20 @@ def queue_status(env: Env) -> None:
     state = str(q.get("state"))
     if q.get("paused_until"):
         state += f" until {q['paused_until']}"
-    env.out.fields([("queue", state), ("changed", f"{q.get('changed_at')} by {q.get('changed_by')}" if q.get("changed_at") else None),
-                    ("active", s.get("active_count")), ("waiting", s.get("pending_count")), ("paused", s.get("paused_count")),
-                    ("completed", s.get("completed_count")), ("failed", s.get("failed_count")),
-                    ("bytes", f"{format_size(s.get('downloaded_bytes'))} of {format_size(s.get('total_bytes'))}"),
-                    ("speed", format_speed(s.get("average_speed"))), ("eta", format_duration(s.get("estimated_time_remaining")))])
+    env.out.fields(
+        [
+            ("queue", state),
+            ("changed", f"{q.get('changed_at')} by {q.get('changed_by')}" if q.get("changed_at") else None),
+            ("active", s.get("active_count")),
+            ("waiting", s.get("pending_count")),
+            ("paused", s.get("paused_count")),
+            ("completed", s.get("completed_count")),
+            ("failed", s.get("failed_count")),
+            ("bytes", f"{format_size(s.get('downloaded_bytes'))} of {format_size(s.get('total_bytes'))}"),
+            ("speed", format_speed(s.get("average_speed"))),
+            ("eta", format_duration(s.get("estimated_time_remaining"))),
+        ]
+    )
 
 
 def _queue_change(env: Env, path: str, body: dict[str, Any] | None = None) -> None:
@@ -215,7 +236,11 @@ def settings_get(env: Env, keys: tuple[str, ...]) -> None:
     body = env.api().get("/settings")
     pairs = _flatten(body)
     if keys:
-        pairs = [(k, v) for k, v in pairs if any(k == want or k.startswith(want + ".") or k.split(".", 1)[1] == want for want in keys)]
+        pairs = [
+            (k, v)
+            for k, v in pairs
+            if any(k == want or k.startswith(want + ".") or k.split(".", 1)[1] == want for want in keys)
+        ]
         if not pairs:
             raise fail_usage(f"no such setting: {', '.join(keys)} (haul settings get lists them)")
     if env.out.json:
@@ -261,13 +286,20 @@ def stats(env: Env) -> None:
         env.out.emit({"engine": engine, "overview": overview})
         return
     by_state = engine.get("by_state") or {}
-    env.out.fields([
-        ("now", ", ".join(f"{n} {s}" for s, n in by_state.items() if n) or "nothing"),
-        ("speed", format_speed(engine.get("total_speed"))),
-        ("left", f"{format_size(engine.get('remaining_bytes'))}, eta {format_duration(engine.get('eta'))}"),
-        ("success rate", f"{float(overview.get('success_rate') or 0) * 100:.1f}%" if overview.get("success_rate") is not None else None),
-        ("stored", format_size(overview.get("bytes_stored"))),
-    ])
+    env.out.fields(
+        [
+            ("now", ", ".join(f"{n} {s}" for s, n in by_state.items() if n) or "nothing"),
+            ("speed", format_speed(engine.get("total_speed"))),
+            ("left", f"{format_size(engine.get('remaining_bytes'))}, eta {format_duration(engine.get('eta'))}"),
+            (
+                "success rate",
+                f"{float(overview.get('success_rate') or 0) * 100:.1f}%"
+                if overview.get("success_rate") is not None
+                else None,
+            ),
+            ("stored", format_size(overview.get("bytes_stored"))),
+        ]
+    )
     env.out.line()
     periods = ("today", "this_week", "this_month", "total")
     rows = []

@@ -96,7 +96,9 @@ class Output:
                 continue
             label = f"{key}:".ljust(width + 1)
             if self.tty:
-                self.console.print(Text(label, style="bold") + Text(" ") + (value if isinstance(value, Text) else Text(_plain(value))))
+                self.console.print(
+                    Text(label, style="bold") + Text(" ") + (value if isinstance(value, Text) else Text(_plain(value)))
+                )
             else:
                 sys.stdout.write(f"{label} {_plain(value)}\n")
         sys.stdout.flush()
@@ -137,17 +139,28 @@ def task_fields(task: dict[str, Any]) -> list[tuple[str, Any]]:
     size = task.get("total_bytes")
     done = task.get("downloaded_bytes") or 0
     return [
-        ("id", task.get("id")), ("name", task.get("filename")), ("url", task.get("url")),
-        ("state", state_text(task.get("state"))), ("phase", task.get("phase")),
+        ("id", task.get("id")),
+        ("name", task.get("filename")),
+        ("url", task.get("url")),
+        ("state", state_text(task.get("state"))),
+        ("phase", task.get("phase")),
         ("progress", f"{progress_bar_text(task.get('progress'))}  {format_size(done)} of {format_size(size)}"),
         ("speed", format_speed(task.get("speed")) if task.get("state") == "downloading" else None),
         ("eta", format_duration(task.get("eta")) if task.get("state") == "downloading" else None),
         ("parts", f"{task.get('parts_done') or 0}/{task.get('parts_total')}" if task.get("parts_total") else None),
-        ("priority", task.get("priority")), ("speed limit", format_speed(task.get("speed_limit")) if task.get("speed_limit") else None),
-        ("checksum", task.get("checksum")), ("batch", task.get("batch_name") or task.get("batch_id")),
-        ("category", task.get("category")), ("tags", task.get("tags")), ("headers", task.get("header_names")),
-        ("content type", task.get("content_type")), ("stored as", task.get("key")),
-        ("error", Text(str(task["error"]), style="red") if task.get("error") else None), ("note", task.get("note")),
+        ("priority", task.get("priority")),
+        ("speed limit", format_speed(task.get("speed_limit")) if task.get("speed_limit") else None),
+        ("checksum", task.get("checksum")),
+        ("batch", task.get("batch_name") or task.get("batch_id")),
+        ("category", task.get("category")),
+        ("tags", task.get("tags")),
+        ("headers", task.get("header_names")),
+        ("content type", task.get("content_type")),
+        ("stored as", task.get("key")),
+        ("error", Text(str(task["error"]), style="red") if task.get("error") else None),
+        ("note", task.get("note")),
         ("restarts", task.get("restarts") or None),
-        ("created", task.get("created_at")), ("started", task.get("started_at")), ("finished", task.get("finished_at")),
+        ("created", task.get("created_at")),
+        ("started", task.get("started_at")),
+        ("finished", task.get("finished_at")),
     ]

@@ -193,7 +193,12 @@ def rewrite_strings(text: str, mapper: Mapper) -> str:
     text = re.sub(r"(?<![\w.])(?:" + alt + r")(?:\.\w+)+(?![\w.])(?! import\b)", lambda m: mapper.module(m.group(0)), text)
     text = re.sub(r"(?<![\w./])(?:" + alt + r")(?:/[\w.]*\w)+/?", lambda m: _path(mapper, m.group(0)), text)
     # ``from chalicelib import tracing`` written in a string (code run in a subprocess)
-    text = re.sub(r"\bfrom ((?:" + alt + r")(?:\.\w+)*) import (\w+)(?=[ \t]*(?:$|;|\\n|[\"']))", lambda m: _from(mapper, m), text, flags=re.M)
+    text = re.sub(
+        r"\bfrom ((?:" + alt + r")(?:\.\w+)*) import (\w+)(?=[ \t]*(?:$|;|\\n|[\"']))",
+        lambda m: _from(mapper, m),
+        text,
+        flags=re.M,
+    )
     return text
 
 

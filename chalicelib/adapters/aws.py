@@ -34,9 +34,9 @@ def make_clients(config: Config) -> AwsClients:
     )
     s3 = session.client(
         "s3",
-        config=BotoConfig(s3={"addressing_style": "path"}, **common),  # type: ignore[arg-type]
+        config=BotoConfig(s3={"addressing_style": "path"}, **common),
     )
-    sqs = session.client("sqs", config=BotoConfig(**common))  # type: ignore[arg-type]
+    sqs = session.client("sqs", config=BotoConfig(**common))
     return AwsClients(s3=s3, sqs=sqs)
 
 

@@ -155,7 +155,7 @@ def _decode(cursor: str, fields: set[str], hash_name: str, hash_value: str) -> d
     )
     if not ok:
         raise field_error("cursor", "is not a cursor this API issued for this list")
-    return key  # type: ignore[no-any-return]
+    return key
 
 
 def _error(exc: Exception) -> dict[str, Any]:

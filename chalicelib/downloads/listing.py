@@ -100,13 +100,13 @@ class Filter:
     def condition(self) -> Condition:
         attr = getattr(TaskModel, self.attr)
         if self.op == "eq":
-            return attr == self.value  # type: ignore[no-any-return]
+            return attr == self.value
         if self.op == "in":
-            return attr.is_in(*self.value)  # type: ignore[no-any-return]
+            return attr.is_in(*self.value)
         if self.op == "contains":
-            return attr.contains(self.value)  # type: ignore[no-any-return]
+            return attr.contains(self.value)
         if self.op == "between":
-            return attr.between(*self.value)  # type: ignore[no-any-return]
+            return attr.between(*self.value)
         raise ValueError(self.op)  # "meta" filters are applied to fetched items only (keys-only indexes)
 
     def holds(self, item: Any) -> bool:

@@ -78,8 +78,8 @@ class HostSlots:
         for other, lease in expired.items():
             try:
                 HostSlotItem(host_key(host)).update(
-                    actions=[HostSlotItem.slots[other].remove()],  # type: ignore[index]
-                    condition=HostSlotItem.slots[other] == int(lease),  # type: ignore[index]
+                    actions=[HostSlotItem.slots[other].remove()],
+                    condition=HostSlotItem.slots[other] == int(lease),
                 )
                 log.info("host %s: slot %s's lease ran out; freed it", host, other)
             except UpdateError as exc:
@@ -91,11 +91,11 @@ class HostSlots:
         expires = int(self._clock()) + self.lease_seconds
         try:
             HostSlotItem(host_key(host)).update(
-                actions=[HostSlotItem.slots[slot].set(expires)],  # type: ignore[index]
+                actions=[HostSlotItem.slots[slot].set(expires)],
                 # (size() is guarded by exists(): DynamoDB finds no size of a missing map and the
                 # condition false; moto's emulator fails the request instead.)
                 condition=(HostSlotItem.slots.exists() & (size(HostSlotItem.slots) < limit))
-                | HostSlotItem.slots[slot].exists(),  # type: ignore[index]
+                | HostSlotItem.slots[slot].exists(),
             )
         except UpdateError as exc:
             if condition_failed(exc):
@@ -106,7 +106,7 @@ class HostSlots:
     def release(self, host: str, slot: str) -> None:
         try:
             HostSlotItem(host_key(host)).update(
-                actions=[HostSlotItem.slots[slot].remove()],  # type: ignore[index]
+                actions=[HostSlotItem.slots[slot].remove()],
                 condition=HostSlotItem.pk.exists(),
             )
         except UpdateError as exc:

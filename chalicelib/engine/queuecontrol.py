@@ -6,7 +6,8 @@ item's ``updated_at``, which each write raises strictly, so two writers never bo
 the same version: in particular only one of many concurrent kicks ends a timed pause.
 
 The dispatcher reads this before it starts anything (chalicelib/engine/dispatcher.py): stopped or
-paused, it starts nothing; a pause whose time has come is ended by the first kick after it. :class:`QueueControl` is what the API does with it: start, stop
+paused, it starts nothing; a pause whose time has come is ended by the first kick after it. :class:`QueueControl` is
+what the API does with it: start, stop
 and a timed pause that ends by itself (a delayed ``kick`` work message, with the
 reconciler's minute tick as the backstop).
 """

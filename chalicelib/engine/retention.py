@@ -2,7 +2,8 @@
 
 A task that becomes completed, failed or cancelled gets its marks in the same write
 (:func:`expiry`, written by chalicelib/persistence/tasks.py): ``expires`` (the tasks table's
-TTL attribute, epoch seconds) and ``sweep = "1"`` (the key of the sparse by-expiry index). DynamoDB's TTL deletes expired tasks in AWS, within a day
+TTL attribute, epoch seconds) and ``sweep = "1"`` (the key of the sparse by-expiry index). DynamoDB's TTL deletes
+expired tasks in AWS, within a day
 or two; the reconciler's sweep (chalicelib/engine/reconciler.py, every minute) deletes them on time
 everywhere, the local runtime included, with their part records. Either way the table's
 stream shows a REMOVE. Stored files are never touched: the object in S3 stays until its

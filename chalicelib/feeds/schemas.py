@@ -37,7 +37,7 @@ class RuleIn(_Strict):
 
 
 def _check_url(value: str) -> str:
-    return AddDownload._url(value)  # type: ignore[operator, no-any-return]
+    return AddDownload._url(value)
 
 
 class _ItemOptions(_Strict):
@@ -53,12 +53,12 @@ class _ItemOptions(_Strict):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        return None if value is None else AddDownload._headers(value)  # type: ignore[operator, no-any-return]
+        return None if value is None else AddDownload._headers(value)
 
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: list[str] | None) -> list[str] | None:
-        return None if value is None else AddDownload._tags(value)  # type: ignore[operator, no-any-return]
+        return None if value is None else AddDownload._tags(value)
 
 
 class Subscribe(_ItemOptions):
@@ -111,7 +111,7 @@ class Analyse(_Strict):
     @field_validator("headers")
     @classmethod
     def _headers(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        return None if value is None else AddDownload._headers(value)  # type: ignore[operator, no-any-return]
+        return None if value is None else AddDownload._headers(value)
 
 
 class FeedListQuery(_Strict):

@@ -8,7 +8,8 @@ Two sparse, keys-only indexes of the tasks table (chalicelib/persistence/indexes
   for music (normalised: NFKC, case-folded, blanks collapsed): ``?title=`` and ``?artist=``.
 
 and their every-owner twins ``by-meta-id-all`` / ``by-meta-name-all`` (the same keys without the
-owner: an admin's list of everyone's downloads). All are ordered by ``created_key`` like the other lists, so a page of a metadata filter reads
+owner: an admin's list of everyone's downloads). All are ordered by ``created_key`` like the other lists, so a page of a
+metadata filter reads
 ``per_page + 1`` index entries and one BatchGetItem. The narrower filters (``season``,
 ``episode``, ``kind``, ``year``, ``album``) are checked on the tasks the index returned
 (:func:`holds`), so they need one of the three above.

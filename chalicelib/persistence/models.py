@@ -82,7 +82,7 @@ class TaskModel(Model):
     batch_id = UnicodeAttribute(null=True)
     batch_name = UnicodeAttribute(null=True)
     category = UnicodeAttribute(null=True)
-    tags = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
     filename_locked = BooleanAttribute(default=False)
     size = NumberAttribute(null=True)
     content_type = UnicodeAttribute(null=True)
@@ -135,7 +135,7 @@ class TaskModel(Model):
     # Every task has kind "task": the by-created index lists all owners' tasks newest first.
     kind = UnicodeAttribute(default="task")
     # -- metadata and naming (issue #18, chalicelib/metadata/) --
-    metadata = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    metadata = JSONAttribute(null=True)
     path = UnicodeAttribute(null=True)
     naming = UnicodeAttribute(null=True)
     replace = BooleanAttribute(default=False)
@@ -188,7 +188,7 @@ class ControlModel(Model):
         table_name = CONFIG.control_table
 
     pk = UnicodeAttribute(hash_key=True)
-    data = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    data = JSONAttribute(null=True)
     holder = UnicodeAttribute(null=True)
     expires = NumberAttribute(null=True)
     dirty = BooleanAttribute(null=True)
@@ -216,7 +216,7 @@ class ConnectionModel(Model):
     connection_id = UnicodeAttribute()
     owner = UnicodeAttribute()
     rooms = UnicodeSetAttribute(null=True)
-    identity = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    identity = JSONAttribute(null=True)
     connected_at = NumberAttribute(null=True)
     expires = TTLAttribute(null=True)
 
@@ -285,7 +285,7 @@ class ActivityModel(Model):
     message = UnicodeAttribute()
     task_id = UnicodeAttribute(null=True)
     batch_id = UnicodeAttribute(null=True)
-    data = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    data = JSONAttribute(null=True)
     expires = TTLAttribute(null=True)
 
     by_task = TaskActivityIndex()
@@ -377,7 +377,7 @@ class RateLimitModel(Model):
 # Read and written only by chalicelib/jobs/persistence.py and chalicelib/notify/persistence.py.
 
 
-class _ByOwner(GlobalSecondaryIndex["Model"]):  # type: ignore[type-var]
+class _ByOwner(GlobalSecondaryIndex["Model"]):
     """One owner's items, newest first."""
 
     class Meta:
@@ -388,7 +388,7 @@ class _ByOwner(GlobalSecondaryIndex["Model"]):  # type: ignore[type-var]
     created_key = UnicodeAttribute(range_key=True)
 
 
-class _ByKind(GlobalSecondaryIndex["Model"]):  # type: ignore[type-var]
+class _ByKind(GlobalSecondaryIndex["Model"]):
     """Every owner's items, newest first (an admin's list): one partition per kind."""
 
     class Meta:
@@ -426,14 +426,14 @@ class JobModel(Model):
     timezone = UnicodeAttribute(default="UTC")
     anchor_ms = NumberAttribute(default=0)
     action = UnicodeAttribute()
-    params = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    params = JSONAttribute(null=True)
     misfire = UnicodeAttribute(default="run_once")
     enabled = BooleanAttribute(default=True)
     # The slot the tick claims next (epoch ms); ``due`` = "job" while enabled (the by-due index).
     next_run = NumberAttribute(null=True)
     due = UnicodeAttribute(null=True)
     # What the action keeps between runs (e.g. add_urls: each URL's last validator).
-    memory = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    memory = JSONAttribute(null=True)
     last_run_at = NumberAttribute(null=True)
     last_status = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
@@ -495,7 +495,7 @@ class NotifyTargetModel(Model):
     display = UnicodeAttribute()
     sealed = UnicodeAttribute()
     has_secret = BooleanAttribute(default=False)
-    header_names = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    header_names = ListAttribute(of=UnicodeAttribute, default=list)
     events = UnicodeSetAttribute(null=True)
     enabled = BooleanAttribute(default=True)
     kind = UnicodeAttribute(default="target")
@@ -555,8 +555,8 @@ class FeedModel(Model):
     title = UnicodeAttribute(null=True)
     enabled = BooleanAttribute(default=True)
     interval_minutes = NumberAttribute()
-    rules = JSONAttribute(null=True)  # type: ignore[var-annotated]
-    options = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    rules = JSONAttribute(null=True)
+    options = JSONAttribute(null=True)
     created_key = UnicodeAttribute()
     created_at = NumberAttribute()
     updated_at = NumberAttribute()
@@ -602,7 +602,7 @@ class FeedItemModel(Model):
     url = UnicodeAttribute(null=True)  # what a download of it fetches (enclosure, else link)
     size = NumberAttribute(null=True)
     published_at = NumberAttribute(null=True)
-    meta = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    meta = JSONAttribute(null=True)
     state = UnicodeAttribute()
     rule = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)

@@ -295,7 +295,7 @@ class TaskRepository:
             [
                 TaskModel.parts_done.add(1),
                 TaskModel.bytes_done.add(size),
-                TaskModel.lane_bytes[lane].set(0),  # type: ignore[index]
+                TaskModel.lane_bytes[lane].set(0),
             ],
             (TaskModel.gen == gen) & (TaskModel.state != TaskState.CANCELLED.value),
         )

@@ -40,7 +40,7 @@ def _marks(expires: datetime | None) -> list[Action]:
 
 
 def _set_or_remove(attr: object, value: object) -> Action:
-    return attr.set(value) if value is not None else attr.remove()  # type: ignore[attr-defined, no-any-return]
+    return attr.set(value) if value is not None else attr.remove()  # type: ignore[attr-defined]
 
 
 def _naming_actions(t: Task) -> list[Action]:
@@ -163,7 +163,7 @@ class DynamoTasks(TaskRepository):
         """Claim a lane message: its step and token are written if the task downloads this
         run and generation and the lane has not gone past this step (or this very message,
         same token, claims again)."""
-        steps, tokens = TaskModel.lane_steps[claim.lane], TaskModel.lane_tokens[claim.lane]  # type: ignore[index]
+        steps, tokens = TaskModel.lane_steps[claim.lane], TaskModel.lane_tokens[claim.lane]
         return self.update(
             Task(id=claim.task_id, owner="", url="", filename="", key=""),
             [steps.set(claim.step), tokens.set(claim.token)],
@@ -180,8 +180,8 @@ class DynamoTasks(TaskRepository):
         return self.update(
             task,
             [
-                TaskModel.lane_bytes[slot].set(part_bytes),  # type: ignore[index]
-                TaskModel.lane_speed[lane].set(speed),  # type: ignore[index]
+                TaskModel.lane_bytes[slot].set(part_bytes),
+                TaskModel.lane_speed[lane].set(speed),
                 TaskModel.heartbeat.set(self._now()),
             ],
             _this_run(task) | ((TaskModel.phase == "held") & (TaskModel.gen == task.gen)),
@@ -189,13 +189,13 @@ class DynamoTasks(TaskRepository):
 
     def lane_done(self, task: Task, lane: str) -> None:
         """The lane ran out of parts: its speed is 0 (the others share the limit)."""
-        self.update(task, [TaskModel.lane_speed[lane].set(0)])  # type: ignore[index]
+        self.update(task, [TaskModel.lane_speed[lane].set(0)])
 
     def stream_measured(self, task: Task, size: int, part_count: int) -> Task | None:
         """A stream read to its end: its size and part count, fenced by run and generation."""
         return self.update(
             task,
-            [TaskModel.size.set(size), TaskModel.part_count.set(part_count), TaskModel.lane_speed["0"].set(0)],  # type: ignore[index]
+            [TaskModel.size.set(size), TaskModel.part_count.set(part_count), TaskModel.lane_speed["0"].set(0)],
             (TaskModel.run == task.run) & (TaskModel.gen == task.gen),
         )
 

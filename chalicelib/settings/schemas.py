@@ -26,7 +26,7 @@ def _section(section: str, optional: bool) -> type[BaseModel]:
     spec: dict[str, Any] = {
         key: ((_HINTS[flat] | None, None) if optional else (_HINTS[flat], ...)) for key, flat in SECTIONS[section].items()
     }
-    return create_model(name, __base__=_Out, **spec)  # type: ignore[call-overload, no-any-return]
+    return create_model(name, __base__=_Out, **spec)
 
 
 _SECTIONS = {section: _section(section, False) for section in SECTIONS}

@@ -290,11 +290,11 @@ class SettingsItem(Model):
         pass
 
     pk = UnicodeAttribute(hash_key=True)
-    data = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    data = JSONAttribute(null=True)
     updated_at = NumberAttribute(null=True)
     version = NumberAttribute(null=True)
     updated_by = UnicodeAttribute(null=True)
-    changes = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    changes = JSONAttribute(null=True)
     restored_from = NumberAttribute(null=True)
 
 

@@ -112,4 +112,4 @@ class SetupService:
         grant = self.accounts.setup(Setup(username=req.username, password=req.password,
                                           setup_token=req.setup_token or token))
         self.marks.note("completed")
-        return grant.view()  # type: ignore[no-any-return]
+        return grant.view()

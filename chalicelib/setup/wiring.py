@@ -22,7 +22,7 @@ def build_setup(accounts: Any, s3: Any, bucket: str, repo: Any, feeds: Any, noti
 
     def feed_check(who: Identity, url: str) -> dict[str, Any]:
 
-        return feeds.analyse(who, parse(Analyse, {"url": url, "limit": 5}))  # type: ignore[no-any-return]
+        return feeds.analyse(who, parse(Analyse, {"url": url, "limit": 5}))
 
     return SetupService(accounts, SetupMarks(), storage_ok,
                         lambda: bool(repo.ids_in_state(TaskState.COMPLETED, limit=1)), feed_check,

@@ -87,7 +87,7 @@ def auth_login(request: Request) -> dict[str, Any]:
     """Log in: an access token (JWT, short-lived) and a refresh token. Five attempts in a minute lock that
     account for that client (429 with Retry-After), for longer each time; others are not locked out."""
     grant = _accounts().login(parse(Login, json_body(request)), client_address(request))
-    return grant.view()  # type: ignore[no-any-return]
+    return grant.view()
 
 
 @route(blueprint, "/auth/refresh", ["POST"], role=PUBLIC, tag="auth", body=Refresh, response=TokenGrant,
@@ -95,7 +95,7 @@ def auth_login(request: Request) -> dict[str, Any]:
 def auth_refresh(request: Request) -> dict[str, Any]:
     """Trade a refresh token for a new access token and a new refresh token (a reused one revokes the session)."""
     grant = _accounts().refresh(parse(Refresh, json_body(request)).refresh_token)
-    return grant.view()  # type: ignore[no-any-return]
+    return grant.view()
 
 
 @route(blueprint, "/auth/logout", ["POST"], tag="auth", response=LoggedOut, errors=[400, 503])
@@ -120,7 +120,7 @@ def change_password(request: Request) -> dict[str, Any]:
     who = caller(request)
     grant = _accounts().change_password(who, parse(ChangePassword, json_body(request)), client_address(request))
     _record(who.user_id, who.username, "user.password", f"user {who.username} changed their password")
-    return grant.view()  # type: ignore[no-any-return]
+    return grant.view()
 
 
 # -- personal API keys -----------------------------------------------------------------------

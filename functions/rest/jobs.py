@@ -34,7 +34,7 @@ def create_job(request: Request) -> dict[str, Any]:
     """Schedule a job: a name, a cron expression (5 fields) or interval, a time zone, an action and its
     params, the misfire policy. Queue and speed-limit actions (and `all_users`) need an admin."""
     job = _jobs().create(caller(request), parse(CreateJob, json_body(request)))
-    return job.view(_now())  # type: ignore[no-any-return]
+    return job.view(_now())
 
 
 @route(blueprint, "/jobs", ["GET"], tag="jobs")
@@ -66,14 +66,14 @@ def job_history(request: Request) -> Response:
 @route(blueprint, "/jobs/{job_id}", ["GET"], errors=[404], tag="jobs")
 def get_job(request: Request, job_id: str) -> dict[str, Any]:
     """One job, with its next run and the next 5 slots."""
-    return _jobs().get(caller(request), job_id).view(_now())  # type: ignore[no-any-return]
+    return _jobs().get(caller(request), job_id).view(_now())
 
 
 @route(blueprint, "/jobs/{job_id}", ["PATCH"], role=Role.USER, body=PatchJob, errors=[403, 404, 409], tag="jobs")
 def patch_job(request: Request, job_id: str) -> dict[str, Any]:
     """Change a job: any of name, cron or interval_seconds, timezone, action, params, misfire, enabled."""
     job = _jobs().patch(caller(request), job_id, parse(PatchJob, json_body(request)))
-    return job.view(_now())  # type: ignore[no-any-return]
+    return job.view(_now())
 
 
 @route(blueprint, "/jobs/{job_id}", ["DELETE"], role=Role.USER, status=204, content_type="", errors=[404], tag="jobs")

@@ -64,7 +64,9 @@ def check_nfo(request: Request, kind: str, tmdb_id: str) -> dict[str, Any]:
 @route(blueprint, _NFO, ["POST"], role=Role.USER, tag=TAG, body=CreateNfo, response=NfoWritten, status=201,
        errors=[404, 409, 502, 503])
 def create_nfo(request: Request, kind: str, tmdb_id: str) -> Response:
-    """Write the NFO (tvshow.nfo/movie.nfo, and each episode's) and TMDB's poster, fanart and logo; 409 if it exists, unless overwrite."""
+    """Write the NFO (tvshow.nfo/movie.nfo, and each episode's) and TMDB's poster, fanart and logo.
+
+    409 if it exists, unless overwrite."""
     media_kind, number = handlers.title_of(kind, tmdb_id)
     req: CreateNfo = parse(CreateNfo, json_body(request))
     who = caller(request)

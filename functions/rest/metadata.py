@@ -107,7 +107,9 @@ def tmdb_images(request: Request, kind: str, tmdb_id: str) -> dict[str, Any]:
 @route(blueprint, "/metadata/musicbrainz/recording", ["GET"], tag=TAG, query=RecordingQuery, response=TrackView,
        errors=[404, *PROVIDER_ERRORS])
 def musicbrainz_recording(request: Request) -> dict[str, Any]:
-    """A track's metadata from MusicBrainz in Sharktooth's `GET /metadata` shape (artists, album, disc/track, release date), with its cover."""
+    """A track's metadata from MusicBrainz in Sharktooth's `GET /metadata` shape, with its cover.
+
+    Artists, album, disc/track, release date."""
     q: RecordingQuery = parse(RecordingQuery, query(request), "query")
     client = services().providers.musicbrainz()
     track = client.recording(q.artist, q.track)

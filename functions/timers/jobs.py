@@ -8,4 +8,4 @@ from chalicelib.container import services
 
 def tick() -> dict[str, int]:
     """The per-minute tick: queue one run per due slot."""
-    return services().jobs.tick()  # type: ignore[no-any-return]
+    return services().jobs.tick()

@@ -149,7 +149,7 @@ def _hasher_factory(algorithm: str) -> Callable[[], _Hasher] | None:
         return lambda: _Hasher(None, 0, lambda: hashlib.sha1(usedforsecurity=False))
     if algorithm == "CRC32C":
         try:
-            import crc32c  # type: ignore[import-not-found]  # optional, as in moto
+            import crc32c  # optional, as in moto
         except Exception:  # noqa: BLE001 - moto falls back to CRC32 on any failure
             return lambda: _Hasher(_crc32, 4)
         if not _checked("crc32c", crc32c.crc32c):
@@ -162,7 +162,7 @@ def _hasher_factory(algorithm: str) -> Callable[[], _Hasher] | None:
         if not s3_utils.HAS_CRT:
             return lambda: _Hasher(_crc32, 4)
         try:
-            from awscrt import checksums  # type: ignore[import-not-found]
+            from awscrt import checksums
         except Exception:  # noqa: BLE001
             return None
         if not _checked("crc64nvme", checksums.crc64nvme):
@@ -344,7 +344,7 @@ def _fast_complete(original: Callable[..., Any]) -> Callable[..., Any]:
         defaults = MultipartChecksumBuilder(checksum_algo, checksum_type)
         new_hasher = _hasher_factory(defaults.checksum_algorithm)
         if new_hasher is None:
-            return original(self, body)  # type: ignore[no-any-return]
+            return original(self, body)
         composite = defaults.checksum_type == "COMPOSITE"
 
         # moto's checks, in moto's order, before any data moves.

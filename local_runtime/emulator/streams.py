@@ -75,7 +75,7 @@ def _trimming_add(original: Callable[..., Any]) -> Callable[..., Any]:
 def _clamped_get(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
-        return original(self, max(start, self.starting_sequence_number), quantity)  # type: ignore[no-any-return]
+        return original(self, max(start, self.starting_sequence_number), quantity)
 
     return get
 

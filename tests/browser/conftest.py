@@ -141,7 +141,9 @@ class Browser:
             self.driver.execute_script(AXE.read_text(encoding="utf-8"))
         result = self.driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"
-            "axe.run(document, {resultTypes: ['violations']}).then(r => done(JSON.stringify(r.violations)), e => done(JSON.stringify([{id: 'axe-error', impact: 'critical', description: String(e), nodes: []}])));")
+            "axe.run(document, {resultTypes: ['violations']}).then(r => done(JSON.stringify(r.violations)), "
+            "e => done(JSON.stringify([{id: 'axe-error', impact: 'critical', description: String(e), nodes: []}])));"
+        )
         return [v for v in json.loads(result) if v.get("impact") in ("serious", "critical")]
 
     def shot(self, name: str) -> Path:

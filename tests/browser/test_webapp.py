@@ -61,7 +61,7 @@ def row_progress(b: Browser, name: str) -> float | None:
 
 def row_state(b: Browser, name: str) -> str | None:
     r = row(b, name)
-    return r.get_attribute("data-state") if r is not None else None  # type: ignore[attr-defined]
+    return r.get_attribute("data-state") if r is not None else None
 
 
 def test_first_run_setup_then_add_and_watch_it_finish_live(browser: Browser, runtime: RuntimeProcess,
@@ -98,7 +98,7 @@ def test_first_run_setup_then_add_and_watch_it_finish_live(browser: Browser, run
     assert any(0 < v < 100 for v in seen), f"no progress between 0 and 100 was shown: {sorted(seen)}"
     assert b.driver.execute_script("return window.__sameDocument") == "yes", "the page was reloaded"
 
-    row(b, "live.bin").find_element("css selector", "a.name").click()  # type: ignore[attr-defined]
+    row(b, "live.bin").find_element("css selector", "a.name").click()
     link = b.wait(lambda: b.css("a.file-link"), what="the file link")
     href = link.get_attribute("href")
     assert requests.get(href, timeout=30).content == data
@@ -112,11 +112,11 @@ def test_pause_and_resume_mid_download(browser: Browser, runtime: RuntimeProcess
     task = admin(runtime).post(f"{runtime.api}/downloads", json={"url": origin.url("/pausable.bin")}, timeout=10).json()
     b.go("downloads")
     b.wait(lambda: (row_progress(b, "pausable.bin") or 0) > 0, 60, "progress above 0")
-    row(b, "pausable.bin").find_element("css selector", ".act-pause").click()  # type: ignore[attr-defined]
+    row(b, "pausable.bin").find_element("css selector", ".act-pause").click()
     b.wait(lambda: row_state(b, "pausable.bin") == "paused", 30, "paused")
     paused_at = row_progress(b, "pausable.bin")
     assert paused_at is not None and paused_at < 100
-    row(b, "pausable.bin").find_element("css selector", ".act-resume").click()  # type: ignore[attr-defined]
+    row(b, "pausable.bin").find_element("css selector", ".act-resume").click()
     toasts: list[str] = []
 
     def completed_with_a_toast() -> bool:
@@ -141,7 +141,7 @@ def test_bulk_action_on_three_selected_rows(browser: Browser, runtime: RuntimePr
         b.go("downloads")
         b.wait(lambda: all(row_state(b, f"bulk{n}.bin") == "queued" for n in range(3)), 30, "three queued rows")
         for n in range(3):
-            row(b, f"bulk{n}.bin").find_element("css selector", ".c-select input").click()  # type: ignore[attr-defined]
+            row(b, f"bulk{n}.bin").find_element("css selector", ".c-select input").click()
         b.wait(lambda: "3 selected" in b.css(".bulkbar").text, what="the bulk bar")
         b.click_text("Pause", ".bulkbar button")
         b.wait(lambda: all(row_state(b, f"bulk{n}.bin") == "paused" for n in range(3)), 30, "three paused rows")

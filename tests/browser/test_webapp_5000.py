@@ -54,11 +54,14 @@ if (action === "store") {
   w.__perf = { t0: performance.now(), frames: [], long: [] };
   const wanted = new Set(arg.ids);
   let last = performance.now();
-  new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__perf.long.push(e.duration))).observe({ type: "longtask" });
+  new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__perf.long.push(e.duration)))
+    .observe({ type: "longtask" });
   const tick = (now) => {
     w.__perf.frames.push(now - last); last = now;
     const rows = [...document.querySelectorAll("tr.row")].filter((r) => wanted.has(r.dataset.id));
-    if (rows.length === wanted.size && rows.every((r) => r.dataset.state === arg.state)) { w.__perf.done = performance.now() - w.__perf.t0; return; }
+    if (rows.length === wanted.size && rows.every((r) => r.dataset.state === arg.state)) {
+      w.__perf.done = performance.now() - w.__perf.t0; return;
+    }
     requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);

@@ -1,5 +1,6 @@
 """The local REST server holds a burst of new connections: 200 at once to a slow route (login,
-a password hash each) and to a fast one (health); every one gets an answer, none a reset or a 5xx (logins beyond the per-client limit a 429)."""
+a password hash each) and to a fast one (health); every one gets an answer, none a reset or a 5xx (logins beyond the
+per-client limit a 429)."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ def emulator() -> Iterator[str]:
 
 
 @pytest.fixture()
-def svc(emulator: str):  # type: ignore[no-untyped-def]
+def svc(emulator: str):
     """The process's services, with default settings and an empty work queue."""
     from chalicelib.container import services
     from chalicelib.persistence.models import ControlModel
@@ -43,7 +43,7 @@ def svc(emulator: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture()
-def workers(svc):  # type: ignore[no-untyped-def]
+def workers(svc):
     """SQS pollers in this process invoking app.py's SQS handlers, as Lambda would."""
     import app as app_module
     from local_runtime.sqs_poller import SqsPoller, sqs_sources
@@ -66,7 +66,7 @@ def origin() -> Iterator[Origin]:
 
 
 @pytest.fixture()
-def settled(svc):  # type: ignore[no-untyped-def]
+def settled(svc):
     """Nothing an earlier test left active holds a download slot, before or after."""
     from tests.support.engine import settle
 

@@ -51,7 +51,7 @@ class World:
 
 
 @pytest.fixture()
-def world(svc, monkeypatch: pytest.MonkeyPatch) -> World:  # type: ignore[no-untyped-def]
+def world(svc, monkeypatch: pytest.MonkeyPatch) -> World:
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
     return World(svc)
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("settled")
 
 
 @pytest.fixture()
-def who(svc) -> Iterator[Identity]:  # type: ignore[no-untyped-def]
+def who(svc) -> Iterator[Identity]:
     """A fresh user; their hundreds of queued tasks are deleted in batches afterwards (the
     ``settled`` clean-up would cancel them one by one)."""
     name = f"admit-{uuid.uuid4().hex[:8]}"
@@ -36,12 +36,12 @@ def who(svc) -> Iterator[Identity]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture()
-def batches(svc) -> BatchService:  # type: ignore[no-untyped-def]
+def batches(svc) -> BatchService:
     return svc.batches
 
 
 @pytest.fixture()
-def kicks(svc, monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+def kicks(svc, monkeypatch) -> list[int]:
     made: list[int] = []
     original = svc.dispatcher.kick
 
@@ -54,7 +54,7 @@ def kicks(svc, monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture()
-def stream(svc) -> Iterator[StreamPoller]:  # type: ignore[no-untyped-def]
+def stream(svc) -> Iterator[StreamPoller]:
     with aggregate_poller() as p:
         yield p
 
@@ -76,7 +76,7 @@ def all_tasks(batches: BatchService, who: Identity, batch_id: str) -> list[dict[
 
 
 @pytest.mark.parametrize("size", [10, 300])
-def test_round_trips_grow_by_chunks_not_by_items(svc, batches, who, kicks, size) -> None:  # type: ignore[no-untyped-def]
+def test_round_trips_grow_by_chunks_not_by_items(svc, batches, who, kicks, size) -> None:
     with counted() as calls:
         answer = batches.create(who, {"items": [{"url": u} for u in urls(size, "rt")]})
     assert [r["ok"] for r in answer["results"]] == [True] * size
@@ -97,7 +97,7 @@ def test_round_trips_grow_by_chunks_not_by_items(svc, batches, who, kicks, size)
 
 
 @pytest.mark.parametrize("lookup", ["by-url", "owner-scan"])
-def test_duplicates_are_found_by_either_lookup_and_within_the_request(svc, batches, who, monkeypatch, lookup) -> None:  # type: ignore[no-untyped-def]
+def test_duplicates_are_found_by_either_lookup_and_within_the_request(svc, batches, who, monkeypatch, lookup) -> None:
     first = batches.create(who, {"items": [{"url": u} for u in urls(6, "dup")]})
     had = {t["url"]: t["id"] for t in first["tasks"]}
     again = urls(6, "dup") + urls(3, "dup-new")
@@ -140,7 +140,7 @@ def _refuse(monkeypatch: pytest.MonkeyPatch, refused: Callable[[str], bool], sto
     return seen
 
 
-def test_a_failure_at_item_137_of_300_leaves_every_other_item_made_and_reported(  # type: ignore[no-untyped-def]
+def test_a_failure_at_item_137_of_300_leaves_every_other_item_made_and_reported(
     svc, batches, who, stream, monkeypatch
 ) -> None:
     sent = urls(300, "fail")
@@ -163,7 +163,7 @@ def test_a_failure_at_item_137_of_300_leaves_every_other_item_made_and_reported(
     assert done["items"] == 299
 
 
-def test_a_request_that_fails_once_mid_chunk_stores_each_item_once(svc, batches, who, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_request_that_fails_once_mid_chunk_stores_each_item_once(svc, batches, who, monkeypatch) -> None:
     sent = urls(60, "once")
     failed: list[str] = []
     seen = _refuse(monkeypatch, lambda url: url == sent[30] and not failed and not failed.append(url))  # type: ignore[func-returns-value]
@@ -174,7 +174,7 @@ def test_a_request_that_fails_once_mid_chunk_stores_each_item_once(svc, batches,
     assert sorted(t["url"] for t in stored) == sorted(sent)  # items 25..29, stored before the failure, once
 
 
-def test_an_item_stored_by_a_request_that_then_failed_is_reported_as_made(svc, batches, who, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_item_stored_by_a_request_that_then_failed_is_reported_as_made(svc, batches, who, monkeypatch) -> None:
     sent = urls(40, "lost-answer")
     # The chunk's BatchWriteItem fails at item 30 (nothing of it stored); its own put then
     # stores it and fails: only reading it back tells that it exists.

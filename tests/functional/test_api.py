@@ -119,7 +119,7 @@ def fields_of(resp: Any) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def clean(svc) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def clean(svc) -> Iterator[None]:
     """No tasks from other tests: they would take slots and show up in lists."""
     wipe_tasks()
     yield
@@ -133,7 +133,7 @@ def people(emulator: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture()
-def api(svc, people: dict[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> Api:  # type: ignore[no-untyped-def]
+def api(svc, people: dict[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch) -> Api:
     from app import app
 
     # These tests send more than a minute's worth of requests as one user; the limit has its own tests.
@@ -268,7 +268,7 @@ def test_invalid_json_is_a_400_envelope(api: Api, raw: bytes) -> None:
      "http://10.0.0.1/x", "http://[::1]/x", "http://0.0.0.0/x"],
 )
 def test_private_addresses_are_refused_where_the_stage_forbids_them(
-    api: Api, svc, monkeypatch: pytest.MonkeyPatch, url: str  # type: ignore[no-untyped-def]
+    api: Api, svc, monkeypatch: pytest.MonkeyPatch, url: str
 ) -> None:
     monkeypatch.setattr(svc.downloads.guard, "allow_private", False)
     fields = fields_of(api.post("/downloads", {"url": url}))
@@ -510,7 +510,7 @@ def test_the_file_of_an_unfinished_download_is_a_409(api: Api) -> None:
 # -- real transfers ------------------------------------------------------------------------
 
 
-def test_a_completed_download_end_to_end(api: Api, svc, workers, origin: Origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_completed_download_end_to_end(api: Api, svc, workers, origin: Origin) -> None:
     api.settings(part_size=5 * MiB, parallel_parts=2)
     data = os.urandom(6 * MiB + 123)
     origin.add("/get", Resource(
@@ -561,7 +561,7 @@ def test_a_completed_download_end_to_end(api: Api, svc, workers, origin: Origin)
     assert api.get("/downloads").json_body["total"] == 0
 
 
-def test_a_failed_download_shows_why_and_can_be_retried(api: Api, workers, origin: Origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_download_shows_why_and_can_be_retried(api: Api, workers, origin: Origin) -> None:
     task = api.add(origin.url("/later.bin"))
     failed = api.wait_state(task["id"], "failed", "completed")
     assert failed["state"] == "failed"
@@ -582,7 +582,7 @@ def test_a_failed_download_shows_why_and_can_be_retried(api: Api, workers, origi
     assert fetch(api.get(f"/downloads/{task['id']}/file").headers["Location"]).content == data
 
 
-def test_progress_speed_and_eta_while_downloading_then_pause_and_resume(api: Api, workers, origin: Origin) -> None:  # type: ignore[no-untyped-def]
+def test_progress_speed_and_eta_while_downloading_then_pause_and_resume(api: Api, workers, origin: Origin) -> None:
     api.settings(part_size=8 * MiB, parallel_parts=2)
     data = os.urandom(8 * MiB + 1024)
     res = origin.add("/slow.bin", Resource(data=data, throttle_bps=2 * MiB))

@@ -33,7 +33,7 @@ def wipe_accounts() -> None:
 
 
 @pytest.fixture()
-def anon(svc) -> Iterator[Api]:  # type: ignore[no-untyped-def]
+def anon(svc) -> Iterator[Api]:
     """A client without credentials, on a Haul with no users at all."""
     from app import app
 
@@ -82,7 +82,7 @@ def test_setup_creates_the_first_admin_once(anon: Api) -> None:
     assert anon.get("/auth/status", headers=bearer("nonsense")).json_body["authenticated"] is False
 
 
-def test_a_deployed_stage_needs_its_one_time_setup_token(anon: Api, svc, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_deployed_stage_needs_its_one_time_setup_token(anon: Api, svc, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue #11, item 10: the token is the Secrets Manager secret the template generates."""
     import boto3
 
@@ -109,7 +109,7 @@ def test_a_deployed_stage_needs_its_one_time_setup_token(anon: Api, svc, monkeyp
     assert isinstance(setup_gate(None, lambda: client), ClosedSetup)
 
 
-def test_the_local_runtime_can_make_the_first_admin(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_the_local_runtime_can_make_the_first_admin(anon: Api, svc) -> None:
     from chalicelib.api.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed):
@@ -149,11 +149,15 @@ def test_login_answers_a_pinned_short_lived_jwt_and_a_refresh_token(anon: Api) -
     assert unknown.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 def _forge(claims: dict[str, Any], key: bytes | str, alg: str = "HS256") -> str:
     return jwt.encode(claims, key, algorithm=alg)
 
 
-def test_tokens_that_must_not_verify(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_tokens_that_must_not_verify(anon: Api, svc) -> None:
     grant = setup_admin(anon)
     good = jwt.decode(grant["access_token"], options={"verify_signature": False})
     key = svc.accounts.tokens._keys.key()
@@ -164,7 +168,7 @@ def test_tokens_that_must_not_verify(anon: Api, svc) -> None:  # type: ignore[no
         "signed with another key": _forge(good, "another key that is at least 32 bytes long!!"),
         "alg none": f"{none_alg}.{body}.",
         "HS512 with the right key": _forge(good, key, "HS512"),
-        "tampered payload": f"{head}.{base64.urlsafe_b64encode(json.dumps({**good, 'sub': 'x'}).encode()).decode().rstrip('=')}.{sig}",
+        "tampered payload": f"{head}.{_b64(json.dumps({**good, 'sub': 'x'}).encode())}.{sig}",
         "expired": _forge({**good, "iat": now - 4000, "exp": now - 3000}, key),
         "no exp": _forge({k: v for k, v in good.items() if k != "exp"}, key),
         "no iat": _forge({k: v for k, v in good.items() if k != "iat"}, key),
@@ -259,7 +263,7 @@ def test_five_failed_logins_lock_the_account_with_retry_after(anon: Api) -> None
     assert 1 <= int(locked.headers["Retry-After"]) <= 60
 
 
-def test_the_lock_counts_per_account_and_client_not_per_account(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_the_lock_counts_per_account_and_client_not_per_account(anon: Api, svc) -> None:
     from chalicelib.api.errors import TooManyRequests, Unauthenticated
     from chalicelib.auth.ratelimit import MAX_CLIENT_ATTEMPTS
     from chalicelib.auth.schemas import Login
@@ -293,7 +297,7 @@ def test_the_lock_counts_per_account_and_client_not_per_account(anon: Api, svc) 
     assert accounts.login(Login(username="carol", password=PASSWORD), "192.0.2.1").access_token
 
 
-def test_parallel_guesses_get_at_most_five_password_checks(anon: Api, svc, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_parallel_guesses_get_at_most_five_password_checks(anon: Api, svc, monkeypatch: pytest.MonkeyPatch) -> None:
     """50 wrong guesses at once, from one client: the counter is taken before the password is
     checked, so no more than five of them are ever checked (issue #11, item 4)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -327,7 +331,7 @@ def test_parallel_guesses_get_at_most_five_password_checks(anon: Api, svc, monke
     assert svc.accounts.login(Login(username="root", password=ADMIN_PASSWORD), "198.51.100.51").access_token
 
 
-def test_each_lock_of_the_same_pair_lasts_twice_as_long(svc) -> None:  # type: ignore[no-untyped-def]
+def test_each_lock_of_the_same_pair_lasts_twice_as_long(svc) -> None:
     from chalicelib.auth.ratelimit import LOCK_SECONDS, MAX_LOCK_SECONDS, RateLimiter, lock_seconds
 
     wipe_accounts()
@@ -346,7 +350,7 @@ def test_each_lock_of_the_same_pair_lasts_twice_as_long(svc) -> None:  # type: i
     wipe_accounts()
 
 
-def test_per_user_rate_limit_headers_and_429(anon: Api, svc, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_per_user_rate_limit_headers_and_429(anon: Api, svc, monkeypatch: pytest.MonkeyPatch) -> None:
     grant = setup_admin(anon)
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 3)
     seen = []
@@ -448,7 +452,7 @@ def _demote_each_other(accounts: Any, users: list[Any], change: Any) -> list[str
     return outcomes
 
 
-def test_two_admins_demoting_each_other_at_once_leave_one(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_two_admins_demoting_each_other_at_once_leave_one(anon: Api, svc) -> None:
     """Issue #11, item 12: the last-admin check and the change are one transaction."""
     from chalicelib.api.errors import Conflict
     from chalicelib.auth.identity import Identity, Role
@@ -606,7 +610,7 @@ def test_a_deployed_stage_reads_its_signing_key_from_secrets_manager(emulator: s
             NoKey().key()
 
 
-def test_websocket_connections_authenticate_with_the_same_tokens(anon: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_websocket_connections_authenticate_with_the_same_tokens(anon: Api, svc) -> None:
     from chalicelib.config import Config
     from chalicelib.realtime import auth
 

@@ -30,12 +30,12 @@ def who() -> Identity:
 
 
 @pytest.fixture()
-def batches(svc) -> BatchService:  # type: ignore[no-untyped-def]
+def batches(svc) -> BatchService:
     return svc.batches
 
 
 @pytest.fixture()
-def stream(svc) -> Iterator[StreamPoller]:  # type: ignore[no-untyped-def]
+def stream(svc) -> Iterator[StreamPoller]:
     with aggregate_poller() as p:
         yield p
 
@@ -57,7 +57,7 @@ def summary_when(batches: BatchService, who: Identity, batch_id: str, test: Any,
     return wait_for(probe, 30, what=what)
 
 
-def test_a_batch_of_three_completes_with_one_bad_item_reported(svc, workers, origin, stream, batches, who) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_of_three_completes_with_one_bad_item_reported(svc, workers, origin, stream, batches, who) -> None:
     sizes = [1000, 200_000, 3 * 1024 * 1024 + 5]
     urls = files(origin, sizes)
     answer = batches.create(who, {
@@ -91,7 +91,7 @@ def test_a_batch_of_three_completes_with_one_bad_item_reported(svc, workers, ori
     assert again["results"][0]["task_id"] == answer["tasks"][0]["id"]
 
 
-def test_nothing_added_is_a_422_and_leaves_no_batch(svc, batches, who) -> None:  # type: ignore[no-untyped-def]
+def test_nothing_added_is_a_422_and_leaves_no_batch(svc, batches, who) -> None:
     before = batches.page(who, BatchListQuery())[1]
     with pytest.raises(ValidationFailed) as err:
         batches.create(who, {"items": [{"url": "nope"}, {"url": "https://x.example/a", "priority": 1000}]})
@@ -107,7 +107,7 @@ def test_nothing_added_is_a_422_and_leaves_no_batch(svc, batches, who) -> None: 
         batches.create(viewer, {"items": [{"url": "https://x.example/a"}]})
 
 
-def test_pause_resume_retry_failed_and_delete_a_batch(svc, workers, origin, stream, batches, who) -> None:  # type: ignore[no-untyped-def]
+def test_pause_resume_retry_failed_and_delete_a_batch(svc, workers, origin, stream, batches, who) -> None:
     svc.settings.update({"retry_max_attempts": 1, "retry_base_seconds": 0.1, "retry_cap_seconds": 0.1})
     good = files(origin, [5000])
     bad = files(origin, [7000], fail_status=404, failures=1)
@@ -146,7 +146,7 @@ def test_pause_resume_retry_failed_and_delete_a_batch(svc, workers, origin, stre
     assert svc.stats.db.get_item(TableName=svc.config.batches_table, Key={"id": {"S": batch_id}}).get("Item") is None
 
 
-def test_list_is_newest_first_and_paginated(svc, batches, who) -> None:  # type: ignore[no-untyped-def]
+def test_list_is_newest_first_and_paginated(svc, batches, who) -> None:
     made = []
     for i in range(3):
         made.append(batches.create(who, {"name": f"n{i}", "items": [{"url": f"https://x.example/{i}"}]})["batch"]["id"])

@@ -22,7 +22,7 @@ MISSING = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture(autouse=True)
-def clean(svc) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def clean(svc) -> Iterator[None]:
     wipe_tasks()
     yield
     wipe_tasks()
@@ -38,7 +38,7 @@ def people(emulator: str) -> dict[str, tuple[str, dict[str, str]]]:
 
 
 @pytest.fixture()
-def client(svc, monkeypatch: pytest.MonkeyPatch) -> Client:  # type: ignore[no-untyped-def]
+def client(svc, monkeypatch: pytest.MonkeyPatch) -> Client:
     from app import app
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
@@ -46,12 +46,12 @@ def client(svc, monkeypatch: pytest.MonkeyPatch) -> Client:  # type: ignore[no-u
 
 
 @pytest.fixture()
-def api(client: Client, people) -> Api:  # type: ignore[no-untyped-def]
+def api(client: Client, people) -> Api:
     return Api(client, people["user"][1], Api(client, people["admin"][1]))
 
 
 @pytest.fixture()
-def other(client: Client, people) -> Api:  # type: ignore[no-untyped-def]
+def other(client: Client, people) -> Api:
     """Another user."""
     return Api(client, people["other"][1])
 
@@ -74,7 +74,7 @@ def activity(owner_id: str, kind: str) -> list[ActivityModel]:
 # -- bulk actions ----------------------------------------------------------------------------
 
 
-def test_bulk_actions_report_per_item(api: Api, other: Api, svc, people) -> None:  # type: ignore[no-untyped-def]
+def test_bulk_actions_report_per_item(api: Api, other: Api, svc, people) -> None:
     api.settings(max_concurrent_downloads=1)
     running, q1, q2 = add(api, 3)
     foreign = add(other)[0]
@@ -157,7 +157,7 @@ def test_bulk_takes_500_ids(api: Api) -> None:
 # -- retry every failed one ------------------------------------------------------------------
 
 
-def test_retry_failed_retries_every_failed_download_of_the_caller(api: Api, other: Api, svc, people) -> None:  # type: ignore[no-untyped-def]
+def test_retry_failed_retries_every_failed_download_of_the_caller(api: Api, other: Api, svc, people) -> None:
     api.settings(max_concurrent_downloads=1)
     mine = add(api, 4)
     theirs = add(other)[0]
@@ -185,7 +185,7 @@ def test_retry_failed_retries_every_failed_download_of_the_caller(api: Api, othe
 # -- clear finished history -----------------------------------------------------------------
 
 
-def test_clear_history_deletes_the_finished_states_asked_for(api: Api, other: Api, svc, people) -> None:  # type: ignore[no-untyped-def]
+def test_clear_history_deletes_the_finished_states_asked_for(api: Api, other: Api, svc, people) -> None:
     api.settings(max_concurrent_downloads=1)
     done1, done2, failed, cancelled, queued, _running = add(api, 6)
     theirs = add(other)[0]
@@ -205,7 +205,7 @@ def test_clear_history_deletes_the_finished_states_asked_for(api: Api, other: Ap
     assert resp.json_body == {"deleted": 3, "by_state": {"completed": 2, "failed": 1}}
     assert [svc.repo.get(i) for i in (done1, done2, failed)] == [None, None, None]
     assert svc.store.size(key) == 6  # the files stay unless asked
-    assert {svc.repo.get(i).state for i in (cancelled, queued)} == {TaskState.CANCELLED, TaskState.QUEUED}  # type: ignore[union-attr]
+    assert {svc.repo.get(i).state for i in (cancelled, queued)} == {TaskState.CANCELLED, TaskState.QUEUED}
     assert svc.repo.get(theirs) is not None
 
     force(svc, queued, TaskState.COMPLETED)
@@ -225,7 +225,7 @@ def test_clear_history_deletes_the_finished_states_asked_for(api: Api, other: Ap
 # -- duplicates -----------------------------------------------------------------------------
 
 
-def test_adding_a_url_again_answers_with_the_existing_download(api: Api, other: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_adding_a_url_again_answers_with_the_existing_download(api: Api, other: Api, svc) -> None:
     url = "http://127.0.0.1:9/dup/file.bin?x=1"
     first = api.post("/downloads", {"url": url})
     assert first.status_code == 201 and "X-Duplicate-Of" not in first.headers
@@ -254,7 +254,7 @@ def test_adding_a_url_again_answers_with_the_existing_download(api: Api, other: 
     assert fresh.status_code == 201 and fresh.json_body["id"] not in (tid, newest)
 
 
-def test_add_tells_the_caller_whether_it_was_a_duplicate(svc) -> None:  # type: ignore[no-untyped-def]
+def test_add_tells_the_caller_whether_it_was_a_duplicate(svc) -> None:
     from chalicelib.downloads.schemas import AddDownload
     from tests.support.engine import OWNER
 
@@ -265,7 +265,7 @@ def test_add_tells_the_caller_whether_it_was_a_duplicate(svc) -> None:  # type: 
     assert svc.downloads.add(OWNER, AddDownload(url=url, allow_duplicate=True)).duplicate is False
 
 
-def test_completed_is_a_duplicate_and_cancelled_is_not(svc) -> None:  # type: ignore[no-untyped-def]
+def test_completed_is_a_duplicate_and_cancelled_is_not(svc) -> None:
     from chalicelib.downloads.schemas import AddDownload
     from tests.support.engine import OWNER
 
@@ -295,7 +295,7 @@ def test_speed_limit_on_add_and_patch(api: Api) -> None:
     assert TaskModel.get(tid).actor  # the user's change
 
 
-def test_move_to_top_and_bottom(api: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_move_to_top_and_bottom(api: Api, svc) -> None:
     api.settings(max_concurrent_downloads=1)
     running, a, b, c = add(api, 4)
     moved = api.post(f"/downloads/{c}/move", {"to": "top"})
@@ -311,7 +311,7 @@ def test_move_to_top_and_bottom(api: Api, svc) -> None:  # type: ignore[no-untyp
     assert list(fields_of(api.post(f"/downloads/{a}/move", {"to": "middle"}))) == ["to"]
 
 
-def test_reorder_swaps_positions_among_the_given_ids(api: Api, other: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_reorder_swaps_positions_among_the_given_ids(api: Api, other: Api, svc) -> None:
     api.settings(max_concurrent_downloads=1)
     running, a, b, c, d = add(api, 5)
     assert svc.repo.ids_in_state(TaskState.QUEUED) == [a, b, c, d]
@@ -337,7 +337,7 @@ def test_reorder_swaps_positions_among_the_given_ids(api: Api, other: Api, svc) 
 # -- queue control over the API ---------------------------------------------------------------
 
 
-def test_queue_routes(api: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_queue_routes(api: Api, svc) -> None:
     status = api.get("/queue")
     assert status.status_code == 200
     body = status.json_body

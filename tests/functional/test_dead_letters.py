@@ -28,7 +28,7 @@ def dead(svc: Any, *bodies: Any) -> dict[str, Any]:
         for i, body in enumerate(bodies)
     ]
     event = sqs_event(messages, f"arn:aws:sqs:{svc.config.region}:000000000000:{svc.config.work_dlq}", svc.config.region)
-    return app_module.dead_letters(event, LambdaContext("dead_letters"))  # type: ignore[no-any-return]
+    return app_module.dead_letters(event, LambdaContext("dead_letters"))
 
 
 def running(svc: Any) -> Any:
@@ -38,12 +38,12 @@ def running(svc: Any) -> Any:
     return now
 
 
-def test_a_kick_or_a_message_without_a_task_is_dropped_not_retried(svc) -> None:  # type: ignore[no-untyped-def]
+def test_a_kick_or_a_message_without_a_task_is_dropped_not_retried(svc) -> None:
     answer = dead(svc, {"kind": "kick", "at": 1}, {"kind": "lane"}, {"task": ""}, ["x"], "not json")
     assert answer == {"batchItemFailures": []}
 
 
-def test_only_a_message_of_the_task_s_current_run_fails_it(svc) -> None:  # type: ignore[no-untyped-def]
+def test_only_a_message_of_the_task_s_current_run_fails_it(svc) -> None:
     task = running(svc)
     # An older run's start, and a lane of the current run but of an older generation: the task
     # is fine under its current run, so they are dropped.
@@ -57,7 +57,7 @@ def test_only_a_message_of_the_task_s_current_run_fails_it(svc) -> None:  # type
     assert failed.error == "a start message failed 5 times in a row; see the worker logs"
 
 
-def test_a_dead_message_of_a_run_a_pause_ended_leaves_the_paused_task_alone(svc) -> None:  # type: ignore[no-untyped-def]
+def test_a_dead_message_of_a_run_a_pause_ended_leaves_the_paused_task_alone(svc) -> None:
     from chalicelib.domain.states import Action
 
     task = running(svc)

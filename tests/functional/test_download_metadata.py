@@ -30,7 +30,7 @@ def headers(emulator: str) -> dict[str, str]:
 
 
 @pytest.fixture()
-def api(svc, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:  # type: ignore[no-untyped-def]
+def api(svc, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     from app import app
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
@@ -89,7 +89,7 @@ def test_guessed_from_the_file_name_is_offered_not_applied(api: Api) -> None:
     assert "guessed" not in listed[0] or listed[0]["guessed"] is None
 
 
-def test_completed_object_carries_metadata_and_keys_never_collide(api: Api, svc, workers, origin: Origin) -> None:  # type: ignore[no-untyped-def]
+def test_completed_object_carries_metadata_and_keys_never_collide(api: Api, svc, workers, origin: Origin) -> None:
     api.admin.patch("/settings", {"part_size": 5 * MiB})
     big, small = os.urandom(6 * MiB + 7), b"episode one"
     origin.add("/big.mkv", Resource(data=big))
@@ -115,7 +115,7 @@ def test_completed_object_carries_metadata_and_keys_never_collide(api: Api, svc,
     assert third["key"] == key and svc.store.size(key) == len(small)
 
 
-def test_rename_before_and_after_completion(api: Api, svc, workers, origin: Origin) -> None:  # type: ignore[no-untyped-def]
+def test_rename_before_and_after_completion(api: Api, svc, workers, origin: Origin) -> None:
     origin.add("/ep.mkv", Resource(data=b"x" * 1000))
     api.admin.post("/queue/stop")
     try:
@@ -139,7 +139,9 @@ def test_rename_before_and_after_completion(api: Api, svc, workers, origin: Orig
     assert svc.store.size(new) == 1000 and svc.store.size(old) is None
     assert objects(svc, new)[new]["haul-episode"] == "5"
     assert svc.store.size(nfo) is None
-    assert objects(svc, "Shows/Breaking Bad/Breaking Bad 1x05.nfo") == {"Shows/Breaking Bad/Breaking Bad 1x05.nfo": {"haul-owner": "x"}}
+    assert objects(svc, "Shows/Breaking Bad/Breaking Bad 1x05.nfo") == {
+        "Shows/Breaking Bad/Breaking Bad 1x05.nfo": {"haul-owner": "x"}
+    }
     log = api.get(f"/activity?task_id={task['id']}").json_body
     entries = [e for e in log["entries"] if e["kind"] == "task.rename"]
     assert entries and "server-side copy" in entries[0]["message"] and old in entries[0]["message"]
@@ -147,7 +149,7 @@ def test_rename_before_and_after_completion(api: Api, svc, workers, origin: Orig
     assert api.get(f"/downloads/{task['id']}/link").json_body["url"]
 
 
-def test_lists_filter_by_metadata_on_an_index(api: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_lists_filter_by_metadata_on_an_index(api: Api, svc) -> None:
     from chalicelib.domain.task import Task
 
     me = api.get("/auth/me").json_body["id"]
@@ -200,7 +202,7 @@ def test_lists_filter_by_metadata_on_an_index(api: Api, svc) -> None:  # type: i
     assert int(admin_page.headers["X-Items-Read"]) <= 11
 
 
-def test_naming_settings_categories_and_preview(api: Api, svc) -> None:  # type: ignore[no-untyped-def]
+def test_naming_settings_categories_and_preview(api: Api, svc) -> None:
     assert api.get("/settings/naming").json_body["templates"]["tv"].startswith("{title} ({year})/Season {season:02}")
     assert api.call("PUT", "/settings/naming", {"categories": {}}).status_code == 403
     bad = api.admin.call("PUT", "/settings/naming", {"templates": {"tv": "{title.__globals__}.{ext}"}})
@@ -233,7 +235,7 @@ def test_naming_settings_categories_and_preview(api: Api, svc) -> None:  # type:
     assert task["key"] == "Anime/Breaking Bad/001.mkv"
 
 
-def test_rename_during_the_transfer_moves_the_object_once_stored(api: Api, svc, workers, origin: Origin) -> None:  # type: ignore[no-untyped-def]
+def test_rename_during_the_transfer_moves_the_object_once_stored(api: Api, svc, workers, origin: Origin) -> None:
     api.admin.patch("/settings", {"part_size": 5 * MiB})
     data = os.urandom(6 * MiB)
     origin.add("/slow.mkv", Resource(data=data, throttle_bps=4 * MiB))
@@ -253,7 +255,7 @@ def test_rename_during_the_transfer_moves_the_object_once_stored(api: Api, svc, 
     assert any(e["kind"] == "task.rename" and "once stored" in e["message"] for e in log)
 
 
-def test_metadata_reaches_a_websocket_client(svc, gateway, poller, created: list[str]) -> None:  # type: ignore[no-untyped-def]  # noqa: F811 - fixtures
+def test_metadata_reaches_a_websocket_client(svc, gateway, poller, created: list[str]) -> None:  # noqa: F811 - fixtures
     from dataclasses import replace
 
     from websockets.sync.client import connect

@@ -278,9 +278,21 @@ def test_the_fast_path_is_taken(ddb: Any, table_name: str) -> None:
 
 # (IndexName, key condition, its values, range condition as moto gets it, FilterExpression)
 API_CASES = [
-    (None, "pk = :p AND begins_with(sk, :s)", {":p": {"S": "p1"}, ":s": {"S": "a"}}, ("sk", "BEGINS_WITH", {"S": "a"}), "v > :v"),
+    (
+        None,
+        "pk = :p AND begins_with(sk, :s)",
+        {":p": {"S": "p1"}, ":s": {"S": "a"}},
+        ("sk", "BEGINS_WITH", {"S": "a"}),
+        "v > :v",
+    ),
     (None, "pk = :p", {":p": {"S": "p2"}}, None, None),
-    ("by_g", "g = :p AND gr BETWEEN :lo AND :hi", {":p": {"S": "g1"}, ":lo": {"N": "0"}, ":hi": {"N": "3"}}, ("gr", "BETWEEN", {"N": "0"}, {"N": "3"}), "v > :v"),
+    (
+        "by_g",
+        "g = :p AND gr BETWEEN :lo AND :hi",
+        {":p": {"S": "g1"}, ":lo": {"N": "0"}, ":hi": {"N": "3"}},
+        ("gr", "BETWEEN", {"N": "0"}, {"N": "3"}),
+        "v > :v",
+    ),
     ("by_g", "g = :p", {":p": {"S": "g2"}}, None, "v > :v"),
     ("by_h", "h = :p", {":p": {"S": "h0"}}, None, "v > :v"),  # an INCLUDE index: moto filters its projection
     ("by_h", "h = :p", {":p": {"S": "h1"}}, None, "xpad > :v"),  # ... which lacks xpad
@@ -427,7 +439,9 @@ def test_measure_task_listing_at_10000(ddb: Any) -> None:
             deep = r.last_evaluated_key
         cases = {
             "page start": lambda: list(TaskModel.by_owner.query("u1", scan_index_forward=False, limit=50)),
-            "page deep": lambda: list(TaskModel.by_owner.query("u1", scan_index_forward=False, limit=50, last_evaluated_key=deep)),
+            "page deep": lambda: list(
+                TaskModel.by_owner.query("u1", scan_index_forward=False, limit=50, last_evaluated_key=deep)
+            ),
             "by_state": lambda: list(TaskModel.by_state.query("queued", limit=50)),
             "count": lambda: TaskModel.by_owner.count("u1"),
             # a write, then the first page: the partition's candidates are sorted again

@@ -75,7 +75,9 @@ def _backend() -> Any:
 Step = tuple[int, bytes]  # (part number, bytes) in upload order
 
 
-def _upload(s3: Any, bucket: str, key: str, steps: list[Step], algorithm: str | None, ctype: str | None) -> tuple[str, dict[int, str]]:
+def _upload(
+    s3: Any, bucket: str, key: str, steps: list[Step], algorithm: str | None, ctype: str | None
+) -> tuple[str, dict[int, str]]:
     create: dict[str, Any] = {}
     if algorithm:
         create["ChecksumAlgorithm"] = algorithm
@@ -84,7 +86,8 @@ def _upload(s3: Any, bucket: str, key: str, steps: list[Step], algorithm: str | 
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **create)["UploadId"]
     etags: dict[int, str] = {}
     for number, body in steps:
-        extra = {"ChecksumAlgorithm": algorithm} if algorithm in ("CRC32", "SHA1", "SHA256") else {}  # others need botocore[crt]
+        # others need botocore[crt]
+        extra = {"ChecksumAlgorithm": algorithm} if algorithm in ("CRC32", "SHA1", "SHA256") else {}
         etags[number] = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **extra)["ETag"]
     return upload_id, etags
 
@@ -106,11 +109,15 @@ def _observe(s3: Any, bucket: str, key: str) -> dict[str, Any]:
         k: v for k, v in head.items() if k not in ("ResponseMetadata", "LastModified")
     }
     seen["headers"] = {
-        k: v for k, v in head["ResponseMetadata"]["HTTPHeaders"].items() if k not in ("date", "last-modified", "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2")
+        k: v
+        for k, v in head["ResponseMetadata"]["HTTPHeaders"].items()
+        if k not in ("date", "last-modified", "x-amzn-requestid", "x-amz-request-id", "x-amz-id-2")
     }
     seen["body"] = hashlib.sha256(s3.get_object(Bucket=bucket, Key=key)["Body"].read()).hexdigest()
     try:
-        attrs = s3.get_object_attributes(Bucket=bucket, Key=key, ObjectAttributes=["ETag", "Checksum", "ObjectSize", "StorageClass"])
+        attrs = s3.get_object_attributes(
+            Bucket=bucket, Key=key, ObjectAttributes=["ETag", "Checksum", "ObjectSize", "StorageClass"]
+        )
         seen["attributes"] = {k: v for k, v in attrs.items() if k not in ("ResponseMetadata", "LastModified")}
     except ClientError as e:
         seen["attributes"] = e.response["Error"]["Code"]
@@ -176,7 +183,10 @@ def test_shapes_match_moto(s3: Any, buckets: tuple[str, str], sizes: list[int]) 
     whole = b"".join(bodies)
     assert _get(s3, buckets[0], "obj") == whole
     assert out["seen"]["ContentLength"] == len(whole)
-    assert out["seen"]["internals"]["checksum"][1:3] == ("FULL_OBJECT", base64.b64encode(binascii.crc32(whole).to_bytes(4, "big")).decode())
+    assert out["seen"]["internals"]["checksum"][1:3] == (
+        "FULL_OBJECT",
+        base64.b64encode(binascii.crc32(whole).to_bytes(4, "big")).decode(),
+    )
 
 
 def test_many_parts_out_of_order_and_reuploaded(s3: Any, buckets: tuple[str, str]) -> None:
@@ -220,7 +230,12 @@ def test_checksums_match_moto(s3: Any, buckets: tuple[str, str], algorithm: str,
 def test_metadata_and_tags_survive(s3: Any, buckets: tuple[str, str]) -> None:
     for bucket in buckets:
         upload_id = s3.create_multipart_upload(
-            Bucket=bucket, Key="meta", ContentType="text/plain", Metadata={"origin": "x"}, Tagging="a=1&b=2", StorageClass="STANDARD_IA"
+            Bucket=bucket,
+            Key="meta",
+            ContentType="text/plain",
+            Metadata={"origin": "x"},
+            Tagging="a=1&b=2",
+            StorageClass="STANDARD_IA",
         )["UploadId"]
         etag = s3.upload_part(Bucket=bucket, Key="meta", UploadId=upload_id, PartNumber=1, Body=b"hello")["ETag"]
         parts = [(1, etag)]
@@ -238,7 +253,12 @@ def test_metadata_and_tags_survive(s3: Any, buckets: tuple[str, str]) -> None:
 
 @pytest.mark.parametrize(
     ("case", "code"),
-    [("wrong-etag", "InvalidPart"), ("missing-part", "InvalidPart"), ("small-middle-part", "EntityTooSmall"), ("no-parts", "MalformedXML")],
+    [
+        ("wrong-etag", "InvalidPart"),
+        ("missing-part", "InvalidPart"),
+        ("small-middle-part", "EntityTooSmall"),
+        ("no-parts", "MalformedXML"),
+    ],
 )
 def test_errors_match_moto_and_keep_the_upload(s3: Any, buckets: tuple[str, str], case: str, code: str) -> None:
     sizes = [PART, 1000, PART] if case == "small-middle-part" else [PART, 1000]
@@ -286,7 +306,13 @@ def test_range_gets_of_the_completed_object(s3: Any, buckets: tuple[str, str]) -
     whole = b"".join(bodies)
     upload_id, etags = _upload(s3, buckets[0], "obj", list(enumerate(bodies, start=1)), None, None)
     _complete(s3, buckets[0], "obj", upload_id, sorted(etags.items()))
-    for start, end in [(0, 0), (PART - 10, PART + 10), (2 * PART - 1, 2 * PART + 776), (123, 3 * MIB), (len(whole) - 1, len(whole) - 1)]:
+    for start, end in [
+        (0, 0),
+        (PART - 10, PART + 10),
+        (2 * PART - 1, 2 * PART + 776),
+        (123, 3 * MIB),
+        (len(whole) - 1, len(whole) - 1),
+    ]:
         got = s3.get_object(Bucket=buckets[0], Key="obj", Range=f"bytes={start}-{end}")
         assert got["Body"].read() == whole[start : end + 1]
         assert got["ContentRange"] == f"bytes {start}-{end}/{len(whole)}"

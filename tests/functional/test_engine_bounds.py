@@ -24,7 +24,7 @@ def stalled(svc: Any, restarts: int) -> Any:
     return svc.repo.update(now, [TaskModel.heartbeat.set(1), TaskModel.restarts.set(restarts)])
 
 
-def test_a_stalled_download_is_revived_while_it_has_restarts_left_then_fails(svc) -> None:  # type: ignore[no-untyped-def]
+def test_a_stalled_download_is_revived_while_it_has_restarts_left_then_fails(svc) -> None:
     svc.settings.update({"max_restarts": 2})
     task = stalled(svc, 1)
     assert svc.reconciler.run() == 1
@@ -42,7 +42,7 @@ def test_a_stalled_download_is_revived_while_it_has_restarts_left_then_fails(svc
     assert retried.restarts == 0
 
 
-def test_a_runtime_resuming_what_it_ran_is_no_restart(svc) -> None:  # type: ignore[no-untyped-def]
+def test_a_runtime_resuming_what_it_ran_is_no_restart(svc) -> None:
     svc.settings.update({"max_restarts": 0})
     task = stalled(svc, 0)
     assert svc.reconciler.run(quiet_since_ms=2) == 1  # a local runtime starting up

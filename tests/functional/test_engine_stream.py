@@ -65,7 +65,7 @@ INVOCATION = 4
 
 
 @pytest.fixture()
-def short_workers(svc):  # type: ignore[no-untyped-def]
+def short_workers(svc):
     """The work queue's handler, with invocations of INVOCATION seconds."""
     import app as app_module
     from local_runtime.sqs_poller import SqsPoller, sqs_sources
@@ -78,7 +78,7 @@ def short_workers(svc):  # type: ignore[no-untyped-def]
     poller.stop()
 
 
-def test_an_origin_that_never_ends_its_body_fails_within_one_invocation(svc, short_workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_an_origin_that_never_ends_its_body_fails_within_one_invocation(svc, short_workers, origin) -> None:
     svc.settings.update({"part_size": 5 * MiB})
     res = origin.add("/endless", Resource(data=os.urandom(MiB + 7), ranges=False, send_length=False, endless=True,
                                           throttle_bps=4 * MiB))
@@ -95,7 +95,7 @@ def test_an_origin_that_never_ends_its_body_fails_within_one_invocation(svc, sho
     wait_for(lambda: len(stream) == 1 and "end" in stream[0], 30, what="the endless body to be cut off")
 
 
-def test_a_no_range_file_larger_than_one_invocation_moves_fails_with_a_reason(svc, short_workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_no_range_file_larger_than_one_invocation_moves_fails_with_a_reason(svc, short_workers, origin) -> None:
     svc.settings.update({"part_size": 5 * MiB})
     # 16 MiB at 2 MiB/s: 8 s, twice what one invocation may stream.
     origin.add("/big-plain.bin", Resource(data=os.urandom(16 * MiB), ranges=False, throttle_bps=2 * MiB))
@@ -106,7 +106,7 @@ def test_a_no_range_file_larger_than_one_invocation_moves_fails_with_a_reason(sv
     assert done.gen == 1 and done.restarts == 0
 
 
-def test_a_stream_interrupted_again_and_again_fails_after_its_restarts(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_stream_interrupted_again_and_again_fails_after_its_restarts(svc, workers, origin) -> None:
     svc.settings.update({"part_size": 5 * MiB, "max_restarts": 2, "retry_base_seconds": 0.1,
                          "retry_cap_seconds": 0.1})
     # Every stream breaks after a part has been stored: each retry must start over from zero.

@@ -32,7 +32,7 @@ def states(svc: Any, ids: list[str]) -> list[TaskState]:
     return [svc.repo.get(i).state for i in ids]
 
 
-def test_a_second_user_s_download_starts_within_one_dispatch(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_user_s_download_starts_within_one_dispatch(svc, workers, origin) -> None:
     """User A queues 5 throttled downloads at HIGH priority; user B adds one: B's starts at once."""
     svc.settings.update({"max_concurrent_downloads": 2})  # a share of max(1, 2 // 2) = 1 each
     origin.add("/slow.bin", Resource(data=os.urandom(4 * MiB), throttle_bps=512 * 1024))
@@ -53,7 +53,7 @@ def test_a_second_user_s_download_starts_within_one_dispatch(svc, workers, origi
     wait_until(svc, theirs, lambda t: t.phase == "transferring", 30, "B's download to transfer")
 
 
-def test_free_slots_alternate_between_users_and_priorities_rank_only_their_own_queue(svc) -> None:  # type: ignore[no-untyped-def]
+def test_free_slots_alternate_between_users_and_priorities_rank_only_their_own_queue(svc) -> None:
     from chalicelib.domain.states import Action
 
     svc.settings.update({"max_concurrent_downloads": 4, "per_user_downloads": 3})
@@ -79,7 +79,7 @@ def test_free_slots_alternate_between_users_and_priorities_rank_only_their_own_q
     assert [svc.repo.get(i).state for i in high[2:]] == [TaskState.QUEUED, TaskState.QUEUED]
 
 
-def test_a_crawling_download_goes_back_to_the_queue_when_someone_else_waits(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_crawling_download_goes_back_to_the_queue_when_someone_else_waits(svc, workers, origin) -> None:
     # Progress (and so speed) is reported with every MiB read: 512 KiB/s reports every 2 s.
     svc.settings.update({"max_concurrent_downloads": 1, "min_speed": 8 * MiB, "min_speed_seconds": 5,
                          "part_size": 5 * MiB, "parallel_parts": 1})
@@ -98,7 +98,7 @@ def test_a_crawling_download_goes_back_to_the_queue_when_someone_else_waits(svc,
     wait_until(svc, slow, lambda t: t.state == TaskState.DOWNLOADING, 30, "the crawl to start again")
 
 
-def test_a_user_is_forgotten_only_once_quiet_and_never_over_a_newer_note(svc) -> None:  # type: ignore[no-untyped-def]
+def test_a_user_is_forgotten_only_once_quiet_and_never_over_a_newer_note(svc) -> None:
     from chalicelib.engine.fairness.store import FORGET_AFTER_MS
 
     waiting = svc.dispatcher.waiting

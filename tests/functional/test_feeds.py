@@ -36,7 +36,7 @@ def downloads_of(feed_owner: Identity) -> list[str]:
     return sorted(t.url for t in TaskModel.by_owner.query(feed_owner.user_id))
 
 
-def test_rss2_enclosures_rules_and_new_items_between_refreshes(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_rss2_enclosures_rules_and_new_items_between_refreshes(svc, feed_server, feed_owner) -> None:
     doc = Doc(body=rss2("Shows", entries(feed_server, ["Show S01E01 1080p", "Show S01E02 720p", "Other S01E01 1080p"])),
               etag='"v1"')
     url = feed_server.add("/rss", doc)
@@ -66,7 +66,7 @@ def test_rss2_enclosures_rules_and_new_items_between_refreshes(svc, feed_server,
     assert stored.title == "Shows"
 
 
-def test_atom_links_and_rss1(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_atom_links_and_rss1(svc, feed_server, feed_owner) -> None:
     atom_url = feed_server.add("/atom", Doc(body=atom("A", [Entry("a one", feed_server.url("/a/1.mkv")),
                                                        Entry("a two", feed_server.url("/a/2.mkv"))]),
                                        content_type="application/atom+xml"))
@@ -79,7 +79,7 @@ def test_atom_links_and_rss1(svc, feed_server, feed_owner) -> None:  # type: ign
     assert downloads_of(feed_owner) == sorted(feed_server.url(p) for p in ["/a/1.mkv", "/a/2.mkv", "/r/1.iso"])
 
 
-def test_gzip_and_last_modified(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_gzip_and_last_modified(svc, feed_server, feed_owner) -> None:
     doc = Doc(body=rss2("G", entries(feed_server, ["g1"])), gzip=True, last_modified="Mon, 01 Dec 2025 10:00:00 GMT")
     feed = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/gz", doc)})
     assert svc.feeds.refresh(feed_owner, feed.id)["enqueued"] == 1
@@ -88,7 +88,7 @@ def test_gzip_and_last_modified(svc, feed_server, feed_owner) -> None:  # type: 
     assert doc.requests[-1]["if-modified-since"] == "Mon, 01 Dec 2025 10:00:00 GMT"
 
 
-def test_a_failing_feed_backs_off_and_shows_its_error(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_feed_backs_off_and_shows_its_error(svc, feed_server, feed_owner) -> None:
     doc = Doc(status=503)
     feed = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/down", doc), "interval_minutes": 10})
     for _ in (1, 2, 3):
@@ -105,7 +105,7 @@ def test_a_failing_feed_backs_off_and_shows_its_error(svc, feed_server, feed_own
     assert healed.failures == 0 and healed.last_error is None and healed.last_ok_at
 
 
-def test_malformed_xml_is_read_forgivingly_or_refused_clearly(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_xml_is_read_forgivingly_or_refused_clearly(svc, feed_server, feed_owner) -> None:
     broken = rss2("B", entries(feed_server, ["m1", "m2"])).replace(b"</channel></rss>", b"<item><title>cut")
     feed = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/broken", Doc(body=broken))})
     answer = svc.feeds.refresh(feed_owner, feed.id)
@@ -116,7 +116,7 @@ def test_malformed_xml_is_read_forgivingly_or_refused_clearly(svc, feed_server, 
     assert refused["status"] == "failed" and "not an RSS or Atom feed" in refused["error"]
 
 
-def test_two_concurrent_refreshes_enqueue_each_item_once(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_two_concurrent_refreshes_enqueue_each_item_once(svc, feed_server, feed_owner) -> None:
     names = [f"c{i}" for i in range(12)]
     doc = Doc(body=rss2("C", entries(feed_server, names)), delay=0.2)
     feed = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/concurrent", doc)})
@@ -138,7 +138,7 @@ def test_two_concurrent_refreshes_enqueue_each_item_once(svc, feed_server, feed_
     assert items_by_state(svc, feed_owner, feed.id) == {"enqueued": sorted(names)}
 
 
-def test_a_refresh_that_crashed_half_way_resumes_without_losing_or_doubling(svc, feed_server, feed_owner, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_refresh_that_crashed_half_way_resumes_without_losing_or_doubling(svc, feed_server, feed_owner, monkeypatch) -> None:
     names = [f"r{i}" for i in range(6)]
     feed = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/crash", Doc(body=rss2("R", entries(feed_server, names)),
                                                                       etag='"same"'))})
@@ -164,28 +164,28 @@ def test_a_refresh_that_crashed_half_way_resumes_without_losing_or_doubling(svc,
     assert items_by_state(svc, feed_owner, feed.id) == {"enqueued": sorted(names)}
 
 
-def test_the_tick_claims_due_feeds_once_and_sends_a_message_each(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_the_tick_claims_due_feeds_once_and_sends_a_message_each(svc, feed_server, feed_owner) -> None:
     svc.feeds.set_automation(Identity("root", "root", Role.ADMIN), True)
     feeds = [svc.feeds.subscribe(feed_owner, {"url": feed_server.add(f"/due{i}", Doc(body=rss2("D", [])))}) for i in range(3)]
     disabled = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/off", Doc(body=rss2("D", []))), "enabled": False})
     now = max(f.next_refresh_at for f in feeds) + 1
     sent: list[dict[str, Any]] = []
     real_send = svc.feeds.queue.send
-    svc.feeds.queue.send = lambda message, delay=0: sent.append(message)  # type: ignore[method-assign]
+    svc.feeds.queue.send = lambda message, delay=0: sent.append(message)
     try:
         assert svc.feeds.refresh_due(now) >= 3
         assert svc.feeds.refresh_due(now) == 0  # claimed: not due again until the lease runs out
         svc.feeds.set_automation(Identity("root", "root", Role.ADMIN), False)
         assert svc.feeds.refresh_due(now + 10**9) == 0  # stopped: no scheduled refresh
     finally:
-        svc.feeds.queue.send = real_send  # type: ignore[method-assign]
+        svc.feeds.queue.send = real_send
         svc.feeds.set_automation(Identity("root", "root", Role.ADMIN), True)
     mine = {m["feed"] for m in sent}
     assert {f.id for f in feeds} <= mine and disabled.id not in mine
     assert all(m["kind"] == "feed" for m in sent)
 
 
-def test_isolation_validation_and_analyse(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_isolation_validation_and_analyse(svc, feed_server, feed_owner) -> None:
     url = feed_server.add("/iso", Doc(body=rss2("I", entries(feed_server, ["Show.S02E05.1080p.WEB-DL-GRP", "x"]))))
     feed = svc.feeds.subscribe(feed_owner, {"url": url})
     other = Identity("someone-else", "someone-else", Role.USER)
@@ -207,10 +207,12 @@ def test_isolation_validation_and_analyse(svc, feed_server, feed_owner) -> None:
     assert ItemState.NEW.value == "new"
 
 
-def test_what_a_refresh_has_no_time_for_the_workers_finish(svc, workers, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_what_a_refresh_has_no_time_for_the_workers_finish(svc, workers, feed_server, feed_owner) -> None:
     """Out of time before it starts: the feed goes to the workers as a work message (the path
     the scheduler's tick uses), and they refresh it through app.py's SQS handler."""
-    feed = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/later", Doc(body=rss2("L", entries(feed_server, ["l1", "l2"]))))})
+    feed = svc.feeds.subscribe(
+        feed_owner, {"url": feed_server.add("/later", Doc(body=rss2("L", entries(feed_server, ["l1", "l2"]))))}
+    )
     answer = svc.feeds.refresh_many(feed_owner, [feed.id], budget_seconds=0)
     assert answer["queued"] == 1 and answer["feeds"][0]["status"] == "queued"
     wait_for(lambda: items_by_state(svc, feed_owner, feed.id) == {"enqueued": ["l1", "l2"]}, 30, 0.2,
@@ -219,7 +221,7 @@ def test_what_a_refresh_has_no_time_for_the_workers_finish(svc, workers, feed_se
     assert svc.feeds.get(feed_owner, feed.id).last_ok_at
 
 
-def test_duplicates_across_feeds_go_through_duplicate_detection(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_duplicates_across_feeds_go_through_duplicate_detection(svc, feed_server, feed_owner) -> None:
     shared = entries(feed_server, ["same thing"])
     one = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/dup1", Doc(body=rss2("A", shared)))})
     two = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/dup2", Doc(body=rss2("B", shared)))})
@@ -230,7 +232,7 @@ def test_duplicates_across_feeds_go_through_duplicate_detection(svc, feed_server
     assert items[0].state == ItemState.ENQUEUED and items[0].reason.startswith("already a download")
 
 
-def test_the_per_host_limit_holds_a_refresh_back(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_the_per_host_limit_holds_a_refresh_back(svc, feed_server, feed_owner) -> None:
     from chalicelib.feeds.service import FeedService
 
     doc = Doc(body=rss2("H", entries(feed_server, ["h1"])))

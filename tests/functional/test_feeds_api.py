@@ -37,7 +37,7 @@ def people(emulator: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture()
-def as_(svc, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, Caller]:  # type: ignore[no-untyped-def]
+def as_(svc, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, Caller]:
     from app import app
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
@@ -50,7 +50,7 @@ def feed_doc(feed_server: FeedServer, names: list[str]) -> Doc:
                                             feed_server.url(f"/f/{quote(n)}.bin"), 100) for n in names]))
 
 
-def test_subscribe_list_get_patch_delete_with_roles_and_isolation(as_, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_subscribe_list_get_patch_delete_with_roles_and_isolation(as_, feed_server) -> None:
     url = feed_server.add("/api1", feed_doc(feed_server, ["One 1080p"]))
     made = as_["user"]("POST", "/feeds", {"url": url, "name": "mine", "interval_minutes": 15,
                                           "headers": {"Cookie": "secret"}, "tags": ["tv"], "priority": "HIGH"})
@@ -75,7 +75,7 @@ def test_subscribe_list_get_patch_delete_with_roles_and_isolation(as_, feed_serv
     assert as_["user"]("GET", f"/feeds/{feed['id']}").status_code == 404
 
 
-def test_refresh_items_collect_enqueue_and_search(as_, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_refresh_items_collect_enqueue_and_search(as_, feed_server) -> None:
     url = feed_server.add("/api2", feed_doc(feed_server, ["Alpha S01E01 1080p", "Alpha S01E02 720p", "Beta 1080p"]))
     feed = as_["user"]("POST", "/feeds", {"url": url, "rules": [{"include": ["alpha 1080p"]}]}).data
     answer = as_["user"]("POST", f"/feeds/{feed['id']}/refresh").data
@@ -104,7 +104,7 @@ def test_refresh_items_collect_enqueue_and_search(as_, feed_server) -> None:  # 
     assert as_["user"]("GET", "/feeds/search").status_code == 422
 
 
-def test_refresh_all_bulk_and_analyse(as_, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_refresh_all_bulk_and_analyse(as_, feed_server) -> None:
     ids = [as_["other"]("POST", "/feeds", {"url": feed_server.add(f"/bulk{i}", feed_doc(feed_server, [f"b{i}"]))}).data["id"]
            for i in range(2)]
     everything = as_["other"]("POST", "/feeds/refresh").data
@@ -122,7 +122,7 @@ def test_refresh_all_bulk_and_analyse(as_, feed_server) -> None:  # type: ignore
     assert refused.status_code == 422 and "HTTP 404" in refused.data["error"]["message"]
 
 
-def test_the_automation_switch_is_for_admins(as_) -> None:  # type: ignore[no-untyped-def]
+def test_the_automation_switch_is_for_admins(as_) -> None:
     assert as_["user"]("POST", "/automation/stop").status_code == 403
     stopped = as_["admin"]("POST", "/automation/stop").data
     assert stopped["running"] is False and stopped["changed_by"]
@@ -130,7 +130,7 @@ def test_the_automation_switch_is_for_admins(as_) -> None:  # type: ignore[no-un
     assert as_["admin"]("POST", "/automation/start").data["running"] is True
 
 
-def test_search_pages_with_a_cursor(as_, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_search_pages_with_a_cursor(as_, feed_server) -> None:
     names = [f"pagetest {i}" for i in range(5)]
     feed = as_["viewer"]  # viewers read, but a user subscribes
     made = as_["user"]("POST", "/feeds", {"url": feed_server.add("/paged", feed_doc(feed_server, names)),

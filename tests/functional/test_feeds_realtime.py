@@ -23,7 +23,7 @@ def gw(gateway: WsGateway) -> WsGateway:  # noqa: F811 - the imported fixture
     return gateway
 
 
-def test_feed_events_reach_the_feeds_room_and_the_activity_log(svc, gw: WsGateway, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_feed_events_reach_the_feeds_room_and_the_activity_log(svc, gw: WsGateway, feed_server) -> None:
     user_id, _, grant = new_user("user")
     who = Identity(user_id, grant["user"]["username"], Role.USER)
     url = feed_server.add("/ws", Doc(body=rss2("W", [Entry("wanted 1", feed_server.url("/w/1.bin"), "w1"),
@@ -44,7 +44,7 @@ def test_feed_events_reach_the_feeds_room_and_the_activity_log(svc, gw: WsGatewa
     assert {"feed.subscribe", "feed.matched", "feed.failed"} <= kinds
 
 
-def test_search_streams_results_then_done(svc, gw: WsGateway, feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_search_streams_results_then_done(svc, gw: WsGateway, feed_server) -> None:
     user_id, _, grant = new_user("user")
     who = Identity(user_id, grant["user"]["username"], Role.USER)
     tag = uuid.uuid4().hex[:6]

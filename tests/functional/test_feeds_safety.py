@@ -38,7 +38,7 @@ def test_feedparser_alone_expands_no_entities() -> None:
     assert hostname not in text
 
 
-def test_xml_bombs_and_external_entities_fail_the_refresh_with_a_reason(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_xml_bombs_and_external_entities_fail_the_refresh_with_a_reason(svc, feed_server, feed_owner) -> None:
     secret = feed_server.add("/secret", Doc(body=b"TOP-SECRET-CONTENT", content_type="text/plain"))
     cases = {
         "/bomb": BILLION_LAUGHS,
@@ -58,7 +58,7 @@ def test_xml_bombs_and_external_entities_fail_the_refresh_with_a_reason(svc, fee
     assert list(TaskModel.by_owner.query(feed_owner.user_id)) == []
 
 
-def test_a_redirect_to_a_private_address_is_refused_on_a_deployed_stage(feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_redirect_to_a_private_address_is_refused_on_a_deployed_stage(feed_server) -> None:
     # The test's own loopback server stands for a public host; everything else private is refused.
     def public_loopback(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         return None if str(ip) == "127.0.0.1" else refusal(ip)
@@ -78,7 +78,7 @@ def test_a_redirect_to_a_private_address_is_refused_on_a_deployed_stage(feed_ser
         fetcher.check("http://169.254.169.254/latest/meta-data/")
 
 
-def test_the_size_cap_holds_for_plain_and_compressed_bodies(feed_server) -> None:  # type: ignore[no-untyped-def]
+def test_the_size_cap_holds_for_plain_and_compressed_bodies(feed_server) -> None:
     guard = UrlGuard(allow_private=True)
     fetcher = FeedFetcher(safehttp.session(guard), guard, max_bytes=200_000)
     big = b"<rss>" + b" " * 1_000_000 + b"</rss>"
@@ -93,7 +93,7 @@ def test_the_size_cap_holds_for_plain_and_compressed_bodies(feed_server) -> None
         fetcher.fetch(bomb)
 
 
-def test_html_in_titles_stays_text(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_html_in_titles_stays_text(svc, feed_server, feed_owner) -> None:
     """A title is text: what the feed says, never markup the API or the web app interprets
     (the API answers it as a JSON string; the web app renders it with textContent)."""
     raw = '<img src=x onerror="alert(1)">Show & <script>x</script>'
@@ -104,7 +104,7 @@ def test_html_in_titles_stays_text(svc, feed_server, feed_owner) -> None:  # typ
     assert [i.view()["title"] for i in items] == [raw]
 
 
-def test_a_feed_of_2000_items(svc, feed_server, feed_owner) -> None:  # type: ignore[no-untyped-def]
+def test_a_feed_of_2000_items(svc, feed_server, feed_owner) -> None:
     names = [f"Big.Show.S01E{i:04d}.720p" for i in range(2000)]
     doc = Doc(body=rss2("Big", [Entry(n, feed_server.url(f"/big/{i}.bin"), f"big-{i}") for i, n in enumerate(names)]),
               etag='"big"')

@@ -166,7 +166,7 @@ def test_admin_lists_pages_across_owners(world: World) -> None:
     assert bobs["total"] == 1
 
 
-def test_who_may_add_downloads_and_change_settings(world: World, svc) -> None:  # type: ignore[no-untyped-def]
+def test_who_may_add_downloads_and_change_settings(world: World, svc) -> None:
     for who, status in (("anonymous", 401), ("viewer", 403), ("alice", 201), ("admin", 201)):
         resp = world.api(who).post("/downloads", {"url": DEAD, "allow_duplicate": True})
         assert resp.status_code == status, (who, resp.body)
@@ -196,7 +196,7 @@ def _own_tasks(world: World, who: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("first", "second"), [("alice", "bob"), ("bob", "alice")])
-def test_a_batch_id_belongs_to_whoever_used_it_first(world: World, svc, first: str, second: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_id_belongs_to_whoever_used_it_first(world: World, svc, first: str, second: str) -> None:
     """The review's takeover: the second user to name a batch id gets a 409 and adds nothing;
     neither can read, act on or delete the other's batch through the shared id."""
     batch_id = f"nightly-{uuid.uuid4().hex[:8]}"
@@ -223,7 +223,7 @@ def test_a_batch_id_belongs_to_whoever_used_it_first(world: World, svc, first: s
         svc.repo.delete(task_id)
 
 
-def test_a_deleted_batch_s_id_can_be_reused_and_shows_only_its_new_owner_s_downloads(world: World, svc) -> None:  # type: ignore[no-untyped-def]
+def test_a_deleted_batch_s_id_can_be_reused_and_shows_only_its_new_owner_s_downloads(world: World, svc) -> None:
     from chalicelib.auth.identity import Identity, Role
     from chalicelib.downloads.schemas import AddDownload
 

@@ -27,7 +27,7 @@ HOUR = 3_600_000
 
 
 @pytest.fixture()
-def jobs(svc):  # type: ignore[no-untyped-def]
+def jobs(svc):
     """The jobs service with no jobs, no runs and an empty jobs queue."""
     for model in (JobModel, JobRunModel):
         for item in model.scan():
@@ -257,7 +257,7 @@ def test_add_urls_fetches_again_only_when_the_source_changed(jobs, svc, workers,
 
 # -- the REST API ----------------------------------------------------------------------------
 @pytest.fixture()
-def api(svc, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def api(svc, monkeypatch: pytest.MonkeyPatch):
     from app import app
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)

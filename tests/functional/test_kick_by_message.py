@@ -28,7 +28,7 @@ def by_message(svc: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def test_an_add_sends_one_kick_message_and_runs_no_round(svc, by_message) -> None:  # type: ignore[no-untyped-def]
+def test_an_add_sends_one_kick_message_and_runs_no_round(svc, by_message) -> None:
     url = "http://127.0.0.1:9/kick/nobody-fetches-this.bin"  # no worker runs here
     with counted() as calls:
         added = svc.downloads.add(OWNER, AddDownload(url=url, tags=["kick"]))
@@ -46,7 +46,7 @@ def test_an_add_sends_one_kick_message_and_runs_no_round(svc, by_message) -> Non
     assert added == AddedTask.of(stored, duplicate=False)
 
 
-def test_a_worker_turns_the_kick_message_into_a_round(svc, workers, origin, by_message) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_turns_the_kick_message_into_a_round(svc, workers, origin, by_message) -> None:
     data = os.urandom(MiB)
     origin.add("/kick-single.bin", Resource(data=data))
     for i in range(3):
@@ -59,7 +59,7 @@ def test_a_worker_turns_the_kick_message_into_a_round(svc, workers, origin, by_m
         assert svc.store.size(done.key) == len(data)
 
 
-def test_a_kick_message_that_cannot_be_sent_is_a_round_in_the_request(svc, by_message, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_kick_message_that_cannot_be_sent_is_a_round_in_the_request(svc, by_message, monkeypatch) -> None:
     def refuse(message: dict[str, Any], delay: float = 0) -> None:
         raise RuntimeError("SQS is unreachable")
 

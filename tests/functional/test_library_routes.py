@@ -31,7 +31,7 @@ def people(emulator: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture()
-def as_(svc, settled, people, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Caller]]:  # type: ignore[no-untyped-def]
+def as_(svc, settled, people, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Caller]]:
     from app import app
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)

@@ -55,7 +55,7 @@ def lifetime(url: str) -> float:
 # -- connections per host ------------------------------------------------------------------
 
 
-def test_no_host_limit_makes_no_request(svc, workers, origin, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_no_host_limit_makes_no_request(svc, workers, origin, monkeypatch) -> None:
     calls: list[Any] = []
 
     def acquire(self: HostSlots, *args: Any) -> bool:
@@ -71,7 +71,7 @@ def test_no_host_limit_makes_no_request(svc, workers, origin, monkeypatch) -> No
     assert calls == []
 
 
-def test_per_host_limit_holds_over_every_download(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_per_host_limit_holds_over_every_download(svc, workers, origin) -> None:
     svc.settings.update({"queue": {"per_host_connections": 2, "max_concurrent_downloads": 3},
                          "transfer": {"part_size": 5 * MiB, "parallel_parts": 4}})
     files = [origin.add(f"/h{i}.bin", Resource(data=os.urandom(4 * 5 * MiB), throttle_bps=20 * MiB)) for i in range(2)]
@@ -86,7 +86,7 @@ def test_per_host_limit_holds_over_every_download(svc, workers, origin) -> None:
     assert svc.transfer.hosts.held(HOST) == {}  # every slot was let go
 
 
-def test_a_lane_without_a_slot_waits_without_failing(svc, origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_lane_without_a_slot_waits_without_failing(svc, origin) -> None:
     svc.settings.update({"queue": {"per_host_connections": 1}, "transfer": {"part_size": 5 * MiB, "parallel_parts": 1},
                          "retry": {"max_attempts": 1}})
     # Two parts in one lane (a file of one part is fetched by its start message: see test_small_files).
@@ -125,7 +125,7 @@ def test_a_lane_without_a_slot_waits_without_failing(svc, origin) -> None:  # ty
     assert hosts.held(HOST) == {}
 
 
-def test_a_waiting_lane_stops_when_the_download_is_paused(svc, origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_waiting_lane_stops_when_the_download_is_paused(svc, origin) -> None:
     from chalicelib.domain.states import Action
 
     svc.settings.update({"queue": {"per_host_connections": 1}, "transfer": {"part_size": 5 * MiB, "parallel_parts": 1}})
@@ -141,7 +141,7 @@ def test_a_waiting_lane_stops_when_the_download_is_paused(svc, origin) -> None: 
     assert queue_counts(svc) == (0, 0, 0)  # dropped, not sent again
 
 
-def test_an_expired_slot_of_a_dead_worker_is_taken_over(svc) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_slot_of_a_dead_worker_is_taken_over(svc) -> None:
     now = [1_000_000.0]
     hosts = HostSlots(clock=lambda: now[0], lease_seconds=60)
     assert hosts.acquire("example.org", "dead#0", 2)
@@ -158,7 +158,7 @@ def test_an_expired_slot_of_a_dead_worker_is_taken_over(svc) -> None:  # type: i
 # -- speed per download -----------------------------------------------------------------------
 
 
-def test_the_default_speed_limit_paces_a_download(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_speed_limit_paces_a_download(svc, workers, origin) -> None:
     svc.settings.update({"transfer": {"speed_limit": MiB, "part_size": 5 * MiB}})
     size = 4 * MiB
     res = origin.add("/paced.bin", Resource(data=os.urandom(size)))
@@ -173,7 +173,7 @@ def test_the_default_speed_limit_paces_a_download(svc, workers, origin) -> None:
     assert size / seconds <= 1.4 * MiB
 
 
-def test_a_speed_limit_changes_while_the_download_runs(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_speed_limit_changes_while_the_download_runs(svc, workers, origin) -> None:
     svc.settings.update({"transfer": {"part_size": 5 * MiB, "parallel_parts": 1}})
     size = 6 * MiB
     res = origin.add("/slowed.bin", Resource(data=os.urandom(size)))
@@ -198,7 +198,7 @@ def test_a_speed_limit_changes_while_the_download_runs(svc, workers, origin) -> 
 # -- every setting applies on the next dispatch ----------------------------------------------
 
 
-def test_parallel_parts_applies_to_the_next_download(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_parallel_parts_applies_to_the_next_download(svc, workers, origin) -> None:
     svc.settings.update({"transfer": {"parallel_parts": 1, "part_size": 5 * MiB}})
     one = origin.add("/one.bin", Resource(data=os.urandom(3 * 5 * MiB), throttle_bps=30 * MiB))
     assert wait_finished(svc, add(svc, origin.url("/one.bin")).id).state == TaskState.COMPLETED
@@ -209,7 +209,7 @@ def test_parallel_parts_applies_to_the_next_download(svc, workers, origin) -> No
     assert peak_connections(three) >= 2
 
 
-def test_part_size_and_presign_lifetime_apply_to_the_next_download(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_part_size_and_presign_lifetime_apply_to_the_next_download(svc, workers, origin) -> None:
     size = 13 * MiB
     svc.settings.update({"transfer": {"part_size": 6 * MiB}, "files": {"presign_seconds": 120}})
     origin.add("/a.bin", Resource(data=os.urandom(size)))
@@ -223,7 +223,7 @@ def test_part_size_and_presign_lifetime_apply_to_the_next_download(svc, workers,
     assert lifetime(svc.downloads.file_url(OWNER, b.id)) == pytest.approx(900, abs=3)
 
 
-def test_retry_limit_and_backoff_apply_to_the_next_attempt(svc, workers, origin, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_retry_limit_and_backoff_apply_to_the_next_attempt(svc, workers, origin, monkeypatch) -> None:
     svc.settings.update({"retry": {"max_attempts": 1}})
     res = origin.add("/down.bin", Resource(data=b"x" * 1000, fail_status=503, failures=100))
     failed = wait_finished(svc, add(svc, origin.url("/down.bin")).id)
@@ -241,7 +241,7 @@ def test_retry_limit_and_backoff_apply_to_the_next_attempt(svc, workers, origin,
     assert gap >= 2.8, gap
 
 
-def test_max_concurrent_downloads_applies_to_the_next_dispatch(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_max_concurrent_downloads_applies_to_the_next_dispatch(svc, workers, origin) -> None:
     svc.settings.update({"queue": {"max_concurrent_downloads": 1}, "transfer": {"part_size": 5 * MiB}})
     for i in range(3):
         origin.add(f"/q{i}.bin", Resource(data=os.urandom(2 * MiB), throttle_bps=8 * MiB))

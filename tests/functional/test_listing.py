@@ -45,7 +45,7 @@ def people(emulator: str) -> People:
 
 
 @pytest.fixture()
-def svc_nolimit(svc, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def svc_nolimit(svc, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
     return svc
 
@@ -104,7 +104,7 @@ class Fixture:
 
 
 @pytest.fixture()
-def fx(svc_nolimit, people: People) -> Iterator[Fixture]:  # type: ignore[no-untyped-def]
+def fx(svc_nolimit, people: People) -> Iterator[Fixture]:
     fixture = Fixture(svc_nolimit, people)
     yield fixture
     for task_id in fixture.ids.values():

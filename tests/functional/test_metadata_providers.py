@@ -57,7 +57,7 @@ def clean_cache(emulator: str) -> None:
     CacheItems().forget("")
 
 
-def test_tmdb_search_details_season_images(emulator, clean_cache, fake) -> None:  # type: ignore[no-untyped-def]
+def test_tmdb_search_details_season_images(emulator, clean_cache, fake) -> None:
     client = TmdbClient(http(), tmdb_settings(fake), TMDB_KEY)
     found = client.search("show", "tv", year=2008)
     assert [(m.id, m.title, m.year, m.kind) for m in found] == [("1396", "Show", 2008, "tv")]
@@ -90,7 +90,7 @@ def test_tmdb_search_details_season_images(emulator, clean_cache, fake) -> None:
         client.season(1396, 9)
 
 
-def test_tmdb_answers_are_cached_in_process_and_in_dynamodb(emulator, clean_cache, fake) -> None:  # type: ignore[no-untyped-def]
+def test_tmdb_answers_are_cached_in_process_and_in_dynamodb(emulator, clean_cache, fake) -> None:
     settings = tmdb_settings(fake)
     first = http()
     TmdbClient(first, settings, TMDB_KEY).season(1396, 1)
@@ -110,7 +110,7 @@ def test_tmdb_answers_are_cached_in_process_and_in_dynamodb(emulator, clean_cach
     assert len(fake.seen("/3/tv/1396/season/1")) == 2
 
 
-def test_tmdb_bearer_token_and_refused_key_never_shown(emulator, clean_cache, fake) -> None:  # type: ignore[no-untyped-def]
+def test_tmdb_bearer_token_and_refused_key_never_shown(emulator, clean_cache, fake) -> None:
     token = "eyJhbGciOiJIUzI1NiJ9.fake-read-access-token"
     fake.tmdb_key = token
     TmdbClient(http(), tmdb_settings(fake), token).search("show", "tv")
@@ -131,7 +131,7 @@ def test_not_configured_names_the_setting() -> None:
     assert mb.value.details[0]["field"] == "musicbrainz.contact"
 
 
-def test_upstream_rate_limit_answers_busy_with_retry_after(emulator, clean_cache, fake) -> None:  # type: ignore[no-untyped-def]
+def test_upstream_rate_limit_answers_busy_with_retry_after(emulator, clean_cache, fake) -> None:
     fake.fail["/3/search"] = (429, {"Retry-After": "30"})
     with pytest.raises(ProviderBusy) as busy:
         TmdbClient(http(), tmdb_settings(fake), TMDB_KEY).search("show", "tv")
@@ -143,7 +143,7 @@ def test_upstream_rate_limit_answers_busy_with_retry_after(emulator, clean_cache
     assert len(fake.seen("/3/search")) == 3  # a short one is tried once more
 
 
-def test_answers_that_are_too_large_or_not_json_are_refused(emulator, clean_cache, fake) -> None:  # type: ignore[no-untyped-def]
+def test_answers_that_are_too_large_or_not_json_are_refused(emulator, clean_cache, fake) -> None:
     client = TmdbClient(http(), tmdb_settings(fake), TMDB_KEY)
     fake.bodies["/3/search/tv"] = b"[" + b"0," * (3 * 1024 * 1024) + b"0]"  # 6 MiB of JSON
     with pytest.raises(ProviderFailed, match="larger than 4194304 bytes"):
@@ -156,7 +156,7 @@ def test_answers_that_are_too_large_or_not_json_are_refused(emulator, clean_cach
         client.search("show", "tv")
 
 
-def test_ssrf_guard_refuses_base_urls_and_redirects(emulator, clean_cache, fake) -> None:  # type: ignore[no-untyped-def]
+def test_ssrf_guard_refuses_base_urls_and_redirects(emulator, clean_cache, fake) -> None:
     strict = UrlGuard(False)  # a deployed stage: loopback is not public
     with pytest.raises(ProviderRefused) as refused:
         TmdbClient(http(strict), tmdb_settings(fake), TMDB_KEY)
@@ -175,7 +175,7 @@ def test_ssrf_guard_refuses_base_urls_and_redirects(emulator, clean_cache, fake)
     assert "link-local" in hop.value.message
 
 
-def test_musicbrainz_recording_in_sharktooths_shape_with_cover(emulator, clean_cache, fake) -> None:  # type: ignore[no-untyped-def]
+def test_musicbrainz_recording_in_sharktooths_shape_with_cover(emulator, clean_cache, fake) -> None:
     settings = MusicBrainzSettings(base_url=fake.musicbrainz_url, coverart_base_url=fake.coverart_url,
                                    contact="ops@example.org")
     client = MusicBrainzClient(http(), settings)
@@ -199,7 +199,7 @@ def test_musicbrainz_recording_in_sharktooths_shape_with_cover(emulator, clean_c
 
 
 @pytest.mark.alone
-def test_musicbrainz_requests_are_spaced_a_second_apart_across_clients(emulator, clean_cache, fake) -> None:  # type: ignore[no-untyped-def]
+def test_musicbrainz_requests_are_spaced_a_second_apart_across_clients(emulator, clean_cache, fake) -> None:
     # Two "sandboxes" (separate HTTP sides and caches) share the one slot item in DynamoDB.
     settings = MusicBrainzSettings(base_url=fake.musicbrainz_url, contact="ops@example.org", cache_seconds=0)
     a, b = MusicBrainzClient(http(), settings), MusicBrainzClient(http(), settings)

@@ -33,7 +33,7 @@ SECRET = "a webhook secret of some length"
 
 
 @pytest.fixture()
-def notify(svc, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def notify(svc, monkeypatch: pytest.MonkeyPatch):
     for model in (NotifyTargetModel, NotifyDeliveryModel):
         for item in model.scan():
             item.delete()
@@ -45,7 +45,7 @@ def notify(svc, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def
 
 
 @pytest.fixture()
-def api(svc):  # type: ignore[no-untyped-def]
+def api(svc):
     from app import app
 
     return json_caller(Client(app))
@@ -58,7 +58,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture()
-def notify_stream(svc) -> Iterator[StreamPoller]:  # type: ignore[no-untyped-def]
+def notify_stream(svc) -> Iterator[StreamPoller]:
     """The tasks stream polled into ``notify_changes`` (from now on), as Lambda would."""
     import app as app_module
 
@@ -71,7 +71,7 @@ def notify_stream(svc) -> Iterator[StreamPoller]:  # type: ignore[no-untyped-def
 
 
 @pytest.fixture()
-def notify_worker(svc) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def notify_worker(svc) -> Iterator[None]:
     """Only the notify queue's consumer (no download worker: a dispatched task stays put)."""
     import app as app_module
     from local_runtime.sqs_poller import SqsPoller, sqs_sources

@@ -23,7 +23,7 @@ def people(emulator: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture()
-def as_(svc, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, UserCaller]:  # type: ignore[no-untyped-def]
+def as_(svc, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, UserCaller]:
     from app import app
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
@@ -52,7 +52,7 @@ def configure(as_: dict[str, UserCaller], fake: ProviderServer) -> Any:
     return resp
 
 
-def test_unconfigured_providers_answer_503_naming_the_setting(as_) -> None:  # type: ignore[no-untyped-def]
+def test_unconfigured_providers_answer_503_naming_the_setting(as_) -> None:
     # Admins only: indexer URLs name hosts of the inside network.
     assert as_["user"]("GET", "/settings/providers").status_code == 403
     view = as_["admin"]("GET", "/settings/providers").data
@@ -68,7 +68,7 @@ def test_unconfigured_providers_answer_503_naming_the_setting(as_) -> None:  # t
         assert setting in error["message"] and error["request_id"]
 
 
-def test_settings_keys_are_sealed_and_never_shown(as_, fake) -> None:  # type: ignore[no-untyped-def]
+def test_settings_keys_are_sealed_and_never_shown(as_, fake) -> None:
     from chalicelib.persistence.models import ControlModel
 
     assert as_["user"]("PATCH", "/settings/providers", {"tmdb": {"api_key": "x"}}).status_code == 403
@@ -87,7 +87,7 @@ def test_settings_keys_are_sealed_and_never_shown(as_, fake) -> None:  # type: i
     assert gone["tmdb"]["api_key_set"] is False and gone["version"] == 4
 
 
-def test_settings_validation_and_the_ssrf_guard(as_, fake) -> None:  # type: ignore[no-untyped-def]
+def test_settings_validation_and_the_ssrf_guard(as_, fake) -> None:
     bad = as_["admin"]("PATCH", "/settings/providers", {"tmdb": {"base_url": "ftp://x"}, "unknown": 1,
                                                         "musicbrainz": {"requests_per_second": 5},
                                                         "quality": {"resolutions": ["999p"]}})
@@ -105,7 +105,7 @@ def test_settings_validation_and_the_ssrf_guard(as_, fake) -> None:  # type: ign
     assert as_["admin"]("GET", "/settings/providers").data["version"] == 0  # nothing was stored
 
 
-def test_lookups_through_the_routes(as_, fake) -> None:  # type: ignore[no-untyped-def]
+def test_lookups_through_the_routes(as_, fake) -> None:
     configure(as_, fake)
     found = as_["viewer"]("GET", "/metadata/search?provider=tmdb&q=Show&kind=tv&year=2008")
     assert found.status_code == 200

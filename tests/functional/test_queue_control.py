@@ -124,7 +124,7 @@ def test_the_dispatcher_honours_priority_then_order(svc, workers, origin) -> Non
     from chalicelib.downloads import bulk
 
     assert bulk.reorder(svc.downloads, OWNER, [d, c])["moved"] == 2  # d takes c's place and c d's
-    assert [svc.repo.get(i).state for i in (a, b, c, d, e)] == [TaskState.QUEUED] * 5  # type: ignore[union-attr]
+    assert [svc.repo.get(i).state for i in (a, b, c, d, e)] == [TaskState.QUEUED] * 5
 
     svc.queue_control.start(OWNER)
     done = [wait_finished(svc, i) for i in (a, b, c, d, e)]

@@ -33,7 +33,7 @@ def _set_env(name: str, value: str | None) -> None:
 
 
 @pytest.fixture()
-def gateway(svc) -> Iterator[WsGateway]:  # type: ignore[no-untyped-def]
+def gateway(svc) -> Iterator[WsGateway]:
     import app as app_module
     from chalicelib.persistence.models import ConnectionModel
 
@@ -50,7 +50,7 @@ def gateway(svc) -> Iterator[WsGateway]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture()
-def created(svc) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+def created(svc) -> Iterator[list[str]]:
     """Ids of tasks a test made; deleted afterwards so they hold no slot and skew no count."""
     ids: list[str] = []
     yield ids
@@ -145,7 +145,7 @@ def test_deployed_stages_refuse_connections_without_a_valid_token(gateway: WsGat
 
 
 def test_subscribe_sends_the_full_state_in_pages_under_128_kb(
-    svc, gateway: WsGateway, created: list[str]  # type: ignore[no-untyped-def]
+    svc, gateway: WsGateway, created: list[str]
 ) -> None:
     batch = uuid.uuid4().hex
     ids = created
@@ -180,7 +180,7 @@ def test_subscribe_sends_the_full_state_in_pages_under_128_kb(
 
 
 def test_changes_reach_subscribers_and_a_vanished_client_goes_after_the_first_failed_send(
-    svc, gateway: WsGateway, poller: StreamPoller, created: list[str]  # type: ignore[no-untyped-def]
+    svc, gateway: WsGateway, poller: StreamPoller, created: list[str]
 ) -> None:
     batch = uuid.uuid4().hex
     store = realtime().store
@@ -257,7 +257,7 @@ def test_a_client_message_over_128_kb_closes_the_connection_with_1009(gateway: W
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
-def test_an_idle_connection_is_closed_with_going_away(svc) -> None:  # type: ignore[no-untyped-def]
+def test_an_idle_connection_is_closed_with_going_away(svc) -> None:
     import app as app_module
 
     gw = WsGateway(websocket_handlers(app_module), port=0, stage="test", idle_timeout=0.5).start()
@@ -270,7 +270,7 @@ def test_an_idle_connection_is_closed_with_going_away(svc) -> None:  # type: ign
         gw.stop()
 
 
-def test_the_throttle_lets_one_send_per_interval_across_invocations(svc) -> None:  # type: ignore[no-untyped-def]
+def test_the_throttle_lets_one_send_per_interval_across_invocations(svc) -> None:
     from chalicelib.realtime.throttle import Throttle
 
     now = [1_000_000]
@@ -297,7 +297,7 @@ def test_a_plain_http_request_is_not_a_connection(gateway: WsGateway) -> None:
     assert gateway.connections == [] and list(ConnectionModel.scan()) == []
 
 
-def test_connections_of_a_session_that_ended_are_closed(gateway: WsGateway, svc) -> None:  # type: ignore[no-untyped-def]
+def test_connections_of_a_session_that_ended_are_closed(gateway: WsGateway, svc) -> None:
     """A logout closes that session's connections; disabling the user (or a new password, or
     deleting them) closes all of theirs, and the fan-out has no subscription of theirs left."""
     from chalice.test import Client
@@ -374,7 +374,7 @@ def test_a_frame_over_32_kb_closes_the_connection_as_api_gateway_does(gateway: W
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
-def test_a_flood_and_a_sync_of_many_rooms_are_limited_per_connection(gateway: WsGateway,  # type: ignore[no-untyped-def]
+def test_a_flood_and_a_sync_of_many_rooms_are_limited_per_connection(gateway: WsGateway,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue #11, item 8: each connection has a budget per minute (a message 1, each room it
     reads 1 more); over it, one RATE_LIMITED error, then nothing until the minute ends."""

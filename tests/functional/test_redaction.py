@@ -19,7 +19,7 @@ SECRETS = ("hunter2", "tok-abc123", "sig-deadbeef", "cred-AKIA")
 
 
 def test_a_failed_download_keeps_its_secrets_out_of_errors_activity_and_logs(
-    svc, workers, caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+    svc, workers, caplog: pytest.LogCaptureFixture,
 ) -> None:
     from chalicelib.persistence.models import ActivityModel
 

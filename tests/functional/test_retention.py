@@ -33,7 +33,7 @@ def expiries() -> list[ActivityModel]:
     return [a for a in ActivityModel.query("system") if a.kind == "history.expire"]
 
 
-def test_finished_downloads_are_marked_and_swept(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_finished_downloads_are_marked_and_swept(svc, workers, origin) -> None:
     svc.settings.update({"history": {"retention_days": 2}, "retry": {"max_attempts": 1},
                          "transfer": {"part_size": 5 * MiB}})
     origin.add("/kept.bin", Resource(data=os.urandom(6 * MiB)))
@@ -73,7 +73,7 @@ def test_finished_downloads_are_marked_and_swept(svc, workers, origin) -> None: 
     assert svc.reconciler.sweep(now_s=later) == 0
 
 
-def test_a_download_that_is_no_longer_finished_is_never_swept(svc, origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_download_that_is_no_longer_finished_is_never_swept(svc, origin) -> None:
     svc.settings.update({"queue": {"max_concurrent_downloads": 1}})
     task = add(svc, "http://127.0.0.1:9/never.bin")  # nobody serves it; no workers run either
     paused = svc.downloads.act(OWNER, task.id, Action.PAUSE)
@@ -86,7 +86,7 @@ def test_a_download_that_is_no_longer_finished_is_never_swept(svc, origin) -> No
     assert svc.repo.get(task.id).state == TaskState.PAUSED
 
 
-def test_the_reconciler_run_sweeps_too(svc, origin) -> None:  # type: ignore[no-untyped-def]
+def test_the_reconciler_run_sweeps_too(svc, origin) -> None:
     task = add(svc, "http://127.0.0.1:9/gone.bin")
     cancelled = svc.downloads.act(OWNER, task.id, Action.CANCEL)
     svc.repo.update(cancelled, [TaskModel.expires.set(datetime.fromtimestamp(time.time() - 10, tz=UTC)),

@@ -42,7 +42,7 @@ def people(emulator: str) -> dict[str, tuple[str, dict[str, str]]]:
 
 
 @pytest.fixture()
-def as_(svc, people, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def as_(svc, people, monkeypatch: pytest.MonkeyPatch):
     from app import app
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
@@ -72,7 +72,7 @@ def test_get_answers_the_sections_with_a_version(as_: dict[str, Caller]) -> None
     assert {k: doc[k] for k in SECTIONS} == nested(EngineSettings())
 
 
-def test_patch_changes_only_what_it_names(as_: dict[str, Caller], people) -> None:  # type: ignore[no-untyped-def]
+def test_patch_changes_only_what_it_names(as_: dict[str, Caller], people) -> None:
     admin = as_["admin"]
     resp = admin.call("PATCH", "/settings", {"transfer": {"part_size": 8 * MiB, "speed_limit": 1 << 20},
                                              "queue": {"per_host_connections": 4}})
@@ -168,7 +168,7 @@ def make_versions(admin: Caller) -> list[dict[str, Any]]:
     ]
 
 
-def test_history_lists_every_version_newest_first(as_: dict[str, Caller], people) -> None:  # type: ignore[no-untyped-def]
+def test_history_lists_every_version_newest_first(as_: dict[str, Caller], people) -> None:
     admin = as_["admin"]
     make_versions(admin)
     first = as_["viewer"].call("GET", "/settings/history?per_page=2")
@@ -199,7 +199,7 @@ def test_before_any_change_the_history_is_version_0(as_: dict[str, Caller]) -> N
     assert [v["version"] for v in page["versions"]] == [0] and page["total"] == 1
 
 
-def test_restore_makes_a_new_version_equal_to_the_old_one(as_: dict[str, Caller], people) -> None:  # type: ignore[no-untyped-def]
+def test_restore_makes_a_new_version_equal_to_the_old_one(as_: dict[str, Caller], people) -> None:
     admin = as_["admin"]
     made = make_versions(admin)
     resp = admin.call("POST", "/settings/history/1/restore")
@@ -220,7 +220,7 @@ def test_restore_makes_a_new_version_equal_to_the_old_one(as_: dict[str, Caller]
     assert restores and restores[-1].actor == people["admin"][0]
 
 
-def test_changes_are_recorded_in_the_activity_log(as_: dict[str, Caller], people) -> None:  # type: ignore[no-untyped-def]
+def test_changes_are_recorded_in_the_activity_log(as_: dict[str, Caller], people) -> None:
     before = len(activity("settings.update"))
     as_["admin"].call("PATCH", "/settings", {"files": {"presign_seconds": 120}})
     entries = activity("settings.update")
@@ -234,7 +234,7 @@ def test_changes_are_recorded_in_the_activity_log(as_: dict[str, Caller], people
 # -- concurrent changes ---------------------------------------------------------------------
 
 
-def test_concurrent_changes_each_get_their_own_version(svc) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_changes_each_get_their_own_version(svc) -> None:
     changes = [
         {"queue": {"max_concurrent_downloads": 9}},
         {"transfer": {"parallel_parts": 3}},

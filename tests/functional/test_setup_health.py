@@ -22,7 +22,7 @@ SECRET = "a webhook secret of some length"
 
 
 @pytest.fixture()
-def api(svc, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def api(svc, monkeypatch: pytest.MonkeyPatch):
     from app import app
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
@@ -38,7 +38,7 @@ def api(svc, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture()
-def fresh(svc):  # type: ignore[no-untyped-def]
+def fresh(svc):
     """A stage without users (the svc fixture has emptied the control table)."""
     for user in UserModel.scan():
         user.delete()

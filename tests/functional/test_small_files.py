@@ -31,7 +31,7 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def test_a_4_mib_download_is_one_put_object_and_few_requests(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_4_mib_download_is_one_put_object_and_few_requests(svc, workers, origin) -> None:
     data = os.urandom(4 * MiB)
     res = origin.add("/small.bin", Resource(data=data))
     with counted() as calls:
@@ -53,7 +53,7 @@ def test_a_4_mib_download_is_one_put_object_and_few_requests(svc, workers, origi
     assert svc.downloads.parts_done(OWNER, task.id)[1] == (1,)
 
 
-def test_the_short_path_retries_fails_on_a_bad_checksum_and_stores_empty_files(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_the_short_path_retries_fails_on_a_bad_checksum_and_stores_empty_files(svc, workers, origin) -> None:
     svc.settings.update({"retry_base_seconds": 0.1, "retry_cap_seconds": 0.2})
     flaky = os.urandom(300_000)
     origin.add("/flaky.bin", Resource(data=flaky, fail_status=503, failures=1, fail_after=1))  # the probe passes
@@ -73,7 +73,7 @@ def test_the_short_path_retries_fails_on_a_bad_checksum_and_stores_empty_files(s
     assert not open_uploads(svc, "downloads/")
 
 
-def test_a_small_file_waits_for_a_host_slot_like_a_lane(svc, origin) -> None:  # type: ignore[no-untyped-def]
+def test_a_small_file_waits_for_a_host_slot_like_a_lane(svc, origin) -> None:
     svc.settings.update({"queue": {"per_host_connections": 1}, "retry": {"max_attempts": 1}})
     res = origin.add("/slot.bin", Resource(data=os.urandom(MiB)))
     hosts = svc.transfer.hosts

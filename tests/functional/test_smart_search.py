@@ -23,7 +23,7 @@ def people(emulator: str) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture()
-def as_(svc, settled, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, UserCaller]:  # type: ignore[no-untyped-def]
+def as_(svc, settled, people, monkeypatch: pytest.MonkeyPatch) -> dict[str, UserCaller]:
     from app import app
 
     monkeypatch.setattr(svc.accounts, "rate_limit_per_minute", 0)
@@ -53,7 +53,7 @@ def fake() -> Iterator[ProviderServer]:
 
 
 @pytest.fixture()
-def configured(as_, fake) -> ProviderServer:  # type: ignore[no-untyped-def]
+def configured(as_, fake) -> ProviderServer:
     resp = as_["admin"]("PATCH", "/settings/providers", {
         "tmdb": {"api_key": TMDB_KEY, "base_url": fake.tmdb_url, "image_base_url": fake.image_url},
         "indexers": [{"name": "fake", "url": fake.torznab_url, "api_key": INDEXER_KEY}],
@@ -73,7 +73,7 @@ def subscribe(caller: UserCaller, feed_server: FeedServer, path: str, entries: l
 
 
 @pytest.fixture()
-def feed(as_, configured, feed_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def feed(as_, configured, feed_server) -> Iterator[str]:
     f = feed_server.url("/files/")
     feed_id = subscribe(as_["user"], feed_server, "/shows.xml", [
         Entry("Show.S01E02.720p.WEB.x264-DDD", f + "p/1", "g1", f + "s01e02-720.mkv", 600 * MB),
@@ -83,7 +83,7 @@ def feed(as_, configured, feed_server) -> Iterator[str]:  # type: ignore[no-unty
     assert as_["user"]("DELETE", f"/feeds/{feed_id}").status_code == 200
 
 
-def test_smart_search_groups_candidates_by_episode(as_, configured, feed) -> None:  # type: ignore[no-untyped-def]
+def test_smart_search_groups_candidates_by_episode(as_, configured, feed) -> None:
     resp = as_["user"]("POST", "/search/smart", {"tmdb_id": 1396, "kind": "tv", "season": 1})
     assert resp.status_code == 200, resp.data
     body = resp.data
@@ -112,7 +112,7 @@ def test_smart_search_groups_candidates_by_episode(as_, configured, feed) -> Non
         "tvsearch", "Show", "1", "5000", INDEXER_KEY)
 
 
-def test_smart_search_by_title_movies_and_other_users_feeds(as_, configured, feed) -> None:  # type: ignore[no-untyped-def]
+def test_smart_search_by_title_movies_and_other_users_feeds(as_, configured, feed) -> None:
     by_title = as_["other"]("POST", "/search/smart", {"title": "show", "year": 2008})
     assert by_title.status_code == 200 and by_title.data["tmdb_id"] == 1396
     # Another user's search does not see the first user's feed items.
@@ -125,7 +125,7 @@ def test_smart_search_by_title_movies_and_other_users_feeds(as_, configured, fee
     assert bad.status_code == 422 and "tmdb_id" in bad.data["error"]["message"]
 
 
-def test_smart_grab_makes_one_batch_of_the_best_files(as_, configured, feed) -> None:  # type: ignore[no-untyped-def]
+def test_smart_grab_makes_one_batch_of_the_best_files(as_, configured, feed) -> None:
     assert as_["viewer"]("POST", "/search/smart-grab", {"tmdb_id": 1396}).status_code == 403
     resp = as_["user"]("POST", "/search/smart-grab", {"title": "Show", "year": 2008, "season": 1})
     assert resp.status_code == 201, resp.data
@@ -157,7 +157,7 @@ def test_smart_grab_makes_one_batch_of_the_best_files(as_, configured, feed) -> 
     assert none.status_code == 404 and none.data["error"]["details"][0]["message"] == "missing: 1"
 
 
-def test_a_failing_or_slow_indexer_is_reported_not_fatal_and_tmdb_unconfigured_is_503(  # type: ignore[no-untyped-def]
+def test_a_failing_or_slow_indexer_is_reported_not_fatal_and_tmdb_unconfigured_is_503(
         as_, configured, feed, svc, monkeypatch) -> None:
     configured.fail["/torznab"] = (500, {})
     body = as_["user"]("POST", "/search/smart", {"tmdb_id": 1396}).data

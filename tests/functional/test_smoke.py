@@ -10,14 +10,14 @@ from tests.support.origin import Resource
 from tests.support.wait import wait_for
 
 
-def stored_sha256(svc, key: str) -> str:  # type: ignore[no-untyped-def]
+def stored_sha256(svc, key: str) -> str:
     digest = hashlib.sha256()
     for chunk in svc.store.read(key):
         digest.update(chunk)
     return digest.hexdigest()
 
 
-def test_ranged_download_lands_intact(svc, workers, origin) -> None:  # type: ignore[no-untyped-def]
+def test_ranged_download_lands_intact(svc, workers, origin) -> None:
     svc.settings.update({"part_size": 5 * 1024 * 1024, "parallel_parts": 4})
     res = origin.add("/f.bin", Resource(data=os.urandom(23 * 1024 * 1024 + 17)))
     task = svc.downloads.add(Identity("local", "local", Role.USER), AddDownload(url=origin.url("/f.bin")))

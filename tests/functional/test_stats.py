@@ -86,7 +86,7 @@ def store_with(svc: Any, client: Any) -> StatsStore:
     return StatsStore(client, svc.stats.stats_table, svc.stats.batches_table, svc.repo, svc.settings)
 
 
-def test_a_download_s_life_is_counted_and_removal_keeps_history(svc, owner: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_download_s_life_is_counted_and_removal_keeps_history(svc, owner: str) -> None:
     stats = svc.stats
     scope = f"u#{owner}"
     now = int(time.time() * 1000)
@@ -129,7 +129,7 @@ def test_a_download_s_life_is_counted_and_removal_keeps_history(svc, owner: str)
     assert stats.breakdown(scope, "category", 1)["items"][0]["key"] == "iso"
 
 
-def test_the_engine_speed_is_the_sum_over_running_downloads(svc, owner: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_engine_speed_is_the_sum_over_running_downloads(svc, owner: str) -> None:
     from chalicelib.domain.task import Task
     from chalicelib.persistence.models import TaskModel
 
@@ -154,7 +154,7 @@ def test_the_engine_speed_is_the_sum_over_running_downloads(svc, owner: str) -> 
             svc.repo.delete(task_id)
 
 
-def test_a_batch_of_records_is_coalesced_into_few_writes(svc) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_of_records_is_coalesced_into_few_writes(svc) -> None:
     """2,000 INSERTs of two users in one batch, in Lambda's batches of 100: 19 writes a batch,
     not 100 x 12. (The same with 10,000 INSERTs: 1,900 writes, ~24 s against moto.)"""
     client = CountingClient(svc.stats.db)
@@ -177,7 +177,7 @@ def test_a_batch_of_records_is_coalesced_into_few_writes(svc) -> None:  # type: 
 
 
 def test_a_batch_failing_half_way_is_retried_and_counts_exactly_once(
-    svc, owner: str, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    svc, owner: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Issue #12 item 6: the consumer dies half-way through a batch (its third write landed,
     the answer lost), Lambda retries the same records, twice: every counter is exact."""
@@ -214,7 +214,7 @@ def test_a_batch_failing_half_way_is_retried_and_counts_exactly_once(
     assert 2 <= len(gauge[stats_module.APPLIED]["SS"]) <= 4
 
 
-def test_batch_summaries_follow_their_tasks_and_a_deleted_batch_stays_deleted(svc, owner: str) -> None:  # type: ignore[no-untyped-def]
+def test_batch_summaries_follow_their_tasks_and_a_deleted_batch_stays_deleted(svc, owner: str) -> None:
     from chalicelib.downloads.batches import summary
     from chalicelib.stats.store import image
 
@@ -245,7 +245,7 @@ def test_batch_summaries_follow_their_tasks_and_a_deleted_batch_stays_deleted(sv
     assert read() is None
 
 
-def test_timeline_and_breakdown_queries_never_scan(svc, owner: str) -> None:  # type: ignore[no-untyped-def]
+def test_timeline_and_breakdown_queries_never_scan(svc, owner: str) -> None:
     calls: list[str] = []
 
     class Spy(CountingClient):
@@ -261,7 +261,7 @@ def test_timeline_and_breakdown_queries_never_scan(svc, owner: str) -> None:  # 
 
 
 @pytest.fixture()
-def poller(svc) -> Iterator[StreamPoller]:  # type: ignore[no-untyped-def]
+def poller(svc) -> Iterator[StreamPoller]:
     import app as app_module
 
     # A second handler on the tasks table's stream: each has its own poller (and iterators).
@@ -270,7 +270,7 @@ def poller(svc) -> Iterator[StreamPoller]:  # type: ignore[no-untyped-def]
         yield p
 
 
-def test_the_stream_poller_drives_the_handler_from_real_writes(svc, owner: str, poller) -> None:  # type: ignore[no-untyped-def]
+def test_the_stream_poller_drives_the_handler_from_real_writes(svc, owner: str, poller) -> None:
     from chalicelib.domain.task import Task
 
     task = Task(id=str(uuid.uuid4()), owner=owner, url="https://poll.example/f", filename="f", key="downloads/f",

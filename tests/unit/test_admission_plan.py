@@ -13,7 +13,13 @@ def test_items_of_one_request_keep_their_order_in_the_queue() -> None:
     tasks = [plan.new_task("u", add, f"id{i}", 1_000, seq=i, batch_id="b") for i in range(3)]
     assert [t.order for t in tasks] == [1_000_000, 1_000_001, 1_000_002]
     first = tasks[0]
-    assert (first.filename, first.key, first.priority, first.batch_id, first.tags) == ("b.iso", "downloads/id0/b.iso", 10, "b", ["x"])
+    assert (first.filename, first.key, first.priority, first.batch_id, first.tags) == (
+        "b.iso",
+        "downloads/id0/b.iso",
+        10,
+        "b",
+        ["x"],
+    )
     assert first.state == TaskState.QUEUED and not first.filename_locked
     named = plan.new_task("u", AddDownload(url="https://e.com/x", filename="y.bin", batch_id="mine"), "i", 5, batch_id="b")
     assert named.filename_locked and named.batch_id == "mine" and named.key == "downloads/i/y.bin"

@@ -26,9 +26,9 @@ def test_stored_exactly_as_an_untyped_map_attribute_stores_it(value: dict[str, A
 
 @pytest.mark.parametrize("value", SAMPLES)
 def test_reads_back_what_the_untyped_map_attribute_reads(value: dict[str, Any]) -> None:
-    stored = MapAttribute().serialize(value)  # type: ignore[var-annotated]
+    stored = MapAttribute().serialize(value)
     ours = PlainMapAttribute().deserialize(stored)
-    theirs = MapAttribute().deserialize(stored)  # type: ignore[var-annotated]
+    theirs = MapAttribute().deserialize(stored)
     assert ours == theirs == value
     assert type(ours) is dict
     assert all(type(ours[k]) is type(value[k]) for k in value)

@@ -34,12 +34,12 @@ def test_a_batch_adds_its_items_and_reports_each(rig: Rig) -> None:
         {"url": "https://files.example/c", "batch_id": "mine"},
     ]})
     results = body["results"]
-    assert [r["ok"] for r in results] == [True, False, True, False]  # type: ignore[union-attr]
-    assert results[3]["error"]["details"][0]["field"] == "batch_id"  # type: ignore[index]
+    assert [r["ok"] for r in results] == [True, False, True, False]
+    assert results[3]["error"]["details"][0]["field"] == "batch_id"
     batch = body["batch"]
-    assert batch["name"] == "films" and batch["items"] == 2  # type: ignore[index]
-    tasks = [rig.tasks.get(r["task_id"]) for r in results if r["ok"]]  # type: ignore[union-attr]
-    assert all(t is not None and t.priority == 10 and t.batch_id == batch["id"] for t in tasks)  # type: ignore[index]
+    assert batch["name"] == "films" and batch["items"] == 2
+    tasks = [rig.tasks.get(r["task_id"]) for r in results if r["ok"]]
+    assert all(t is not None and t.priority == 10 and t.batch_id == batch["id"] for t in tasks)
     assert "batch.create" in rig.activity.kinds()
 
 

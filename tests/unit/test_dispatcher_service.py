@@ -23,7 +23,7 @@ class Rig:
         self.clock = ManualClock()
         self.tasks = FakeTasks(self.clock)
         self.queue = FakeQueue()
-        self.settings = FakeSettings(EngineSettings(**settings))  # type: ignore[arg-type]
+        self.settings = FakeSettings(EngineSettings(**settings))
         self.gate = FakeGate()
         self.activity = FakeActivity()
         self.lease = FakeLease()

@@ -20,7 +20,7 @@ ME, OTHER = "u-me", "u-other"
 
 
 def q(**params: Any) -> ListQuery:
-    return parse(ListQuery, {k: str(v) for k, v in params.items()}, "query")  # type: ignore[no-any-return]
+    return parse(ListQuery, {k: str(v) for k, v in params.items()}, "query")
 
 
 def attrs(p: listing.Plan) -> list[tuple[str, str]]:

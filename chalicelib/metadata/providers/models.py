@@ -120,7 +120,7 @@ class Secrets:
 
 class Viewable:
     def view(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload, no-any-return]
+        return asdict(self)  # type: ignore[call-overload]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ class ProviderSettingsItem(Model):
         pass
 
     pk = UnicodeAttribute(hash_key=True)
-    data = JSONAttribute(null=True)  # type: ignore[var-annotated]
+    data = JSONAttribute(null=True)
     version = NumberAttribute(null=True)
     updated_at = NumberAttribute(null=True)
 

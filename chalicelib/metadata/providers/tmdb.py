@@ -109,7 +109,7 @@ class TmdbClient:
     # -- TMDB's own ----------------------------------------------------------------------
     def configuration(self) -> dict[str, Any]:
         """TMDB's ``/configuration`` as it answers it (image base URLs and sizes)."""
-        return self._get("/configuration")  # type: ignore[no-any-return]
+        return self._get("/configuration")
 
     def details(self, kind: str, tmdb_id: int, append: tuple[str, ...] = ("external_ids",)) -> MediaDetails:
         """A movie's or a series' details with its external ids (IMDb, TheTVDB); ``append``
