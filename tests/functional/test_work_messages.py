@@ -29,7 +29,7 @@ def work(svc: Any, *bodies: Any) -> dict[str, Any]:
     ]
     event = sqs_event(messages, f"arn:aws:sqs:{svc.config.region}:000000000000:{svc.config.work_queue}",
                       svc.config.region)
-    return app_module.work(event, LambdaContext("work"))  # type: ignore[no-any-return]
+    return app_module.work(event, LambdaContext("work"))
 
 
 def test_a_malformed_work_message_is_logged_and_consumed(svc: Any, caplog: pytest.LogCaptureFixture) -> None:
