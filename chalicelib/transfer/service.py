@@ -9,14 +9,14 @@ from typing import Any
 
 from ..domain import deadletters
 from ..domain.clock import SYSTEM_CLOCK, Clock
-from ..domain.restarts import Restart, stream_seconds
+from ..domain.restarts import stream_seconds
 from ..domain.task import Task
 from ..engine.hostslots import HostSlots
 from .context import Abandoned, Context
 from .delivery import Delivery, Heartbeat
 from .lanes import Lanes
 from .limits import Limits
-from .messages import BadMessage, LaneMessage, StartMessage, StreamMessage, parse
+from .messages import BadMessage, LaneMessage, StartMessage, parse
 from .outcomes import Outcomes
 from .planner import Planner, default_key
 from .ports import Engine, ObjectStorage, Origin, Queue, Settings, TaskStore
@@ -86,24 +86,12 @@ class Transfer:
                 log.info("task %s: left off (paused, cancelled or re-dispatched)", msg.task)
 
     # -- what others call -------------------------------------------------------------------
-    def start(self, msg: StartMessage) -> None:
-        self.planner.start(msg)
-
-    def lane(self, msg: LaneMessage, first_delivery: bool = False) -> None:
-        self.lanes.lane(msg, first_delivery)
-
-    def stream(self, msg: StreamMessage, deadline: float | None = None) -> None:
-        self.streams.stream(msg, deadline)
-
     def finalize(self, task: Task) -> None:
         self.outcomes.finalize(task)
 
     def fail(self, task: Task, reason: str) -> None:
         """Downloading -> failed with ``reason`` (this run's; the reconciler calls it too)."""
         self.outcomes.fail(task, reason)
-
-    def restart(self, task: Task, kind: Restart, reason: str, fresh: bool = True) -> None:
-        self.outcomes.restart(task, kind, reason, fresh)
 
     def dead_letter(self, body: Any, receive_count: str = "?") -> deadletters.Verdict:
         return self.outcomes.dead_letter(body, receive_count)
