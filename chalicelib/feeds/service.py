@@ -97,7 +97,7 @@ def report(outcomes: list[Outcome]) -> dict[str, Any]:
 class FeedService:
     def __init__(
         self, repo: FeedRepository, fetcher: FeedFetcher, downloads: DownloadService, settings: SettingsStore,
-        activity: ActivityLog, queue: WorkQueue, events: FeedEvents, hosts: HostSlots | None = None,
+        activity: ActivityLog, queue: WorkQueue, events: FeedEvents, hosts: HostSlots,
         minute_seconds: float = 60.0, clock: Callable[[], int] = now_ms,
     ) -> None:
         """``minute_seconds``: how long a minute of ``interval_minutes`` lasts (60; tests
@@ -109,7 +109,7 @@ class FeedService:
         self.activity = activity
         self.queue = queue
         self.events = events
-        self.hosts = hosts or HostSlots()
+        self.hosts = hosts
         self.minute_seconds = minute_seconds
         self.clock = clock
 
