@@ -222,9 +222,9 @@ def warm() -> Services:
     """Build this process's services, and every table's DynamoDB client, now.
 
     PynamoDB makes one botocore client per table on first use, each from a botocore session
-    of its own that loads the service model afresh: about 0.1 s a table, so a fresh worker
-    started its first download about a second late. Made here from one shared session, the
-    eleven clients take about 0.15 s together. (PynamoDB keeps each client for every thread;
+    of its own that loads the service model afresh, so a fresh worker started its first
+    download late; made here from one shared session they cost a fraction of that (figures:
+    docs/performance.md, "Measurements behind the code"). (PynamoDB keeps each client for every thread;
     a thread asks for a session of its own only when there is no client yet.) Each client
     also decodes item answers without botocore's walk (aws.fast_item_parsing). What starts a
     process to serve requests calls this before taking the first: the local worker and API.

@@ -33,7 +33,7 @@ class QuietRequestHandler(AnswersEveryMethod, ChaliceRequestHandler):
     """Chalice's local handler, with access lines at DEBUG instead of one per request on stderr."""
 
     # http.server writes a response's headers and its body in two sends: with Nagle's algorithm
-    # the body waits for the client's delayed ACK of the headers, ~40 ms on every request.
+    # the body waits for the client's delayed ACK of the headers on every request (docs/performance.md).
     disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:

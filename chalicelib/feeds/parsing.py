@@ -155,7 +155,7 @@ def _plain(value: Any) -> Any:
 
 def metadata(title: str) -> dict[str, Any]:
     """What guessit reads in an item's title (season, episode, resolution, group...)."""
-    from guessit import guessit  # imported on first use: it builds its rules at import (~0.3 s)
+    from guessit import guessit  # imported on first use: it builds its rules at import (docs/performance.md)
 
     try:
         found = guessit(title)

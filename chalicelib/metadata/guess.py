@@ -18,7 +18,7 @@ def guess(filename: str) -> dict[str, Any]:
     """The fields guessit finds in ``filename``, in the metadata's names where they exist
     (``title``, ``year``, ``season``, ``episode``, ``episode_title``, ``kind``) plus
     ``resolution`` and ``group``. Empty when it finds no title. Remembered per file name (a
-    client polling one download pays guessit's ~12 ms once)."""
+    client polling one download pays guessit's cost once; figures in docs/performance.md)."""
     return dict(_guess(filename[:300]))
 
 

@@ -15,8 +15,8 @@ class PlainMapAttribute(Attribute[dict[str, Any]]):
     Stored exactly as an untyped ``MapAttribute`` stores such a map (``{"M": {name: {"S"|"N"|
     "BOOL": ...}}}``), and usable in expressions the same way (``Model.attr[name].set(v)``), but
     read about twenty times faster: PynamoDB builds a ``MapAttribute`` object per map per item,
-    and a task has five (headers and four per-lane maps), which made reading a page of 50 tasks
-    cost ~14 ms. Nested maps or lists are refused when written, rather than read back wrong.
+    and a task has five (headers and four per-lane maps): the cost of reading a page is in
+    docs/performance.md ("Measurements behind the code"). Nested maps or lists are refused when written, rather than read back wrong.
     """
 
     attr_type = MAP

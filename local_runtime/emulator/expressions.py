@@ -4,8 +4,8 @@ moto parses a request's UpdateExpression twice (the handler, to list the placeho
 backend, to validate and run it), and two of its validators check the whole expression again at
 every nested node of its tree (the clause counts and the overlapping paths: ``find_clauses``
 from each node), which is quadratic in the number of actions. The engine's updates carry 10 to
-25 actions, so an UpdateItem cost the emulator 20-60 ms of CPU, most of its time under a batch
-of small downloads (issue #13: py-spy put DynamoDB UpdateItem at 47 % of the emulator's GIL).
+25 actions, so UpdateItem was most of the emulator's CPU under a batch of small downloads
+(issue #13; the profile's figures are in docs/performance.md, "Measurements behind the code").
 
 - A parsed expression is kept by its text (bounded): both callers only read the tree (the
   validator works on a deep copy of it, ``Validator.__init__``), so one tree serves every request

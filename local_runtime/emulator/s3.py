@@ -4,8 +4,8 @@ moto 5.2's ``FakeMultipart.complete`` reads every part twice (each read copies t
 its temporary file, then ``copy.copy``), gathers the whole object in a bytearray, gathers it
 again for the checksum, makes ``bytes`` of both and checksums the whole object; then
 ``put_object`` builds a ``FakeKey`` that writes the whole object once more into a new temporary
-file. That is super-linear in practice (~7 s for 32 x 16 MiB parts, ~22 s for 64 on a loaded
-2-core box) and holds several copies of the object in memory, where S3 answers in well under a
+file. That is super-linear in practice (figures: docs/performance.md, "Measurements behind
+the code") and holds several copies of the object in memory, where S3 answers in well under a
 second whatever the size.
 
 Here ``FakeMultipart.complete`` validates the parts exactly as moto does (same checks, same
@@ -14,8 +14,8 @@ part once, in chunks, from its temporary file straight into the temporary file t
 the new key's buffer, updating the checksum as it goes (incrementally, with the very
 functions moto's ``compute_checksum`` would pick). Once the object's disk space is reserved,
 each part's file is emptied right after its copy: moto disposes of all the parts as soon as
-``complete`` returns, and on the VMs this runs on the new object's page cache costs ~3 s per
-GiB in fresh memory but ~0.2 s in the pages the parts give back. (Completions of one upload
+``complete`` returns, and the new object's page cache costs far more in fresh memory than in
+the pages the parts give back (docs/performance.md). (Completions of one upload
 are serialised, so a racing second completion fails as it would in moto, rather than reading
 emptied parts.) It returns, in place of the object's bytes, an :class:`_Assembled` holding
 that buffer; moto's own ``complete_multipart_upload`` then runs unchanged (deleting the upload,
@@ -224,8 +224,7 @@ def _assemble(
     Once the whole object's disk space is reserved (nothing can fail after that but the parts
     changing under us), each part file is emptied as soon as it has been copied (after its last
     use): moto disposes of every part as soon as ``complete`` returns, and reusing the part's
-    pages for the next part's copy is far cheaper than touching fresh memory (~3 s per GiB of
-    new page cache on the VMs this runs on, against ~0.2 s reused)."""
+    pages for the next part's copy is far cheaper than touching fresh memory (docs/performance.md)."""
     from moto.settings import get_s3_default_key_buffer_size
 
     handed_over = joined(parts)

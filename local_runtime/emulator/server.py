@@ -7,8 +7,8 @@ engine's correctness depends on it.
   plan the next generation, both record a part. Every item operation is serialised here.
 - DynamoDB performance: a Query costs O(page) in DynamoDB, but O(table) in moto: every query
   sorts every item of the table, filters by the partition key, sorts again and walks from the
-  first item to the ExclusiveStartKey (~0.5 s for a 50-item page of 10,000 tasks, ~3 s for a
-  COUNT). Here each table keeps, per (index, partition key value), its candidates sorted the
+  first item to the ExclusiveStartKey (O(table) per page or COUNT; figures in
+  docs/performance.md, "Measurements behind the code"). Here each table keeps, per (index, partition key value), its candidates sorted the
   way moto sorts them, valid until the next write to the table (every item write bumps the
   table's version); a query bisects to its ExclusiveStartKey and its key condition's range and
   hands moto's own query only the items it is going to look at (the page plus the item that
@@ -19,8 +19,7 @@ engine's correctness depends on it.
 - DynamoDB performance, the wire: DynamoDB answers an item operation in milliseconds; moto
   parses every request and writes every answer through its generic, botocore-model-driven
   parser and serializer (moto/core/parse.py, moto/core/serialize.py), whose attribute picker
-  tries half a dozen aliases per value: ~2 ms per returned item of ~50 attributes (>100 ms for
-  a 50-item page, ~250 ms for a 100-record GetRecords). For the item operations (GetItem,
+  tries half a dozen aliases per value (per returned item; figures in docs/performance.md). For the item operations (GetItem,
   BatchGetItem, Query, Scan, PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactGetItems,
   TransactWriteItems) and DynamoDB Streams' GetRecords, the same walk over the same shapes is
   compiled once per shape (DynamoHandler.parse_parameters / .serialized): same members in the
@@ -30,11 +29,11 @@ engine's correctness depends on it.
   a value the walk does not expect - goes to moto's walk as is
   (tests/functional/test_emulator_wire.py compares the two, byte for byte).
 - DynamoDB performance, the items: moto's Item checks its size after each attribute by summing
-  all of them (O(n^2), ~4 ms for a 50-attribute item); here the same check on a running total.
+  all of them (O(n^2)); here the same check on a running total.
   moto's server lists its package directory (~150 stat calls) on every request to pick the
   backend; here once. And the stored items are kept out of the cyclic GC's full collections
-  (gc.freeze after every 1,000 item writes): at 10,000 tasks a full collection walks ~1.5 M
-  objects, a ~1 s pause for whatever request is running in the process.
+  (gc.freeze after every 1,000 item writes): at 10,000 tasks a full collection walks every
+  stored object, a pause for whatever request is running in the process (docs/performance.md).
 - S3: UploadPart and CompleteMultipartUpload for an upload that was aborted or completed
   answer ``404 NoSuchUpload``; moto raises a KeyError (a 500 that botocore retries for
   about a minute).
@@ -642,7 +641,7 @@ def _compose(*wraps: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Call
 #
 # moto answers every DynamoDB request through its generic, botocore-model-driven parser and
 # serializer (moto/core/parse.py, moto/core/serialize.py): per attribute value they look the
-# member up through half a dozen alias providers (~2 ms per returned item of ~50 attributes).
+# member up through half a dozen alias providers (per returned item: docs/performance.md).
 # Below, the same walk over the same shapes, compiled once per shape: for the item operations
 # (and only for plain dict/list results whose keys are the shapes' members) the request is
 # parsed and the response written exactly as moto's JSON parser/serializer would, else moto's.
@@ -1003,8 +1002,7 @@ def _fast_parse_parameters(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _item_init(original: Callable[..., Any]) -> Callable[..., Any]:
     """moto's Item.__init__ checks the item's size (LimitedSizeDict) after every attribute by
-    summing all the attributes so far: O(n^2) in the attributes (~4 ms for a 50-attribute
-    item). The same check, on a running total: same attributes, same ItemSizeTooLarge."""
+    summing all the attributes so far: O(n^2) in the attributes (docs/performance.md). The same check, on a running total: same attributes, same ItemSizeTooLarge."""
 
     @functools.wraps(original)
     def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
@@ -1046,17 +1044,17 @@ def _listed_once(original: Callable[..., Any]) -> Callable[..., Any]:
 # -- the stored items out of the cyclic GC's way ---------------------------------------------
 #
 # The items moto stores (~50 objects each) are long-lived, and Python's full collection walks
-# every tracked object: at 10,000 tasks (~1.5 M objects) a pause of ~1 s that lands on any
+# every tracked object: at 10,000 tasks a pause that lands on any
 # request of the process (the emulator, and the runtime's API beside it). So a thread freezes
 # what has survived (gc.freeze: the permanent generation, which collections skip; refcounting
 # still frees what is deleted), and a collection walks only what was allocated since:
 # - after every _FREEZE_EVERY item writes: a full collection, then freeze;
 # - while requests keep writing, every _FREEZE_AFTER_SECONDS: a young collection, then freeze.
 #   Without it, what each request leaves alive piles up unfrozen: while 10,000 tasks were paged
-#   through, full collections grew from 20 ms to 450 ms within 20 s and hit one page in ten;
-#   with it they stay ~20 ms (pages: max 66-71 ms, on the first try);
+#   through, full collections grew and hit one page in ten; with it they stay short (the
+#   figures: docs/performance.md, "Measurements behind the code");
 # - every _UNFREEZE_SECONDS of activity: unfreeze, a full collection, freeze again, so cyclic
-#   garbage frozen meanwhile is freed after all (one pause of up to ~1 s, every 5 minutes).
+#   garbage frozen meanwhile is freed after all (one full pause, every 5 minutes).
 _FREEZE_EVERY = 1000
 _FREEZE_AFTER_SECONDS = 1.0
 _UNFREEZE_SECONDS = 300.0
