@@ -16,7 +16,8 @@ class PlainMapAttribute(Attribute[dict[str, Any]]):
     "BOOL": ...}}}``), and usable in expressions the same way (``Model.attr[name].set(v)``), but
     read about twenty times faster: PynamoDB builds a ``MapAttribute`` object per map per item,
     and a task has five (headers and four per-lane maps): the cost of reading a page is in
-    docs/performance.md ("Measurements behind the code"). Nested maps or lists are refused when written, rather than read back wrong.
+    docs/performance.md ("Measurements behind the code"). Nested maps or lists are refused when
+    written, rather than read back wrong.
     """
 
     attr_type = MAP

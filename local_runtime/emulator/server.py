@@ -8,7 +8,8 @@ engine's correctness depends on it.
 - DynamoDB performance: a Query costs O(page) in DynamoDB, but O(table) in moto: every query
   sorts every item of the table, filters by the partition key, sorts again and walks from the
   first item to the ExclusiveStartKey (O(table) per page or COUNT; figures in
-  docs/performance.md, "Measurements behind the code"). Here each table keeps, per (index, partition key value), its candidates sorted the
+  docs/performance.md, "Measurements behind the code"). Here each table keeps, per (index,
+  partition key value), its candidates sorted the
   way moto sorts them, valid until the next write to the table (every item write bumps the
   table's version); a query bisects to its ExclusiveStartKey and its key condition's range and
   hands moto's own query only the items it is going to look at (the page plus the item that
@@ -1002,7 +1003,8 @@ def _fast_parse_parameters(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _item_init(original: Callable[..., Any]) -> Callable[..., Any]:
     """moto's Item.__init__ checks the item's size (LimitedSizeDict) after every attribute by
-    summing all the attributes so far: O(n^2) in the attributes (docs/performance.md). The same check, on a running total: same attributes, same ItemSizeTooLarge."""
+    summing all the attributes so far: O(n^2) in the attributes (docs/performance.md). The same
+    check, on a running total: same attributes, same ItemSizeTooLarge."""
 
     @functools.wraps(original)
     def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
