@@ -5,7 +5,9 @@
 ``alltasks.py`` (every owner's downloads, for admins), ``bulk.py`` (actions on many at once,
 retry failed, clear history, reorder), ``batches.py`` (many downloads added in one request and
 summarised together), ``admission/`` (adding many in a bounded number of round trips).
-May import: ``chalicelib.domain``, ``persistence``, ``adapters``, ``engine`` (to kick the
-dispatcher), ``settings``, ``stats`` (batch summaries), ``activity``, ``api``, ``auth.identity``;
-never ``chalicelib.container`` or a handler.
+``schemas.py`` and ``responses.py`` are the download routes' request and response models.
+May import: ``chalicelib.domain``, ``api``, ``persistence``, ``adapters``, ``engine`` (to kick the
+dispatcher), ``transfer`` (its ports), ``settings``, ``stats`` (batch summaries), ``activity``,
+``metadata`` and ``sidecars`` (naming, NFO work), ``auth.identity``; never
+``chalicelib.container`` or a handler.
 """

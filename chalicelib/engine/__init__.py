@@ -6,6 +6,7 @@
 ``reconciler.py`` (re-dispatches stalled downloads, sweeps expired history),
 ``retention.py`` (when finished downloads expire), ``schemas.py`` (the queue-control and bulk
 routes' response models). The worker's transfer logic is ``chalicelib.transfer``.
-May import: ``chalicelib.domain``, ``persistence``, ``adapters``, ``settings``, ``activity``,
-``auth.identity``; never ``downloads``, a handler or the container.
+May import: ``chalicelib.domain``, ``api``, ``persistence``, ``adapters``, ``settings``,
+``activity``, ``auth.identity`` and the worker's message and port types (``transfer.messages``,
+``transfer.ports``); never ``downloads``, a handler or the container.
 """

@@ -5,6 +5,10 @@ What lives here: ``models.py`` (the tables, one ``Model`` per item kind, and the
 template and the local bootstrap create), ``indexes.py`` (their global secondary indexes),
 ``attributes.py`` (custom PynamoDB attributes), ``cursors.py`` (opaque page cursors over
 ``LastEvaluatedKey``), ``repository.py`` (the task repository the services call).
-May import: ``chalicelib.config``, ``chalicelib.domain`` and plain types of the adapters and the
-fairness store (``UploadedPart``, ``WaitingOwners``); never a service, a handler or the container.
+The DynamoDB implementations of the services' ports live here too (``tasks.py``, ``batches.py``,
+``lease.py``; ``conditions.py`` is the one "conditional check failed" helper).
+May import: ``chalicelib.config``, ``chalicelib.domain``, and the port and value types of what it
+stores (``transfer.ports``, the adapters' ``UploadedPart``, ``engine.fairness``,
+``engine.retention``, ``metadata.filters``, ``stats.store``); never a service, a handler or the
+container.
 """
