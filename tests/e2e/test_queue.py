@@ -46,7 +46,8 @@ def test_stop_start_and_a_timed_pause_over_http(runtime: RuntimeProcess, origin:
     settings = {"part_size": 5 * MiB, "parallel_parts": 2, "max_concurrent_downloads": 3}
     assert http.patch(f"{api}/settings", json=settings, timeout=5).status_code == 200
     size = 6 * 5 * MiB + 3
-    res = origin.add("/held.bin", Resource(data=os.urandom(size), throttle_bps=10 * MiB))
+    # Slow enough (~9 s in all) that the stop lands mid-download even on a loaded 2-core machine.
+    res = origin.add("/held.bin", Resource(data=os.urandom(size), throttle_bps=4 * MiB))
 
     task = http.post(f"{api}/downloads", json={"url": origin.url("/held.bin")}, timeout=5).json()
     wait_for(lambda: runtime.recorded_parts(task["id"]), 30, what="the first part")
