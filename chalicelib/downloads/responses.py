@@ -10,9 +10,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from ..api.responses import _Out
+from ..api.responses import FieldError, _Out
 from ..domain.states import TaskState
 from ..metadata.models import Metadata
+from ..stats.schemas import StateCounts
 
 
 class TaskView(_Out):
@@ -92,3 +93,74 @@ class Deleted(_Out):
 
 
 # The settings' models (nested, versioned) are in chalicelib/settings/schemas.py.
+
+
+# -- batches (functions/rest/batches.py) ----------------------------------------------------
+
+class BatchSummary(_Out):
+    id: str
+    name: str | None
+    owner: str
+    created_at: str | None
+    updated_at: str | None
+    items: int = Field(description="downloads in the batch now")
+    completed: int
+    failed: int
+    cancelled: int
+    active: int = Field(description="queued, downloading or paused")
+    by_state: StateCounts
+    progress: float = Field(description="percent of bytes when every size is known, else of items completed")
+    total_bytes: int
+    downloaded_bytes: int
+    state: Literal["downloading", "queued", "paused", "completed", "failed", "cancelled", "empty"]
+
+
+class ItemError(_Out):
+    code: str
+    message: str
+    details: list[FieldError]
+
+
+class BatchItemResult(_Out):
+    index: int
+    ok: bool
+    task_id: str | None
+    duplicate: bool = Field(description="the URL was already queued, running, paused or completed: "
+                                        "this is that download, not a new one")
+    error: ItemError | None
+
+
+class BatchCreated(_Out):
+    batch: BatchSummary
+    tasks: list[TaskView]
+    results: list[BatchItemResult]
+
+
+class BatchPage(_Out):
+    batches: list[BatchSummary]
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    next_cursor: str | None
+
+
+class BatchDetail(_Out):
+    batch: BatchSummary
+    tasks: list[TaskView] = Field(description="a page of the batch's downloads, newest first")
+    next_cursor: str | None
+
+
+class BatchTaskOutcome(_Out):
+    task_id: str
+    outcome: Literal["done", "skipped", "failed"]
+    message: str | None
+
+
+class BatchActionResult(_Out):
+    batch_id: str
+    action: Literal["pause", "resume", "retry-failed", "delete"]
+    affected: int
+    skipped: int
+    failed: int
+    results: list[BatchTaskOutcome]

@@ -11,7 +11,7 @@ from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
 from chalicelib.container import services
 from chalicelib.downloads.batches import BatchListQuery, BatchTasksQuery, CreateBatch, DeleteBatchQuery
-from chalicelib.stats.schemas import BatchActionResult, BatchCreated, BatchDetail, BatchPage
+from chalicelib.downloads.responses import BatchActionResult, BatchCreated, BatchDetail, BatchPage
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
 
