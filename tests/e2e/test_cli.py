@@ -21,10 +21,12 @@ from typing import Any
 import pytest
 import requests
 
+from haul_cli.api import token_expiry
 from tests.support.auth import login
 from tests.support.cli import HAUL, Cli, Relay, final_lines, strip_ansi
 from tests.support.origin import Origin, Resource
 from tests.support.runtime import ADMIN_PASSWORD, ADMIN_USER, RuntimeProcess, wait_state
+from tests.support.wait import wait_for
 
 MiB = 1024 * 1024
 pytestmark = pytest.mark.slow
@@ -368,13 +370,21 @@ def colours(screen: str) -> set[int]:
 def test_concurrent_commands_share_one_session(cli: Cli) -> None:
     """Refresh tokens work once: commands that refresh at the same moment must not replay one
     (that would end the session). The store's lock makes them take turns."""
-    stored = json.loads((Path(cli.env["HAUL_CONFIG_DIR"]) / "credentials.json").read_text())
-    before = next(iter(stored["servers"].values()))["refresh_token"]
+    path = Path(cli.env["HAUL_CONFIG_DIR"]) / "credentials.json"
+
+    def due() -> dict[str, Any] | None:
+        # The commands refresh a token with under 30 s left; one that a command just before
+        # refreshed has 31 s, so wait (on the token's own exp) until it is due.
+        stored = next(iter(json.loads(path.read_text())["servers"].values()))
+        expires = token_expiry(stored["access_token"])
+        return dict(stored) if expires is not None and expires - time.time() < 29 else None
+
+    before = wait_for(due, 10, what="the stored access token to be due for a refresh")["refresh_token"]
     procs = [subprocess.Popen([str(HAUL), "whoami"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=cli.env) for _ in range(4)]
     results = [p.communicate(timeout=60) + (p.returncode,) for p in procs]
     assert all(code == 0 for _, _, code in results), results
-    after = json.loads((Path(cli.env["HAUL_CONFIG_DIR"]) / "credentials.json").read_text())
+    after = json.loads(path.read_text())
     assert next(iter(after["servers"].values()))["refresh_token"] != before
     assert cli.run("whoami").returncode == 0  # the session lives on
 
