@@ -15,15 +15,54 @@ whatever host a user names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from .urlguard import BlockedUrl, UrlGuard
 
 USER_AGENT = "Haul/0.1 (+serverless download manager)"
+# What a request or a body read raises when the network or the peer fails.
+NETWORK_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+class BodyTooLarge(Exception):
+    """The body is over the caller's cap; ``declared`` is its Content-Length when that said so."""
+
+    def __init__(self, declared: str | None = None) -> None:
+        super().__init__(declared or "")
+        self.declared = declared
+
+
+class BodyTooSlow(Exception):
+    """The body was still arriving when the caller's deadline passed."""
+
+
+def read_body(resp: requests.Response, max_bytes: int, past_deadline: Callable[[], bool]) -> bytes:
+    """A streamed response's body, decompressed as it is read, refused over ``max_bytes``.
+
+    An unencoded Content-Length over the cap is refused before a byte is read; otherwise the
+    running total is. ``past_deadline`` is asked after every chunk. Network errors
+    (:data:`NETWORK_ERRORS`) propagate for the caller to word.
+    """
+    length = resp.headers.get("content-length")
+    encoded = (resp.headers.get("content-encoding") or "identity").lower() not in {"identity", ""}
+    if length and length.isdigit() and not encoded and int(length) > max_bytes:
+        raise BodyTooLarge(length)
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in resp.iter_content(64 * 1024):
+        total += len(chunk)
+        if total > max_bytes:
+            raise BodyTooLarge()
+        if past_deadline():
+            raise BodyTooSlow()
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class BlockedConnection(requests.exceptions.ConnectionError):

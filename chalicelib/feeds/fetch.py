@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import urllib3
 
+from ..adapters.safehttp import NETWORK_ERRORS, BodyTooLarge, BodyTooSlow, read_body
 from ..adapters.urlguard import BlockedUrl, UrlGuard
 
 MAX_BODY = 8 * 1024 * 1024
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+_ERRORS = NETWORK_ERRORS
 
 
 class FetchError(Exception):
@@ -107,23 +107,15 @@ class FeedFetcher:
         raise FetchError(f"more than {self.max_redirects} redirects")
 
     def _read(self, resp: requests.Response, started: float) -> bytes:
-        length = resp.headers.get("content-length")
-        encoded = (resp.headers.get("content-encoding") or "identity").lower() not in {"identity", ""}
-        if length and length.isdigit() and not encoded and int(length) > self.max_bytes:
-            raise FetchError(f"the feed is larger than {self.max_bytes} bytes ({length})")
-        chunks: list[bytes] = []
-        total = 0
         try:
-            for chunk in resp.iter_content(64 * 1024):  # decompressed as it is read
-                total += len(chunk)
-                if total > self.max_bytes:
-                    raise FetchError(f"the feed is larger than {self.max_bytes} bytes")
-                if self._monotonic() - started > self.total_seconds:
-                    raise FetchError(f"the feed took longer than {self.total_seconds:g} s to read")
-                chunks.append(chunk)
+            return read_body(resp, self.max_bytes, lambda: self._monotonic() - started > self.total_seconds)
+        except BodyTooLarge as exc:
+            declared = f" ({exc.declared})" if exc.declared else ""
+            raise FetchError(f"the feed is larger than {self.max_bytes} bytes{declared}") from None
+        except BodyTooSlow:
+            raise FetchError(f"the feed took longer than {self.total_seconds:g} s to read") from None
         except _ERRORS as exc:
             raise FetchError(f"the feed's body broke off: {_brief(exc)}") from None
-        return b"".join(chunks)
 
 
 def _brief(exc: BaseException) -> str:

@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
-import urllib3
 
+from ...adapters.safehttp import NETWORK_ERRORS, BodyTooLarge, BodyTooSlow, read_body
 from ...adapters.urlguard import BlockedUrl, UrlGuard
 from .cache import ResponseCache, cache_key
 from .errors import ProviderFailed, ProviderNotFound, ProviderRefused, UpstreamBusy
@@ -31,7 +31,7 @@ MAX_JSON = 4 * 1024 * 1024
 MAX_IMAGE = 20 * 1024 * 1024
 # A Retry-After this short is waited for once; a longer one becomes the caller's 503.
 SHORT_RETRY_SECONDS = 2.0
-_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+_ERRORS = NETWORK_ERRORS
 
 
 @dataclass(frozen=True)
@@ -153,23 +153,14 @@ class ProviderHttp:
                                  "contact setting")
         if status != 200:
             raise ProviderFailed(f"{call.provider} answered HTTP {status}")
-        length = resp.headers.get("content-length")
-        encoded = (resp.headers.get("content-encoding") or "identity").lower() not in {"identity", ""}
-        if length and length.isdigit() and not encoded and int(length) > max_bytes:
-            raise ProviderFailed(f"{call.provider}'s answer is larger than {max_bytes} bytes")
-        chunks: list[bytes] = []
-        total = 0
         try:
-            for chunk in resp.iter_content(64 * 1024):
-                total += len(chunk)
-                if total > max_bytes:
-                    raise ProviderFailed(f"{call.provider}'s answer is larger than {max_bytes} bytes")
-                if time.monotonic() - started > self.total_seconds:
-                    raise ProviderFailed(f"{call.provider} took longer than {self.total_seconds:g} s to answer")
-                chunks.append(chunk)
+            return read_body(resp, max_bytes, lambda: time.monotonic() - started > self.total_seconds)
+        except BodyTooLarge:
+            raise ProviderFailed(f"{call.provider}'s answer is larger than {max_bytes} bytes") from None
+        except BodyTooSlow:
+            raise ProviderFailed(f"{call.provider} took longer than {self.total_seconds:g} s to answer") from None
         except _ERRORS as exc:
             raise ProviderFailed(f"{call.provider}'s answer broke off: {self._brief(exc, call)}") from None
-        return b"".join(chunks)
 
     @staticmethod
     def _brief(exc: BaseException, call: Call) -> str:
