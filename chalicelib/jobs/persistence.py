@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
 from pynamodb.expressions.condition import Condition
-from pynamodb.models import Model
 
 from ..persistence import cursors
-from ..persistence.conditions import condition_failed
+from ..persistence.conditions import condition_failed, save_if, update_if
 from ..persistence.models import JobModel, JobRunModel
 from .actions import ActionName
 from .models import Job, JobRun, RunStatus
@@ -28,28 +27,6 @@ from .schedule import Misfire, Schedule
 
 DUE = "job"
 RUN_RETENTION_DAYS = 90
-
-
-def save_if(model: Model, condition: Condition) -> bool:
-    """Save ``model`` if ``condition`` holds; False (nothing written) if it does not."""
-    try:
-        model.save(condition=condition)
-    except PutError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
-
-
-def update_if(model: Model, actions: list[Any], condition: Condition) -> bool:
-    """Update ``model``'s item if ``condition`` holds; False (nothing written) if it does not."""
-    try:
-        model.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return False
-        raise
-    return True
 
 
 def _int(value: Any) -> int | None:

@@ -12,9 +12,8 @@ from typing import Any, cast
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from pynamodb.expressions.condition import Condition
 
-from ..jobs.persistence import save_if, update_if
 from ..persistence import cursors
-from ..persistence.conditions import condition_failed
+from ..persistence.conditions import condition_failed, save_if, update_if
 from ..persistence.models import ControlModel, NotifyDeliveryModel, NotifyTargetModel
 from .models import Delivery, DeliveryStatus, Target
 

@@ -8,6 +8,12 @@ False/None by the store; anything else (throttling, an outage, a missing table) 
 
 from __future__ import annotations
 
+from typing import Any
+
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
+
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
@@ -28,3 +34,25 @@ def failed_conditions(exc: BaseException) -> list[bool]:
     """For a cancelled transaction: per item, whether its condition did not hold."""
     reasons = getattr(exc, "cancellation_reasons", None) or []
     return [getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons]
+
+
+def save_if(model: Model, condition: Condition) -> bool:
+    """Save ``model`` if ``condition`` holds; False (nothing written) if it does not."""
+    try:
+        model.save(condition=condition)
+    except PutError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def update_if(model: Model, actions: list[Any], condition: Condition) -> bool:
+    """Update ``model``'s item if ``condition`` holds; False (nothing written) if it does not."""
+    try:
+        model.update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    return True

@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import BinaryAttribute, JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.models import Model
 
-from ...persistence.conditions import condition_failed
+from ...persistence.conditions import condition_failed, save_if
 from ...persistence.models import ControlModel, RateLimitModel
 
 SETTINGS_KEY = "providers#settings"
@@ -73,13 +73,7 @@ class ProviderSettingsItems:
         previous = version - 1
         condition = (ProviderSettingsItem.pk.does_not_exist() if previous == 0
                      else ProviderSettingsItem.version == previous)
-        try:
-            item.save(condition=condition)
-        except PutError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        return save_if(item, condition)
 
 
 class CacheItems:
