@@ -212,14 +212,20 @@ def summarise(runs: list[dict[str, Any]], listed: dict[str, Any] | None) -> dict
         ratios["transfer s"] = round(statistics.median(paired), 2)
     if listed:
         for mode in MODES:
-            medians[mode]["write 1 task (BatchWriteItem) ms"] = round(listed[mode]["write_s"] * 1000 / listed["tasks"], 2)
+            medians[mode]["write 1 task (BatchWriteItem) ms"] = round(
+                listed[mode]["write_s"] * 1000 / listed["tasks"], 2
+            )
             for page, figures in listed[mode]["pages"].items():
                 for stat in ("p50_ms", "p95_ms"):
                     medians[mode][f"{page} {stat}"] = figures[stat]
     for key, value in medians["memory"].items():
         if key not in ratios and value and key in medians["data dir"]:
             ratios[key] = round(medians["data dir"][key] / value, 2)
-    return {"medians": medians, "ratios_data_dir_over_memory": ratios, "paired_haul_ratios": [round(x, 2) for x in paired]}
+    return {
+        "medians": medians,
+        "ratios_data_dir_over_memory": ratios,
+        "paired_haul_ratios": [round(x, 2) for x in paired],
+    }
 
 
 def markdown(summary: dict[str, Any]) -> str:

@@ -55,7 +55,9 @@ ARIA = "aria2c -j8 -i list + aws s3 cp --recursive"
 LOOP = "curl | aws s3 cp - (loop)"
 
 
-def paths(counts: Counts, small: SourceFile, medium: SourceFile, tiny: SourceFile) -> dict[str, tuple[SourceFile, bool]]:
+def paths(
+    counts: Counts, small: SourceFile, medium: SourceFile, tiny: SourceFile
+) -> dict[str, tuple[SourceFile, bool]]:
     """Origin path -> (file, throttled): every download its own URL (Haul never sees a duplicate)."""
     out: dict[str, tuple[SourceFile, bool]] = {}
     out.update({f"/small/{i:03d}-4mib.bin": (small, True) for i in range(counts.small)})
@@ -185,14 +187,18 @@ class Everyday:
             items, rest = rest[:n], rest[n:]
             result = Result("admission", "haul", n * TINY, config={"items": n})
             with Measure(result, lambda: [], self._groups()):
-                body = self._post("/batches", {"name": f"admission-{n}", "items": [{"url": self.url(p)} for p in items]})
+                body = self._post(
+                    "/batches", {"name": f"admission-{n}", "items": [{"url": self.url(p)} for p in items]}
+                )
             result.ok = sum(1 for r in body["results"] if r["ok"]) == n
             result.verified = "answered" if result.ok else "items refused"
             result.detail = {"items": n, "seconds_to_answer": round(result.seconds or 0, 3)}
             answered[str(n)] = round(result.seconds or 0, 3)
             batch_ids.append((body["batch"]["id"], n))
             self.results.append(result)
-            self.say(f"    POST /batches of {n}: {result.seconds:.2f} s (runtime CPU {result.cpu.get('runtime', 0):.2f} s)")
+            self.say(
+                f"    POST /batches of {n}: {result.seconds:.2f} s (runtime CPU {result.cpu.get('runtime', 0):.2f} s)"
+            )
         self.figures["admission_s"] = answered
         # The queued downloads, 8 at once: how long does a slot stay free while work waits?
         began = time.time()
@@ -210,7 +216,9 @@ class Everyday:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for state in ("queued", "downloading"):
-                resp = self.rt.http.get(f"{self.rt.base}/downloads", params={"status": state, "per_page": 1}, timeout=30)
+                resp = self.rt.http.get(
+                    f"{self.rt.base}/downloads", params={"status": state, "per_page": 1}, timeout=30
+                )
                 if int(resp.headers.get("X-Total-Count", "1")):
                     break
             else:
@@ -253,7 +261,9 @@ class Everyday:
         if curl is not None:
             curl.detail = {"runs_s": [round(r.seconds or 0, 3) for r in curls]}
             self.results.append(curl)
-            self.say(f"    curl | aws s3 cp -: median {curl.seconds:.2f} s of {[round(r.seconds or 0, 2) for r in curls]}")
+            self.say(
+                f"    curl | aws s3 cp -: median {curl.seconds:.2f} s of {[round(r.seconds or 0, 2) for r in curls]}"
+            )
 
     # -- many files -----------------------------------------------------------------------------
     def batch(self, case: str, prefix: str) -> None:
@@ -320,8 +330,18 @@ class Everyday:
 
     def _tool(self, tool: str, script: str, case: str, prefix: str, paths_: list[str], total: int) -> Result:
         """``run_tool`` checks one key; here every file of the list must be in the bucket."""
-        result = run_tool(self.rt, tool, script, "-", case, total, self.origin_pid, 90 + total / (MiB / 2), self.workdir,
-                          _aws_env(self.rt))
+        result = run_tool(
+            self.rt,
+            tool,
+            script,
+            "-",
+            case,
+            total,
+            self.origin_pid,
+            90 + total / (MiB / 2),
+            self.workdir,
+            _aws_env(self.rt),
+        )
         listed = self._listed(prefix)
         want = {p.rsplit("/", 1)[1]: self.files[p].size for p in paths_}
         if result.note:  # it failed or timed out
@@ -434,8 +454,15 @@ def ratios(results: list[dict[str, Any]], figures: dict[str, Any]) -> list[dict[
                 "goal": "~50 ms p50", "value": f"{single.get('p50')} ms ({single.get('p95')} ms)" if single else None,
                 "met": bool(single and single["p50"] <= 55)})
     fb = figures.get("first_byte_ms_p50")
-    out.append({"target": "first-byte", "what": "POST to the origin's first byte, a slot free (p50)",
-                "goal": "< 300 ms", "value": f"{fb} ms" if fb is not None else None, "met": bool(fb is not None and fb < 300)})
+    out.append(
+        {
+            "target": "first-byte",
+            "what": "POST to the origin's first byte, a slot free (p50)",
+            "goal": "< 300 ms",
+            "value": f"{fb} ms" if fb is not None else None,
+            "met": bool(fb is not None and fb < 300),
+        }
+    )
     slots = figures.get("slots") or {}
     out.append(
         {
@@ -472,21 +499,34 @@ SECONDS_HEAD = ["case", "tool", "files", "bytes", "seconds", "MiB/s", "Haul is t
 def markdown(run: dict[str, Any], md_table: Callable[[list[str], list[list[str]]], str]) -> str:
     ev = run["everyday"]
     fig = ev["figures"]
-    out = [f"## Everyday load: latest run {run['date']}", "",
-           f"Load average at start {run['machine']['load_average_at_start']} on {run['machine']['nproc']} CPUs "
-           "(the machine is shared: the ratios, measured in the same run, are what counts). Origin at 20 MiB/s "
-           "per connection, `max_concurrent_downloads` 8, part size 16 MiB, 8 parallel parts.", "",
-           md_table(SECONDS_HEAD, seconds_table(ev["results"])), "",
-           "Targets:", "",
-           md_table(["target", "goal", "measured", "verdict"],
-                    [[t["what"], t["goal"], t["value"] or "-", "met" if t["met"] else "MISSED"] for t in ev["targets"]]),
-           ""]
+    out = [
+        f"## Everyday load: latest run {run['date']}",
+        "",
+        f"Load average at start {run['machine']['load_average_at_start']} on {run['machine']['nproc']} CPUs "
+        "(the machine is shared: the ratios, measured in the same run, are what counts). Origin at 20 MiB/s "
+        "per connection, `max_concurrent_downloads` 8, part size 16 MiB, 8 parallel parts.",
+        "",
+        md_table(SECONDS_HEAD, seconds_table(ev["results"])),
+        "",
+        "Targets:",
+        "",
+        md_table(
+            ["target", "goal", "measured", "verdict"],
+            [[t["what"], t["goal"], t["value"] or "-", "met" if t["met"] else "MISSED"] for t in ev["targets"]],
+        ),
+        "",
+    ]
     if fig.get("admission_s"):
         cpu = {str(r["detail"]["items"]): r["cpu"].get("runtime") for r in ev["results"] if r["case"] == "admission"}
-        out += ["Admission (the queue stopped, so only the answer is timed): "
-                + ", ".join(f"{n} items {s:.2f} s (runtime CPU {cpu.get(n) or 0:.2f} s)" for n, s in fig["admission_s"].items())
-                + f". Single `POST /downloads` x{fig['single_add_ms']['n']}: p50 {fig['single_add_ms']['p50']} ms, "
-                  f"p95 {fig['single_add_ms']['p95']} ms at the client.", ""]
+        out += [
+            "Admission (the queue stopped, so only the answer is timed): "
+            + ", ".join(
+                f"{n} items {s:.2f} s (runtime CPU {cpu.get(n) or 0:.2f} s)" for n, s in fig["admission_s"].items()
+            )
+            + f". Single `POST /downloads` x{fig['single_add_ms']['n']}: p50 {fig['single_add_ms']['p50']} ms, "
+            f"p95 {fig['single_add_ms']['p95']} ms at the client.",
+            "",
+        ]
     s = fig.get("slots") or {}
     if s:
         out += [f"Slots: {s['downloads']} queued downloads of 256 KiB, {s['slots']} at once, done in {s['seconds']} s; "

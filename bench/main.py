@@ -117,7 +117,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 class Origin:
     """The HTTP origin, in its own process (so its CPU is counted apart from the bench's)."""
 
-    def __init__(self, kind: str, serve: dict[str, tuple[Path, int | None]], log: Path, trace: Path | None = None) -> None:
+    def __init__(
+        self, kind: str, serve: dict[str, tuple[Path, int | None]], log: Path, trace: Path | None = None
+    ) -> None:
         args = [f"{path}={disk}" + (f"@{bps}" if bps else "") for path, (disk, bps) in serve.items()]
         if kind == "fast":
             cmd = [sys.executable, "-m", "bench.origin", *sum((["--serve", a] for a in args), [])]
@@ -397,7 +399,9 @@ class Bench:
             return pids
 
         try:
-            result = self.haul(rt, size, case, throttled=throttled, extra_groups={"profiler": profiler} if spies else None)
+            result = self.haul(
+                rt, size, case, throttled=throttled, extra_groups={"profiler": profiler} if spies else None
+            )
         finally:
             for spy in spies:
                 spy.stop()

@@ -123,7 +123,9 @@ class Api:
         except httpx.TransportError as exc:
             raise CliError(f"cannot reach {self.url}: {exc}", UNREACHABLE) from exc
 
-    def request(self, method: str, path: str, *, auth: bool = True, ok: tuple[int, ...] = (), **kwargs: Any) -> httpx.Response:
+    def request(
+        self, method: str, path: str, *, auth: bool = True, ok: tuple[int, ...] = (), **kwargs: Any
+    ) -> httpx.Response:
         headers = self._auth_headers() if auth else {}
         answer = self._send(method, path, headers=headers, **kwargs)
         if answer.status_code == 401 and auth and not self.api_key and self.creds.refresh_token:

@@ -88,7 +88,9 @@ class HaulGroup(click.Group):
             ctx.exit(0)
         except Exception as exc:  # noqa: BLE001 - the last resort: one line, never a traceback
             env = ctx.find_object(Env)
-            (env.out if env else Output()).error(CliError(f"unexpected {type(exc).__name__}: {exc}", FAILED, code="CLI_BUG"))
+            (env.out if env else Output()).error(
+                CliError(f"unexpected {type(exc).__name__}: {exc}", FAILED, code="CLI_BUG")
+            )
             ctx.exit(FAILED)
         finally:
             env = ctx.find_object(Env)
@@ -102,9 +104,13 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 @click.group(cls=HaulGroup, context_settings=CONTEXT, epilog=EPILOG)
 @click.option("--url", metavar="URL", help="The Haul server (default: HAUL_URL, else the one you last logged in to, "
               f"else {DEFAULT_URL}).")
-@click.option("--ws-url", metavar="URL", help="The WebSocket endpoint, if the server does not say (default: HAUL_WS_URL).")
+@click.option(
+    "--ws-url", metavar="URL", help="The WebSocket endpoint, if the server does not say (default: HAUL_WS_URL)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (also accepted after any command).")
-@click.option("--no-color", is_flag=True, help="No colours (also: the NO_COLOR environment variable, or output to a pipe).")
+@click.option(
+    "--no-color", is_flag=True, help="No colours (also: the NO_COLOR environment variable, or output to a pipe)."
+)
 @click.version_option(__version__, "-V", "--version", prog_name="haul")
 @click.pass_context
 def root(ctx: click.Context, url: str | None, ws_url: str | None, as_json: bool, no_color: bool) -> None:

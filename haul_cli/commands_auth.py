@@ -27,7 +27,9 @@ def _read_password(prompt: str, from_stdin: bool, confirm: bool = False) -> str:
 @root.command()
 @click.option("--url", "login_url", metavar="URL", help="The server to log in to (it becomes the default one).")
 @click.option("-u", "--username", help="Your user name (asked when not given).")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line) instead of asking.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (one line) instead of asking."
+)
 @click.option("--api-key", "use_api_key", is_flag=True,
               help="Store an API key (read like a password) instead of logging in with a password.")
 @json_option

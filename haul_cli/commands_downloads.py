@@ -81,7 +81,9 @@ def follow_tasks(env: Env, ids: list[str], title: str = "total") -> int:
 # -- add ----------------------------------------------------------------------------------
 @root.command()
 @click.argument("urls", nargs=-1, metavar="URL...")
-@click.option("-i", "--input-file", metavar="FILE|-", help="Read URLs from FILE (one per line; '#' comments) or '-' for stdin.")
+@click.option(
+    "-i", "--input-file", metavar="FILE|-", help="Read URLs from FILE (one per line; '#' comments) or '-' for stdin."
+)
 @click.option("--batch", "batch_name", metavar="NAME", help="Add them as one batch with this name.")
 @click.option("--filename", help="Store it under this name (one URL only).")
 @click.option("--checksum", metavar="ALGO:HEX", help="Verify the file: sha256:<hex> (also sha1, sha512, md5).")
@@ -96,8 +98,12 @@ def follow_tasks(env: Env, ids: list[str], title: str = "total") -> int:
 @click.option("--priority", metavar="LOW|NORMAL|HIGH|N", help="LOW, NORMAL, HIGH, or a number from -100 to 100.")
 @click.option("--category", help="A category.")
 @click.option("--tag", "tags", multiple=True, help="A tag (repeatable).")
-@click.option("--speed-limit", type=SizeType(), metavar="SIZE", help="Bytes per second for each download: 500K, 5M (0: none).")
-@click.option("--allow-duplicate", is_flag=True, help="Add it even if the same URL is already queued, running or completed.")
+@click.option(
+    "--speed-limit", type=SizeType(), metavar="SIZE", help="Bytes per second for each download: 500K, 5M (0: none)."
+)
+@click.option(
+    "--allow-duplicate", is_flag=True, help="Add it even if the same URL is already queued, running or completed."
+)
 @click.option("-f", "--follow", "follow_", is_flag=True,
               help="Show live progress until they end; exit 0 only if all completed.")
 @json_option
@@ -229,7 +235,14 @@ def ls(env: Env, states: tuple[str, ...], batch_id: str | None, search: str | No
        tag: str | None, sort: str | None, everything: bool, limit: int, page_size: int) -> None:
     """List downloads, newest first (an admin's list filtered by state comes state by state, in queue order)."""
     api = env.api()
-    params = {"status": _states(states), "batch_id": batch_id, "q": search, "category": category, "tag": tag, "sort": sort}
+    params = {
+        "status": _states(states),
+        "batch_id": batch_id,
+        "q": search,
+        "category": category,
+        "tag": tag,
+        "sort": sort,
+    }
     if everything:
         tasks = api.pages("/downloads", "tasks", per_page=page_size, **params)
         total = None
@@ -313,7 +326,9 @@ def _print_result(env: Env, past: str, result: dict[str, Any]) -> None:
         env.out.line(f"{past}\t{result.get('id')}\t{result.get('state') or ''}".rstrip())
     else:
         err = result.get("error") or {}
-        env.out.err.print(f"error: {result.get('id')}: {err.get('code')}: {err.get('message')}", style="red", markup=False)
+        env.out.err.print(
+            f"error: {result.get('id')}: {err.get('code')}: {err.get('message')}", style="red", markup=False
+        )
 
 
 def _action_command(action: str, name: str) -> None:
@@ -366,11 +381,63 @@ def _action_command(action: str, name: str) -> None:
                      help="Do not ask before acting on downloads selected by --all/--all-failed/--state.")(command)
 
 
-for _action, _name in (("pause", "pause"), ("resume", "resume"), ("retry", "retry"), ("cancel", "cancel"), ("delete", "rm")):
+for _action, _name in (
+    ("pause", "pause"),
+    ("resume", "resume"),
+    ("retry", "retry"),
+    ("cancel", "cancel"),
+    ("delete", "rm"),
+):
     _action_command(_action, _name)
 
 
 # -- get ----------------------------------------------------------------------------------
+def _stream_file(
+    out: Any, link: str, target: str, part: str, digests: dict[str, Any], task: dict[str, Any]
+) -> int:
+    """Write the file at ``link`` to ``part`` (or stdout when ``target`` is '-'), feeding every
+    digest, with a progress bar on a terminal; the number of bytes written."""
+    to_stdout = target == "-"
+    size = 0
+    with httpx.stream("GET", link, timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True) as answer:
+        if answer.status_code != 200:
+            raise CliError(f"the storage answered HTTP {answer.status_code} for the file", FAILED)
+        total = int(answer.headers.get("Content-Length") or task.get("total_bytes") or 0) or None
+        sink = sys.stdout.buffer if to_stdout else open(part, "wb")
+        bar = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            DownloadColumn(binary_units=True),
+            SpeedColumn(),
+            TimeRemainingColumn(),
+            console=out.err if to_stdout else out.console,
+            disable=not (out.tty and not to_stdout),
+        )
+        try:
+            with bar:
+                row = bar.add_task(os.path.basename(target) if not to_stdout else "stdout", total=total)
+                for chunk in answer.iter_bytes(1 << 20):
+                    sink.write(chunk)
+                    for digest in digests.values():
+                        digest.update(chunk)
+                    size += len(chunk)
+                    bar.update(row, completed=size)
+        finally:
+            if not to_stdout:
+                sink.close()
+    return size
+
+
+def _mismatches(task: dict[str, Any], size: int, algo: str, expected: str, digests: dict[str, Any]) -> list[str]:
+    """What about the fetched file does not match the download: its size, its checksum."""
+    problems = []
+    if task.get("total_bytes") is not None and size != int(task["total_bytes"]):
+        problems.append(f"size {size} bytes, expected {task['total_bytes']}")
+    if algo and expected and digests[algo].hexdigest() != expected.lower():
+        problems.append(f"{algo} {digests[algo].hexdigest()}, expected {expected}")
+    return problems
+
+
 @root.command()
 @click.argument("task_id", metavar="ID")
 @click.option("-o", "--output", metavar="FILE", help="Where to write it (default: its name, here; '-' for stdout).")
@@ -400,39 +467,14 @@ def get(env: Env, task_id: str, output: str | None, force: bool) -> None:
     digests = {"sha256": hashlib.sha256()}
     if algo and algo not in digests:
         digests[algo] = hashlib.new(algo)
-    size = 0
     part = f"{target}.part"
     try:
-        with httpx.stream("GET", link, timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True) as answer:
-            if answer.status_code != 200:
-                raise CliError(f"the storage answered HTTP {answer.status_code} for the file", FAILED)
-            total = int(answer.headers.get("Content-Length") or task.get("total_bytes") or 0) or None
-            sink = sys.stdout.buffer if to_stdout else open(part, "wb")
-            show_bar = out.tty and not to_stdout
-            bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(binary_units=True),
-                           SpeedColumn(), TimeRemainingColumn(), console=out.err if to_stdout else out.console,
-                           disable=not show_bar)
-            try:
-                with bar:
-                    row = bar.add_task(os.path.basename(target) if not to_stdout else "stdout", total=total)
-                    for chunk in answer.iter_bytes(1 << 20):
-                        sink.write(chunk)
-                        for digest in digests.values():
-                            digest.update(chunk)
-                        size += len(chunk)
-                        bar.update(row, completed=size)
-            finally:
-                if not to_stdout:
-                    sink.close()
+        size = _stream_file(out, link, target, part, digests, task)
     except httpx.TransportError as exc:
         if not to_stdout and os.path.exists(part):
             os.remove(part)
         raise CliError(f"the file transfer broke: {exc}", UNREACHABLE) from exc
-    problems = []
-    if task.get("total_bytes") is not None and size != int(task["total_bytes"]):
-        problems.append(f"size {size} bytes, expected {task['total_bytes']}")
-    if algo and expected and digests[algo].hexdigest() != expected.lower():
-        problems.append(f"{algo} {digests[algo].hexdigest()}, expected {expected}")
+    problems = _mismatches(task, size, algo, expected, digests)
     if problems:
         if not to_stdout:
             os.remove(part)
@@ -452,7 +494,9 @@ def get(env: Env, task_id: str, output: str | None, force: bool) -> None:
 # -- watch --------------------------------------------------------------------------------
 @root.command()
 @click.option("-b", "--batch", "batch_id", metavar="ID", help="Only this batch.")
-@click.option("--until-done", is_flag=True, help="Exit when nothing is queued, downloading or paused (0 if all completed).")
+@click.option(
+    "--until-done", is_flag=True, help="Exit when nothing is queued, downloading or paused (0 if all completed)."
+)
 @json_option
 @pass_env
 def watch(env: Env, batch_id: str | None, until_done: bool) -> None:

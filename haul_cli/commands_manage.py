@@ -29,9 +29,16 @@ def batch() -> None:
 
 
 def _batch_row(b: dict[str, Any]) -> list[Any]:
-    return [b.get("id"), b.get("name") or "-", state_text(b.get("state")), b.get("items"),
-            f"{b.get('completed', 0)}/{b.get('failed', 0)}/{b.get('active', 0)}", f"{float(b.get('progress') or 0):.1f}%",
-            format_size(b.get("total_bytes")), format_age(b.get("created_at"))]
+    return [
+        b.get("id"),
+        b.get("name") or "-",
+        state_text(b.get("state")),
+        b.get("items"),
+        f"{b.get('completed', 0)}/{b.get('failed', 0)}/{b.get('active', 0)}",
+        f"{float(b.get('progress') or 0):.1f}%",
+        format_size(b.get("total_bytes")),
+        format_age(b.get("created_at")),
+    ]
 
 
 BATCH_COLUMNS = ("ID", "NAME", "STATE", "ITEMS", "DONE/FAILED/ACTIVE", "PROGRESS", "SIZE", "ADDED")
@@ -81,10 +88,7 @@ def batch_show(env: Env, batch_id: str, follow_: bool) -> None:
                     f"{progress_bar_text(summary.get('progress'))}  {format_size(summary.get('downloaded_bytes'))}"
                     f" of {format_size(summary.get('total_bytes'))}",
                 ),
-                (
-                    "items",
-                    f"{summary.get('items')} ({', '.join(f'{n} {s}' for s, n in (summary.get('by_state') or {}).items() if n)})",
-                ),
+                ("items", _items_summary(summary)),
                 ("created", summary.get("created_at")),
             ]
         )
@@ -94,6 +98,12 @@ def batch_show(env: Env, batch_id: str, follow_: bool) -> None:
         code = follow_tasks(env, [t["id"] for t in tasks], title=str(summary.get("name") or batch_id))
         if code:
             raise click.exceptions.Exit(code)
+
+
+def _items_summary(summary: dict[str, Any]) -> str:
+    by_state = summary.get("by_state") or {}
+    counts = ", ".join(f"{n} {s}" for s, n in by_state.items() if n)
+    return f"{summary.get('items')} ({counts})"
 
 
 def _batch_action(action: str, help_text: str) -> None:
@@ -312,7 +322,9 @@ def stats(env: Env) -> None:
 
 
 def _log_line(entry: dict[str, Any]) -> str:
-    return f"{entry.get('at') or entry.get('timestamp')}  {str(entry.get('level') or '').upper():7} {entry.get('message')}"
+    return (
+        f"{entry.get('at') or entry.get('timestamp')}  {str(entry.get('level') or '').upper():7} {entry.get('message')}"
+    )
 
 
 @root.command()
@@ -321,7 +333,9 @@ def _log_line(entry: dict[str, Any]) -> str:
 @click.option("--kind", help="A kind or a dotted prefix: task, queue, settings.change...")
 @click.option("--task", "task_id", metavar="ID", help="One download's entries.")
 @click.option("-q", "--search", metavar="TEXT", help="Text in the message.")
-@click.option("-f", "--follow", "follow_", is_flag=True, help="Then keep printing new lines as they happen (Ctrl-C stops).")
+@click.option(
+    "-f", "--follow", "follow_", is_flag=True, help="Then keep printing new lines as they happen (Ctrl-C stops)."
+)
 @json_option
 @pass_env
 def log(env: Env, limit: int, level: str | None, kind: str | None, task_id: str | None, search: str | None,

@@ -126,7 +126,11 @@ def _table(model: type[Model], name: str) -> dict[str, Any]:
         )
 
     def index(spec: Any) -> dict[str, Any]:
-        return {"IndexName": spec["index_name"], "KeySchema": keys(spec["key_schema"]), "Projection": spec["projection"]}
+        return {
+            "IndexName": spec["index_name"],
+            "KeySchema": keys(spec["key_schema"]),
+            "Projection": spec["projection"],
+        }
 
     props: dict[str, Any] = {
         "TableName": name,

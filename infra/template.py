@@ -311,19 +311,30 @@ def shared_statements(defs: Mapping[str, Mapping[str, Any]], xray: bool, websock
             "Resource": "*",
         })
     if websocket:
-        statements.append({
-            "Sid": "PushToConnections",
-            "Effect": "Allow",
-            "Action": ["execute-api:ManageConnections"],
-            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/*"},
-        })
+        statements.append(
+            {
+                "Sid": "PushToConnections",
+                "Effect": "Allow",
+                "Action": ["execute-api:ManageConnections"],
+                "Resource": {
+                    "Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/*"
+                },
+            }
+        )
     return statements
 
 
 def consumer_statements(function: Function) -> list[dict[str, Any]]:
     assert function.source is not None
     if function.kind == "sqs":
-        return [{"Sid": "ConsumeQueue", "Effect": "Allow", "Action": SQS_CONSUME_ACTIONS, "Resource": [_arn(function.source)]}]
+        return [
+            {
+                "Sid": "ConsumeQueue",
+                "Effect": "Allow",
+                "Action": SQS_CONSUME_ACTIONS,
+                "Resource": [_arn(function.source)],
+            }
+        ]
     return [{
         "Sid": "ReadStream",
         "Effect": "Allow",

@@ -237,7 +237,8 @@ class LocalRuntime:
             f"  workers    {self.processes} processes x {self.threads} threads "
             f"(pids {', '.join(map(str, self.workers.pids))}), visibility {self.visibility} s",
             "  schedules  " + ", ".join(f"{n} every {s:g} s" for n, s in self._scheduler.jobs),
-            f"  private    downloads from private addresses {'allowed' if config.allow_private_networks else 'refused'}",
+            "  private    downloads from private addresses "
+            + ("allowed" if config.allow_private_networks else "refused"),
             f"  accounts   {accounts}",
             f"  API docs   http://{self.host}:{self.api_port}/api/v1/docs",
         ]

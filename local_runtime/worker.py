@@ -28,7 +28,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("HAUL_WORKER_THREADS", "8")))
     parser.add_argument("--visibility", type=int, default=int(os.environ.get("HAUL_VISIBILITY_TIMEOUT", "30")))
     parser.add_argument("--parent", type=int, default=0, help="the runtime's pid: exit when it dies")
-    parser.add_argument("--primary", action="store_true", help="also poll the secondary queues (DLQ) and the table streams")
+    parser.add_argument(
+        "--primary", action="store_true", help="also poll the secondary queues (DLQ) and the table streams"
+    )
     args = parser.parse_args()
     stop = threading.Event()
     if args.parent:

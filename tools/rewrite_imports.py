@@ -121,6 +121,26 @@ def render_from(indent: str, level: int, mod: str, names: list[ast.alias], multi
     return f"{indent}{head}(\n{body}{indent})"
 
 
+def _regroup(names: list[ast.alias], target: str, mapper: Mapper) -> dict[str, list[ast.alias]]:
+    """The names ``from target import ...`` brings in, grouped by the module each comes from now
+    (in the order first met)."""
+    groups: dict[str, list[ast.alias]] = {}
+    for a in names:
+        sub = f"{target}.{a.name}"
+        moved_sub = mapper.module(sub)
+        here_now = len(existing_prefix(sub)) == len(sub.split("."))
+        if a.name != "*" and here_now and not any(sub == old for old, _ in mapper.modules):
+            key, alias = target, a  # a module that is there now: from chalicelib.stats import schemas
+        elif a.name != "*" and moved_sub != sub:
+            parent, _, leaf = moved_sub.rpartition(".")
+            alias = ast.alias(name=leaf, asname=a.asname if a.asname or leaf == a.name else a.name)
+            key = parent
+        else:
+            key, alias = mapper.module(target), a
+        groups.setdefault(key, []).append(alias)
+    return groups
+
+
 def rewrite_python(src: str, mapper: Mapper, file_module: str, old_file_module: str, is_init: bool) -> str:
     try:
         tree = ast.parse(src)
@@ -143,33 +163,14 @@ def rewrite_python(src: str, mapper: Mapper, file_module: str, old_file_module: 
             print(f"warning: comment inside an import, left as is: {file_module}:{node.lineno}", file=sys.stderr)
             continue
         if isinstance(node, ast.Import):
-            parts = []
-            for a in node.names:
-                parts.append(mapper.module(a.name) + (f" as {a.asname}" if a.asname else ""))
-            text = "import " + ", ".join(parts)
             if [mapper.module(a.name) for a in node.names] != [a.name for a in node.names]:
-                edits.append((start, end, text))
+                parts = [mapper.module(a.name) + (f" as {a.asname}" if a.asname else "") for a in node.names]
+                edits.append((start, end, "import " + ", ".join(parts)))
             continue
         was_relative = node.level > 0
         target = resolve(node.level, node.module, old_pkg) if was_relative else (node.module or "")
-        groups: dict[str, list[ast.alias]] = {}
-        order: list[str] = []
-        for a in node.names:
-            sub = f"{target}.{a.name}"
-            moved_sub = mapper.module(sub)
-            here_now = len(existing_prefix(sub)) == len(sub.split("."))
-            if a.name != "*" and here_now and not any(sub == old for old, _ in mapper.modules):
-                key, alias = target, a  # a module that is there now: from chalicelib.stats import schemas
-            elif a.name != "*" and moved_sub != sub:
-                parent, _, leaf = moved_sub.rpartition(".")
-                alias = ast.alias(name=leaf, asname=a.asname if a.asname or leaf == a.name else a.name)
-                key = parent
-            else:
-                key, alias = mapper.module(target), a
-            if key not in groups:
-                groups[key] = []
-                order.append(key)
-            groups[key].append(alias)
+        groups = _regroup(node.names, target, mapper)
+        order = list(groups)
         multiline = "\n" in original
         col = " " * node.col_offset
         rendered = []
@@ -190,7 +191,9 @@ def rewrite_python(src: str, mapper: Mapper, file_module: str, old_file_module: 
 def rewrite_strings(text: str, mapper: Mapper) -> str:
     tops = sorted({old.split(".")[0] for old, _ in mapper.modules})
     alt = "|".join(re.escape(t) for t in tops)
-    text = re.sub(r"(?<![\w.])(?:" + alt + r")(?:\.\w+)+(?![\w.])(?! import\b)", lambda m: mapper.module(m.group(0)), text)
+    text = re.sub(
+        r"(?<![\w.])(?:" + alt + r")(?:\.\w+)+(?![\w.])(?! import\b)", lambda m: mapper.module(m.group(0)), text
+    )
     text = re.sub(r"(?<![\w./])(?:" + alt + r")(?:/[\w.]*\w)+/?", lambda m: _path(mapper, m.group(0)), text)
     # ``from chalicelib import tracing`` written in a string (code run in a subprocess)
     text = re.sub(

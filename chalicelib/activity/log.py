@@ -186,7 +186,9 @@ def _filter(p: LogPlan, now: int) -> Condition | None:
     if p.scope:
         conds.append(ActivityModel.pk == p.scope)
     # moto does not run TTL (and DynamoDB deletes within days): expired entries are skipped.
-    conds.append(ActivityModel.expires.does_not_exist() | (ActivityModel.expires > datetime.fromtimestamp(now / 1000, tz=UTC)))
+    conds.append(
+        ActivityModel.expires.does_not_exist() | (ActivityModel.expires > datetime.fromtimestamp(now / 1000, tz=UTC))
+    )
     out: Condition | None = None
     for c in conds:
         out = c if out is None else out & c

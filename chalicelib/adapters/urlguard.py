@@ -39,20 +39,24 @@ _NOT_GLOBAL = tuple(ipaddress.ip_network(n) for n in (
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
+def _embedded_ipv4(ip: IP) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, NAT64 or 6to4), if any."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
+
+
 def refusal(ip: IP) -> str | None:
     """Why ``ip`` is not a public address Haul may connect to; None when it is one."""
-    if isinstance(ip, ipaddress.IPv6Address):
-        embedded: ipaddress.IPv4Address | None = None
-        if ip.ipv4_mapped is not None:
-            embedded = ip.ipv4_mapped
-        elif ip in _NAT64:
-            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        elif ip.sixtofour is not None:
-            embedded = ip.sixtofour
-        if embedded is not None:
-            inner = refusal(embedded)
-            if inner:
-                return f"it carries the IPv4 address {embedded} ({inner})"
+    embedded = _embedded_ipv4(ip)
+    if embedded is not None:
+        inner = refusal(embedded)
+        if inner:
+            return f"it carries the IPv4 address {embedded} ({inner})"
     if ip in METADATA:
         return "a cloud metadata address"
     if ip.is_loopback:

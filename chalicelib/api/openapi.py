@@ -93,7 +93,10 @@ def _responses(op: Operation, schemas: _Schemas) -> dict[str, Any]:
     headers = {name: {"description": text, "schema": {"type": "string"}} for name, text in op.headers.items()}
     request_id = {"X-Request-Id": {"description": "this request's id", "schema": {"type": "string"}}}
     limits = {n: {"description": t, "schema": {"type": "string"}} for n, t in RATE_HEADERS.items()} if op.role else {}
-    ok: dict[str, Any] = {"description": STATUS_TEXT.get(op.status, "OK"), "headers": {**request_id, **limits, **headers}}
+    ok: dict[str, Any] = {
+        "description": STATUS_TEXT.get(op.status, "OK"),
+        "headers": {**request_id, **limits, **headers},
+    }
     if op.response is not None:
         ok["content"] = {op.content_type: {"schema": schemas.ref(op.response, "serialization")}}
     elif op.content_type:
@@ -113,7 +116,9 @@ def _responses(op: Operation, schemas: _Schemas) -> dict[str, Any]:
             errors |= {403}
     envelope = {"application/json": {"schema": schemas.ref(ErrorEnvelope, "serialization")}}
     for status in sorted(errors):
-        extra = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}} if status == 429 else {}
+        extra = (
+            {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}} if status == 429 else {}
+        )
         out[str(status)] = {"description": STATUS_TEXT.get(status, "Error"), "content": envelope,
                             "headers": {**request_id, **extra}}
     return out

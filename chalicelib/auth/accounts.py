@@ -326,7 +326,9 @@ class Accounts:
 
     def logout(self, who: Identity) -> None:
         if who.session_id is None:
-            raise BadRequest("logout ends a login session; an API key is revoked with DELETE /api/v1/auth/api-keys/{id}")
+            raise BadRequest(
+                "logout ends a login session; an API key is revoked with DELETE /api/v1/auth/api-keys/{id}"
+            )
         self.sessions.revoke(who.session_id, "logged out")
         self.on_session_end(who.user_id, who.session_id)
 
@@ -425,7 +427,9 @@ class Accounts:
                 raise NotFound(f"no user with id {user_id}") from None
         else:
             # The user as read (id, role, disabled) and the roster change in one transaction.
-            as_read = (UserModel.id == user.id) & (UserModel.role == user.role) & (UserModel.disabled == bool(user.disabled))
+            as_read = (
+                (UserModel.id == user.id) & (UserModel.role == user.role) & (UserModel.disabled == bool(user.disabled))
+            )
             self._admin_change(user, lambda tx: tx.update(user, actions=actions, condition=as_read), joins=will)
             user = self.user(user_id)
         if req.password is not None or req.disabled:

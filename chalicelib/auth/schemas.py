@@ -21,7 +21,9 @@ def _username(value: Any) -> Any:
 
 def _check_username(value: str) -> str:
     if not _USERNAME.match(value):
-        raise ValueError("must be 2 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise ValueError(
+            "must be 2 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
     return value
 
 
@@ -36,7 +38,9 @@ NewUsername = Annotated[
 
 
 # Passwords are taken exactly as typed (no stripping); a new one is 8 to 1024 characters.
-Password = Annotated[str, StringConstraints(strip_whitespace=False), Field(min_length=1, max_length=passwords.MAX_LENGTH)]
+Password = Annotated[
+    str, StringConstraints(strip_whitespace=False), Field(min_length=1, max_length=passwords.MAX_LENGTH)
+]
 
 
 NewPassword = Annotated[

@@ -103,7 +103,9 @@ class NoKey:
     """Where no key may be generated (in Lambda) and no secret is configured."""
 
     def key(self) -> bytes:
-        raise KeyUnavailable("HAUL_JWT_SECRET_NAME is not set: a deployed stage reads its signing key from Secrets Manager")
+        raise KeyUnavailable(
+            "HAUL_JWT_SECRET_NAME is not set: a deployed stage reads its signing key from Secrets Manager"
+        )
 
 
 def _decode(data: Any) -> bytes:

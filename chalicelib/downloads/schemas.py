@@ -55,7 +55,8 @@ def _speed_limit(value: Any) -> Any:
         raise ValueError("must be a number of bytes per second")
     if isinstance(value, int) and value != 0 and not MIN_SPEED_LIMIT <= value <= MAX_SPEED_LIMIT:
         raise ValueError(
-            f"must be 0 (no limit) or from {MIN_SPEED_LIMIT} (16 KiB/s) to {MAX_SPEED_LIMIT} (100 GiB/s) bytes per second"
+            f"must be 0 (no limit) or from {MIN_SPEED_LIMIT} (16 KiB/s) to {MAX_SPEED_LIMIT} (100 GiB/s) "
+            "bytes per second"
         )
     return value
 
@@ -308,7 +309,9 @@ class ClearHistoryQuery(_Strict):
         finished = ("completed", "failed", "cancelled")
         bad = [n for n in names if n not in finished]
         if not names or bad:
-            raise ValueError(f"must name finished states only (completed, failed, cancelled), not {', '.join(bad) or 'none'}")
+            raise ValueError(
+                f"must name finished states only (completed, failed, cancelled), not {', '.join(bad) or 'none'}"
+            )
         return ",".join(dict.fromkeys(names))
 
     def states(self) -> list[TaskState]:

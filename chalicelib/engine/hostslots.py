@@ -125,7 +125,9 @@ class HostSlots:
 class Lease:
     """One slot held while a connection reads; :meth:`renew` keeps it from expiring."""
 
-    def __init__(self, slots: HostSlots, host: str, slot: str, limit: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, slots: HostSlots, host: str, slot: str, limit: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self._slots = slots
         self.host = host
         self.slot = slot

@@ -21,7 +21,9 @@ from ..adapters.safehttp import NETWORK_ERRORS, BodyTooLarge, BodyTooSlow, read_
 from ..adapters.urlguard import BlockedUrl, UrlGuard
 
 MAX_BODY = 8 * 1024 * 1024
-ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
 _ERRORS = NETWORK_ERRORS
 
 

@@ -73,7 +73,9 @@ def guard(body: bytes) -> None:
     try:
         defusedxml.ElementTree.fromstring(body, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except defusedxml.DefusedXmlException as exc:
-        raise FeedRefused(f"the feed's XML declares entities or external references, which Haul never reads ({exc})") from None
+        raise FeedRefused(
+            f"the feed's XML declares entities or external references, which Haul never reads ({exc})"
+        ) from None
     except (ParseError, ValueError, UnicodeError):
         # Not well-formed (or not XML at all): the forgiving parser will read it, unless it
         # declares entities somewhere (in any of the encodings a feed may use).
@@ -140,7 +142,9 @@ def parse(body: bytes, base_url: str, content_type: str | None = None) -> Parsed
         if item is not None and item.key not in seen:
             seen.add(item.key)
             items.append(item)
-    malformed = str(data.get("bozo_exception")) if data.get("bozo") and not version.startswith(("rss", "atom")) else None
+    malformed = (
+        str(data.get("bozo_exception")) if data.get("bozo") and not version.startswith(("rss", "atom")) else None
+    )
     title = " ".join(str(data.feed.get("title") or "").split()) or None
     return ParsedFeed(title=title, items=items, malformed=malformed, truncated=len(data.entries) > MAX_ITEMS)
 

@@ -145,7 +145,9 @@ class JobService:
         self._send(run)
         return run
 
-    def history(self, who: Identity, q: HistoryQuery, job_id: str | None = None) -> tuple[list[JobRun], int, str | None]:
+    def history(
+        self, who: Identity, q: HistoryQuery, job_id: str | None = None
+    ) -> tuple[list[JobRun], int, str | None]:
         if job_id is not None:
             self.get(who, job_id)
         job_id = job_id or q.job_id

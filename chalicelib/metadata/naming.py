@@ -160,7 +160,9 @@ def split_ext(filename: str) -> tuple[str, str]:
     return filename, ""
 
 
-def values_of(metadata: Metadata | None, filename: str, task_id: str = "", category: str | None = None) -> dict[str, Any]:
+def values_of(
+    metadata: Metadata | None, filename: str, task_id: str = "", category: str | None = None
+) -> dict[str, Any]:
     """The template fields of a download."""
     stem, ext = split_ext(filename)
     out: dict[str, Any] = {"filename": filename, "name": stem, "ext": ext, "id": task_id, "category": category}

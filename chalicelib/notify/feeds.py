@@ -30,7 +30,9 @@ class NotifyingFeedEvents(FeedEvents):
 
     def matched(self, feed: Feed, items: list[dict[str, Any]], actor: str) -> None:
         super().matched(feed, items, actor)
-        names = ", ".join(str(i.get("title")) for i in items[:3]) + (f" and {len(items) - 3} more" if len(items) > 3 else "")
+        names = ", ".join(str(i.get("title")) for i in items[:3]) + (
+            f" and {len(items) - 3} more" if len(items) > 3 else ""
+        )
         self._tell(Event(EventName.FEED_MATCHED, feed.owner, f"Feed matched: {feed.name}",
                          f"{len(items)} new item(s) enqueued: {names}", "info",
                          {"feed_id": feed.id, "feed_name": feed.name, "count": len(items),

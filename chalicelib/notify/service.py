@@ -111,10 +111,14 @@ class NotifyService:
         if req.headers is not None:
             secret_parts["headers"] = req.headers
         changed = replace(
-            target, name=req.name or target.name, events=sorted(req.events) if req.events is not None else target.events,
+            target,
+            name=req.name or target.name,
+            events=sorted(req.events) if req.events is not None else target.events,
             enabled=target.enabled if req.enabled is None else req.enabled,
-            display=display_url(target.kind, secret_parts["url"]), has_secret=bool(secret_parts.get("secret")),
-            header_names=sorted(secret_parts.get("headers") or {}), sealed=self.box.seal(secret_parts),
+            display=display_url(target.kind, secret_parts["url"]),
+            has_secret=bool(secret_parts.get("secret")),
+            header_names=sorted(secret_parts.get("headers") or {}),
+            sealed=self.box.seal(secret_parts),
             updated_at=max(self.clock(), target.updated_at + 1),
         )
         if not self.targets.save(changed, target.updated_at):

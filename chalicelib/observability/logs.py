@@ -9,8 +9,8 @@ Every record that reaches a handler configured here is written as a single line 
 The ids come from a context variable: :func:`bind` adds fields for the duration of a block, and
 :func:`log_context` is a Chalice middleware that binds them for every invocation (REST request
 id and ``{task_id}`` path parameter, the task of a single-record SQS message, the WebSocket
-connection id, the Lambda request id otherwise). ``HAUL_LOG_FORMAT=text`` switches to a human-readable line that carries the same
-fields; ``HAUL_LOG_LEVEL`` sets the level of Haul's own loggers.
+connection id, the Lambda request id otherwise). ``HAUL_LOG_FORMAT=text`` switches to a human-readable
+line that carries the same fields; ``HAUL_LOG_LEVEL`` sets the level of Haul's own loggers.
 """
 
 from __future__ import annotations

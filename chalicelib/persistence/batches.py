@@ -30,7 +30,9 @@ class DynamoBatches:
             "ExpressionAttributeValues": {":o": {"S": owner}},
         }
 
-    def page(self, owner: str, limit: int, start: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    def page(
+        self, owner: str, limit: int, start: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One page of ``owner``'s batch items, newest first, and the key to go on from."""
         kwargs = {**self._query(owner), "ScanIndexForward": False, "Limit": limit}
         if start:

@@ -219,7 +219,9 @@ class DynamoTasks(TaskRepository):
 
     def renew_slow(self, task: Task, since: int) -> None:
         """Still slow, nobody waits: count again from ``since`` (if the mark is unchanged)."""
-        self.update(task, [TaskModel.slow_since.set(since)], _this_run(task) & (TaskModel.slow_since == task.slow_since))
+        self.update(
+            task, [TaskModel.slow_since.set(since)], _this_run(task) & (TaskModel.slow_since == task.slow_since)
+        )
 
     def clear_slow(self, task: Task) -> None:
         """Fast enough again (this run)."""
@@ -236,7 +238,9 @@ class DynamoTasks(TaskRepository):
 
     def release_finalize(self, task: Task, token: str) -> None:
         """Let go of the finalisation claimed with ``token`` (a retry may finish the job)."""
-        self.update(task, [TaskModel.finalizing.remove(), TaskModel.phase.set("transferring")], TaskModel.finalizing == token)
+        self.update(
+            task, [TaskModel.finalizing.remove(), TaskModel.phase.set("transferring")], TaskModel.finalizing == token
+        )
 
     def complete(self, task: Task, token: str | None, expires: datetime | None, actor: str) -> Task | None:
         """Downloading -> completed: the finalisation claimed with ``token``, or (None) a single
@@ -276,8 +280,14 @@ class DynamoTasks(TaskRepository):
         """Plan afresh: a new run, one more restart, the reason as its note (this run and gen)."""
         return self.update(
             task,
-            [TaskModel.run.add(1), TaskModel.restarts.add(1), TaskModel.note.set(reason), TaskModel.phase.set("starting"),
-             TaskModel.heartbeat.set(self._now()), TaskModel.actor.set(actor)],
+            [
+                TaskModel.run.add(1),
+                TaskModel.restarts.add(1),
+                TaskModel.note.set(reason),
+                TaskModel.phase.set("starting"),
+                TaskModel.heartbeat.set(self._now()),
+                TaskModel.actor.set(actor),
+            ],
             _this_run(task) & (TaskModel.gen == task.gen),
         )
 
@@ -334,7 +344,11 @@ class DynamoTasks(TaskRepository):
         if edit.fence == "completed":
             conds += [TaskModel.state == TaskState.COMPLETED.value, TaskModel.key == task.key]
         elif edit.fence == "unstarted":
-            conds += [TaskModel.upload_id.does_not_exist(), TaskModel.state == task.state.value, TaskModel.key == task.key]
+            conds += [
+                TaskModel.upload_id.does_not_exist(),
+                TaskModel.state == task.state.value,
+                TaskModel.key == task.key,
+            ]
             if task.state == TaskState.DOWNLOADING:
                 conds.append(TaskModel.phase == "starting")
         elif edit.fence == "transferring":
@@ -354,7 +368,8 @@ class DynamoTasks(TaskRepository):
         return self.update(
             task,
             [TaskModel.order.set(order), TaskModel.rank.set(rank(task.priority, order)), TaskModel.actor.set(actor)],
-            (TaskModel.priority == task.priority) & TaskModel.state.is_in(TaskState.QUEUED.value, TaskState.PAUSED.value),
+            (TaskModel.priority == task.priority)
+            & TaskModel.state.is_in(TaskState.QUEUED.value, TaskState.PAUSED.value),
         )
 
     def place(self, task: Task, priority: int, order: int, actor: str) -> Task | None:
@@ -378,7 +393,12 @@ class DynamoTasks(TaskRepository):
         if change.reopen:
             extra += [TaskModel.error.remove(), TaskModel.finished_at.remove()]
         if change.fresh:
-            extra += [TaskModel.restarts.set(0), TaskModel.note.remove(), TaskModel.expires.remove(), TaskModel.sweep.remove()]
+            extra += [
+                TaskModel.restarts.set(0),
+                TaskModel.note.remove(),
+                TaskModel.expires.remove(),
+                TaskModel.sweep.remove(),
+            ]
         return self.transition(task, change.sources, change.target, extra, TaskModel.run == task.run)
 
     def cancel_for_delete(self, task: Task, actor: str) -> Task | None:

@@ -146,16 +146,7 @@ class Command:
 
 def parse_command(body: str | None) -> Command:
     """A client message, validated; raises :class:`BadMessage`."""
-    if body is None or not body.strip():
-        raise BadMessage("BAD_MESSAGE", "the message is empty; send a JSON object with an 'action'")
-    if len(body.encode()) > MAX_CLIENT_MESSAGE:
-        raise BadMessage("MESSAGE_TOO_LARGE", f"a message may be at most {MAX_CLIENT_MESSAGE} bytes")
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        raise BadMessage("BAD_MESSAGE", "the message is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadMessage("BAD_MESSAGE", "the message must be a JSON object with an 'action'")
+    data = _decode(body)
     ref = data.get("id")
     if ref is not None and not (isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 128):
         raise BadMessage("BAD_MESSAGE", "'id' must be a string or number of at most 128 characters", "id")
@@ -179,6 +170,26 @@ def parse_command(body: str | None) -> Command:
         raise BadMessage("BAD_MESSAGE", f"{action} needs 'rooms' (a list) or 'room'", "rooms", ref)
     if len(rooms) > MAX_ROOMS_PER_CONNECTION:
         raise BadMessage("BAD_MESSAGE", f"at most {MAX_ROOMS_PER_CONNECTION} rooms at once", "rooms", ref)
+    return Command(action, _parse_rooms(rooms, ref), ref)
+
+
+def _decode(body: str | None) -> dict[str, Any]:
+    """The message's JSON object: not empty, not too large, valid JSON, an object."""
+    if body is None or not body.strip():
+        raise BadMessage("BAD_MESSAGE", "the message is empty; send a JSON object with an 'action'")
+    if len(body.encode()) > MAX_CLIENT_MESSAGE:
+        raise BadMessage("MESSAGE_TOO_LARGE", f"a message may be at most {MAX_CLIENT_MESSAGE} bytes")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadMessage("BAD_MESSAGE", "the message is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise BadMessage("BAD_MESSAGE", "the message must be a JSON object with an 'action'")
+    return data
+
+
+def _parse_rooms(rooms: list[Any], ref: Any) -> tuple[str, ...]:
+    """The rooms named, each validated, without repeats, in the order given."""
     parsed: list[str] = []
     for i, value in enumerate(rooms):
         try:
@@ -187,7 +198,7 @@ def parse_command(body: str | None) -> Command:
             raise BadMessage("INVALID_ROOM", str(exc), f"rooms[{i}]", ref) from None
         if room not in parsed:
             parsed.append(room)
-    return Command(action, tuple(parsed), ref)
+    return tuple(parsed)
 
 
 def _search_args(data: dict[str, Any], ref: Any) -> dict[str, Any]:

@@ -169,7 +169,10 @@ class Session:
         rooms: list[str] = []
         errors: list[dict[str, Any]] = []
         for room in command.rooms:
-            if room.startswith(m.DOWNLOAD_PREFIX) and self.reader.one(conn.owner, room[len(m.DOWNLOAD_PREFIX):]) is None:
+            if (
+                room.startswith(m.DOWNLOAD_PREFIX)
+                and self.reader.one(conn.owner, room[len(m.DOWNLOAD_PREFIX) :]) is None
+            ):
                 errors.append(m.error("NOT_FOUND", f"no download with id {room[len(m.DOWNLOAD_PREFIX):]}",
                                       f"rooms[{command.rooms.index(room)}]", command.ref))
                 continue

@@ -95,8 +95,13 @@ class Grouped:
     unmatched: int  # candidates of another title or season
 
 
-def group_by_episode(candidates: Iterable[Candidate], titles: Iterable[str], season: int, episode_numbers: Iterable[int],
-                     year: int | None = None) -> Grouped:
+def group_by_episode(
+    candidates: Iterable[Candidate],
+    titles: Iterable[str],
+    season: int,
+    episode_numbers: Iterable[int],
+    year: int | None = None,
+) -> Grouped:
     """Each candidate of the title's ``season`` under every episode it contains."""
     wanted = list(titles)
     numbers = set(episode_numbers)
@@ -120,7 +125,9 @@ def group_by_episode(candidates: Iterable[Candidate], titles: Iterable[str], sea
     return grouped
 
 
-def movie_candidates(candidates: Iterable[Candidate], titles: Iterable[str], year: int | None) -> tuple[list[Candidate], int]:
+def movie_candidates(
+    candidates: Iterable[Candidate], titles: Iterable[str], year: int | None
+) -> tuple[list[Candidate], int]:
     """The candidates of a film (no season or episode), and how many others there were."""
     wanted = list(titles)
     found: list[Candidate] = []

@@ -212,8 +212,14 @@ class SmartSearchService:
                 missing.append(e.episode_number)
             episodes.append({"season": target.season, "episode": e.episode_number, "title": e.name,
                              "air_date": e.air_date, "candidates": views})
-        return {**base, "episodes": episodes, "candidates": [], "season_packs": _views(grouped.packs, pref, shown, False),
-                "missing_episodes": missing, "unmatched": grouped.unmatched}
+        return {
+            **base,
+            "episodes": episodes,
+            "candidates": [],
+            "season_packs": _views(grouped.packs, pref, shown, False),
+            "missing_episodes": missing,
+            "unmatched": grouped.unmatched,
+        }
 
     # -- grab --------------------------------------------------------------------------------
     def grab(self, who: Identity, body: Any) -> dict[str, Any]:

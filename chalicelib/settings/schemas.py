@@ -24,7 +24,8 @@ _HINTS = typing.get_type_hints(EngineSettings)
 def _section(section: str, optional: bool) -> type[BaseModel]:
     name = f"Settings{section.capitalize()}Section" + ("Patch" if optional else "")
     spec: dict[str, Any] = {
-        key: ((_HINTS[flat] | None, None) if optional else (_HINTS[flat], ...)) for key, flat in SECTIONS[section].items()
+        key: ((_HINTS[flat] | None, None) if optional else (_HINTS[flat], ...))
+        for key, flat in SECTIONS[section].items()
     }
     return create_model(name, __base__=_Out, **spec)
 
@@ -61,7 +62,9 @@ SettingsPatch = create_model(  # type: ignore[call-overload]
 
 class SettingsValidation(_Out):
     valid: bool
-    errors: list[FieldError] = Field(description="each offending field, named as the body named it (dotted for sections)")
+    errors: list[FieldError] = Field(
+        description="each offending field, named as the body named it (dotted for sections)"
+    )
     settings: Settings = Field(  # type: ignore[valid-type]
         description="the settings the change would produce (the version it was checked against); nothing is applied"
     )
@@ -73,7 +76,9 @@ class SettingsVersionView(_Out):
     updated_by: str | None
     restored_from: int | None = Field(description="the version this one restored, if it was a restore")
     settings: SettingsSections  # type: ignore[valid-type]
-    changes: dict[str, list[int | float]] = Field(description='"section.key" -> [old, new] for what this version changed')
+    changes: dict[str, list[int | float]] = Field(
+        description='"section.key" -> [old, new] for what this version changed'
+    )
 
 
 class SettingsHistoryPage(_Out):

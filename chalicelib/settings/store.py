@@ -93,40 +93,57 @@ class EngineSettings:
 
     def problems(self) -> dict[str, str]:
         """Field -> what is wrong with it; empty when the settings are valid."""
-        out: dict[str, str] = {}
-        if not 1 <= self.max_concurrent_downloads <= 1000:
-            out["max_concurrent_downloads"] = "must be between 1 and 1000"
-        if not 1 <= self.parallel_parts <= 64:
-            out["parallel_parts"] = "must be between 1 and 64"
-        if not MIN_PART_SIZE <= self.part_size <= MAX_PART_SIZE:
-            out["part_size"] = f"must be between {MIN_PART_SIZE} (5 MiB) and {MAX_PART_SIZE} (5 GiB)"
-        if not 1 <= self.retry_max_attempts <= 100:
-            out["retry_max_attempts"] = "must be between 1 and 100"
-        if not 0 < self.retry_base_seconds <= 900:
-            out["retry_base_seconds"] = "must be above 0 and at most 900"
-        if not self.retry_base_seconds <= self.retry_cap_seconds <= 900:
-            out["retry_cap_seconds"] = "must be at least the base delay (retry.base_seconds) and at most 900"
-        if not 1 <= self.presign_seconds <= 7 * 24 * 3600:
-            out["presign_seconds"] = "must be between 1 second and 7 days"
-        if not 0 <= self.per_host_connections <= 256:
-            out["per_host_connections"] = "must be between 0 (no limit) and 256"
-        if not (self.default_speed_limit == 0 or 16 * 1024 <= self.default_speed_limit <= 100 * 1024**3):
-            out["default_speed_limit"] = "must be 0 (no limit) or between 16384 (16 KiB/s) and 100 GiB/s, in bytes per second"
-        if not 0 <= self.history_retention_days <= 3650:
-            out["history_retention_days"] = "must be between 0 (keep) and 3650 days"
-        if not 1 <= self.activity_retention_days <= 3650:
-            out["activity_retention_days"] = "must be between 1 and 3650 days"
-        if not 1 <= self.api_key_days <= 3650:
-            out["api_key_days"] = "must be between 1 and 3650 days"
-        if not 0 <= self.per_user_downloads <= 1000:
-            out["per_user_downloads"] = "must be between 0 (half of queue.max_concurrent_downloads) and 1000"
-        if not 0 <= self.min_speed <= 100 * 1024**3:
-            out["min_speed"] = "must be between 0 (off) and 100 GiB/s, in bytes per second"
-        if not 5 <= self.min_speed_seconds <= 3600:
-            out["min_speed_seconds"] = "must be between 5 and 3600 seconds"
-        if not 0 <= self.max_restarts <= 100:
-            out["max_restarts"] = "must be between 0 and 100"
-        return out
+        return {name: why for name, ok, why in self._checks() if not ok}
+
+    def _checks(self) -> list[tuple[str, bool, str]]:
+        """Each field's range check: (field, within its range, what to say when it is not)."""
+        speed_ok = self.default_speed_limit == 0 or 16 * 1024 <= self.default_speed_limit <= 100 * 1024**3
+        return [
+            ("max_concurrent_downloads", 1 <= self.max_concurrent_downloads <= 1000, "must be between 1 and 1000"),
+            ("parallel_parts", 1 <= self.parallel_parts <= 64, "must be between 1 and 64"),
+            (
+                "part_size",
+                MIN_PART_SIZE <= self.part_size <= MAX_PART_SIZE,
+                f"must be between {MIN_PART_SIZE} (5 MiB) and {MAX_PART_SIZE} (5 GiB)",
+            ),
+            ("retry_max_attempts", 1 <= self.retry_max_attempts <= 100, "must be between 1 and 100"),
+            ("retry_base_seconds", 0 < self.retry_base_seconds <= 900, "must be above 0 and at most 900"),
+            (
+                "retry_cap_seconds",
+                self.retry_base_seconds <= self.retry_cap_seconds <= 900,
+                "must be at least the base delay (retry.base_seconds) and at most 900",
+            ),
+            ("presign_seconds", 1 <= self.presign_seconds <= 7 * 24 * 3600, "must be between 1 second and 7 days"),
+            ("per_host_connections", 0 <= self.per_host_connections <= 256, "must be between 0 (no limit) and 256"),
+            (
+                "default_speed_limit",
+                speed_ok,
+                "must be 0 (no limit) or between 16384 (16 KiB/s) and 100 GiB/s, in bytes per second",
+            ),
+            (
+                "history_retention_days",
+                0 <= self.history_retention_days <= 3650,
+                "must be between 0 (keep) and 3650 days",
+            ),
+            (
+                "activity_retention_days",
+                1 <= self.activity_retention_days <= 3650,
+                "must be between 1 and 3650 days",
+            ),
+            ("api_key_days", 1 <= self.api_key_days <= 3650, "must be between 1 and 3650 days"),
+            (
+                "per_user_downloads",
+                0 <= self.per_user_downloads <= 1000,
+                "must be between 0 (half of queue.max_concurrent_downloads) and 1000",
+            ),
+            (
+                "min_speed",
+                0 <= self.min_speed <= 100 * 1024**3,
+                "must be between 0 (off) and 100 GiB/s, in bytes per second",
+            ),
+            ("min_speed_seconds", 5 <= self.min_speed_seconds <= 3600, "must be between 5 and 3600 seconds"),
+            ("max_restarts", 0 <= self.max_restarts <= 100, "must be between 0 and 100"),
+        ]
 
     def applied(self, changes: dict[str, Any]) -> tuple[EngineSettings, dict[str, str]]:
         """The settings with every well-typed change applied, and field -> problem (flat names)
@@ -458,7 +475,9 @@ class SettingsStore:
             restored_from=made.restored_from,
         )
         if now.version == 0:
-            still = SettingsItem.pk.does_not_exist() | SettingsItem.version.does_not_exist() | (SettingsItem.version == 0)
+            still = (
+                SettingsItem.pk.does_not_exist() | SettingsItem.version.does_not_exist() | (SettingsItem.version == 0)
+            )
         else:
             still = SettingsItem.version == now.version
         try:

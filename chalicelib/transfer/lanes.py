@@ -80,7 +80,9 @@ class Lanes:
         counted: Task | None = None
         if fresh or not self.ctx.repo.has_part(task.id, task.gen, step.number):
             slot = progress_slot(msg.lane, msg.step)
-            moved, counted = self.part(task, msg, step.number, self.ctx.settings.get(), slot, lambda: self._pass_on(step))
+            moved, counted = self.part(
+                task, msg, step.number, self.ctx.settings.get(), slot, lambda: self._pass_on(step)
+            )
             if not moved:
                 return
         self._pass_on(step)

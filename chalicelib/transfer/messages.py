@@ -99,10 +99,16 @@ def _str(raw: dict[str, Any], name: str) -> str:
 
 def _runs(raw: dict[str, Any]) -> list[list[int]]:
     value = raw.get("parts")
-    ok = isinstance(value, list) and value and all(
-        isinstance(r, list) and len(r) == 2 and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in r)
-        and r[0] <= r[1]
-        for r in value
+    ok = (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(r, list)
+            and len(r) == 2
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in r)
+            and r[0] <= r[1]
+            for r in value
+        )
     )
     if not ok:
         raise BadMessage(f"parts must be a non-empty list of [first, last] part numbers, not {value!r:.100}")

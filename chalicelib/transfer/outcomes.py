@@ -149,7 +149,9 @@ class Outcomes:
             self.fail(task, f"{exc}{tries}")
             return
         delay = policy.delay(attempt, exc.retry_after, self.ctx.rand)
-        alive = self.ctx.repo.note_retry(task, self.ctx.now_ms() + int(delay * 1000), f"retrying in {delay:.0f} s: {exc}")
+        alive = self.ctx.repo.note_retry(
+            task, self.ctx.now_ms() + int(delay * 1000), f"retrying in {delay:.0f} s: {exc}"
+        )
         if alive is None:
             return
         log.info("task %s: attempt %d failed (%s); retrying in %.1f s", task.id, attempt, exc, delay)

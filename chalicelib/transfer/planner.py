@@ -189,6 +189,8 @@ class Planner:
             if lease is not None:
                 lease.release()
         ctx.store.put(task.key, view, task.content_type, object_metadata(task.id, task.metadata))
-        if task.checksum and not self.outcomes.checksum_ok(task, hashlib.new(task.checksum.partition(":")[0], view).hexdigest()):
+        if task.checksum and not self.outcomes.checksum_ok(
+            task, hashlib.new(task.checksum.partition(":")[0], view).hexdigest()
+        ):
             return
         self.outcomes.completed(task, None)

@@ -137,9 +137,15 @@ def _action(action: Action) -> None:
         return services().downloads.act(caller(request), task_id, action).view()
 
     act.__name__ = act.__qualname__ = f"{action.value}_download"
-    route(blueprint, f"/downloads/{{task_id}}/{action.value}", ["POST"], role=Role.USER, response=TaskView,
-          errors=[404, 409], summary=f"{action.value.capitalize()} a download (409 from a state where it makes no sense)",
-          )(act)
+    route(
+        blueprint,
+        f"/downloads/{{task_id}}/{action.value}",
+        ["POST"],
+        role=Role.USER,
+        response=TaskView,
+        errors=[404, 409],
+        summary=f"{action.value.capitalize()} a download (409 from a state where it makes no sense)",
+    )(act)
 
 
 for _a in Action:

@@ -34,7 +34,8 @@ _NFO = "/library/{kind}/{tmdb_id}/nfo"
 
 @route(blueprint, "/library", ["GET"], tag=TAG, query=TitlesQuery, response=TitlesAnswer)
 def library_titles(request: Request) -> dict[str, Any]:
-    """Your series and movies (completed downloads with a TMDB id), newest first, each with its NFO and artwork state."""
+    """Your series and movies (completed downloads with a TMDB id), newest first, each with its NFO and
+    artwork state."""
     q = parse(TitlesQuery, query(request), "query")
     return services().sidecars.titles(caller(request).user_id, q.limit)
 

@@ -54,14 +54,16 @@ def _tmdb_kind(kind: str) -> str:
 
 @route(blueprint, "/settings/providers", ["GET"], role=Role.ADMIN, tag=TAG, response=ProvidersView)
 def get_provider_settings(request: Request) -> dict[str, Any]:
-    """The metadata providers' and indexers' settings and the quality preference (admins); keys show only as `api_key_set`."""
+    """The metadata providers' and indexers' settings and the quality preference (admins); keys show
+    only as `api_key_set`."""
     return services().providers.view()
 
 
 @route(blueprint, "/settings/providers", ["PATCH"], role=Role.ADMIN, tag=TAG, body=ProvidersPatch,
        response=ProvidersView, errors=[409])
 def patch_provider_settings(request: Request) -> dict[str, Any]:
-    """Change provider settings (admins): only the fields given; `indexers` replaces the list; `api_key: ""` removes a key."""
+    """Change provider settings (admins): only the fields given; `indexers` replaces the list;
+    `api_key: ""` removes a key."""
     return services().providers.patch(caller(request), json_body(request))
 
 

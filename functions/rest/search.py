@@ -22,7 +22,8 @@ TAG = "metadata"
 @route(blueprint, "/search/smart", ["POST"], tag=TAG, body=SmartSearch, response=SmartSearchAnswer,
        errors=[404, 502, 503])
 def smart_search(request: Request) -> dict[str, Any]:
-    """Look a season (or film) up in TMDB and find candidate files in your feeds and the indexers, grouped by episode."""
+    """Look a season (or film) up in TMDB and find candidate files in your feeds and the indexers,
+    grouped by episode."""
     return services().search.search(caller(request), json_body(request))
 
 

@@ -373,7 +373,9 @@ class FileStore:
             try:
                 where = json.loads((directory / "bucket.json").read_text())
             except (OSError, ValueError) as exc:
-                self.report.append(f"bucket {directory.name}: unreadable bucket.json ({exc}); its objects are not loaded")
+                self.report.append(
+                    f"bucket {directory.name}: unreadable bucket.json ({exc}); its objects are not loaded"
+                )
                 continue
             backend = s3_backends[where["account"]][get_partition(where["region"])]
             if directory.name not in backend.buckets:

@@ -20,9 +20,9 @@ engine's correctness depends on it.
 - DynamoDB performance, the wire: DynamoDB answers an item operation in milliseconds; moto
   parses every request and writes every answer through its generic, botocore-model-driven
   parser and serializer (moto/core/parse.py, moto/core/serialize.py), whose attribute picker
-  tries half a dozen aliases per value (per returned item; figures in docs/performance.md). For the item operations (GetItem,
-  BatchGetItem, Query, Scan, PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactGetItems,
-  TransactWriteItems) and DynamoDB Streams' GetRecords, the same walk over the same shapes is
+  tries half a dozen aliases per value (per returned item; figures in docs/performance.md). For the
+  item operations (GetItem, BatchGetItem, Query, Scan, PutItem, UpdateItem, DeleteItem, BatchWriteItem,
+  TransactGetItems, TransactWriteItems) and DynamoDB Streams' GetRecords, the same walk over the same shapes is
   compiled once per shape (DynamoHandler.parse_parameters / .serialized): same members in the
   same order, blobs base64 (both ways), numbers, timestamps as epoch seconds, the same bytes.
   Anything else - errors, another protocol, response transformers, a result that is not plain
@@ -440,7 +440,11 @@ def _plan_query(  # noqa: C901
                 return None
             bound.append(value.cast_value)
         # moto skips the items "before or at" the key in query order.
-        start = bisect_right(bucket.keys, tuple(bound)) if scan_index_forward else n - bisect_left(bucket.keys, tuple(bound))
+        start = (
+            bisect_right(bucket.keys, tuple(bound))
+            if scan_index_forward
+            else n - bisect_left(bucket.keys, tuple(bound))
+        )
 
     lo, hi = 0, n
     if range_comparison:
@@ -629,7 +633,9 @@ def _fast_query(original: Callable[..., Any]) -> Callable[..., Any]:
     return query
 
 
-def _compose(*wraps: Callable[[Callable[..., Any]], Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _compose(
+    *wraps: Callable[[Callable[..., Any]], Callable[..., Any]],
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         for w in reversed(wraps):
             fn = w(fn)
@@ -1133,7 +1139,10 @@ def _patch() -> list[tuple[type, str, Any]]:
     ]
     targets += [(Table, "put_item", _invalidates_self), (Table, "delete_item", _invalidates_self)]
     targets += [(Table, "query", _fast_query), (DynamoHandler, "query", _count_only)]
-    targets += [(DynamoHandler, "serialized", _fast_serialized), (DynamoHandler, "parse_parameters", _fast_parse_parameters)]
+    targets += [
+        (DynamoHandler, "serialized", _fast_serialized),
+        (DynamoHandler, "parse_parameters", _fast_parse_parameters),
+    ]
     targets += [(DynamoDBStreamsHandler, "serialized", _fast_serialized)]
     targets += [(Item, "__init__", _item_init), (cast(type, moto_backends), "list_of_moto_modules", _listed_once)]
     targets += [(S3Backend, n, _no_such_upload) for n in ("upload_part", "complete_multipart_upload")]

@@ -69,7 +69,10 @@ def test_add_a_feed_with_a_live_preview_then_its_items_and_search(browser: Brows
     b.shot("feeds-detail")
     assert not violations(b), violations(b)
     b.go("feeds")
-    b.wait(lambda: "UI feed" in b.text() and b.css("tbody .badge").text.lower() == "ok", what="the list with the feed's status")
+    b.wait(
+        lambda: "UI feed" in b.text() and b.css("tbody .badge").text.lower() == "ok",
+        what="the list with the feed's status",
+    )
     b.fill("#feed-search", "wanted")
     b.css("#feed-search").send_keys(Keys.ENTER)  # (a toast may cover the button)
     b.wait(lambda: "2 found" in b.text(), what="the streamed search results")

@@ -41,8 +41,11 @@ def completed(runtime: RuntimeProcess, origin: Origin) -> None:
     ids = []
     for name, meta in (("e1", {"episode": 1}), ("e2", {"episode": 2}), ("film", None)):
         origin.add(f"/{name}.mkv", Resource(data=name.encode() * 500))
-        metadata: dict[str, Any] = ({"tmdb_id": 603, "title": "Film", "year": 1999, "kind": "movie"} if meta is None
-                                    else {"tmdb_id": 1396, "title": "Show", "year": 2008, "season": 1, "kind": "tv", **meta})
+        metadata: dict[str, Any] = (
+            {"tmdb_id": 603, "title": "Film", "year": 1999, "kind": "movie"}
+            if meta is None
+            else {"tmdb_id": 1396, "title": "Show", "year": 2008, "season": 1, "kind": "tv", **meta}
+        )
         made = runtime.http.post(f"{runtime.api}/downloads", json={"url": origin.url(f"/{name}.mkv"),
                                                                    "metadata": metadata}, timeout=10)
         assert made.status_code == 201, made.text

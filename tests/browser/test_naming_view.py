@@ -36,7 +36,9 @@ def test_metadata_on_downloads_and_naming_with_a_live_preview(browser: Browser, 
     origin.add("/bb.mkv", Resource(data=b"b" * 2000))
     origin.add("/Show.Name.S03E04.1080p.WEB-GRP.mkv", Resource(data=b"s" * 1000))
     api = session(runtime.api, ADMIN_USER, ADMIN_PASSWORD)
-    tagged = api.post(f"{runtime.api}/downloads", json={"url": origin.url("/bb.mkv"), "metadata": SHOW}, timeout=10).json()
+    tagged = api.post(
+        f"{runtime.api}/downloads", json={"url": origin.url("/bb.mkv"), "metadata": SHOW}, timeout=10
+    ).json()
     bare = api.post(f"{runtime.api}/downloads", json={"url": origin.url("/Show.Name.S03E04.1080p.WEB-GRP.mkv")},
                     timeout=10).json()
     b = browser
@@ -65,7 +67,9 @@ def test_metadata_on_downloads_and_naming_with_a_live_preview(browser: Browser, 
     b.wait(lambda: b.css("button.use-guess"), what="the guess and its button")
     assert "Guessed from the file name" in b.text() and "Show Name" in b.text()
     b.css("button.use-guess").click()
-    b.wait(lambda: "Guessed from the file name" not in b.text() and not b.all("button.use-guess"), what="the guess taken")
+    b.wait(
+        lambda: "Guessed from the file name" not in b.text() and not b.all("button.use-guess"), what="the guess taken"
+    )
     taken = api.get(f"{runtime.api}/downloads/{bare['id']}", timeout=10).json()
     assert taken["metadata"] == {"title": "Show Name", "season": 3, "episode": 4, "kind": "tv"}
 
@@ -73,20 +77,30 @@ def test_metadata_on_downloads_and_naming_with_a_live_preview(browser: Browser, 
     b.wait(lambda: b.css(".naming-key").text == "Breaking Bad (2008)/Season 01/Breaking Bad - S01E02.mkv",
            what="the preview of the default episode template")
     b.fill("#tpl-tv", "{title}/S{season:02}/{episode:03} {title}.{ext}")
-    b.wait(lambda: b.css(".naming-key").text == "Breaking Bad/S01/002 Breaking Bad.mkv", what="the preview following the edit")
+    b.wait(
+        lambda: b.css(".naming-key").text == "Breaking Bad/S01/002 Breaking Bad.mkv",
+        what="the preview following the edit",
+    )
     b.fill("#tpl-tv", "{title.__class__}.{ext}")
     b.wait(lambda: b.all(".naming-problem") and "is not a field" in b.css(".naming-problem").text,
            what="the bad template named")
     b.fill("#tpl-tv", "{title}/S{season:02}/{episode:03} {title}.{ext}")
     b.fill("#pv-title", "AC/DC: Live")
-    b.wait(lambda: b.css(".naming-key").text == "AC-DC - Live/S01/002 AC-DC - Live.mkv", what="a title cleaned, not a folder")
+    b.wait(
+        lambda: b.css(".naming-key").text == "AC-DC - Live/S01/002 AC-DC - Live.mkv",
+        what="a title cleaned, not a folder",
+    )
     b.css("button.add-category").click()
     b.wait(lambda: b.css("#cat-0-name"), what="a category row")
     b.fill("#cat-0-name", "anime")
     b.fill("#cat-0-path", "Anime")
-    b.wait(lambda: "anime" in [o.text for o in b.all("#pv-category option")], what="the new category in the preview's list")
+    b.wait(
+        lambda: "anime" in [o.text for o in b.all("#pv-category option")], what="the new category in the preview's list"
+    )
     Select(b.css("#pv-category")).select_by_visible_text("anime")
-    b.wait(lambda: b.css(".naming-key").text.startswith("Anime/AC-DC - Live/"), what="the category's folder in the preview")
+    b.wait(
+        lambda: b.css(".naming-key").text.startswith("Anime/AC-DC - Live/"), what="the category's folder in the preview"
+    )
     assert not violations(b), violations(b)
     b.css("form button[type=submit]").click()
     b.wait(lambda: api.get(f"{runtime.api}/settings/naming", timeout=10).json()["categories"].get("anime"),

@@ -318,7 +318,9 @@ def test_wrong_password_lockout_own_password_change_and_an_ended_session_in_word
             b.fill("#auth-user", "dora")
             b.fill("#auth-password", "not dora's password")
             # The last answer's note is marked: the next one is a new element (the form clears it).
-            b.driver.execute_script("const n = document.querySelector('.auth-card .error-note'); if (n) n.dataset.old = '1'")
+            b.driver.execute_script(
+                "const n = document.querySelector('.auth-card .error-note'); if (n) n.dataset.old = '1'"
+            )
             b.css("form.auth-card button[type=submit]").click()
             note = b.wait(lambda: b.css("form.auth-card .error-note:not([data-old])"), what="the answer")
             messages.append(note.text)
@@ -419,8 +421,23 @@ def themed(b: Browser, theme: str) -> bool:
     return bool(b.driver.execute_script("return document.documentElement.dataset.theme") == theme)
 
 
-PAGES = ["downloads", "add", "search", "batches", "queue", "stats", "activity", "feeds", "jobs", "notifications", "health",
-         "providers", "settings", "users", "account"]
+PAGES = [
+    "downloads",
+    "add",
+    "search",
+    "batches",
+    "queue",
+    "stats",
+    "activity",
+    "feeds",
+    "jobs",
+    "notifications",
+    "health",
+    "providers",
+    "settings",
+    "users",
+    "account",
+]
 
 
 def test_every_page_is_accessible_and_screenshots(browser: Browser, runtime: RuntimeProcess) -> None:

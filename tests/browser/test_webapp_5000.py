@@ -129,7 +129,10 @@ def test_five_thousand_downloads_in_the_store_and_the_list(browser: Browser, run
             answer = many.post(f"{runtime.api}/batches", json={"name": f"many {added}", "items": items}, timeout=120)
             assert answer.status_code == 201, answer.text[:500]
             added += 500
-        report[str(count)] = {"add_s": round(time.monotonic() - started, 1), **measure(browser, many, runtime.api, count)}
+        report[str(count)] = {
+            "add_s": round(time.monotonic() - started, 1),
+            **measure(browser, many, runtime.api, count),
+        }
         (ROOT / "build").mkdir(exist_ok=True)
         (ROOT / "build" / "webapp-5000.json").write_text(json.dumps(report, indent=1))
     print("downloads in the store:", report)

@@ -48,7 +48,9 @@ def test_transitions_and_user_actions_are_logged(runtime: RuntimeProcess, origin
     origin.add("/slow.bin", Resource(data=os.urandom(8 * MiB), throttle_bps=256 * 1024))
 
     quick = me.post(f"{api}/downloads", json={"url": origin.url("/quick.bin")}, timeout=10).json()
-    done = wait_state(api, quick["id"], {"completed", "failed"}, headers={"Authorization": str(me.headers["Authorization"])})
+    done = wait_state(
+        api, quick["id"], {"completed", "failed"}, headers={"Authorization": str(me.headers["Authorization"])}
+    )
     assert done["state"] == "completed", done["error"]
     wait_for(lambda: ("downloading → completed", "engine") in _transitions(me, api, quick["id"]), 30,
              0.2, "the completion in the log")

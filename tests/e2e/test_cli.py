@@ -178,8 +178,14 @@ def test_add_follow_json_and_exit_status(cli: Cli, origin: Origin) -> None:
                     "-H", "X-Test: yes", "--priority", "high", "--speed-limit", "5M", "--json")
     assert named.returncode == 0, named.stderr
     task = json_lines(named.stdout)[0]
-    assert (task["filename"], task["tags"], task["header_names"], task["priority"], task["speed_limit"], task["batch_name"]) \
-        == ("renamed.bin", ["t1"], ["X-Test"], "HIGH", 5 * MiB, "one")
+    assert (
+        task["filename"],
+        task["tags"],
+        task["header_names"],
+        task["priority"],
+        task["speed_limit"],
+        task["batch_name"],
+    ) == ("renamed.bin", ["t1"], ["X-Test"], "HIGH", 5 * MiB, "one")
 
     plain = cli.run("add", serve(origin, MiB)[0], "--follow")
     assert plain.returncode == 0, plain.stderr
@@ -345,12 +351,18 @@ def test_help_and_completion(cli: Cli) -> None:
     top = cli.run("--help")
     for command in ("login", "add", "ls", "get", "batch", "queue", "settings", "watch", "Exit codes"):
         assert command in top.stdout
-    for shell, marker in (("bash", "complete -o"), ("zsh", "#compdef haul"), ("fish", "complete --no-files --command haul")):
+    for shell, marker in (
+        ("bash", "complete -o"),
+        ("zsh", "#compdef haul"),
+        ("fish", "complete --no-files --command haul"),
+    ):
         script = cli.run("completion", shell)
         assert script.returncode == 0 and marker in script.stdout, script.stdout[:200]
     words = cli.run(env={"_HAUL_COMPLETE": "bash_complete", "COMP_WORDS": "haul qu", "COMP_CWORD": "1"})
     assert "queue" in words.stdout
-    states = cli.run(env={"_HAUL_COMPLETE": "bash_complete", "COMP_WORDS": "haul ls --state queued,fa", "COMP_CWORD": "3"})
+    states = cli.run(
+        env={"_HAUL_COMPLETE": "bash_complete", "COMP_WORDS": "haul ls --state queued,fa", "COMP_CWORD": "3"}
+    )
     assert states.stdout.split() == ["plain,queued,failed"], states.stdout
     # A terminal gets colour, unless NO_COLOR says otherwise.
     code, coloured = cli.pty("show", "nope")

@@ -26,7 +26,11 @@ def _ranges(served: list[dict[str, Any]]) -> list[tuple[int, int]]:
 def _work_idle(runtime: RuntimeProcess) -> bool:
     sqs = runtime.client("sqs")
     url = sqs.get_queue_url(QueueName=f"haul-{runtime.stage}-work")["QueueUrl"]
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
     return all(attrs[n] == "0" for n in names)
 

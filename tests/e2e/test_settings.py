@@ -20,7 +20,17 @@ def test_settings_over_http(runtime: RuntimeProcess, origin: Origin) -> None:
     start = http.get(f"{api}/settings", timeout=5)
     assert start.status_code == 200, start.text
     base = start.json()
-    assert set(base) == {"version", "updated_at", "updated_by", "queue", "transfer", "retry", "files", "history", "security"}
+    assert set(base) == {
+        "version",
+        "updated_at",
+        "updated_by",
+        "queue",
+        "transfer",
+        "retry",
+        "files",
+        "history",
+        "security",
+    }
 
     # Validate: 200 either way, and nothing applied.
     bad = http.post(f"{api}/settings/validate", json={"transfer": {"part_size": 1}, "queue": {"turbo": 1}}, timeout=5)

@@ -17,7 +17,9 @@ from chalicelib.downloads.service import DownloadService
 from tests.fakes.tasks import FakeTasks
 
 
-def _after(rows: list[tuple[str, Any]], start: dict[str, Any] | None, limit: int | None) -> tuple[list[Any], str | None]:
+def _after(
+    rows: list[tuple[str, Any]], start: dict[str, Any] | None, limit: int | None
+) -> tuple[list[Any], str | None]:
     """Rows (sort key, value) sorted newest first, from after ``start``; up to ``limit``, and
     the sort key of the last one when more may follow."""
     rows = sorted(rows, key=lambda r: r[0], reverse=True)

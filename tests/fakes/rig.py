@@ -37,7 +37,9 @@ class Rig:
     store: FakeObjectStore = field(default_factory=FakeObjectStore)
     queue: FakeQueue = field(default_factory=FakeQueue)
     origin: FakeOrigin = field(default_factory=FakeOrigin)
-    settings: FakeSettings = field(default_factory=lambda: FakeSettings(EngineSettings(part_size=PART, parallel_parts=2)))
+    settings: FakeSettings = field(
+        default_factory=lambda: FakeSettings(EngineSettings(part_size=PART, parallel_parts=2))
+    )
 
     def __post_init__(self) -> None:
         self.tasks = FakeTasks(self.clock)

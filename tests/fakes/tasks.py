@@ -115,7 +115,9 @@ class FakeTasks:
 
     def in_state_of(self, owner: str, state: TaskState) -> list[Task]:
         with self._lock:
-            return [copy.deepcopy(r.task) for r in self.rows.values() if r.task.owner == owner and r.task.state == state]
+            return [
+                copy.deepcopy(r.task) for r in self.rows.values() if r.task.owner == owner and r.task.state == state
+            ]
 
     def expired(self, now_s: int, limit: int) -> list[str]:
         with self._lock:
@@ -334,7 +336,12 @@ class FakeTasks:
         def change(row: Row) -> None:
             row.task.run += 1
             row.task.restarts += 1
-            row.task.note, row.task.phase, row.task.heartbeat, row.actor = reason, "starting", self.clock.now_ms(), actor
+            row.task.note, row.task.phase, row.task.heartbeat, row.actor = (
+                reason,
+                "starting",
+                self.clock.now_ms(),
+                actor,
+            )
 
         return self._write(task.id, lambda r: _this_run(r, task) and r.task.gen == task.gen, change)
 

@@ -51,7 +51,9 @@ def workers(svc):
     pollers = []
     for source in sqs_sources(app_module):
         threads = 4 if source.queue_name == svc.config.work_queue else 1
-        poller = SqsPoller(svc.clients.sqs, source, threads, visibility_timeout=30, region=svc.config.region, wait_seconds=1)
+        poller = SqsPoller(
+            svc.clients.sqs, source, threads, visibility_timeout=30, region=svc.config.region, wait_seconds=1
+        )
         poller.start()
         pollers.append(poller)
     yield pollers

@@ -203,7 +203,9 @@ def test_export_as_json_lines_and_csv(world: World, monkeypatch: pytest.MonkeyPa
     api = world.apis["alice"]
     resp = api.get("/activity/export?kind=export")
     assert resp.status_code == 200 and resp.headers["Content-Type"] == "application/x-ndjson"
-    assert re.fullmatch(r'attachment; filename=haul-activity-\d{4}-\d\d-\d\d\.jsonl', resp.headers["Content-Disposition"])
+    assert re.fullmatch(
+        r"attachment; filename=haul-activity-\d{4}-\d\d-\d\d\.jsonl", resp.headers["Content-Disposition"]
+    )
     lines = [json.loads(line) for line in resp.body.decode().splitlines()]
     assert [e["data"]["i"] for e in lines] == [4, 3, 2, 1, 0] and resp.headers["X-Truncated"] == "false"
     resp = api.get("/activity/export?kind=export&format=csv")

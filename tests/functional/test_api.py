@@ -294,7 +294,9 @@ def test_a_body_over_the_limit_is_a_413_envelope(api: Api) -> None:
     error_of(api.call("POST", "/downloads", raw=raw), 413, "PAYLOAD_TOO_LARGE")
 
 
-@pytest.mark.parametrize("ctype", ["application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "ctype", ["application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded"]
+)
 def test_json_is_read_whatever_the_client_calls_it(api: Api, ctype: str) -> None:
     resp = api.call("POST", "/downloads", raw=json.dumps({"url": DEAD}).encode(), headers={"Content-Type": ctype})
     assert resp.status_code == 201, resp.body

@@ -531,7 +531,9 @@ def test_api_keys_need_the_password_expire_by_default_and_end_with_the_sessions(
     user_id, as_user, _ = new_user("user")
     # Re-authentication: no password, or a wrong one, makes no key.
     assert "password" in fields_of_422(anon.post("/auth/api-keys", {"name": "k"}, headers=as_user))
-    wrong = error_of(anon.post("/auth/api-keys", {"name": "k", "password": "not it"}, headers=as_user), 403, "FORBIDDEN")
+    wrong = error_of(
+        anon.post("/auth/api-keys", {"name": "k", "password": "not it"}, headers=as_user), 403, "FORBIDDEN"
+    )
     assert wrong["details"] == [{"field": "password", "message": "is wrong"}]
     # A default expiry (the settings' security.api_key_days), and "never" only for admins.
     made = anon.post("/auth/api-keys", {"name": "k", "password": PASSWORD}, headers=as_user)
@@ -646,7 +648,9 @@ def test_users_change_their_own_password_and_everything_older_ends(anon: Api) ->
     assert "new_password" in fields_of_422(anon.post("/auth/password", {"current_password": PASSWORD,
                                                                        "new_password": "short"}, headers=as_user))
     assert anon.get("/auth/me", headers={"X-API-Key": key}).status_code == 200
-    error_of(anon.post("/auth/password", {"current_password": PASSWORD, "new_password": "x" * 8}), 401, "UNAUTHENTICATED")
+    error_of(
+        anon.post("/auth/password", {"current_password": PASSWORD, "new_password": "x" * 8}), 401, "UNAUTHENTICATED"
+    )
     time.sleep(0.002)  # valid_after is in milliseconds: sessions of an earlier millisecond end
     changed = anon.post("/auth/password", {"current_password": PASSWORD, "new_password": "my brand new password"},
                         headers=as_user)

@@ -31,7 +31,9 @@ def clients(emulator: str) -> Iterator[tuple[Any, Any, str, list[bytes]]]:
     plain = boto3.client("dynamodb", region_name="us-east-1")
     fast = fast_item_parsing(boto3.client("dynamodb", region_name="us-east-1"))
     bodies: list[bytes] = []  # what botocore was left to parse, per answer of the fast client
-    fast.meta.events.register_last("before-parse.dynamodb", lambda response_dict, **_: bodies.append(response_dict["body"]))
+    fast.meta.events.register_last(
+        "before-parse.dynamodb", lambda response_dict, **_: bodies.append(response_dict["body"])
+    )
     table = "parsing-" + uuid.uuid4().hex[:8]
     plain.create_table(TableName=table, KeySchema=TABLE_KEY, BillingMode="PAY_PER_REQUEST",
                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},

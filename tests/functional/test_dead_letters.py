@@ -27,7 +27,9 @@ def dead(svc: Any, *bodies: Any) -> dict[str, Any]:
          "Attributes": {"ApproximateReceiveCount": "5"}}
         for i, body in enumerate(bodies)
     ]
-    event = sqs_event(messages, f"arn:aws:sqs:{svc.config.region}:000000000000:{svc.config.work_dlq}", svc.config.region)
+    event = sqs_event(
+        messages, f"arn:aws:sqs:{svc.config.region}:000000000000:{svc.config.work_dlq}", svc.config.region
+    )
     return app_module.dead_letters(event, LambdaContext("dead_letters"))
 
 

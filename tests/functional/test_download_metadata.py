@@ -131,7 +131,9 @@ def test_rename_before_and_after_completion(api: Api, svc, workers, origin: Orig
 
     # An episode NFO beside it (chalicelib/sidecars) moves with it.
     nfo = old.removesuffix(".mkv") + ".nfo"
-    svc.clients.s3.put_object(Bucket=svc.config.bucket, Key=nfo, Body=b"<episodedetails/>", Metadata={"haul-owner": "x"})
+    svc.clients.s3.put_object(
+        Bucket=svc.config.bucket, Key=nfo, Body=b"<episodedetails/>", Metadata={"haul-owner": "x"}
+    )
     moved = api.patch(f"/downloads/{task['id']}", {"naming": "{title}/{title} {season}x{episode:02}.{ext}"})
     assert moved.status_code == 200, moved.body
     new = "Shows/Breaking Bad/Breaking Bad 1x05.mkv"
@@ -158,9 +160,19 @@ def test_lists_filter_by_metadata_on_an_index(api: Api, svc) -> None:
     def make(kind: str, n: int, metadata: dict[str, Any] | None) -> None:
         task_id = f"{kind}-{n:03d}-{os.urandom(3).hex()}"
         at = 1_700_000_000_000 + len(sum(made.values(), [])) * 1000
-        svc.repo.create(Task(id=task_id, owner=me, url=f"https://f.example.com/{task_id}.mkv", filename=f"{task_id}.mkv",
-                             key=f"downloads/{task_id}/x", created_at=at, updated_at=at, order=at,
-                             metadata=metadata))
+        svc.repo.create(
+            Task(
+                id=task_id,
+                owner=me,
+                url=f"https://f.example.com/{task_id}.mkv",
+                filename=f"{task_id}.mkv",
+                key=f"downloads/{task_id}/x",
+                created_at=at,
+                updated_at=at,
+                order=at,
+                metadata=metadata,
+            )
+        )
         made[kind].append(task_id)
 
     for n in range(24):
@@ -209,18 +221,27 @@ def test_naming_settings_categories_and_preview(api: Api, svc) -> None:
     assert fields_of(bad)["templates.tv"].startswith("{title.__globals__} is not a field; use title, year")
     bad = api.admin.call("PUT", "/settings/naming", {"categories": {"tv": {"path": "../up"}}})
     assert fields_of(bad) == {"categories.tv.path": "must not contain a '..' folder"}
-    saved = api.admin.call("PUT", "/settings/naming", {
-        "templates": {"movie": "{title} [{year}]/{title}.{ext}"},
-        "categories": {"tv": {"path": "TV Shows"}, "anime": {"path": "Anime", "template": "{title}/{episode:03}.{ext}"}},
-    })
+    saved = api.admin.call(
+        "PUT",
+        "/settings/naming",
+        {
+            "templates": {"movie": "{title} [{year}]/{title}.{ext}"},
+            "categories": {
+                "tv": {"path": "TV Shows"},
+                "anime": {"path": "Anime", "template": "{title}/{episode:03}.{ext}"},
+            },
+        },
+    )
     assert saved.status_code == 200, saved.body
     assert saved.json_body["categories"]["tv"] == {"path": "TV Shows", "template": None}
     assert saved.json_body["updated_by"]
 
     preview = api.post("/settings/naming/preview", {"filename": "x.mkv", "metadata": SHOW, "category": "tv"})
-    assert preview.json_body == {"key": "TV Shows/Breaking Bad (2008)/Season 01/Breaking Bad - S01E01.mkv",
-                                 "template": "{title} ({year})/Season {season:02}/{title} - S{season:02}E{episode:02}.{ext}",
-                                 "path": "TV Shows"}
+    assert preview.json_body == {
+        "key": "TV Shows/Breaking Bad (2008)/Season 01/Breaking Bad - S01E01.mkv",
+        "template": "{title} ({year})/Season {season:02}/{title} - S{season:02}E{episode:02}.{ext}",
+        "path": "TV Shows",
+    }
     anime = api.post("/settings/naming/preview", {"filename": "x.mkv", "metadata": SHOW, "category": "anime"})
     assert anime.json_body["key"] == "Anime/Breaking Bad/001.mkv"
     movie = api.post("/settings/naming/preview", {"filename": "b.mp4", "metadata": {"title": "Heat", "year": 1995}})

@@ -31,7 +31,8 @@ def table_name(ddb: Any) -> Iterator[str]:
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[
-            {"AttributeName": a, "AttributeType": t} for a, t in (("pk", "S"), ("sk", "S"), ("g", "S"), ("gr", "N"), ("h", "S"))
+            {"AttributeName": a, "AttributeType": t}
+            for a, t in (("pk", "S"), ("sk", "S"), ("g", "S"), ("gr", "N"), ("h", "S"))
         ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         GlobalSecondaryIndexes=[
@@ -107,7 +108,9 @@ def _query_args(rng: random.Random) -> dict[str, Any]:
     from moto.dynamodb.models.dynamo_type import DynamoType
 
     index = rng.choice([None, None, "by_g", "by_h", "by_k"])
-    hash_attr, hash_value = {None: ("pk", "p%d"), "by_g": ("g", "g%d"), "by_h": ("h", "h%d"), "by_k": ("g", "g%d")}[index]
+    hash_attr, hash_value = {None: ("pk", "p%d"), "by_g": ("g", "g%d"), "by_h": ("h", "h%d"), "by_k": ("g", "g%d")}[
+        index
+    ]
     hash_dt = DynamoType({"S": hash_value % rng.randint(0, 5)})  # now and then a partition with nothing in it
     condition = _range_condition(rng, index)
     if rng.random() < 0.3:
@@ -125,7 +128,9 @@ def _query_args(rng: random.Random) -> dict[str, Any]:
         "consistent_read": False,
         "filter_expression": filter_op,
         "hash_key_conditions": [(hash_attr, hash_dt)],
-        "range_key_conditions": [(condition[0], condition[1], [DynamoType(v) for v in condition[2]])] if condition else [],
+        "range_key_conditions": [(condition[0], condition[1], [DynamoType(v) for v in condition[2]])]
+        if condition
+        else [],
     }
 
 
@@ -193,7 +198,9 @@ def _write_some(ddb: Any, name: str, rng: random.Random, table: Any, round_: int
         )
     else:
         ddb.batch_write_item(
-            RequestItems={name: [{"PutRequest": {"Item": _item(rng)}} for _ in range(3)] + [{"DeleteRequest": {"Key": keys[2]}}]}
+            RequestItems={
+                name: [{"PutRequest": {"Item": _item(rng)}} for _ in range(3)] + [{"DeleteRequest": {"Key": keys[2]}}]
+            }
         )
 
 
@@ -326,7 +333,9 @@ def _check_api(ddb: Any, table_name: str, case: tuple[Any, ...], forward: bool, 
     original = Table.__dict__["query"].__wrapped__
     hash_attr = key_condition.split()[0]
     hash_value = DynamoType(key_values[":p"])
-    values = dict(key_values, **({":v": {"N": "5"}} if filter_expr == "v > :v" else {":v": {"S": "x"}} if filter_expr else {}))
+    values = dict(
+        key_values, **({":v": {"N": "5"}} if filter_expr == "v > :v" else {":v": {"S": "x"}} if filter_expr else {})
+    )
 
     api: list[tuple[Any, ...]] = []
     start_key = None
@@ -350,13 +359,25 @@ def _check_api(ddb: Any, table_name: str, case: tuple[Any, ...], forward: bool, 
     start_key = None
     while True:
         with _lock:
-            items, scanned, last_key = _answer(original(
-                table, hash_value, condition[1] if condition else None,
-                [DynamoType(v) for v in condition[2:]] if condition else [], limit, start_key, forward,
-                None, index, False, get_filter_expression(filter_expr, {}, values),
-                hash_key_conditions=[(hash_attr, hash_value)],
-                range_key_conditions=[(condition[0], condition[1], [DynamoType(v) for v in condition[2:]])] if condition else [],
-            ))
+            items, scanned, last_key = _answer(
+                original(
+                    table,
+                    hash_value,
+                    condition[1] if condition else None,
+                    [DynamoType(v) for v in condition[2:]] if condition else [],
+                    limit,
+                    start_key,
+                    forward,
+                    None,
+                    index,
+                    False,
+                    get_filter_expression(filter_expr, {}, values),
+                    hash_key_conditions=[(hash_attr, hash_value)],
+                    range_key_conditions=[(condition[0], condition[1], [DynamoType(v) for v in condition[2:]])]
+                    if condition
+                    else [],
+                )
+            )
         listed = None if select == "COUNT" else [i["Attributes"] for i in items]
         expected.append((len(items), scanned, listed, last_key))
         if last_key is None:

@@ -88,7 +88,9 @@ def _upload(
     for number, body in steps:
         # others need botocore[crt]
         extra = {"ChecksumAlgorithm": algorithm} if algorithm in ("CRC32", "SHA1", "SHA256") else {}
-        etags[number] = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **extra)["ETag"]
+        etags[number] = s3.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **extra
+        )["ETag"]
     return upload_id, etags
 
 
@@ -277,7 +279,10 @@ def test_errors_match_moto_and_keep_the_upload(s3: Any, buckets: tuple[str, str]
     out = _both(s3, buckets, steps, listing=listing)
     assert out["complete"]["error"] == code
     # The upload is still there: completing it properly works.
-    etags = {p["PartNumber"]: p["ETag"] for p in s3.list_parts(Bucket=buckets[0], Key="obj", UploadId=out["upload_id"])["Parts"]}
+    etags = {
+        p["PartNumber"]: p["ETag"]
+        for p in s3.list_parts(Bucket=buckets[0], Key="obj", UploadId=out["upload_id"])["Parts"]
+    }
     parts = [(1, etags[1]), (len(sizes), etags[len(sizes)])]
     assert "ETag" in _complete(s3, buckets[0], "obj", out["upload_id"], parts)
     assert _get(s3, buckets[0], "obj") == steps[0][1] + steps[-1][1]

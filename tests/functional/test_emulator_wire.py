@@ -25,7 +25,7 @@ def _item(i: int = 0) -> dict[str, Any]:
     return {
         "pk": {"S": f"p{i}"},
         "sk": {"N": str(i)},
-        "s": {"S": "ünïcødé ✓ 🚀 \"quoted\" \\ back\nslash"},
+        "s": {"S": 'ünïcødé ✓ 🚀 "quoted" \\ back\nslash'},
         "empty": {"S": ""},
         "n_big": {"N": "123456789012345678901234567890123456.5"},
         "n_small": {"N": "-0.000000000000000000000000000000000001"},
@@ -37,11 +37,15 @@ def _item(i: int = 0) -> dict[str, Any]:
         "t": {"BOOL": True},
         "f": {"BOOL": False},
         "null": {"NULL": True},
-        "m": {"M": {
-            "nested": {"M": {"deep": {"L": [{"S": "x"}, {"N": "1"}, {"B": BLOB64}, {"NULL": True}, {"M": {}}, {"L": []}]}}},
-            "ключ": {"SS": ["v"]},
-            "empty_m": {"M": {}},
-        }},
+        "m": {
+            "M": {
+                "nested": {
+                    "M": {"deep": {"L": [{"S": "x"}, {"N": "1"}, {"B": BLOB64}, {"NULL": True}, {"M": {}}, {"L": []}]}}
+                },
+                "ключ": {"SS": ["v"]},
+                "empty_m": {"M": {}},
+            }
+        },
         "l": {"L": [{"L": [{"BOOL": False}]}, {"BS": [BLOB64]}, {"NS": ["0"]}, {"S": "é"}]},
         "ünï": {"S": "key in unicode"},
     }
@@ -207,14 +211,38 @@ def _requests(table: str) -> Iterator[tuple[str, Any]]:
                     "Limit": 5, "ScanIndexForward": False, "ReturnConsumedCapacity": "INDEXES"}
     yield "Query", {"TableName": table, "KeyConditionExpression": "pk = :p", "Select": "COUNT",
                     "ExpressionAttributeValues": {":p": {"S": "p1"}}, "ExclusiveStartKey": key}
-    yield "Scan", {"TableName": table, "FilterExpression": "contains(ss, :s) AND b = :b",
-                   "ExpressionAttributeValues": {":s": {"S": "ß"}, ":b": {"B": BLOB64}}, "Segment": 0, "TotalSegments": 1}
+    yield (
+        "Scan",
+        {
+            "TableName": table,
+            "FilterExpression": "contains(ss, :s) AND b = :b",
+            "ExpressionAttributeValues": {":s": {"S": "ß"}, ":b": {"B": BLOB64}},
+            "Segment": 0,
+            "TotalSegments": 1,
+        },
+    )
     yield "BatchGetItem", {"RequestItems": {table: {"Keys": [key, {"pk": {"S": "nope"}, "sk": {"N": "0"}}],
                                                    "ProjectionExpression": "pk, b, bs"}}}
-    yield "BatchWriteItem", {"RequestItems": {table: [{"PutRequest": {"Item": _item(2)}},
-                                                      {"DeleteRequest": {"Key": {"pk": {"S": "p9"}, "sk": {"N": "9"}}}}]}}
-    yield "TransactGetItems", {"TransactItems": [{"Get": {"TableName": table, "Key": key}},
-                                                 {"Get": {"TableName": table, "Key": {"pk": {"S": "x"}, "sk": {"N": "0"}}}}]}
+    yield (
+        "BatchWriteItem",
+        {
+            "RequestItems": {
+                table: [
+                    {"PutRequest": {"Item": _item(2)}},
+                    {"DeleteRequest": {"Key": {"pk": {"S": "p9"}, "sk": {"N": "9"}}}},
+                ]
+            }
+        },
+    )
+    yield (
+        "TransactGetItems",
+        {
+            "TransactItems": [
+                {"Get": {"TableName": table, "Key": key}},
+                {"Get": {"TableName": table, "Key": {"pk": {"S": "x"}, "sk": {"N": "0"}}}},
+            ]
+        },
+    )
     yield "TransactWriteItems", {"TransactItems": [
         {"ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}},
         {"Put": {"TableName": table, "Item": _item(3)}},
@@ -270,8 +298,12 @@ def wire_table(emulator: str) -> Iterator[str]:
     ddb = boto3.client("dynamodb", endpoint_url=emulator, region_name="us-east-1")
     name = f"wire-fidelity-{uuid.uuid4().hex[:8]}"
     ddb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}],
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
     )
     yield name
@@ -290,7 +322,9 @@ def _post(endpoint: str, op: str, body: Any) -> tuple[int, str, str]:
     return resp.status_code, resp.headers.get("Content-Type", ""), resp.text
 
 
-def test_the_emulator_answers_as_moto_does_over_http(emulator: str, wire_table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_emulator_answers_as_moto_does_over_http(
+    emulator: str, wire_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every request twice, with the fast path and with moto's walks: the same answers, byte for
     byte (the table's items are written afresh before each request)."""
     from moto.core.parse import JSONParser

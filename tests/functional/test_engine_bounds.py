@@ -34,7 +34,9 @@ def test_a_stalled_download_is_revived_while_it_has_restarts_left_then_fails(svc
     assert svc.reconciler.run() == 0
     failed = svc.repo.get(task.id)
     assert failed.state == TaskState.FAILED
-    assert failed.error.startswith("the download kept stalling") and "gave up after starting over 2 times" in failed.error
+    assert (
+        failed.error.startswith("the download kept stalling") and "gave up after starting over 2 times" in failed.error
+    )
     # A retry by the user starts the count again.
     from chalicelib.domain.states import Action
 

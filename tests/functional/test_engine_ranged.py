@@ -122,7 +122,9 @@ def test_content_disposition_names_the_file_unless_the_user_did(svc, workers, or
     )
 
     named_by_origin = svc.downloads.add(OWNER, AddDownload(url=origin.url("/dl?id=7")))
-    named_by_user = svc.downloads.add(OWNER, AddDownload(url=origin.url("/dl?id=7"), filename="mine.pdf", allow_duplicate=True))
+    named_by_user = svc.downloads.add(
+        OWNER, AddDownload(url=origin.url("/dl?id=7"), filename="mine.pdf", allow_duplicate=True)
+    )
     first = wait_finished(svc, named_by_origin.id)
     second = wait_finished(svc, named_by_user.id)
 

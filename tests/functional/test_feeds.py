@@ -138,10 +138,13 @@ def test_two_concurrent_refreshes_enqueue_each_item_once(svc, feed_server, feed_
     assert items_by_state(svc, feed_owner, feed.id) == {"enqueued": sorted(names)}
 
 
-def test_a_refresh_that_crashed_half_way_resumes_without_losing_or_doubling(svc, feed_server, feed_owner, monkeypatch) -> None:
+def test_a_refresh_that_crashed_half_way_resumes_without_losing_or_doubling(
+    svc, feed_server, feed_owner, monkeypatch
+) -> None:
     names = [f"r{i}" for i in range(6)]
-    feed = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/crash", Doc(body=rss2("R", entries(feed_server, names)),
-                                                                      etag='"same"'))})
+    feed = svc.feeds.subscribe(
+        feed_owner, {"url": feed_server.add("/crash", Doc(body=rss2("R", entries(feed_server, names)), etag='"same"'))}
+    )
     real_add = svc.downloads.add
     calls = {"n": 0}
 
@@ -166,8 +169,12 @@ def test_a_refresh_that_crashed_half_way_resumes_without_losing_or_doubling(svc,
 
 def test_the_tick_claims_due_feeds_once_and_sends_a_message_each(svc, feed_server, feed_owner) -> None:
     svc.feeds.set_automation(Identity("root", "root", Role.ADMIN), True)
-    feeds = [svc.feeds.subscribe(feed_owner, {"url": feed_server.add(f"/due{i}", Doc(body=rss2("D", [])))}) for i in range(3)]
-    disabled = svc.feeds.subscribe(feed_owner, {"url": feed_server.add("/off", Doc(body=rss2("D", []))), "enabled": False})
+    feeds = [
+        svc.feeds.subscribe(feed_owner, {"url": feed_server.add(f"/due{i}", Doc(body=rss2("D", [])))}) for i in range(3)
+    ]
+    disabled = svc.feeds.subscribe(
+        feed_owner, {"url": feed_server.add("/off", Doc(body=rss2("D", []))), "enabled": False}
+    )
     now = max(f.next_refresh_at for f in feeds) + 1
     sent: list[dict[str, Any]] = []
     real_send = svc.feeds.queue.send
@@ -192,7 +199,9 @@ def test_isolation_validation_and_analyse(svc, feed_server, feed_owner) -> None:
     with pytest.raises(NotFound):
         svc.feeds.get(other, feed.id)
     with pytest.raises(ValidationFailed) as bad:
-        svc.feeds.subscribe(feed_owner, {"url": url, "rules": [{"include": ["ok"]}, {"regex": True, "include": ["a(b"]}]})
+        svc.feeds.subscribe(
+            feed_owner, {"url": url, "rules": [{"include": ["ok"]}, {"regex": True, "include": ["a(b"]}]}
+        )
     assert bad.value.details[0]["field"] == "rules.1.include.0" and "position 1" in bad.value.details[0]["message"]
     from chalicelib.feeds.schemas import Analyse
 

@@ -105,16 +105,23 @@ def test_refresh_items_collect_enqueue_and_search(as_, feed_server) -> None:
 
 
 def test_refresh_all_bulk_and_analyse(as_, feed_server) -> None:
-    ids = [as_["other"]("POST", "/feeds", {"url": feed_server.add(f"/bulk{i}", feed_doc(feed_server, [f"b{i}"]))}).data["id"]
-           for i in range(2)]
+    ids = [
+        as_["other"]("POST", "/feeds", {"url": feed_server.add(f"/bulk{i}", feed_doc(feed_server, [f"b{i}"]))}).data[
+            "id"
+        ]
+        for i in range(2)
+    ]
     everything = as_["other"]("POST", "/feeds/refresh").data
     assert everything["enqueued"] == 2 and {f["feed_id"] for f in everything["feeds"]} == set(ids)
     bulk = as_["other"]("POST", "/feeds/bulk", {"action": "disable", "ids": [ids[0], "missing-id"]}).data
     assert bulk["succeeded"] == 1 and bulk["failed"] == 1 and "no feed" in bulk["results"][1]["error"]
     bulk = as_["other"]("POST", "/feeds/bulk", {"action": "delete", "ids": ids}).data
     assert bulk["succeeded"] == 2
-    seen = as_["user"]("POST", "/feeds/analyse", {"url": feed_server.add("/an", feed_doc(feed_server, ["X S03E04 720p"])),
-                                                  "rules": [{"include": ["1080p"]}]})
+    seen = as_["user"](
+        "POST",
+        "/feeds/analyse",
+        {"url": feed_server.add("/an", feed_doc(feed_server, ["X S03E04 720p"])), "rules": [{"include": ["1080p"]}]},
+    )
     assert seen.status_code == 200 and seen.data["items"][0]["metadata"]["season"] == 3
     assert seen.data["items"][0]["verdict"] == {"matched": False, "rule": "rule 1",
                                                 "reason": "no include pattern matched"}

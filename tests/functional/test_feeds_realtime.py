@@ -49,7 +49,9 @@ def test_search_streams_results_then_done(svc, gw: WsGateway, feed_server) -> No
     who = Identity(user_id, grant["user"]["username"], Role.USER)
     tag = uuid.uuid4().hex[:6]
     names = [f"{tag} episode {i}" for i in range(25)] + ["unrelated"]
-    url = feed_server.add("/search", Doc(body=rss2("S", [Entry(n, feed_server.url(f"/s/{quote(n)}"), n) for n in names])))
+    url = feed_server.add(
+        "/search", Doc(body=rss2("S", [Entry(n, feed_server.url(f"/s/{quote(n)}"), n) for n in names]))
+    )
     feed = svc.feeds.subscribe(who, {"url": url, "rules": [{"include": ["nothing matches this"]}]})
     svc.feeds.refresh(who, feed.id)
     with connect(f"{gw.url}?token={grant['access_token']}") as ws:

@@ -181,7 +181,11 @@ def test_a_kept_table_gets_the_indexes_its_model_added_since(emulator: str) -> N
     create_table(dynamodb, props)
     table = dynamodb.describe_table(TableName=props["TableName"])["Table"]
     assert "by-owner-queue" in {i["IndexName"] for i in table["GlobalSecondaryIndexes"]}
-    found = dynamodb.query(TableName=props["TableName"], IndexName="by-owner-queue",
-                           KeyConditionExpression="owner_state = :o", ExpressionAttributeValues={":o": {"S": "u#queued"}})
+    found = dynamodb.query(
+        TableName=props["TableName"],
+        IndexName="by-owner-queue",
+        KeyConditionExpression="owner_state = :o",
+        ExpressionAttributeValues={":o": {"S": "u#queued"}},
+    )
     assert [i["id"]["S"] for i in found["Items"]] == ["t1"]
     dynamodb.delete_table(TableName=props["TableName"])

@@ -104,8 +104,11 @@ MATRIX = [
 ]
 
 
-@pytest.mark.parametrize(("who", "owner", "method", "path", "body"), MATRIX,
-                         ids=[f"{w}-on-{o}-{m}-{p.rsplit('/', 1)[-1].replace('{id}', 'id')}" for w, o, m, p, _ in MATRIX])
+@pytest.mark.parametrize(
+    ("who", "owner", "method", "path", "body"),
+    MATRIX,
+    ids=[f"{w}-on-{o}-{m}-{p.rsplit('/', 1)[-1].replace('{id}', 'id')}" for w, o, m, p, _ in MATRIX],
+)
 def test_the_isolation_matrix(world: World, who: str, owner: str, method: str, path: str, body: Any) -> None:
     api = world.api(who)
     task_id = world.tasks[owner]

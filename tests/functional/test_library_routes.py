@@ -69,7 +69,10 @@ def test_paths_and_bodies_are_checked(as_: dict[str, Caller]) -> None:
                  "VALIDATION_ERROR")["details"][0]["field"] == "overwrite"
     assert error(user("POST", "/library/tv/1/nfo", {"colour": 1}), 422, "VALIDATION_ERROR")["details"] == [
         {"field": "colour", "message": "is not a known field"}]
-    assert error(user("POST", "/library/nfo/batch", {"items": []}), 422, "VALIDATION_ERROR")["details"][0]["field"] == "items"
+    assert (
+        error(user("POST", "/library/nfo/batch", {"items": []}), 422, "VALIDATION_ERROR")["details"][0]["field"]
+        == "items"
+    )
     too_many = [{"kind": "tv", "tmdb_id": n} for n in range(1, 102)]
     assert error(user("POST", "/library/nfo/batch", {"items": too_many}), 422, "VALIDATION_ERROR")
     assert error(user("POST", "/library/nfo/batch", {"items": [{"kind": "music", "tmdb_id": 1}]}), 422,
@@ -113,7 +116,9 @@ def test_a_users_series_and_film_get_nfos_others_see_nothing(as_: dict[str, Call
     assert made.status_code == 201, made.data
     assert made.data["written"][0] == f"{path}/Show (2008)/tvshow.nfo" and made.data["queued_seasons"] == []
     assert made.data["media_files"]["has_poster"] and not made.data["media_files"]["has_fanart"]
-    assert error(user("POST", nfo, {}), 409, "CONFLICT")["message"].endswith("(send overwrite: true, or PUT to refresh it)")
+    assert error(user("POST", nfo, {}), 409, "CONFLICT")["message"].endswith(
+        "(send overwrite: true, or PUT to refresh it)"
+    )
     assert error(other("POST", nfo, {}), 404, "NOT_FOUND")
     assert error(other("GET", nfo + "/content"), 404, "NOT_FOUND")
     content = user("GET", nfo + "/content").data
@@ -123,7 +128,10 @@ def test_a_users_series_and_film_get_nfos_others_see_nothing(as_: dict[str, Call
     assert user("POST", nfo, {"overwrite": True}).status_code == 201
 
     titles = user("GET", "/library").data["titles"]
-    assert sorted((t["kind"], t["tmdb_id"], t["has_nfo"]) for t in titles) == [("movie", 603, False), ("tv", 1396, True)]
+    assert sorted((t["kind"], t["tmdb_id"], t["has_nfo"]) for t in titles) == [
+        ("movie", 603, False),
+        ("tv", 1396, True),
+    ]
     assert other("GET", "/library").data["titles"] == []
     missing = user("GET", "/library/nfo/missing").data
     assert [(t["kind"], t["tmdb_id"], t["title"], t["folder"]) for t in missing["titles"]] == [
@@ -152,7 +160,9 @@ def test_what_does_not_fit_in_the_request_is_finished_by_a_worker(as_: dict[str,
     ids = []
     for name, meta in (("q1.mkv", {**SHOW, "episode": 1}), ("q2.mkv", {**SHOW, "episode": 2}), ("qf.mkv", FILM)):
         origin.add(f"/{name}", Resource(data=name.encode() * 100))
-        ids.append(user("POST", "/downloads", {"url": origin.url(f"/{name}"), "metadata": meta, "path": path}).data["id"])
+        ids.append(
+            user("POST", "/downloads", {"url": origin.url(f"/{name}"), "metadata": meta, "path": path}).data["id"]
+        )
     wait_for(lambda: all(user("GET", f"/downloads/{i}").data["state"] == "completed" for i in ids), 60, 0.2,
              "3 downloads to complete")
     assert as_["admin"]("PATCH", "/settings/providers", {
@@ -171,5 +181,7 @@ def test_what_does_not_fit_in_the_request_is_finished_by_a_worker(as_: dict[str,
 
     wait_for(finished, 60, 0.3, "the workers to write the queued episode NFOs and the film's NFO")
     s3, bucket = svc.clients.s3, svc.config.bucket
-    episode = fromstring(s3.get_object(Bucket=bucket, Key=f"{path}/Show (2008)/Season 01/Show - S01E02.nfo")["Body"].read())
+    episode = fromstring(
+        s3.get_object(Bucket=bucket, Key=f"{path}/Show (2008)/Season 01/Show - S01E02.nfo")["Body"].read()
+    )
     assert (episode.findtext("title"), episode.findtext("episode")) == ("Second", "2")

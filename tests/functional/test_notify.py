@@ -199,7 +199,9 @@ def test_bad_targets_say_why(notify, api) -> None:
     assert api(viewer, "POST", "/notifications/targets",
                {"name": "x", "kind": "webhook", "url": "http://a.example/"}).status_code == 403
     _, user = person("user")
-    assert api(user, "POST", "/notifications/send", {"title": "t", "message": "m", "target_ids": ["x"]}).status_code == 403
+    assert (
+        api(user, "POST", "/notifications/send", {"title": "t", "message": "m", "target_ids": ["x"]}).status_code == 403
+    )
 
 
 def test_target_urls_pass_the_ssrf_guard_on_a_deployed_stage(notify, api, monkeypatch: pytest.MonkeyPatch) -> None:

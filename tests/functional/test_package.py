@@ -236,7 +236,10 @@ def test_the_packaged_app_runs_from_the_unpacked_zip(packaged, sam, emulator, tm
     env = {
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
-        **{k: os.environ[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")},
+        **{
+            k: os.environ[k]
+            for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
+        },
         "AWS_REGION": os.environ["AWS_DEFAULT_REGION"],
         # What Lambda sets: tracing turns itself on, logs go to the runtime's stream as JSON.
         "AWS_LAMBDA_FUNCTION_NAME": "haul-dev-Work",

@@ -117,7 +117,9 @@ def test_the_dispatcher_honours_priority_then_order(svc, workers, origin) -> Non
         origin.add(f"/{name}.bin", Resource(data=os.urandom(64 * 1024)))
 
     def add(name: str, priority: str = "NORMAL") -> str:
-        return svc.downloads.add(OWNER, AddDownload.model_validate({"url": origin.url(f"/{name}.bin"), "priority": priority})).id
+        return svc.downloads.add(
+            OWNER, AddDownload.model_validate({"url": origin.url(f"/{name}.bin"), "priority": priority})
+        ).id
 
     a, b, c, d, e = add("a"), add("b", "HIGH"), add("c"), add("d"), add("e")
     svc.downloads.move(OWNER, e, "top")  # the newest NORMAL one jumps the older ones

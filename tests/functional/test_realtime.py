@@ -83,7 +83,9 @@ def recv(ws: ClientConnection, timeout: float = 10.0) -> dict[str, Any]:
     return dict(json.loads(ws.recv(timeout=timeout)))
 
 
-def recv_until(ws: ClientConnection, done: Callable[[dict[str, Any]], bool], timeout: float = 15.0) -> list[dict[str, Any]]:
+def recv_until(
+    ws: ClientConnection, done: Callable[[dict[str, Any]], bool], timeout: float = 15.0
+) -> list[dict[str, Any]]:
     """Every message up to and including the first for which ``done`` is true."""
     out: list[dict[str, Any]] = []
     while True:
@@ -115,7 +117,11 @@ def test_ping_malformed_and_unknown_messages_never_drop_the_connection(gateway: 
         assert err["type"] == "error" and err["error"]["code"] == "BAD_MESSAGE" and err["error"]["request_id"]
         send(ws, action="dance", id=3)
         err = recv(ws)
-        assert (err["error"]["code"], err["ref"], err["error"]["details"][0]["field"]) == ("UNKNOWN_ACTION", 3, "action")
+        assert (err["error"]["code"], err["ref"], err["error"]["details"][0]["field"]) == (
+            "UNKNOWN_ACTION",
+            3,
+            "action",
+        )
         send(ws, action="subscribe", rooms=["kitchen"])
         assert recv(ws)["error"]["code"] == "INVALID_ROOM"
         send(ws, action="subscribe", rooms=["download:no-such-task"])

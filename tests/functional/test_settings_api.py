@@ -124,7 +124,9 @@ def test_only_admins_change_settings(as_: dict[str, Caller]) -> None:
         ([1, 2], {"body"}),
     ],
 )
-def test_invalid_changes_name_each_field_and_change_nothing(as_: dict[str, Caller], body: Any, expected: set[str]) -> None:
+def test_invalid_changes_name_each_field_and_change_nothing(
+    as_: dict[str, Caller], body: Any, expected: set[str]
+) -> None:
     admin = as_["admin"]
     before = admin.call("GET", "/settings").json_body
     assert set(fields_of(admin.call("PATCH", "/settings", body))) == expected
@@ -139,7 +141,9 @@ def test_invalid_changes_name_each_field_and_change_nothing(as_: dict[str, Calle
 
 def test_validate_shows_the_settings_it_would_make(as_: dict[str, Caller]) -> None:
     viewer = as_["viewer"]
-    answer = viewer.call("POST", "/settings/validate", {"transfer": {"parallel_parts": 2}, "files": {"presign_seconds": 60}})
+    answer = viewer.call(
+        "POST", "/settings/validate", {"transfer": {"parallel_parts": 2}, "files": {"presign_seconds": 60}}
+    )
     assert answer.status_code == 200, answer.body
     body = answer.json_body
     assert body["valid"] is True and body["errors"] == []
@@ -210,7 +214,9 @@ def test_restore_makes_a_new_version_equal_to_the_old_one(as_: dict[str, Caller]
     entry = admin.call("GET", "/settings/history/4").json_body
     assert entry["restored_from"] == 1
     assert entry["changes"] == {
-        "queue.max_concurrent_downloads": [7, 5], "transfer.part_size": [8 * MiB, 16 * MiB], "retry.max_attempts": [2, 6],
+        "queue.max_concurrent_downloads": [7, 5],
+        "transfer.part_size": [8 * MiB, 16 * MiB],
+        "retry.max_attempts": [2, 6],
     }
     # Back to the defaults: version 0.
     zero = admin.call("POST", "/settings/history/0/restore").json_body

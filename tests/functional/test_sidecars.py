@@ -93,8 +93,14 @@ def test_a_series_gets_its_nfos_and_art_from_tmdb(svc: Any, fakes: Any, folder: 
     assert show.findtext("actor/name") == "Ann Actor" and show.findtext("studio") == "Loopback TV"
     assert show.findtext("thumb[@aspect='poster']", "").startswith(images.image_url + "/w780/")
     for n, title in ((1, "Pilot"), (2, "Cat's in the \"Bag\""), (3, "Third")):
-        episode = fromstring(s3.get_object(Bucket=bucket, Key=f"{folder}Season 01/Show - S01E{n:02d}.nfo")["Body"].read())
-        assert (episode.tag, episode.findtext("title"), episode.findtext("episode")) == ("episodedetails", title, str(n))
+        episode = fromstring(
+            s3.get_object(Bucket=bucket, Key=f"{folder}Season 01/Show - S01E{n:02d}.nfo")["Body"].read()
+        )
+        assert (episode.tag, episode.findtext("title"), episode.findtext("episode")) == (
+            "episodedetails",
+            title,
+            str(n),
+        )
         assert episode.findtext("showtitle") == "Show & <Co>"
 
     # The fake serves PNGs: each art is stored under the name its bytes deserve.

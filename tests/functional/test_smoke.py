@@ -21,7 +21,9 @@ def test_ranged_download_lands_intact(svc, workers, origin) -> None:
     svc.settings.update({"part_size": 5 * 1024 * 1024, "parallel_parts": 4})
     res = origin.add("/f.bin", Resource(data=os.urandom(23 * 1024 * 1024 + 17)))
     task = svc.downloads.add(Identity("local", "local", Role.USER), AddDownload(url=origin.url("/f.bin")))
-    done = wait_for(lambda: (t := svc.repo.get(task.id)) and t.state in (TaskState.COMPLETED, TaskState.FAILED) and t, 60)
+    done = wait_for(
+        lambda: (t := svc.repo.get(task.id)) and t.state in (TaskState.COMPLETED, TaskState.FAILED) and t, 60
+    )
     assert done.state == TaskState.COMPLETED, done.error
     assert done.part_count == 5
     assert stored_sha256(svc, done.key) == res.sha256()

@@ -115,7 +115,11 @@ def test_credentials_and_custom_headers_stay_with_their_origin(origin: Origin) -
 
     c.probe(f"http://files.test:{origin.port}/same", secret)
     kept = final.requests[-1]["headers"]
-    assert (kept.get("Authorization"), kept.get("Cookie"), kept.get("X-Custom")) == ("Bearer s3cret", "session=abc", "1")
+    assert (kept.get("Authorization"), kept.get("Cookie"), kept.get("X-Custom")) == (
+        "Bearer s3cret",
+        "session=abc",
+        "1",
+    )
 
     c.probe(f"http://files.test:{origin.port}/away", secret)
     c.probe(f"http://user:pw@files.test:{origin.port}/away", {})

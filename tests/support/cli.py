@@ -56,7 +56,8 @@ class Cli:
                 if time.monotonic() > deadline:
                     os.killpg(proc.pid, signal.SIGKILL)
                     raise AssertionError(
-                        f"haul {' '.join(args)} still running after {timeout} s:\n{strip_ansi(received.decode(errors='replace'))}"
+                        f"haul {' '.join(args)} still running after {timeout} s:\n"
+                        + strip_ansi(received.decode(errors="replace"))
                     )
                 ready, _, _ = select.select([master], [], [], 0.2)
                 if ready:

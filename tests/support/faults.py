@@ -15,7 +15,9 @@ from botocore.awsrequest import AWSResponse
 
 
 @contextmanager
-def dynamodb_fails(model: Any, operation: str, code: str = "ProvisionedThroughputExceededException") -> Iterator[list[str]]:
+def dynamodb_fails(
+    model: Any, operation: str, code: str = "ProvisionedThroughputExceededException"
+) -> Iterator[list[str]]:
     """While inside, ``operation`` (e.g. ``UpdateItem``) on ``model``'s table fails with ``code``;
     yields the list of calls it failed."""
     client = model._get_connection().connection.client

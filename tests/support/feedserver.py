@@ -119,8 +119,11 @@ class Entry:
 def rss2(title: str, entries: list[Entry]) -> bytes:
     items = []
     for e in entries:
-        enclosure = (f'<enclosure url="{escape(e.enclosure)}" length="{e.length or 0}" type="application/octet-stream"/>'
-                     if e.enclosure else "")
+        enclosure = (
+            f'<enclosure url="{escape(e.enclosure)}" length="{e.length or 0}" type="application/octet-stream"/>'
+            if e.enclosure
+            else ""
+        )
         guid = f"<guid isPermaLink=\"false\">{escape(e.guid)}</guid>" if e.guid else ""
         items.append(f"<item><title>{escape(e.title)}</title><link>{escape(e.link)}</link>{guid}{enclosure}"
                      "<pubDate>Mon, 01 Dec 2025 10:00:00 GMT</pubDate></item>")

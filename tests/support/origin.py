@@ -119,37 +119,42 @@ class _Handler(BaseHTTPRequestHandler):
         size = res.size()
         start, end, status = 0, size - 1, 200
         wanted = self.headers.get("Range")
-        if_range = self.headers.get("If-Range")
         if res.ranges and wanted:
-            with res._lock:
-                ranged = sum(1 for r in res.requests if r.get("range"))
-                if (
-                    res.change_after_requests is not None
-                    and ranged >= res.change_after_requests
-                    and res.changed is not None
-                ):
-                    res.data, res.changed = res.changed, None
-                    res.etag = '"v2"'
-                    res.last_modified = (res.last_modified or 0) + 60
-                    size = res.size()
-                    start, end = 0, size - 1
-            validators = {res.etag, self._last_modified(res)}
-            if if_range is None or if_range in validators:
-                match = _RANGE.match(wanted.strip())
-                if match:
-                    first = int(match.group(1)) if match.group(1) else None
-                    last = int(match.group(2)) if match.group(2) else None
-                    if first is None and last is not None:
-                        first, last = max(0, size - last), size - 1
-                    elif first is not None:
-                        last = size - 1 if last is None else min(last, size - 1)
-                    if first is None or first >= size:
-                        record["status"] = 416
-                        self._simple(416, b"", {"Content-Range": f"bytes */{size}"})
-                        return
-                    start, end, status = first, last if last is not None else size - 1, 206
+            size = self._maybe_change(res, size)
+            start, end = 0, size - 1
+            if self.headers.get("If-Range") in (None, res.etag, self._last_modified(res)):
+                span = _span(wanted, size)
+                if isinstance(span, str):  # unsatisfiable
+                    record["status"] = 416
+                    self._simple(416, b"", {"Content-Range": f"bytes */{size}"})
+                    return
+                if span is not None:
+                    start, end, status = span[0], span[1], 206
                     record["range"] = (start, end)
         record["status"] = status
+        length = end - start + 1 if size else 0
+        self._headers(res, status, f"bytes {start}-{end}/{size}", length)
+        if head:
+            return
+        self._body(res, start, length, record)
+
+    @staticmethod
+    def _maybe_change(res: Resource, size: int) -> int:
+        """A resource set to change after some ranged requests changes now; its size then."""
+        with res._lock:
+            ranged = sum(1 for r in res.requests if r.get("range"))
+            if (
+                res.change_after_requests is not None
+                and ranged >= res.change_after_requests
+                and res.changed is not None
+            ):
+                res.data, res.changed = res.changed, None
+                res.etag = '"v2"'
+                res.last_modified = (res.last_modified or 0) + 60
+                return res.size()
+        return size
+
+    def _headers(self, res: Resource, status: int, content_range: str, length: int) -> None:
         self.send_response(status)
         self.send_header("Content-Type", res.content_type)
         if res.ranges:
@@ -161,16 +166,12 @@ class _Handler(BaseHTTPRequestHandler):
         if res.content_disposition:
             self.send_header("Content-Disposition", res.content_disposition)
         if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        length = end - start + 1 if size else 0
+            self.send_header("Content-Range", content_range)
         if res.send_length:
             self.send_header("Content-Length", str(length))
         else:
             self.send_header("Connection", "close")
         self.end_headers()
-        if head:
-            return
-        self._body(res, start, length, record)
 
     @staticmethod
     def _last_modified(res: Resource) -> str:
@@ -273,3 +274,20 @@ class Origin:
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+
+def _span(wanted: str, size: int) -> tuple[int, int] | str | None:
+    """The bytes a Range header asks for: (first, last), "unsatisfiable", or None when the header
+    is not one this origin reads (then the whole file is sent)."""
+    match = _RANGE.match(wanted.strip())
+    if not match:
+        return None
+    first = int(match.group(1)) if match.group(1) else None
+    last = int(match.group(2)) if match.group(2) else None
+    if first is None and last is not None:
+        first, last = max(0, size - last), size - 1
+    elif first is not None:
+        last = size - 1 if last is None else min(last, size - 1)
+    if first is None or first >= size:
+        return "unsatisfiable"
+    return first, last if last is not None else size - 1

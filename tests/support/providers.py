@@ -124,9 +124,17 @@ class ProviderServer:
                 try:
                     status, body, ctype = fake.answer(parts.path, query, self.headers)
                 except KeyError:
-                    status, body, ctype = 404, json.dumps({"success": False, "status_code": 34, "status_message":
-                                                           "The resource you requested could not be found."}).encode(), \
-                        "application/json"
+                    status, body, ctype = (
+                        404,
+                        json.dumps(
+                            {
+                                "success": False,
+                                "status_code": 34,
+                                "status_message": "The resource you requested could not be found.",
+                            }
+                        ).encode(),
+                        "application/json",
+                    )
                 self._send(status, body, ctype, {})
 
             def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str]) -> None:
@@ -182,8 +190,17 @@ class ProviderServer:
         if path.startswith("/3/"):
             key = q.get("api_key") or (headers.get("Authorization") or "").removeprefix("Bearer ")
             if key != self.tmdb_key:
-                return 401, _json({"status_code": 7, "status_message": "Invalid API key: You must be granted a valid key.",
-                                   "success": False}), "application/json"
+                return (
+                    401,
+                    _json(
+                        {
+                            "status_code": 7,
+                            "status_message": "Invalid API key: You must be granted a valid key.",
+                            "success": False,
+                        }
+                    ),
+                    "application/json",
+                )
             return 200, _json(self._tmdb(path[2:], q)), "application/json;charset=utf-8"
         if path.startswith("/t/p/"):
             return 200, PNG, "image/png"

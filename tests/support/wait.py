@@ -9,7 +9,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.05, what: str = "condition") -> T:
+def wait_for(
+    probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.05, what: str = "condition"
+) -> T:
     """Call ``probe`` until it returns something truthy; that value, or AssertionError at ``timeout``."""
     deadline = time.monotonic() + timeout
     last: T | None = None

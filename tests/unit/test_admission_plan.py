@@ -21,7 +21,9 @@ def test_items_of_one_request_keep_their_order_in_the_queue() -> None:
         ["x"],
     )
     assert first.state == TaskState.QUEUED and not first.filename_locked
-    named = plan.new_task("u", AddDownload(url="https://e.com/x", filename="y.bin", batch_id="mine"), "i", 5, batch_id="b")
+    named = plan.new_task(
+        "u", AddDownload(url="https://e.com/x", filename="y.bin", batch_id="mine"), "i", 5, batch_id="b"
+    )
     assert named.filename_locked and named.batch_id == "mine" and named.key == "downloads/i/y.bin"
 
 

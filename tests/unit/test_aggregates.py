@@ -162,6 +162,8 @@ def test_success_rate() -> None:
 
 
 def test_two_owners_tasks_with_one_batch_id_count_apart() -> None:
-    d = agg.deltas([(None, task(id="a", batch_id="nightly"), T0), (None, task(id="b", owner="u2", batch_id="nightly"), T0)])
+    d = agg.deltas(
+        [(None, task(id="a", batch_id="nightly"), T0), (None, task(id="b", owner="u2", batch_id="nightly"), T0)]
+    )
     assert d.batches[("nightly", "u1")].owner == "u1" and d.batches[("nightly", "u2")].owner == "u2"
     assert d.batches[("nightly", "u1")].counts == d.batches[("nightly", "u2")].counts == {"state:queued": 1, "items": 1}

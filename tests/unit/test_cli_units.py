@@ -87,7 +87,15 @@ def test_formatting() -> None:
     assert format_size(3 * 1024**5) == "3072.0 TiB"
     assert format_speed(0) == "-" and format_speed(None) == "-"
     assert format_speed(10 * 1024**2) == "10.0 MiB/s"
-    assert [format_duration(s) for s in (None, -1, 0, 59, 65, 3725, 90000)] == ["-", "-", "0s", "59s", "1m05s", "1h02m", "1d01h"]
+    assert [format_duration(s) for s in (None, -1, 0, 59, 65, 3725, 90000)] == [
+        "-",
+        "-",
+        "0s",
+        "59s",
+        "1m05s",
+        "1h02m",
+        "1d01h",
+    ]
     now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     ago = lambda **kw: (now - timedelta(**kw)).isoformat().replace("+00:00", "Z")  # noqa: E731
     assert format_age(ago(seconds=5), now) == "5s ago"
@@ -148,7 +156,17 @@ def test_error_lines_and_exit_codes() -> None:
     assert err.line() == "error: VALIDATION_ERROR: invalid body (url: must be absolute) [request r-1]"
     assert CliError("plain").line() == "error: plain"
     assert json.loads(json.dumps(err.as_json()))["error"]["exit_code"] == 6
-    assert [exit_code_for_status(s) for s in (401, 403, 404, 409, 422, 400, 429, 500, 502)] == [3, 3, 4, 5, 6, 6, 7, 8, 8]
+    assert [exit_code_for_status(s) for s in (401, 403, 404, 409, 422, 400, 429, 500, 502)] == [
+        3,
+        3,
+        4,
+        5,
+        6,
+        6,
+        7,
+        8,
+        8,
+    ]
 
 
 def test_urls_and_tokens() -> None:

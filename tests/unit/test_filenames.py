@@ -64,7 +64,13 @@ def test_sanitize(raw: str, clean: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["Ünïcödé file.mkv", "日本語のファイル.zip", "Ελληνικά.txt", "emoji 🎬🍿.mp4", "Café – Crème brûlée (2024) [1080p].mkv"],
+    [
+        "Ünïcödé file.mkv",
+        "日本語のファイル.zip",
+        "Ελληνικά.txt",
+        "emoji 🎬🍿.mp4",
+        "Café – Crème brûlée (2024) [1080p].mkv",
+    ],
 )
 def test_unicode_is_kept(name: str) -> None:
     assert sanitize(name) == name

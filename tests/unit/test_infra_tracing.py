@@ -45,7 +45,10 @@ def test_off_when_disabled_even_in_lambda(monkeypatch, tmp_path) -> None:
 
 
 def test_outside_lambda_the_sdk_is_not_even_imported() -> None:
-    code = "import sys; from chalicelib.observability import tracing; tracing.install(); print('aws_xray_sdk' in sys.modules)"
+    code = (
+        "import sys; from chalicelib.observability import tracing; tracing.install(); "
+        "print('aws_xray_sdk' in sys.modules)"
+    )
     env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_NAME"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -85,7 +88,9 @@ def test_in_lambda_each_call_becomes_a_subsegment(tmp_path) -> None:
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
         "NO_PROXY": "*",
     }
-    subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60
+    )
     docs = []
     try:
         while True:

@@ -36,7 +36,11 @@ def test_the_plain_list_is_the_owners_index_newest_first() -> None:
 
 def test_one_state_is_the_owner_state_index_and_many_are_a_filter() -> None:
     one = listing.plan(q(status="paused"), ME, False)
-    assert (one.index, one.partitions, one.counter) == ("by-owner-state", (f"{ME}#paused",), (f"u#{ME}", (TaskState.PAUSED,)))
+    assert (one.index, one.partitions, one.counter) == (
+        "by-owner-state",
+        (f"{ME}#paused",),
+        (f"u#{ME}", (TaskState.PAUSED,)),
+    )
     many = listing.plan(q(status="failed,cancelled"), ME, False)
     assert many.index == "by-owner" and attrs(many) == [("state", "in")] and many.counter is None
     assert many.filters[0].value == ("failed", "cancelled")

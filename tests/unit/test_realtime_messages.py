@@ -54,7 +54,9 @@ def test_a_snapshot_of_5000_downloads_arrives_complete_in_pages_under_128_kb() -
     assert [p["page"] for p in pages] == list(range(1, len(pages) + 1))
     assert {p["pages"] for p in pages} == {len(pages)}
     assert [p["complete"] for p in pages] == [False] * (len(pages) - 1) + [True]
-    assert {(p["type"], p["room"], p["snapshot_id"], p["total"]) for p in pages} == {("SYNC_ALL", "downloads", "s1", 5000)}
+    assert {(p["type"], p["room"], p["snapshot_id"], p["total"]) for p in pages} == {
+        ("SYNC_ALL", "downloads", "s1", 5000)
+    }
     received = [t["id"] for p in pages for t in p["tasks"]]
     assert received == [v["id"] for v in views]  # every download, once, in order
     # Pages are full: no more pages than the bytes need (within one page of slack).

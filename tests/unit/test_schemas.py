@@ -108,7 +108,9 @@ def test_bad_priority(priority: Any) -> None:
     }
 
 
-@pytest.mark.parametrize(("priority", "value"), [("LOW", -10), ("normal", 0), ("High", 10), (-100, -100), (100, 100), ("55", 55)])
+@pytest.mark.parametrize(
+    ("priority", "value"), [("LOW", -10), ("normal", 0), ("High", 10), (-100, -100), (100, 100), ("55", 55)]
+)
 def test_priority_names_and_numbers(priority: Any, value: int) -> None:
     assert parse(AddDownload, {"url": URL, "priority": priority}).priority == value
 

@@ -46,7 +46,10 @@ def test_types_are_kept() -> None:
 
 
 def test_unknown_settings_are_named() -> None:
-    assert problems_of({"max_speed": 5, "colour": "blue"}) == {"max_speed": "is not a setting", "colour": "is not a setting"}
+    assert problems_of({"max_speed": 5, "colour": "blue"}) == {
+        "max_speed": "is not a setting",
+        "colour": "is not a setting",
+    }
 
 
 @pytest.mark.parametrize("value", [True, False, None, "5", [5], {"v": 5}])

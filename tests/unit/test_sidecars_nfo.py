@@ -132,14 +132,28 @@ CONFIGURATION = {"images": {
     "poster_sizes": ["w92", "w342", "w780", "original"], "still_sizes": ["w92", "w185", "w300", "original"],
 }}
 TV = {
-    "id": 1399, "name": "Show & Co", "original_name": "Show & Co", "overview": "Plot", "first_air_date": "2008-01-20",
-    "status": "Ended", "episode_run_time": [47], "vote_average": 8.9, "vote_count": 1200, "tagline": "",
-    "genres": [{"id": 18, "name": "Drama"}], "networks": [{"id": 174, "name": "AMC", "logo_path": "/n.png"}],
-    "seasons": [{"season_number": 0, "name": "Specials"},
-                {"season_number": 1, "name": "Season 1", "poster_path": "/s1.jpg"}],
-    "poster_path": "/poster.jpg", "backdrop_path": "/backdrop.jpg",
+    "id": 1399,
+    "name": "Show & Co",
+    "original_name": "Show & Co",
+    "overview": "Plot",
+    "first_air_date": "2008-01-20",
+    "status": "Ended",
+    "episode_run_time": [47],
+    "vote_average": 8.9,
+    "vote_count": 1200,
+    "tagline": "",
+    "genres": [{"id": 18, "name": "Drama"}],
+    "networks": [{"id": 174, "name": "AMC", "logo_path": "/n.png"}],
+    "seasons": [
+        {"season_number": 0, "name": "Specials"},
+        {"season_number": 1, "name": "Season 1", "poster_path": "/s1.jpg"},
+    ],
+    "poster_path": "/poster.jpg",
+    "backdrop_path": "/backdrop.jpg",
     "external_ids": {"imdb_id": "tt0903747", "tvdb_id": 81189},
-    "credits": {"cast": [{"name": "B", "character": "Jesse", "order": 1}, {"name": "A", "character": "Walt", "order": 0}]},
+    "credits": {
+        "cast": [{"name": "B", "character": "Jesse", "order": 1}, {"name": "A", "character": "Walt", "order": 0}]
+    },
     "images": {"logos": [{"file_path": "/de.png", "iso_639_1": "de"}, {"file_path": "/en.png", "iso_639_1": "en"}]},
 }
 SEASON = {"season_number": 1, "episodes": [

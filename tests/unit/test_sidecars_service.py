@@ -126,7 +126,9 @@ def test_a_series_folder_is_its_episodes_folder_less_the_season() -> None:
     assert layout.folder_of(Kind.TV, [episode(1), episode(1, 2, SHOW + "Season 02/")]) == SHOW
     assert layout.folder_of(Kind.TV, [MediaFile("a", "lib/tv/Show/S01/x.mkv", 1, 1)]) == "lib/tv/Show/"
     assert layout.folder_of(Kind.TV, [MediaFile("a", "Show/Specials/x.mkv", 0, 1)]) == "Show/"
-    assert layout.folder_of(Kind.MOVIE, [MediaFile("a", "Movies/The Matrix (1999)/m.mkv")]) == "Movies/The Matrix (1999)/"
+    assert (
+        layout.folder_of(Kind.MOVIE, [MediaFile("a", "Movies/The Matrix (1999)/m.mkv")]) == "Movies/The Matrix (1999)/"
+    )
     # a movie's folder named like a season is still the movie's own
     assert layout.folder_of(Kind.MOVIE, [MediaFile("a", "Season 1/m.mkv")]) == "Season 1/"
 
@@ -284,7 +286,13 @@ def test_batch_creates_skips_fails_and_queues(world: Any) -> None:
                                               (Kind.MOVIE, 604), (Kind.MOVIE, 603)], Options())
     # the series' NFO is written, but its episodes are past the deadline: queued, like the next title
     assert [r["status"] for r in answer["results"]] == ["skipped", "failed", "queued", "queued"]
-    assert (answer["total"], answer["created"], answer["skipped"], answer["failed"], answer["queued"]) == (4, 0, 1, 1, 2)
+    assert (answer["total"], answer["created"], answer["skipped"], answer["failed"], answer["queued"]) == (
+        4,
+        0,
+        1,
+        1,
+        2,
+    )
     assert SHOW + "tvshow.nfo" in objects.data and "no completed movie" in answer["results"][1]["message"]
     assert [(m["tmdb_id"], m.get("seasons")) for m in queue.sent] == [(1399, [1]), (604, None)]
     for message in queue.sent:

@@ -40,7 +40,8 @@ def test_bad_priority(value: int | str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("number", "name"), [(-100, "LOW"), (-10, "LOW"), (-9, "NORMAL"), (0, "NORMAL"), (9, "NORMAL"), (10, "HIGH"), (100, "HIGH")]
+    ("number", "name"),
+    [(-100, "LOW"), (-10, "LOW"), (-9, "NORMAL"), (0, "NORMAL"), (9, "NORMAL"), (10, "HIGH"), (100, "HIGH")],
 )
 def test_priority_name(number: int, name: str) -> None:
     assert priority_name(number) == name

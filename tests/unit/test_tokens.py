@@ -22,7 +22,12 @@ def test_a_token_verifies_until_it_expires() -> None:
     tokens = Tokens(FixedKey(), 900, clock=lambda: now[0])
     token = tokens.issue("user-1", "alice", "session-1", "user")
     claims = jwt.decode(token, KEY, algorithms=[ALGORITHM], audience="haul-api", options={"verify_exp": False})
-    assert (claims["sub"], claims["name"], claims["sid"], claims["exp"] - claims["iat"]) == ("user-1", "alice", "session-1", 900)
+    assert (claims["sub"], claims["name"], claims["sid"], claims["exp"] - claims["iat"]) == (
+        "user-1",
+        "alice",
+        "session-1",
+        900,
+    )
     with pytest.raises(TokenError):  # issued at a fake time long past: expired now
         tokens.verify(token)
     fresh = Tokens(FixedKey(), 900).issue("user-1", "alice", "session-1", "user")

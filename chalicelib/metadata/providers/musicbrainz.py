@@ -131,9 +131,14 @@ class MusicBrainzClient:
     def cover(self, release_id: str) -> CoverArt | None:
         """The release's cover art from the Cover Art Archive (None when it has none)."""
         self.http.check("MusicBrainz", "musicbrainz.coverart_base_url", self.settings.coverart_base_url)
-        call = Call(provider=MUSICBRAINZ, url=f"{self.settings.coverart_base_url.rstrip('/')}/release/{release_id}",
-                    headers={"User-Agent": self.user_agent}, requests_per_second=min(1.0, self.settings.requests_per_second),
-                    cache_seconds=self.settings.cache_seconds, pace="coverartarchive")
+        call = Call(
+            provider=MUSICBRAINZ,
+            url=f"{self.settings.coverart_base_url.rstrip('/')}/release/{release_id}",
+            headers={"User-Agent": self.user_agent},
+            requests_per_second=min(1.0, self.settings.requests_per_second),
+            cache_seconds=self.settings.cache_seconds,
+            pace="coverartarchive",
+        )
         try:
             data = self.http.get_json(call)
         except ProviderNotFound:
@@ -143,5 +148,9 @@ class MusicBrainzClient:
             return None
         front = next((i for i in images if i.get("front")), images[0])
         thumbs: dict[str, Any] = front["thumbnails"] if isinstance(front.get("thumbnails"), dict) else {}
-        return CoverArt(release_id=release_id, front_url=str(front["image"]) if front.get("image") else None,
-                        thumbnails={str(k): str(v) for k, v in thumbs.items() if isinstance(v, str)}, images=len(images))
+        return CoverArt(
+            release_id=release_id,
+            front_url=str(front["image"]) if front.get("image") else None,
+            thumbnails={str(k): str(v) for k, v in thumbs.items() if isinstance(v, str)},
+            images=len(images),
+        )

@@ -146,7 +146,9 @@ class MetadataSearchQuery(_Strict):
     provider: Literal["tmdb", "musicbrainz"] = "tmdb"
     q: str = Field(min_length=1, max_length=200)
     kind: Literal["movie", "tv", "recording", "release"] | None = Field(
-        default=None, description="tmdb: movie or tv (default tv); musicbrainz: recording or release (default recording)")
+        default=None,
+        description="tmdb: movie or tv (default tv); musicbrainz: recording or release (default recording)",
+    )
     year: int | None = Field(default=None, ge=1800, le=2200)
     limit: int = Field(default=20, ge=1, le=50)
 

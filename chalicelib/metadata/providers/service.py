@@ -169,11 +169,12 @@ def view(settings: ProviderSettings, secrets: Secrets, version: int) -> dict[str
     """What GET shows: every setting but the keys, and whether each key is set."""
     stored = settings.stored()
     return {
-        "tmdb": {**stored["tmdb"], "api_key_set": bool(secrets.tmdb_api_key),
-                 "configured": bool(secrets.tmdb_api_key)},
+        "tmdb": {**stored["tmdb"], "api_key_set": bool(secrets.tmdb_api_key), "configured": bool(secrets.tmdb_api_key)},
         "musicbrainz": {**stored["musicbrainz"], "configured": bool(settings.musicbrainz.contact.strip())},
-        "indexers": [{**i, "categories": list(i["categories"]), "api_key_set": bool(secrets.indexer_keys.get(i["name"]))}
-                     for i in stored["indexers"]],
+        "indexers": [
+            {**i, "categories": list(i["categories"]), "api_key_set": bool(secrets.indexer_keys.get(i["name"]))}
+            for i in stored["indexers"]
+        ],
         "quality": {k: list(v) if isinstance(v, tuple) else v for k, v in stored["quality"].items()},
         "version": version,
     }

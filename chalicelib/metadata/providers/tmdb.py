@@ -133,18 +133,30 @@ class TmdbClient:
             for s in r.get("seasons") or [] if isinstance(s, dict) and _int(s.get("season_number")) is not None
         ]
         return MediaDetails(
-            provider=TMDB, id=int(r.get("id") or tmdb_id), kind=kind,
+            provider=TMDB,
+            id=int(r.get("id") or tmdb_id),
+            kind=kind,
             title=_str(r.get("title") if kind == "movie" else r.get("name")) or "",
             original_title=_str(r.get("original_title") if kind == "movie" else r.get("original_name")),
-            year=_year(date), date=date, overview=_str(r.get("overview")),
+            year=_year(date),
+            date=date,
+            overview=_str(r.get("overview")),
             genres=[str(g.get("name")) for g in r.get("genres") or [] if isinstance(g, dict) and g.get("name")],
-            imdb_id=_str(r.get("imdb_id")) or _str(external.get("imdb_id")), tvdb_id=_int(external.get("tvdb_id")),
-            runtime=runtime, status=_str(r.get("status")), rating=_float(r.get("vote_average")),
-            votes=_int(r.get("vote_count")), studios=studios,
-            poster_path=_str(r.get("poster_path")), backdrop_path=_str(r.get("backdrop_path")),
-            poster_url=self.image_url(_str(r.get("poster_path"))), backdrop_url=self.image_url(_str(r.get("backdrop_path"))),
-            seasons=seasons, number_of_seasons=_int(r.get("number_of_seasons")),
-            number_of_episodes=_int(r.get("number_of_episodes")), raw=r,
+            imdb_id=_str(r.get("imdb_id")) or _str(external.get("imdb_id")),
+            tvdb_id=_int(external.get("tvdb_id")),
+            runtime=runtime,
+            status=_str(r.get("status")),
+            rating=_float(r.get("vote_average")),
+            votes=_int(r.get("vote_count")),
+            studios=studios,
+            poster_path=_str(r.get("poster_path")),
+            backdrop_path=_str(r.get("backdrop_path")),
+            poster_url=self.image_url(_str(r.get("poster_path"))),
+            backdrop_url=self.image_url(_str(r.get("backdrop_path"))),
+            seasons=seasons,
+            number_of_seasons=_int(r.get("number_of_seasons")),
+            number_of_episodes=_int(r.get("number_of_episodes")),
+            raw=r,
         )
 
     def season(self, tv_id: int, season_number: int) -> SeasonInfo:
@@ -154,13 +166,20 @@ class TmdbClient:
         for e in r.get("episodes") or []:
             if not isinstance(e, dict) or _int(e.get("episode_number")) is None:
                 continue
-            episodes.append(EpisodeInfo(
-                season_number=_int(e.get("season_number")) or int(season_number), episode_number=int(e["episode_number"]),
-                name=_str(e.get("name")), overview=_str(e.get("overview")), air_date=_str(e.get("air_date")),
-                runtime=_int(e.get("runtime")), still_path=_str(e.get("still_path")),
-                still_url=self.image_url(_str(e.get("still_path"))), rating=_float(e.get("vote_average")),
-                id=_int(e.get("id")),
-            ))
+            episodes.append(
+                EpisodeInfo(
+                    season_number=_int(e.get("season_number")) or int(season_number),
+                    episode_number=int(e["episode_number"]),
+                    name=_str(e.get("name")),
+                    overview=_str(e.get("overview")),
+                    air_date=_str(e.get("air_date")),
+                    runtime=_int(e.get("runtime")),
+                    still_path=_str(e.get("still_path")),
+                    still_url=self.image_url(_str(e.get("still_path"))),
+                    rating=_float(e.get("vote_average")),
+                    id=_int(e.get("id")),
+                )
+            )
         episodes.sort(key=lambda e: e.episode_number)
         return SeasonInfo(
             tv_id=int(tv_id), season_number=_int(r.get("season_number")) or int(season_number),
