@@ -31,8 +31,7 @@ from .downloads.batches import BatchService
 from .downloads.service import DownloadService
 from .engine.dispatcher import Dispatcher
 from .engine.fairness.store import WaitingOwners
-from .engine.hostslots import HostSlots
-from .engine.queuecontrol import QueueControl, QueueStore
+from .engine.queuecontrol import QueueControl
 from .engine.reconciler import Reconciler
 from .feeds.events import use_realtime
 from .feeds.handlers import search_messages
@@ -51,7 +50,9 @@ from .notify.service import NotifyService
 from .notify.wiring import build_notify, job_failed
 from .observability import tracing
 from .persistence.batches import DynamoBatches
+from .persistence.hostslots import DynamoHostSlots
 from .persistence.lease import DynamoLease
+from .persistence.queue import DynamoQueueState
 from .persistence.tasks import DynamoTasks
 from .realtime.auth import use_accounts
 from .realtime.wiring import Realtime, build_realtime
@@ -144,14 +145,14 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     queue = WorkQueue(clients.sqs, config.work_queue)
     settings = SettingsStore()
     activity = ActivityLog(settings)
-    control = QueueStore()
+    control = DynamoQueueState()
     dispatcher = Dispatcher(repo, queue, settings, control=control, activity=activity, waiting=waiting,
                             lease=DynamoLease(), kick_by_message=config.kick_by_message)
     origin = OriginClient(session or http_session(guard), guard)
     keys = KeyPlanner(store, NamingStore(), KeyClaims(), lambda task_id: _keys_of(repo, task_id))
     transfer = Transfer(
         repo, store, queue, origin, settings, dispatcher,
-        hosts=HostSlots(),
+        hosts=DynamoHostSlots(),
         visibility_timeout=config.visibility_timeout,
         progress_interval=config.progress_interval,
         name_key=keys.start_key,

@@ -59,10 +59,10 @@ class DispatchLease(Protocol):
 
 
 class QueueGate(Protocol):
-    """Whether the queue runs (chalicelib/engine/queuecontrol.py ``QueueStore``)."""
+    """Whether the queue runs (chalicelib/engine/queuecontrol.py ``QueueSwitch``)."""
 
     def status(self) -> QueueStatus: ...
-    def resume_if_due(self, now: int | None = None) -> bool: ...
+    def resume_if_due(self, now: int) -> bool: ...
 
 
 class WaitingList(Protocol):

@@ -1,15 +1,13 @@
 """Whether the queue runs: started, stopped, or paused until a given time.
 
-One item in the control table (``pk = "queue"``) holds ``data = {running, paused_until,
-changed_by, changed_at}``; no item means running. Every write is a compare-and-swap on the
-item's ``updated_at``, which each write raises strictly, so two writers never both win on
-the same version: in particular only one of many concurrent kicks ends a timed pause.
-
-The dispatcher reads this before it starts anything (chalicelib/engine/dispatcher.py): stopped or
-paused, it starts nothing; a pause whose time has come is ended by the first kick after it. :class:`QueueControl` is
-what the API does with it: start, stop
-and a timed pause that ends by itself (a delayed ``kick`` work message, with the
-reconciler's minute tick as the backstop).
+:class:`QueueSwitch` is the queue's state as the engine sees it (stored as one control-table
+item, chalicelib/persistence/queue.py ``DynamoQueueState``; every write a compare-and-swap, so
+only one of many concurrent kicks ends a timed pause). The dispatcher reads it before it
+starts anything (chalicelib/engine/dispatcher.py): stopped or paused, it starts nothing; a
+pause whose time has come is ended by the first kick after it. :class:`QueueControl` is what
+the API does with it: start, stop and a timed pause that ends by itself (a delayed ``kick``
+work message, with the reconciler's minute tick as the backstop). The time is the injected
+clock's (chalicelib/domain/clock.py).
 """
 
 from __future__ import annotations
@@ -19,20 +17,14 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pynamodb.exceptions import DoesNotExist, PutError
-
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.task import iso
-from ..persistence.conditions import condition_failed
-from ..persistence.models import ControlModel
-from ..persistence.repository import now_ms
+from ..transfer.ports import ActivityRecorder, Queue
 
 if TYPE_CHECKING:
-    from ..activity.log import ActivityLog
-    from ..adapters.sqs import WorkQueue
     from ..auth.identity import Identity
 
 log = logging.getLogger("haul.queue")
-QUEUE_KEY = "queue"
 MIN_PAUSE_SECONDS = 1
 MAX_PAUSE_SECONDS = 30 * 86400
 ENGINE = "engine"
@@ -46,86 +38,39 @@ class QueueStatus:
     paused_until: int | None = None  # epoch ms; set only while not running
     changed_by: str | None = None
     changed_at: int | None = None
-    version: int | None = None  # the item's updated_at (None: no item yet)
+    version: int | None = None  # the stored item's version (None: no item yet)
 
-    def state(self, now: int | None = None) -> State:
-        """``paused`` while a timed pause lasts; once its time has come the queue counts as
-        running (the next kick makes it so in the table)."""
+    def state(self, now: int) -> State:
+        """``paused`` while a timed pause lasts at ``now`` (epoch ms); once its time has come
+        the queue counts as running (the next kick makes it so in the table)."""
         if self.running:
             return "running"
         if self.paused_until is None:
             return "stopped"
-        return "paused" if self.paused_until > (now_ms() if now is None else now) else "running"
+        return "paused" if self.paused_until > now else "running"
 
-    def due(self, now: int | None = None) -> bool:
+    def due(self, now: int) -> bool:
         """A timed pause whose time has come (the queue should run again)."""
-        return (
-            not self.running and self.paused_until is not None
-            and self.paused_until <= (now_ms() if now is None else now)
-        )
+        return not self.running and self.paused_until is not None and self.paused_until <= now
 
-    def holds(self, now: int | None = None) -> bool:
+    def holds(self, now: int) -> bool:
         """Whether nothing may be dispatched now."""
         return self.state(now) != "running"
 
 
-class QueueStore:
-    """The queue's state item."""
+class QueueSwitch(Protocol):
+    """The queue's stored state (chalicelib/persistence/queue.py ``DynamoQueueState``). Each
+    change is written whatever the state was (retrying while concurrent writers win) and
+    answers the state written."""
 
-    def status(self) -> QueueStatus:
-        try:
-            item = ControlModel.get(QUEUE_KEY, consistent_read=True)
-        except DoesNotExist:
-            return QueueStatus()
-        data = item.data if isinstance(item.data, dict) else {}
-        until = data.get("paused_until")
-        return QueueStatus(
-            running=bool(data.get("running", True)),
-            paused_until=int(until) if until is not None else None,
-            changed_by=data.get("changed_by"),
-            changed_at=data.get("changed_at"),
-            version=int(item.updated_at) if item.updated_at is not None else None,
-        )
+    def status(self) -> QueueStatus: ...
+    def start(self, actor: str) -> QueueStatus: ...
+    def stop(self, actor: str) -> QueueStatus: ...
+    def pause(self, actor: str, until_ms: int) -> QueueStatus: ...
 
-    def _swap(self, seen: QueueStatus, running: bool, paused_until: int | None, actor: str) -> QueueStatus | None:
-        """Write the new status if the item is still the one ``seen``; None if it changed."""
-        now = now_ms()
-        version = max(now, (seen.version or 0) + 1)
-        data = {"running": running, "paused_until": paused_until, "changed_by": actor, "changed_at": now}
-        cond = (
-            ControlModel.pk.does_not_exist() if seen.version is None
-            else ControlModel.updated_at == seen.version
-        )
-        try:
-            ControlModel(QUEUE_KEY, data=data, updated_at=version).save(condition=cond)
-        except PutError as exc:
-            if condition_failed(exc):
-                return None
-            raise
-        return QueueStatus(running, paused_until, actor, now, version)
-
-    def _set(self, running: bool, paused_until: int | None, actor: str) -> QueueStatus:
-        for _ in range(10):
-            written = self._swap(self.status(), running, paused_until, actor)
-            if written is not None:
-                return written
-        raise RuntimeError("the queue's state kept changing while it was being set")
-
-    def start(self, actor: str) -> QueueStatus:
-        return self._set(True, None, actor)
-
-    def stop(self, actor: str) -> QueueStatus:
-        return self._set(False, None, actor)
-
-    def pause(self, actor: str, until_ms: int) -> QueueStatus:
-        return self._set(False, until_ms, actor)
-
-    def resume_if_due(self, now: int | None = None) -> bool:
-        """End a timed pause whose time has come; True only for the one caller that did."""
-        seen = self.status()
-        if not seen.due(now):
-            return False
-        return self._swap(seen, True, None, ENGINE) is not None
+    def resume_if_due(self, now: int) -> bool:
+        """End a timed pause whose time has come at ``now``; True only for the one caller that did."""
+        ...
 
 
 def _iso(ms: int | None) -> str | None:
@@ -150,25 +95,33 @@ class QueueControl:
     that ends by itself at ``paused_until``.
     """
 
-    def __init__(self, store: QueueStore, dispatcher: Dispatcher, queue: WorkQueue, activity: ActivityLog) -> None:
+    def __init__(
+        self, store: QueueSwitch, dispatcher: Dispatcher, queue: Queue, activity: ActivityRecorder,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.store = store
         self._dispatcher = dispatcher
         self._queue = queue
         self._activity = activity
+        self._clock = clock
+
+    def now_ms(self) -> int:
+        """The time on the queue's clock (epoch ms): what a pause's length counts from."""
+        return self._clock.now_ms()
 
     def status(self) -> QueueStatus:
         status = self.store.status()
-        if status.due():
+        if status.due(self._clock.now_ms()):
             self._dispatcher.kick()  # ends the pause (and dispatches)
             status = self.store.status()
         return status
 
-    @staticmethod
-    def view(status: QueueStatus) -> dict[str, Any]:
+    def view(self, status: QueueStatus) -> dict[str, Any]:
+        state = status.state(self._clock.now_ms())
         return {
-            "state": status.state(),
-            "running": status.state() == "running",
-            "paused_until": _iso(status.paused_until) if status.state() == "paused" else None,
+            "state": state,
+            "running": state == "running",
+            "paused_until": _iso(status.paused_until) if state == "paused" else None,
             "changed_by": status.changed_by,
             "changed_at": _iso(status.changed_at),
         }
@@ -178,7 +131,7 @@ class QueueControl:
         status = self.store.start(who.username)
         self._activity.record(
             owner=None, actor=who.username, kind="queue.start",
-            message=f"queue started by {who.username} (it was {before.state()})",
+            message=f"queue started by {who.username} (it was {before.state(self._clock.now_ms())})",
         )
         log.info("queue started by %s", who.username)
         self._dispatcher.kick()
@@ -211,7 +164,7 @@ class QueueControl:
     def schedule_kick(self, until_ms: int) -> None:
         """A work message that kicks the dispatcher when the pause is over (SQS delays at
         most 15 minutes: a longer pause re-sends it until the time has come)."""
-        delay = min(max(1, math.ceil((until_ms - now_ms()) / 1000)), 900)
+        delay = min(max(1, math.ceil((until_ms - self._clock.now_ms()) / 1000)), 900)
         self._queue.send({"kind": "kick", "until": until_ms}, delay=delay)
 
     def on_kick(self, msg: dict[str, Any]) -> None:
@@ -222,5 +175,5 @@ class QueueControl:
         if until is None:
             return
         status = self.store.status()
-        if status.paused_until == until and not status.due():
+        if status.paused_until == until and not status.due(self._clock.now_ms()):
             self.schedule_kick(int(until))

@@ -8,7 +8,7 @@ from ..adapters.sqs import WorkQueue
 from ..adapters.urlguard import UrlGuard
 from ..config import Config
 from ..downloads.service import DownloadService
-from ..engine.hostslots import HostSlots
+from ..persistence.hostslots import DynamoHostSlots
 from ..settings.store import SettingsStore
 from .events import FeedEvents
 from .fetch import FeedFetcher
@@ -21,6 +21,7 @@ def build_feeds(config: Config, guard: UrlGuard, downloads: DownloadService, set
     # A session of its own, pinned like the origins' (chalicelib/adapters/safehttp.py): few connections.
     fetcher = FeedFetcher(safehttp.session(guard, pool_connections=4, pool_maxsize=8), guard)
     return FeedService(
-        FeedRepository(), fetcher, downloads, settings, activity, queue, events or FeedEvents(activity), HostSlots(),
+        FeedRepository(), fetcher, downloads, settings, activity, queue, events or FeedEvents(activity),
+        DynamoHostSlots(),
         minute_seconds=config.feed_minute_seconds,
     )

@@ -80,11 +80,11 @@ class Runner:
     # -- the queue and the global speed limit (admins) -----------------------------------------
     def _queue_start(self, job: Job, who: Identity, p: dict[str, Any]) -> Outcome:
         status = self.queue_control.start(who)
-        return Outcome(f"queue {status.state()}")
+        return Outcome(f"queue {status.state(self.clock())}")
 
     def _queue_stop(self, job: Job, who: Identity, p: dict[str, Any]) -> Outcome:
         status = self.queue_control.stop(who)
-        return Outcome(f"queue {status.state()}")
+        return Outcome(f"queue {status.state(self.clock())}")
 
     def _queue_pause(self, job: Job, who: Identity, p: dict[str, Any]) -> Outcome:
         minutes = int(p["minutes"])

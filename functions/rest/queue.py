@@ -19,9 +19,8 @@ from chalicelib.auth.identity import Identity, Role
 from chalicelib.container import services
 from chalicelib.downloads import bulk
 from chalicelib.downloads.schemas import ReorderRequest
-from chalicelib.engine.queuecontrol import QueueControl, QueueStatus
+from chalicelib.engine.queuecontrol import QueueStatus
 from chalicelib.engine.schemas import QueuePause, QueueView, Reordered
-from chalicelib.persistence.repository import now_ms
 
 from .http import caller, json_body, route
 
@@ -38,7 +37,7 @@ def _answer(who: Identity, status: QueueStatus) -> dict[str, Any]:
             statistics = stats.queue_statistics("all" if who.is_admin else f"u#{who.user_id}")
         except Exception:  # the queue's state answers even when its figures cannot be read
             log.exception("could not read the queue statistics")
-    return {**QueueControl.view(status), "statistics": statistics}
+    return {**svc.queue_control.view(status), "statistics": statistics}
 
 
 @route(blueprint, "/queue", ["GET"], response=QueueView, tag="queue")
@@ -66,7 +65,7 @@ def queue_pause(request: Request) -> dict[str, Any]:
     """Pause the queue for a while (`seconds`, `minutes` or `until`, 1 s to 30 days); it starts again by itself."""
     req = parse(QueuePause, json_body(request))
     who = caller(request)
-    return _answer(who, services().queue_control.pause(who, req.until_ms(now_ms())))
+    return _answer(who, services().queue_control.pause(who, req.until_ms(services().queue_control.now_ms())))
 
 
 @route(blueprint, "/queue/reorder", ["POST"], role=Role.USER, body=ReorderRequest, response=Reordered,

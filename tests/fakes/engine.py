@@ -1,17 +1,18 @@
 """In-memory fakes of what the dispatcher and the services read and record: the settings,
 the dispatcher's lease, the queue's state, the fair dispatcher's waiting list, the activity
-log, and a dispatcher stand-in for the transfer's unit tests."""
+log, the per-host connection slots, and a dispatcher stand-in for the transfer's unit tests."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.domain.task import Task
 from chalicelib.engine.fairness.store import Waiting
-from chalicelib.engine.queuecontrol import QueueStatus
+from chalicelib.engine.hostslots import LEASE_SECONDS
+from chalicelib.engine.queuecontrol import ENGINE, QueueStatus
 from chalicelib.settings.store import EngineSettings, SettingsVersion
 from tests.fakes.clock import ManualClock
 from tests.fakes.tasks import FakeTasks
@@ -70,20 +71,41 @@ class FakeLease:
                 self.holder = None
 
 
-@dataclass
 class FakeGate:
-    """The queue's state (chalicelib/engine/queuecontrol.py QueueStore)."""
+    """The queue's state (chalicelib/persistence/queue.py ``DynamoQueueState``) in memory: each
+    write raises the version, like the stored item's compare-and-swap."""
 
-    state: QueueStatus = field(default_factory=QueueStatus)
+    def __init__(self, clock: ManualClock | None = None, state: QueueStatus | None = None) -> None:
+        self.clock = clock or ManualClock()
+        self.state = state or QueueStatus()
+        self._lock = threading.Lock()
 
     def status(self) -> QueueStatus:
         return self.state
 
-    def resume_if_due(self, now: int | None = None) -> bool:
-        if not self.state.due(now):
-            return False
-        self.state = QueueStatus()
-        return True
+    def _write(self, running: bool, paused_until: int | None, actor: str) -> QueueStatus:
+        now = self.clock.now_ms()
+        self.state = QueueStatus(running, paused_until, actor, now, max(now, (self.state.version or 0) + 1))
+        return self.state
+
+    def start(self, actor: str) -> QueueStatus:
+        with self._lock:
+            return self._write(True, None, actor)
+
+    def stop(self, actor: str) -> QueueStatus:
+        with self._lock:
+            return self._write(False, None, actor)
+
+    def pause(self, actor: str, until_ms: int) -> QueueStatus:
+        with self._lock:
+            return self._write(False, until_ms, actor)
+
+    def resume_if_due(self, now: int) -> bool:
+        with self._lock:
+            if not self.state.due(now):
+                return False
+            self._write(True, None, ENGINE)
+            return True
 
 
 class FakeWaiting:
@@ -151,3 +173,36 @@ class FakeEngine:
 
     def send_back(self, task: Task, actor: str, note: str, order: int | None = None) -> Task | None:
         return self.tasks.send_back(task, actor, note, order)
+
+
+class FakeHostSlots:
+    """The connection slots per origin host (chalicelib/persistence/hostslots.py) in memory."""
+
+    def __init__(self, clock: ManualClock, lease_seconds: int = LEASE_SECONDS) -> None:
+        self._clock = clock
+        self.lease_seconds = lease_seconds
+        self.slots: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, host: str, slot: str, limit: int) -> bool:
+        if limit <= 0:
+            return True
+        now = self._clock.now_ms() / 1000
+        with self._lock:
+            held = self.slots.setdefault(host.lower(), {})
+            if slot not in held and len(held) >= limit:
+                # Full: the slots whose lease ran out are freed (as the store does only then).
+                for other in [k for k, expires in held.items() if expires < now]:
+                    del held[other]
+                if len(held) >= limit:
+                    return False
+            held[slot] = int(now) + self.lease_seconds
+            return True
+
+    def release(self, host: str, slot: str) -> None:
+        with self._lock:
+            self.slots.get(host.lower(), {}).pop(slot, None)
+
+    def held(self, host: str) -> dict[str, int]:
+        with self._lock:
+            return dict(self.slots.get(host.lower(), {}))

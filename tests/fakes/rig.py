@@ -15,12 +15,11 @@ from chalicelib.domain.states import TaskState
 from chalicelib.domain.task import Task
 from chalicelib.downloads.schemas import AddDownload
 from chalicelib.downloads.service import DownloadService
-from chalicelib.engine.hostslots import HostSlots
 from chalicelib.settings.store import EngineSettings
 from chalicelib.transfer import Delivery, Transfer
 from tests.fakes.adapters import FakeFile, FakeObjectStore, FakeOrigin, FakeQueue
 from tests.fakes.clock import ManualClock
-from tests.fakes.engine import FakeActivity, FakeEngine, FakeSettings
+from tests.fakes.engine import FakeActivity, FakeEngine, FakeHostSlots, FakeSettings
 from tests.fakes.tasks import FakeTasks
 
 PART = 5 * MiB  # S3's smallest part: what the plan uses under these settings
@@ -45,7 +44,7 @@ class Rig:
         self.tasks = FakeTasks(self.clock)
         self.engine = FakeEngine(self.tasks)
         self.transfer = Transfer(self.tasks, self.store, self.queue, self.origin, self.settings, self.engine,
-                                 hosts=HostSlots(), rand=lambda: 0.0, clock=self.clock)
+                                 hosts=FakeHostSlots(self.clock), rand=lambda: 0.0, clock=self.clock)
 
     def downloading(self, url: str, body: bytes, **file: Any) -> Task:
         """A task the dispatcher has just started (downloading, run 1), its file at ``url``."""

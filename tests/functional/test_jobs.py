@@ -190,11 +190,11 @@ def test_queue_actions_and_the_global_speed_limit(jobs, svc, workers, settled) -
     admin = person("admin")
     try:
         _, run = run_now(jobs, admin, action="queue_stop")
-        assert run.status == "success" and svc.queue_control.status().state() == "stopped"
+        assert run.status == "success" and svc.queue_control.status().state(svc.queue_control.now_ms()) == "stopped"
         _, run = run_now(jobs, admin, action="queue_pause", params={"minutes": 30})
-        assert run.status == "success" and svc.queue_control.status().state() == "paused"
+        assert run.status == "success" and svc.queue_control.status().state(svc.queue_control.now_ms()) == "paused"
         _, run = run_now(jobs, admin, action="queue_start")
-        assert run.status == "success" and svc.queue_control.status().state() == "running"
+        assert run.status == "success" and svc.queue_control.status().state(svc.queue_control.now_ms()) == "running"
         _, run = run_now(jobs, admin, action="speed_limit", params={"bytes_per_second": 123456})
         assert run.status == "success" and "123456" in run.result
         svc.settings._cached = None
@@ -213,7 +213,7 @@ def test_an_owner_who_lost_admin_cannot_run_an_admin_action(jobs, svc, workers) 
     jobs.run_now(other, made.id)
     [run] = wait_run(jobs, made.id)
     assert run.status == "failure" and "needs an admin" in run.error
-    assert svc.queue_control.status().state() == "running"
+    assert svc.queue_control.status().state(svc.queue_control.now_ms()) == "running"
 
 
 def test_retry_failed_and_clear_history(jobs, svc, workers, origin, settled) -> None:

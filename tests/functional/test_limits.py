@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.domain.states import TaskState
 from chalicelib.downloads.schemas import AddDownload, PatchDownload
-from chalicelib.engine.hostslots import HostSlots
+from chalicelib.persistence.hostslots import DynamoHostSlots
 from chalicelib.persistence.models import TaskModel
 from chalicelib.transfer import Delivery
 from tests.support.engine import OWNER, MiB, queue_counts, receive, stored_sha256, wait_finished, wait_until
@@ -58,11 +58,11 @@ def lifetime(url: str) -> float:
 def test_no_host_limit_makes_no_request(svc, workers, origin, monkeypatch) -> None:
     calls: list[Any] = []
 
-    def acquire(self: HostSlots, *args: Any) -> bool:
+    def acquire(self: DynamoHostSlots, *args: Any) -> bool:
         calls.append(args)
         return True
 
-    monkeypatch.setattr(HostSlots, "acquire", acquire)
+    monkeypatch.setattr(DynamoHostSlots, "acquire", acquire)
     svc.settings.update({"part_size": 5 * MiB, "parallel_parts": 2})
     res = origin.add("/free.bin", Resource(data=os.urandom(11 * MiB)))
     done = wait_finished(svc, add(svc, origin.url("/free.bin")).id)
@@ -139,20 +139,6 @@ def test_a_waiting_lane_stops_when_the_download_is_paused(svc, origin) -> None:
     svc.downloads.act(OWNER, task.id, Action.PAUSE)
     svc.transfer.handle(Delivery(again))
     assert queue_counts(svc) == (0, 0, 0)  # dropped, not sent again
-
-
-def test_an_expired_slot_of_a_dead_worker_is_taken_over(svc) -> None:
-    now = [1_000_000.0]
-    hosts = HostSlots(clock=lambda: now[0], lease_seconds=60)
-    assert hosts.acquire("example.org", "dead#0", 2)
-    assert hosts.acquire("example.org", "alive#0", 2)
-    assert not hosts.acquire("example.org", "new#0", 2)
-    assert hosts.acquire("example.org", "alive#0", 2)  # holding it already: a renewal
-    now[0] += 61  # dead#0 was never renewed; alive#0 neither, so both ran out
-    assert hosts.acquire("example.org", "new#0", 2)
-    assert set(hosts.held("example.org")) == {"new#0"}
-    hosts.release("example.org", "new#0")
-    assert hosts.held("example.org") == {}
 
 
 # -- speed per download -----------------------------------------------------------------------

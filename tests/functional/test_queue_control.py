@@ -39,7 +39,7 @@ def test_stop_lets_parts_in_flight_land_and_fetches_nothing_new_until_start(svc,
     wait_until(svc, task.id, lambda t: t.parts_done >= 1, what="the first part")
 
     stopped = svc.queue_control.stop(OWNER)
-    assert stopped.state() == "stopped" and stopped.changed_by == OWNER.username
+    assert stopped.state(now_ms()) == "stopped" and stopped.changed_by == OWNER.username
     held = svc.repo.get(task.id)
     assert held is not None and held.state == TaskState.QUEUED
     assert (held.phase, held.note) == (HELD, "queue stopped")
@@ -60,7 +60,7 @@ def test_stop_lets_parts_in_flight_land_and_fetches_nothing_new_until_start(svc,
     before = len(res.requests)
 
     started = svc.queue_control.start(OWNER)
-    assert started.state() == "running"
+    assert started.state(now_ms()) == "running"
     done = wait_finished(svc, task.id)
     assert done.state == TaskState.COMPLETED, done.error
     assert done.gen == at_stop.gen and done.restarts == 0 and done.note is None
@@ -75,7 +75,7 @@ def test_a_timed_pause_ends_by_itself(svc, workers, origin) -> None:
     res = origin.add("/later.bin", Resource(data=os.urandom(MiB)))
     until = now_ms() + 3000
     paused = svc.queue_control.pause(OWNER, until)
-    assert paused.state() == "paused" and paused.paused_until == until
+    assert paused.state(now_ms()) == "paused" and paused.paused_until == until
     assert queue_counts(svc)[2] == 1  # the delayed kick
 
     task = svc.downloads.add(OWNER, AddDownload(url=origin.url("/later.bin")))
@@ -87,7 +87,7 @@ def test_a_timed_pause_ends_by_itself(svc, workers, origin) -> None:
     assert done.started_at is not None and done.started_at >= until
     assert stored_sha256(svc, done.key) == res.sha256()
     status = svc.queue_control.status()
-    assert status.state() == "running" and status.changed_by == "engine"
+    assert status.state(now_ms()) == "running" and status.changed_by == "engine"
     resumed = [e for e in ActivityModel.query("system", scan_index_forward=False, limit=20) if e.kind == "queue.resume"]
     assert resumed and resumed[0].actor == "engine" and resumed[0].at >= until
 
@@ -105,7 +105,7 @@ def test_only_one_of_many_kicks_ends_a_pause(svc) -> None:
 
     svc.queue_control.store.pause("someone", now_ms() - 1)
     with ThreadPoolExecutor(8) as pool:
-        won = list(pool.map(lambda _: svc.queue_control.store.resume_if_due(), range(8)))
+        won = list(pool.map(lambda _: svc.queue_control.store.resume_if_due(now_ms()), range(8)))
     assert won.count(True) == 1
     assert svc.queue_control.store.status().running
 

@@ -24,7 +24,7 @@ class Rig:
         self.tasks = FakeTasks(self.clock)
         self.queue = FakeQueue()
         self.settings = FakeSettings(EngineSettings(**settings))
-        self.gate = FakeGate()
+        self.gate = FakeGate(self.clock)
         self.activity = FakeActivity()
         self.lease = FakeLease()
         self.dispatcher = Dispatcher(

@@ -37,8 +37,6 @@ NOT_YET_MOVED: dict[str, str] = {
     "chalicelib/downloads/alltasks.py": "every owner's list, planned onto indexes (arch-a)",
     "chalicelib/downloads/listing.py": "the downloads list, planned onto indexes (arch-a)",
     "chalicelib/engine/fairness/store.py": "the waiting owners' items in the control table",
-    "chalicelib/engine/hostslots.py": "per-host slots in the control table (arch-a)",
-    "chalicelib/engine/queuecontrol.py": "QueueStore, the queue's state item (arch-a)",
     "chalicelib/settings/store.py": "the versioned settings item (arch-a)",
     "chalicelib/stats/store.py": "the counters' stream decoding (arch-a)",
     "chalicelib/auth/accounts.py": "users, the setup item, transactions (arch-b)",
