@@ -53,6 +53,7 @@ from .persistence.batches import DynamoBatches
 from .persistence.hostslots import DynamoHostSlots
 from .persistence.lease import DynamoLease
 from .persistence.queue import DynamoQueueState
+from .persistence.settings import DynamoSettingsVersions
 from .persistence.tasks import DynamoTasks
 from .realtime.auth import use_accounts
 from .realtime.wiring import Realtime, build_realtime
@@ -143,7 +144,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     repo = DynamoTasks(waiting)
     store = ObjectStore(clients.s3, config.bucket)
     queue = WorkQueue(clients.sqs, config.work_queue)
-    settings = SettingsStore()
+    settings = SettingsStore(DynamoSettingsVersions())
     activity = ActivityLog(settings)
     control = DynamoQueueState()
     dispatcher = Dispatcher(repo, queue, settings, control=control, activity=activity, waiting=waiting,

@@ -4,11 +4,12 @@ The settings are one flat record (:class:`EngineSettings`); the API shows and ac
 sections (:data:`SECTIONS`, the one table that maps section keys to the flat fields), and still
 accepts the flat names in a PATCH.
 
-Storage, in the control table:
+Storage, in the control table (chalicelib/persistence/settings.py ``DynamoSettingsVersions``,
+behind :class:`SettingsVersions`):
 
-- ``settings``: the current version: the flat settings (``data``), ``version``, ``updated_at``,
-  ``updated_by``. Every function reads it through :class:`SettingsStore`, which caches it for
-  two seconds (:meth:`SettingsStore.get`): the engine applies a change on its next dispatch.
+- ``settings``: the current version. Every function reads it through :class:`SettingsStore`,
+  which caches it for two seconds (:meth:`SettingsStore.get`): the engine applies a change on
+  its next dispatch.
   A download's ``start`` reads the settings afresh, so one dispatched after the change is
   planned with it (part size, parallel parts, speed limit); everything else (the dispatcher's
   max concurrent downloads, a lane's retry policy, per-host limit and default speed limit,
@@ -24,23 +25,15 @@ Storage, in the control table:
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
-
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
+from typing import Any, Protocol
 
 from ..domain.backoff import RetryPolicy
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.planning import MAX_PART_SIZE, MIN_PART_SIZE, MiB
 from ..domain.task import iso
-from ..persistence.models import ControlModel
 
-SETTINGS_KEY = "settings"
 # No setting goes anywhere near this; larger numbers are rejected before any arithmetic.
 _LARGEST = 2**53
 # Concurrent changes that lose the race for a version number merge and try again this often.
@@ -290,7 +283,8 @@ def diff(old: EngineSettings, new: EngineSettings) -> dict[str, list[Any]]:
     }
 
 
-def _from_data(data: dict[str, Any] | None) -> EngineSettings:
+def settings_from_data(data: dict[str, Any] | None) -> EngineSettings:
+    """The settings stored as ``data`` (flat names; unknown or non-numeric values left out)."""
     known = {f.name: f for f in fields(EngineSettings)}
     values = {}
     for name, value in (data or {}).items():
@@ -299,26 +293,7 @@ def _from_data(data: dict[str, Any] | None) -> EngineSettings:
     return EngineSettings(**values)
 
 
-# -- storage -----------------------------------------------------------------------------
-class SettingsItem(Model):
-    """The settings' items in the control table (``settings`` and ``settings#v<N>``)."""
-
-    class Meta(ControlModel.Meta):
-        pass
-
-    pk = UnicodeAttribute(hash_key=True)
-    data = JSONAttribute(null=True)
-    updated_at = NumberAttribute(null=True)
-    version = NumberAttribute(null=True)
-    updated_by = UnicodeAttribute(null=True)
-    changes = JSONAttribute(null=True)
-    restored_from = NumberAttribute(null=True)
-
-
-def version_key(version: int) -> str:
-    return f"{SETTINGS_KEY}#v{version}"
-
-
+# -- versions ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SettingsVersion:
     """One version of the settings, with who made it and what it changed."""
@@ -354,20 +329,32 @@ class SettingsVersion:
             "changes": self.changes,
         }
 
-    @staticmethod
-    def of(item: SettingsItem) -> SettingsVersion:
-        return SettingsVersion(
-            version=int(item.version or 0),
-            settings=_from_data(item.data),
-            updated_at=int(item.updated_at) if item.updated_at is not None else None,
-            updated_by=item.updated_by,
-            changes=dict(item.changes or {}),
-            restored_from=int(item.restored_from) if item.restored_from is not None else None,
-        )
+
+class SettingsVersions(Protocol):
+    """The stored versions (chalicelib/persistence/settings.py ``DynamoSettingsVersions``)."""
+
+    def current(self) -> SettingsVersion | None:
+        """The current version; None when nothing was ever stored."""
+        ...
+
+    def stored(self, number: int) -> SettingsVersion | None:
+        """Version ``number`` from the history (version 0 only once a change was made)."""
+        ...
+
+    def stored_many(self, numbers: Iterable[int]) -> list[SettingsVersion]:
+        """Those of the versions the history has, in any order."""
+        ...
+
+    def add_next(self, now: SettingsVersion, made: SettingsVersion) -> bool:
+        """Store ``made`` (version ``now.version + 1``) as current and in the history (with
+        ``now`` as version 0 when it is the first change), only if ``now`` is still current and
+        no version ``made.version`` exists; False when another change won the race."""
+        ...
 
 
 class SettingsStore:
-    def __init__(self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, versions: SettingsVersions, ttl: float = 2.0, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._versions = versions
         self._ttl = ttl
         self._clock = clock
         self._cached: EngineSettings | None = None
@@ -376,27 +363,23 @@ class SettingsStore:
     # -- what the engine reads -------------------------------------------------------------
     def get(self) -> EngineSettings:
         """The settings, at most ``ttl`` seconds old (one consistent read per ``ttl``)."""
-        if self._cached is not None and self._clock() - self._at < self._ttl:
+        if self._cached is not None and self._clock.monotonic() - self._at < self._ttl:
             return self._cached
         return self.current().settings
 
     # -- versions --------------------------------------------------------------------------
     def current(self) -> SettingsVersion:
         """The current version, read now (and cached for :meth:`get`)."""
-        try:
-            found = SettingsVersion.of(SettingsItem.get(SETTINGS_KEY, consistent_read=True))
-        except DoesNotExist:
-            found = SettingsVersion(0, EngineSettings())
-        self._cached, self._at = found.settings, self._clock()
+        found = self._versions.current() or SettingsVersion(0, EngineSettings())
+        self._cached, self._at = found.settings, self._clock.monotonic()
         return found
 
     def version(self, number: int) -> SettingsVersion | None:
         if number < 0:
             return None
-        try:
-            return SettingsVersion.of(SettingsItem.get(version_key(number), consistent_read=True))
-        except DoesNotExist:
-            pass
+        stored = self._versions.stored(number)
+        if stored is not None:
+            return stored
         if number == 0:
             # Before the first change, version 0 is the current item (or the defaults).
             now = self.current()
@@ -408,10 +391,8 @@ class SettingsStore:
         """Those versions that exist, in the order asked for (one BatchGetItem per 100)."""
         wanted = [n for n in numbers if n >= 0]
         found: dict[int, SettingsVersion] = {}
-        if wanted:
-            for item in SettingsItem.batch_get([version_key(n) for n in wanted], consistent_read=True):
-                v = SettingsVersion.of(item)
-                found[v.version] = v
+        for v in self._versions.stored_many(wanted):
+            found[v.version] = v
         if 0 in wanted and 0 not in found:
             zero = self.version(0)
             if zero is not None:
@@ -445,9 +426,9 @@ class SettingsStore:
             changed = diff(now.settings, result)
             if not changed and restored_from is None:
                 return now
-            made = SettingsVersion(now.version + 1, result, int(time.time() * 1000), actor, changed, restored_from)
-            if self._write(now, made):
-                self._cached, self._at = made.settings, self._clock()
+            made = SettingsVersion(now.version + 1, result, self._clock.now_ms(), actor, changed, restored_from)
+            if self._versions.add_next(now, made):
+                self._cached, self._at = made.settings, self._clock.monotonic()
                 return replace(made, created=True)
         raise SettingsConflict("the settings kept changing meanwhile; try again")
 
@@ -461,42 +442,3 @@ class SettingsStore:
     def update(self, changes: dict[str, Any], actor: str = "system") -> EngineSettings:
         """Change settings (flat names or sections) and return them: the engine's and the tests' way."""
         return self.change(changes, actor).settings
-
-    @staticmethod
-    def _write(now: SettingsVersion, made: SettingsVersion) -> bool:
-        """Write ``made`` as version now+1, if nobody else did first."""
-        current = SettingsItem(
-            SETTINGS_KEY, data=asdict(made.settings), updated_at=made.updated_at,
-            version=made.version, updated_by=made.updated_by,
-        )
-        history = SettingsItem(
-            version_key(made.version), data=asdict(made.settings), updated_at=made.updated_at,
-            version=made.version, updated_by=made.updated_by, changes=made.changes,
-            restored_from=made.restored_from,
-        )
-        if now.version == 0:
-            still = (
-                SettingsItem.pk.does_not_exist() | SettingsItem.version.does_not_exist() | (SettingsItem.version == 0)
-            )
-        else:
-            still = SettingsItem.version == now.version
-        try:
-            with TransactWrite(connection=Connection(region=SettingsItem.Meta.region)) as tx:
-                if now.version == 0:
-                    zero = SettingsItem(
-                        version_key(0), data=asdict(now.settings), updated_at=now.updated_at, version=0,
-                        updated_by=now.updated_by, changes={},
-                    )
-                    tx.save(zero, condition=SettingsItem.pk.does_not_exist())
-                tx.save(history, condition=SettingsItem.pk.does_not_exist())
-                tx.save(current, condition=still)
-        except TransactWriteError as exc:
-            # Another change won the race (its condition, or DynamoDB's conflict between two
-            # transactions on the same items): merge onto its version and try again.
-            codes = {r.code for r in (exc.cancellation_reasons or []) if r is not None}
-            if exc.cause_response_code == "TransactionCanceledException" and codes <= {
-                "ConditionalCheckFailed", "TransactionConflict", "None",
-            }:
-                return False
-            raise
-        return True

@@ -10,6 +10,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib.persistence.models import ActivityModel
+from chalicelib.persistence.settings import DynamoSettingsVersions
 from chalicelib.settings.store import EngineSettings, SettingsStore, nested
 from tests.support.auth import new_user
 
@@ -254,7 +255,7 @@ def test_concurrent_changes_each_get_their_own_version(svc) -> None:
     errors: list[BaseException] = []
 
     def change(body: dict[str, Any]) -> None:
-        store = SettingsStore()  # like separate Lambda sandboxes: no shared cache
+        store = SettingsStore(DynamoSettingsVersions())  # like separate Lambda sandboxes: no shared cache
         barrier.wait()
         try:
             made.append(store.change(body, "racer").version)
@@ -268,17 +269,17 @@ def test_concurrent_changes_each_get_their_own_version(svc) -> None:
         t.join(60)
     assert not errors, errors
     assert sorted(made) == list(range(1, len(changes) + 1))
-    final = SettingsStore().current()
+    final = SettingsStore(DynamoSettingsVersions()).current()
     assert final.version == len(changes)
     s = final.settings
     assert (s.max_concurrent_downloads, s.parallel_parts, s.part_size, s.retry_max_attempts, s.presign_seconds,
             s.history_retention_days) == (9, 3, 7 * MiB, 4, 77, 3)
     # Every version changed exactly one setting: none overwrote another's change.
-    history = SettingsStore().versions(range(len(changes), 0, -1))
+    history = SettingsStore(DynamoSettingsVersions()).versions(range(len(changes), 0, -1))
     assert [len(v.changes) for v in history] == [1] * len(changes)
 
 
 def test_a_change_that_keeps_losing_the_race_is_a_409(as_: dict[str, Caller], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(SettingsStore, "_write", staticmethod(lambda now, made: False))
+    monkeypatch.setattr(DynamoSettingsVersions, "add_next", lambda self, now, made: False)
     resp = as_["admin"].call("PATCH", "/settings", {"queue": {"max_concurrent_downloads": 4}})
     assert resp.status_code == 409 and resp.json_body["error"]["code"] == "CONFLICT"

@@ -54,7 +54,7 @@ def _models() -> set[type[Model]]:
 
 def test_every_model_has_a_table() -> None:
     declared = {model for model, _ in TABLES.values()}
-    # A second model over a declared table (e.g. chalicelib/settings/store.py's SettingsItem and
+    # A second model over a declared table (e.g. chalicelib/persistence/settings.py's SettingsItem and
     # chalicelib/persistence/hostslots.py's HostSlotItem over the control table) needs no table of its
     # own, as long as it keys the table the same way.
     tables = {model.Meta.table_name: model for model in declared}
