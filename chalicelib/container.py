@@ -49,6 +49,7 @@ from .notify.feeds import NotifyingFeedEvents
 from .notify.service import NotifyService
 from .notify.wiring import build_notify, job_failed
 from .observability import tracing
+from .persistence.activity import DynamoActivity
 from .persistence.batches import DynamoBatches
 from .persistence.hostslots import DynamoHostSlots
 from .persistence.lease import DynamoLease
@@ -145,7 +146,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     store = ObjectStore(clients.s3, config.bucket)
     queue = WorkQueue(clients.sqs, config.work_queue)
     settings = SettingsStore(DynamoSettingsVersions())
-    activity = ActivityLog(settings)
+    activity = ActivityLog(settings, DynamoActivity(), repo)
     control = DynamoQueueState()
     dispatcher = Dispatcher(repo, queue, settings, control=control, activity=activity, waiting=waiting,
                             lease=DynamoLease(), kick_by_message=config.kick_by_message)

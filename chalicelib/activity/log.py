@@ -6,9 +6,10 @@ Entries expire after the ``activity_retention_days`` setting (the table's TTL at
 expired entries that DynamoDB has not deleted yet are skipped on read). Recording never fails
 the action it records: a lost log line is better than a lost download.
 
-Where entries live (chalicelib/persistence/models.py ActivityModel): partition ``u#<owner>`` (``system``
-for the engine's own), sort key ``<ms:013d>#<8 hex>``; the by-task index (task id, sk) and
-the by-day index (UTC day, sk) for an admin's view of everyone. Reading (:meth:`query`):
+Where entries live (chalicelib/persistence/models.py ActivityModel, read and written by
+chalicelib/persistence/activity.py ``DynamoActivity`` behind :class:`ActivityEntries`):
+partition ``u#<owner>`` (``system`` for the engine's own), sort key ``<ms:013d>#<8 hex>``; the
+by-task index (task id, sk) and the by-day index (UTC day, sk) for an admin's view of everyone. Reading (:meth:`query`):
 
 - a user reads their partition (newest first), a time range is a key condition on sk;
 - ``task_id`` reads the by-task index (a user's filtered to their partition);
@@ -31,22 +32,20 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, field_validator
-from pynamodb.expressions.condition import Condition
 
 from ..api.errors import Forbidden, NotFound
 from ..api.schemas import Instant, _Strict
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.task import iso
 from ..domain.urls import redact, redact_data
 from ..persistence import cursors
-from ..persistence.models import ActivityModel, TaskModel
-from ..persistence.repository import now_ms
-from ..settings.store import SettingsStore
+from ..settings.store import EngineSettings
 
 log = logging.getLogger("haul.activity")
 LEVELS = ("debug", "info", "warning", "error")
@@ -175,27 +174,7 @@ def plan_query(q: ActivityQuery, user_id: str, is_admin: bool, now: int) -> LogP
     return LogPlan("by-day", tuple(days_between(since, until)), sk_range, levels, q.kind, q.batch_id, None, text)
 
 
-def _filter(p: LogPlan, now: int) -> Condition | None:
-    conds: list[Condition] = []
-    if p.levels:
-        conds.append(ActivityModel.level.is_in(*p.levels))
-    if p.kind:
-        conds.append((ActivityModel.kind == p.kind) | ActivityModel.kind.startswith(p.kind + "."))
-    if p.batch_id:
-        conds.append(ActivityModel.batch_id == p.batch_id)
-    if p.scope:
-        conds.append(ActivityModel.pk == p.scope)
-    # moto does not run TTL (and DynamoDB deletes within days): expired entries are skipped.
-    conds.append(
-        ActivityModel.expires.does_not_exist() | (ActivityModel.expires > datetime.fromtimestamp(now / 1000, tz=UTC))
-    )
-    out: Condition | None = None
-    for c in conds:
-        out = c if out is None else out & c
-    return out
-
-
-def _keeps(p: LogPlan, item: ActivityModel, now: int) -> bool:
+def _keeps(p: LogPlan, item: ActivityEntry, now: int) -> bool:
     if item.expires is not None and item.expires.timestamp() * 1000 < now:
         return False
     if p.text:
@@ -205,7 +184,7 @@ def _keeps(p: LogPlan, item: ActivityModel, now: int) -> bool:
     return True
 
 
-def entry_view(item: ActivityModel) -> dict[str, Any]:
+def entry_view(item: ActivityEntry) -> dict[str, Any]:
     return {
         "id": f"{item.pk}/{item.sk}",
         "at": iso(int(item.at)),
@@ -240,6 +219,64 @@ def _decode(cursor: str, p: LogPlan) -> tuple[int, dict[str, Any], int | None]:
 
 
 @dataclass(frozen=True)
+class ActivityEntry:
+    """One stored entry; ``pk`` is its partition (``u#<owner>`` or ``system``), ``sk``
+    ``<ms:013d>#<8 hex>``, ``day`` its UTC day, ``expires`` when the table's TTL removes it."""
+
+    pk: str
+    sk: str
+    at: int
+    day: str
+    level: str
+    kind: str
+    actor: str
+    message: str
+    task_id: str | None = None
+    batch_id: str | None = None
+    data: Any = None  # a JSON object (or None)
+    expires: datetime | None = None
+
+
+class ActivityEntries(Protocol):
+    """The stored entries (chalicelib/persistence/activity.py ``DynamoActivity``)."""
+
+    def add(self, entry: ActivityEntry) -> None: ...
+
+    def add_many(self, entries: Iterable[ActivityEntry]) -> None:
+        """Store entries; one with the key of a stored entry replaces it."""
+        ...
+
+    def read(self, p: LogPlan, segment: int, start: dict[str, Any] | None, page_size: int,
+             now: int) -> Iterator[ActivityEntry]:
+        """Partition ``p.partitions[segment]`` newest first, after the position ``start`` (the
+        key attributes ``p.key_names`` of the last entry read, DynamoDB-shaped): the entries in
+        the plan's sk range, of its levels, kind, batch and scope, not expired at ``now``."""
+        ...
+
+    def count(self, p: LogPlan, now: int) -> int:
+        """How many entries :meth:`read` gives over every partition of ``p`` (the text not checked)."""
+        ...
+
+    def delete_before(self, scope: str, before_sk: str) -> int:
+        """Delete the entries of partition ``scope`` whose sk sorts before ``before_sk``; how many."""
+        ...
+
+    def delete_days_before(self, days: Sequence[str], before_sk: str) -> int:
+        """Delete the entries of every partition on those UTC days whose sk sorts before ``before_sk``."""
+        ...
+
+
+class TaskOwners(Protocol):
+    """Whose downloads these are (the task store's ``owners_of``; a missing one is left out)."""
+
+    def owners_of(self, task_ids: Sequence[str]) -> dict[str, str]: ...
+
+
+class RetentionSettings(Protocol):
+    def get(self) -> EngineSettings: ...
+
+
+@dataclass(frozen=True)
 class LogPage:
     entries: list[dict[str, Any]]
     total: int
@@ -252,8 +289,14 @@ class LogPage:
 
 
 class ActivityLog:
-    def __init__(self, settings: SettingsStore) -> None:
+    def __init__(
+        self, settings: RetentionSettings, entries: ActivityEntries, tasks: TaskOwners, clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        """Every collaborator is passed in (chalicelib/container.py builds them)."""
         self._settings = settings
+        self._entries = entries
+        self._tasks = tasks
+        self._clock = clock
 
     def _expires(self, at: int) -> datetime:
         try:
@@ -277,10 +320,10 @@ class ActivityLog:
     ) -> None:
         """Add one entry. ``owner``: whose download or setting it concerns (None: the engine's);
         ``actor``: who did it (a username, or ``engine``); ``kind``: e.g. ``task.pause``."""
-        at = now_ms() if at is None else at
+        at = self._clock.now_ms() if at is None else at
         try:
-            self._entry(owner, f"{at:013d}#{secrets.token_hex(4)}", at, actor, kind, message, level,
-                        task_id, batch_id, data).save()
+            self._entries.add(self._entry(owner, f"{at:013d}#{secrets.token_hex(4)}", at, actor, kind, message, level,
+                                          task_id, batch_id, data))
         except Exception:  # the log must never fail the action it records
             log.exception("could not record activity %s (%s)", kind, message[:200])
 
@@ -288,23 +331,24 @@ class ActivityLog:
         """Add many entries (each the keyword arguments of :meth:`record`), 25 to a
         BatchWriteItem; like :meth:`record`, never fails the action it records."""
         try:
-            with ActivityModel.batch_write() as batch:
-                for e in entries:
-                    at = now_ms() if e.get("at") is None else int(e["at"])
-                    batch.save(self._entry(
-                        e.get("owner"), f"{at:013d}#{secrets.token_hex(4)}", at, e["actor"], e["kind"], e["message"],
-                        e.get("level", "info"), e.get("task_id"), e.get("batch_id"), e.get("data"),
-                    ))
+            self._entries.add_many(self._entry_of(e) for e in entries)
         except Exception:  # the log must never fail the action it records
             log.exception("could not record %d activity entries", len(entries))
+
+    def _entry_of(self, e: dict[str, Any]) -> ActivityEntry:
+        at = self._clock.now_ms() if e.get("at") is None else int(e["at"])
+        return self._entry(
+            e.get("owner"), f"{at:013d}#{secrets.token_hex(4)}", at, e["actor"], e["kind"], e["message"],
+            e.get("level", "info"), e.get("task_id"), e.get("batch_id"), e.get("data"),
+        )
 
     def _entry(
         self, owner: str | None, sk: str, at: int, actor: str, kind: str, message: str, level: str,
         task_id: str | None, batch_id: str | None, data: dict[str, Any] | None,
-    ) -> ActivityModel:
-        return ActivityModel(
-            scope_of(owner),
-            sk,
+    ) -> ActivityEntry:
+        return ActivityEntry(
+            pk=scope_of(owner),
+            sk=sk,
             at=at,
             day=day_of(at),
             level=level if level in LEVELS else "info",
@@ -323,12 +367,10 @@ class ActivityLog:
         An entry's key comes from its record, so a retried batch writes the same entries."""
         entries = [e for r in records for e in [self._from_record(r)] if e is not None]
         if entries:
-            with ActivityModel.batch_write() as batch:
-                for entry in entries:
-                    batch.save(entry)
+            self._entries.add_many(entries)
         return len(entries)
 
-    def _from_record(self, record: dict[str, Any]) -> ActivityModel | None:
+    def _from_record(self, record: dict[str, Any]) -> ActivityEntry | None:
         try:
             return transition_entry(record, self._entry)
         except Exception:  # one odd record must not stop the batch
@@ -336,22 +378,12 @@ class ActivityLog:
             return None
 
     # -- reading -------------------------------------------------------------------------
-    def _rows(self, p: LogPlan, segment: int, start: dict[str, Any] | None, page_size: int,
-              now: int) -> Iterator[ActivityModel]:
-        sk = ActivityModel.sk.between(*p.sk_range) if p.sk_range else None
-        kwargs: dict[str, Any] = dict(range_key_condition=sk, filter_condition=_filter(p, now),
-                                      scan_index_forward=False, last_evaluated_key=start, page_size=page_size)
-        if p.index is None:
-            return iter(ActivityModel.query(p.partitions[segment], **kwargs))
-        index = ActivityModel.by_task if p.index == "by-task" else ActivityModel.by_day
-        return iter(index.query(p.partitions[segment], **kwargs))
-
     def _walk(self, p: LogPlan, start: tuple[int, dict[str, Any]] | None, page_size: int,
-              now: int) -> Iterator[tuple[int, ActivityModel]]:
+              now: int) -> Iterator[tuple[int, ActivityEntry]]:
         first = start[0] if start else 0
         for segment in range(first, len(p.partitions)):
             key = start[1] if start and segment == first else None
-            for item in self._rows(p, segment, key, page_size, now):
+            for item in self._entries.read(p, segment, key, page_size, now):
                 if _keeps(p, item, now):
                     yield segment, item
 
@@ -360,14 +392,10 @@ class ActivityLog:
         reading the entries when the text or the expiry must be checked here."""
         if p.text:
             return sum(1 for _ in self._walk(p, None, 1000, now))
-        sk = ActivityModel.sk.between(*p.sk_range) if p.sk_range else None
-        target: Any = ActivityModel if p.index is None else (
-            ActivityModel.by_task if p.index == "by-task" else ActivityModel.by_day)
-        return sum(int(target.count(part, range_key_condition=sk, filter_condition=_filter(p, now)))
-                   for part in p.partitions)
+        return self._entries.count(p, now)
 
     def query(self, who: Any, q: ActivityQuery, now: int | None = None) -> LogPage:
-        now = now_ms() if now is None else now
+        now = self._clock.now_ms() if now is None else now
         p = self._plan(who, q, now)
         start: tuple[int, dict[str, Any]] | None = None
         total: int | None = None
@@ -377,7 +405,7 @@ class ActivityLog:
         if total is None:
             total = self.count(p, now)
         skip = 0 if start else (q.page - 1) * q.per_page
-        got: list[tuple[int, ActivityModel]] = []
+        got: list[tuple[int, ActivityEntry]] = []
         for pair in self._walk(p, start, min(max(q.per_page + 1 + skip, 100), 1000), now):
             if skip:
                 skip -= 1
@@ -400,18 +428,16 @@ class ActivityLog:
         except PermissionError as exc:
             raise Forbidden(str(exc)) from None
         if q.task_id is not None and not who.is_admin:
-            # A task that exists and is someone else's is a 404, as elsewhere.
-            try:
-                task = TaskModel.get(q.task_id)
-                if task.owner != who.user_id:
-                    raise NotFound(f"no download with id {q.task_id}")
-            except TaskModel.DoesNotExist:
-                pass  # removed: its entries in the caller's partition still show
+            # A task that exists and is someone else's is a 404, as elsewhere; a removed one's
+            # entries in the caller's partition still show.
+            owner = self._tasks.owners_of([q.task_id]).get(q.task_id)
+            if owner is not None and owner != who.user_id:
+                raise NotFound(f"no download with id {q.task_id}")
         return p
 
     def export(self, who: Any, q: ActivityExportQuery, now: int | None = None) -> tuple[bytes, int, bool]:
         """The entries (newest first) as JSON lines or CSV; (content, entries, truncated)."""
-        now = now_ms() if now is None else now
+        now = self._clock.now_ms() if now is None else now
         p = self._plan(who, q, now)
         out, size, n, truncated = io.StringIO(), 0, 0, False
         writer = csv.writer(out) if q.format == "csv" else None
@@ -433,10 +459,9 @@ class ActivityLog:
 
     def clear(self, who: Any, older_than_days: int, now: int | None = None) -> int:
         """Delete the caller's entries (an admin: everyone's) older than ``older_than_days``."""
-        now = now_ms() if now is None else now
+        now = self._clock.now_ms() if now is None else now
         cutoff = now - older_than_days * 86_400_000
-        below = ActivityModel.sk < f"{cutoff:013d}"
-        deleted = 0
+        below = f"{cutoff:013d}"
         if who.is_admin:
             # Every partition, day by day through the by-day index: from the cutoff's day back to
             # the retention (older entries are past their TTL and DynamoDB deletes them).
@@ -446,17 +471,8 @@ class ActivityLog:
                 keep = 30
             oldest = now - (keep + 2) * 86_400_000
             days = days_between(oldest, cutoff) if cutoff >= oldest else []
-            sources: list[Iterable[ActivityModel]] = [
-                ActivityModel.by_day.query(day, range_key_condition=below) for day in days
-            ]
-        else:
-            sources = [ActivityModel.query(scope_of(who.user_id), range_key_condition=below)]
-        with ActivityModel.batch_write() as batch:
-            for source in sources:
-                for item in source:
-                    batch.delete(ActivityModel(item.pk, item.sk))
-                    deleted += 1
-        return deleted
+            return self._entries.delete_days_before(days, below)
+        return self._entries.delete_before(scope_of(who.user_id), below)
 
 
 def _csv_cell(value: Any) -> str:

@@ -19,11 +19,11 @@ started (and its owner noted).
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...domain.clock import SYSTEM_CLOCK, Clock
 from ...persistence.conditions import condition_failed
 from ...persistence.models import ControlModel
 
@@ -34,10 +34,6 @@ _MAX_REMEMBERED = 4096
 _NOTED, _SERVED = "n:", "s:"
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
 @dataclass(frozen=True)
 class Waiting:
     noted: dict[str, int] = field(default_factory=dict)
@@ -45,10 +41,9 @@ class Waiting:
 
 
 class WaitingOwners:
-    def __init__(
-        self, dynamodb: Any | None = None, table: str | None = None, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        """``dynamodb``: a low-level client (made from the control table's model if None)."""
+    def __init__(self, dynamodb: Any | None = None, table: str | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+        """``dynamodb``: a low-level client (made from the control table's model if None);
+        ``clock``: the times noted (``now_ms``) and how often a process notes (``monotonic``)."""
         self._db = dynamodb
         self._table = table or ControlModel.Meta.table_name
         self._clock = clock
@@ -65,7 +60,7 @@ class WaitingOwners:
 
     def note(self, owner: str) -> None:
         """``owner`` has queued work (at most one write per NOTE_EVERY s per process)."""
-        now = self._clock()
+        now = self._clock.monotonic()
         with self._lock:
             if now - self._recent.get(owner, -NOTE_EVERY) < NOTE_EVERY:
                 return
@@ -73,7 +68,7 @@ class WaitingOwners:
                 self._recent.clear()
             self._recent[owner] = now
         try:
-            self._set({_NOTED + owner: _now_ms()})
+            self._set({_NOTED + owner: self._clock.now_ms()})
         except Exception:
             with self._lock:
                 self._recent.pop(owner, None)  # not written: the next add tries again
@@ -89,7 +84,7 @@ class WaitingOwners:
         return out
 
     def mark_served(self, owners: Iterable[str], at: int | None = None) -> None:
-        at = _now_ms() if at is None else at
+        at = self._clock.now_ms() if at is None else at
         values = {_SERVED + o: at for o in owners}
         if values:
             self._set(values)
@@ -97,7 +92,7 @@ class WaitingOwners:
     def forget(self, owner: str, noted: int) -> bool:
         """Drop ``owner`` (their queue was found empty) if still noted at ``noted`` and that is
         older than FORGET_AFTER_MS; whether they were dropped."""
-        if _now_ms() - noted < FORGET_AFTER_MS:
+        if self._clock.now_ms() - noted < FORGET_AFTER_MS:
             return False
         try:
             self.db.update_item(
