@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import botocore.session
 import requests
-from pynamodb.models import Model
 
 from .activity.log import ActivityLog
 from .adapters import safehttp
@@ -51,13 +49,18 @@ from .notify.wiring import build_notify, job_failed
 from .observability import tracing
 from .persistence.activity import DynamoActivity
 from .persistence.batches import DynamoBatches
+from .persistence.connections import DynamoConnections
 from .persistence.hostslots import DynamoHostSlots
 from .persistence.lease import DynamoLease
 from .persistence.queue import DynamoQueueState
+from .persistence.ratelimits import DynamoRateCounters
+from .persistence.rooms import DynamoTaskReads
 from .persistence.settings import DynamoSettingsVersions
 from .persistence.tasks import DynamoTasks
+from .persistence.throttle import DynamoThrottle
+from .persistence.warm import warm_tables
 from .realtime.auth import use_accounts
-from .realtime.wiring import Realtime, build_realtime
+from .realtime.wiring import Realtime, RealtimeStores, build_realtime, push_notification
 from .search.service import SmartSearchService
 from .search.wiring import build_search
 from .settings.store import SettingsStore
@@ -111,7 +114,7 @@ def build_accounts(config: Config, settings: SettingsStore, activity: ActivityLo
         Tokens(keys, config.access_token_seconds),
         Sessions(config.refresh_token_seconds),
         ApiKeys(),
-        RateLimiter(),
+        RateLimiter(DynamoRateCounters()),
         config.rate_limit_per_minute,
         key_days=lambda: settings.get().api_key_days,
         setup_gate=setup_gate(config.setup_token_secret_name, secrets),
@@ -164,7 +167,8 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     transfer.ctx.on_stored = downloads.settle_target  # a rename asked for during the transfer
     accounts = build_accounts(config, settings, activity)
     queue_control = QueueControl(control, dispatcher, queue, activity)
-    notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8))
+    notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8),
+                          push=_push_notification)
     batches = BatchService(
         DynamoBatches(stats.db, config.batches_table), repo, downloads, activity,
         Admission(AdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge,
@@ -222,29 +226,12 @@ def services() -> Services:
 
 
 def warm() -> Services:
-    """Build this process's services, and every table's DynamoDB client, now.
-
-    PynamoDB makes one botocore client per table on first use, each from a botocore session
-    of its own that loads the service model afresh, so a fresh worker started its first
-    download late; made here from one shared session they cost a fraction of that (figures:
-    docs/performance.md, "Measurements behind the code"). (PynamoDB keeps each client for every thread;
-    a thread asks for a session of its own only when there is no client yet.) Each client
-    also decodes item answers without botocore's walk (aws.fast_item_parsing). What starts a
-    process to serve requests calls this before taking the first: the local worker and API.
+    """Build this process's services, and every table's DynamoDB client, now
+    (chalicelib/persistence/warm.py ``warm_tables``). What starts a process to serve requests
+    calls this before taking the first: the local worker and API.
     """
     svc = services()
-    shared = botocore.session.get_session()
-    pending: list[type[Model]] = list(Model.__subclasses__())
-    while pending:
-        model = pending.pop()
-        pending.extend(model.__subclasses__())
-        meta = getattr(model, "Meta", None)
-        if meta is None or not getattr(meta, "table_name", None):
-            continue
-        connection = model._get_connection().connection
-        if connection._client is None:
-            connection._local.session = shared
-        fast_item_parsing(connection.client)
+    warm_tables()
     return svc
 
 
@@ -259,12 +246,24 @@ def _search_feeds(identity: Any, args: dict[str, Any], ref: Any) -> Any:
     return search_messages(services().feeds, identity, args, ref)
 
 
+def _realtime_stores() -> RealtimeStores:
+    """What the real-time side keeps in DynamoDB (chalicelib/persistence/) and its rate limiter."""
+    return RealtimeStores(connections=DynamoConnections(), reads=DynamoTaskReads(), throttle=DynamoThrottle(),
+                          limiter=RateLimiter(DynamoRateCounters()))
+
+
+def _push_notification(owner: str, data: dict[str, Any]) -> None:
+    """The notification service's WebSocket push: a ``notification`` to the owner's ``notifications`` room."""
+    rt = realtime()
+    push_notification(rt.store, rt.publishers.default(), owner, data)
+
+
 def realtime() -> Realtime:
     """This process's real-time services, built on first use."""
     global _realtime
     with _realtime_lock:
         if _realtime is None:
-            _realtime = build_realtime(Config.from_env(), searcher=_search_feeds)
+            _realtime = build_realtime(Config.from_env(), _realtime_stores(), searcher=_search_feeds)
         return _realtime
 
 

@@ -8,6 +8,7 @@ place a request meets these):
 - ``tokens``: short-lived access tokens (JWT, HS256 pinned) and the signing key's source;
 - ``sessions``: refresh tokens, rotated on every use, a replay revoking the session;
 - ``apikeys``: personal API keys, stored only as hashes;
-- ``ratelimit``: per-user request limits and the brute-force lock on logins;
+- ``ratelimit``: per-user request limits and the brute-force lock on logins (its counters:
+  ``ports.RateCounters``, in DynamoDB chalicelib/persistence/ratelimits.py);
 - ``accounts``: the service the API calls (setup, login, users, keys), built on the above.
 """

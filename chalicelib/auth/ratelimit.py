@@ -16,16 +16,11 @@ own count from the client's.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from ..api.errors import TooManyRequests
-from ..persistence.conditions import condition_failed
-from ..persistence.models import RateLimitModel
+from ..domain.clock import SYSTEM_CLOCK, Clock
+from .ports import RateCounters
 
 WINDOW_SECONDS = 60
 MAX_LOGIN_ATTEMPTS = 5  # per (account, client) pair and window
@@ -54,27 +49,27 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, counters: RateCounters, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.counters = counters
         self._clock = clock
 
+    def _now(self) -> float:
+        """Now, in epoch seconds."""
+        return self._clock.now_ms() / 1000
+
     def _window(self) -> tuple[int, int]:
-        now = self._clock()
+        now = self._now()
         start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
         return start, start + WINDOW_SECONDS
 
     def _add(self, key: str, expires_at: int, cost: int = 1) -> int:
-        item = RateLimitModel(key)
-        item.update(actions=[
-            RateLimitModel.hits.add(cost),
-            RateLimitModel.expires.set(datetime.fromtimestamp(expires_at + _GRACE_SECONDS, tz=UTC)),
-        ])
-        return int(item.hits)
+        return self.counters.add(key, cost, expires_at + _GRACE_SECONDS)
 
     def hit(self, bucket: str, subject: str, limit: int, cost: int = 1) -> Verdict:
         """Count one request of ``subject`` (worth ``cost``) against ``limit`` per window."""
         start, end = self._window()
         count = self._add(f"{bucket}#{subject}#{start}", end, cost)
-        retry = max(1, end - int(self._clock()))
+        retry = max(1, end - int(self._now()))
         return Verdict(count <= limit, limit, max(0, limit - count), end, 0 if count <= limit else retry, count)
 
     # -- logins -----------------------------------------------------------------------------
@@ -102,55 +97,38 @@ class RateLimiter:
     def login_succeeded(self, account: str, client: str) -> None:
         """A good password: its pair starts afresh, and its attempt no longer counts for the client."""
         pair, client_subject = (subject for subject, _ in self._login_subjects(account, client))
-        RateLimitModel(f"login-try#{pair}").delete()
-        RateLimitModel(f"login-strikes#{pair}").delete()
-        try:
-            RateLimitModel(f"login-try#{client_subject}").update(
-                actions=[RateLimitModel.hits.add(-1)], condition=RateLimitModel.hits > 0)
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise
+        self.counters.drop(f"login-try#{pair}")
+        self.counters.drop(f"login-strikes#{pair}")
+        self.counters.take_back(f"login-try#{client_subject}")
 
     def _count_attempt(self, key: str) -> int:
         """Add one to the attempts counted under ``key`` in its window, which starts at its first
         attempt and lasts WINDOW_SECONDS (a burst cannot straddle two fixed windows)."""
         for _ in range(5):
-            now = self._clock()
-            open_until = datetime.fromtimestamp(now + _GRACE_SECONDS, tz=UTC)
-            try:
-                item = RateLimitModel(key)
-                item.update(actions=[RateLimitModel.hits.add(1)], condition=RateLimitModel.expires > open_until)
-                return int(item.hits)
-            except UpdateError as exc:
-                if not condition_failed(exc):
-                    raise
-            try:  # no window is open: this attempt opens one
-                RateLimitModel(key, hits=1, expires=datetime.fromtimestamp(
-                    int(now) + WINDOW_SECONDS + _GRACE_SECONDS, tz=UTC,
-                )).save(condition=RateLimitModel.key.does_not_exist() | (RateLimitModel.expires <= open_until))
+            now = self._now()
+            open_until = now + _GRACE_SECONDS
+            count = self.counters.add_if_open(key, open_until)
+            if count is not None:
+                return count
+            # no window is open: this attempt opens one
+            if self.counters.open(key, int(now) + WINDOW_SECONDS + _GRACE_SECONDS, open_until):
                 return 1
-            except PutError as exc:
-                if not condition_failed(exc):
-                    raise
         raise TooManyRequests("too many logins at once; try again", 1)
 
     def _locked(self, subject: str) -> int:
         """Seconds left of ``subject``'s lock (0: none)."""
-        try:
-            lock = RateLimitModel.get(f"login-lock#{subject}", consistent_read=True)
-        except DoesNotExist:
+        expires = self.counters.expiry(f"login-lock#{subject}")
+        if expires is None:
             return 0
-        wait = lock.expires.timestamp() - _GRACE_SECONDS - self._clock()
+        wait = expires - _GRACE_SECONDS - self._now()
         return int(wait + 0.999) if wait > 0 else 0
 
     def _lock(self, subject: str) -> int:
         """Lock ``subject``: twice as long as its last lock within a day; the lock's seconds."""
-        strikes = self._add(f"login-strikes#{subject}", int(self._clock()) + STRIKE_MEMORY_SECONDS)
+        strikes = self._add(f"login-strikes#{subject}", int(self._now()) + STRIKE_MEMORY_SECONDS)
         seconds = lock_seconds(strikes)
-        until = int(self._clock()) + seconds
-        RateLimitModel(
-            f"login-lock#{subject}", hits=strikes, expires=datetime.fromtimestamp(until + _GRACE_SECONDS, tz=UTC),
-        ).save()
+        until = int(self._now()) + seconds
+        self.counters.put(f"login-lock#{subject}", strikes, until + _GRACE_SECONDS)
         return seconds
 
 

@@ -32,26 +32,14 @@ def key_material(config: Config) -> Callable[[], str]:
     return control_table_material
 
 
-# The WebSocket side registers how to push a ``notification`` to an owner's connections
-# (functions/rest/notify.py, imported by app.py in every function): the notify package does not
-# import the real-time package, which imports the composition root itself.
-_pushers: list[Callable[[str, dict[str, Any]], None]] = []
-
-
-def register_push(push: Callable[[str, dict[str, Any]], None]) -> None:
-    _pushers[:] = [push]
-
-
-def _push(owner: str, data: dict[str, Any]) -> None:
-    for push in _pushers:
-        push(owner, data)
-
-
-def build_notify(config: Config, sqs: Any, guard: UrlGuard, session: requests.Session) -> NotifyService:
+def build_notify(config: Config, sqs: Any, guard: UrlGuard, session: requests.Session,
+                 push: Callable[[str, dict[str, Any]], None]) -> NotifyService:
+    """``push``: how a ``notification`` reaches the owner's WebSocket connections (the
+    composition root passes the real-time side's; the notify package does not import it)."""
     return NotifyService(
         TargetStore(), DeliveryStore(), SecretBox(key_material(config)), Senders(session, guard), guard,
         WorkQueue(sqs, config.notify_queue), WorkQueue(sqs, config.notify_dlq), attempts=config.notify_attempts,
-        backoff_seconds=config.notify_backoff_seconds, push=_push,
+        backoff_seconds=config.notify_backoff_seconds, push=push,
     )
 
 

@@ -51,6 +51,13 @@ def to_task(model: TaskModel) -> Task:
     return Task(**values)
 
 
+def task_from_image(image: dict[str, Any] | None) -> Task | None:
+    """A task from a stream record's image (DynamoDB JSON); None for no image."""
+    if not image:
+        return None
+    return to_task(TaskModel.from_raw_data(image))
+
+
 def new_model(task: Task, actor: str | None = None) -> TaskModel:
     """A new task's item, with the attributes its indexes read (owner#state, rank, ...)."""
     model = TaskModel(task.id)

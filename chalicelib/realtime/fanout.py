@@ -28,27 +28,20 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.states import TaskState
 from ..domain.task import Task
-from ..persistence.models import TaskModel
-from ..persistence.repository import to_task
+from ..persistence.repository import task_from_image
 from . import messages as m
 from .connections import ConnectionStore
+from .ports import Throttle
 from .publisher import DeliveryReport, Publisher
 from .queries import TaskReader
-from .throttle import Throttle
 
 log = logging.getLogger("haul.realtime.fanout")
 
 PROGRESS_INTERVAL_MS = 500
 STATS_INTERVAL_MS = 2000
-
-
-def task_of(image: dict[str, Any] | None) -> Task | None:
-    """A task from a stream record's image (DynamoDB JSON)."""
-    if not image:
-        return None
-    return to_task(TaskModel.from_raw_data(image))
 
 
 class Outbox:
@@ -98,9 +91,15 @@ class FanOutReport:
 
 class FanOut:
     def __init__(
-        self, store: ConnectionStore, reader: TaskReader, throttle: Throttle, publisher: Publisher | None,
-        progress_interval_ms: int = PROGRESS_INTERVAL_MS, stats_interval_ms: int = STATS_INTERVAL_MS,
+        self,
+        store: ConnectionStore,
+        reader: TaskReader,
+        throttle: Throttle,
+        publisher: Publisher | None,
+        progress_interval_ms: int = PROGRESS_INTERVAL_MS,
+        stats_interval_ms: int = STATS_INTERVAL_MS,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.store = store
         self.reader = reader
@@ -109,6 +108,7 @@ class FanOut:
         self.progress_interval_ms = progress_interval_ms
         self.stats_interval_ms = stats_interval_ms
         self._sleep = sleep
+        self._clock = clock
 
     def handle(self, records: Iterable[dict[str, Any]]) -> FanOutReport:
         report = FanOutReport()
@@ -116,7 +116,7 @@ class FanOut:
         for record in records:
             report.records += 1
             data = record.get("dynamodb") or {}
-            change = m.classify(task_of(data.get("OldImage")), task_of(data.get("NewImage")))
+            change = m.classify(task_from_image(data.get("OldImage")), task_from_image(data.get("NewImage")))
             if change is not None:
                 by_owner.setdefault(change.task.owner, []).append(change)
                 report.changes += 1
@@ -140,14 +140,16 @@ class FanOut:
             self._send(self.trailing(deferred), rooms_seen, report)
         return report
 
-    def _send(self, outbox: Outbox, rooms_seen: dict[str, tuple[str | None, set[str]]],
-              report: FanOutReport) -> None:
+    def _send(self, outbox: Outbox, rooms_seen: dict[str, tuple[str | None, set[str]]], report: FanOutReport) -> None:
         report.messages += outbox.count
         if not outbox.by_connection:
             return
         if self.publisher is None:
-            log.error("no WebSocket management endpoint is configured (HAUL_WS_ENDPOINT or HAUL_WS_API_ID); "
-                      "%d message(s) dropped", outbox.count)
+            log.error(
+                "no WebSocket management endpoint is configured (HAUL_WS_ENDPOINT or HAUL_WS_API_ID); "
+                "%d message(s) dropped",
+                outbox.count,
+            )
             return
         delivery = self.publisher.deliver(outbox.by_connection)
         report.delivery.sent += delivery.sent
@@ -168,21 +170,26 @@ class FanOut:
         waiting = list(deferred)
         # The interval that was lost ends within one interval from now; the last try comes
         # after that, however slowly the tries go, so a failure means another invocation won.
-        deadline = time.monotonic() + self.progress_interval_ms / 1000 + step
+        deadline = self._clock.monotonic() + self.progress_interval_ms / 1000 + step
         while waiting:
             self._sleep(step)
-            last = time.monotonic() >= deadline
+            last = self._clock.monotonic() >= deadline
             for item in list(waiting):
                 if self.throttle.acquire(f"progress#{item.owner}", self.progress_interval_ms):
                     waiting.remove(item)
-                    self._progress(item.progress, self.reader.active(item.owner), item.final_state, item.subs,
-                                   item.task_subscribers, outbox)
+                    self._progress(
+                        item.progress,
+                        self.reader.active(item.owner),
+                        item.final_state,
+                        item.subs,
+                        item.task_subscribers,
+                        outbox,
+                    )
             if last:
                 break
         return outbox
 
-    def route(self, owner: str, changes: list[m.Change], subs: dict[str, set[str]],
-              outbox: Outbox) -> Deferred | None:
+    def route(self, owner: str, changes: list[m.Change], subs: dict[str, set[str]], outbox: Outbox) -> Deferred | None:
         """Add to ``outbox`` what ``changes`` (one owner's, in order) mean to ``subs``; the
         progress that must wait for the end of the interval, if any."""
         progress: dict[str, m.Change] = {}
@@ -224,8 +231,12 @@ class FanOut:
 
     @staticmethod
     def _progress(
-        progress: dict[str, m.Change], active: list[Task], final_state: dict[str, TaskState | None],
-        subs: dict[str, set[str]], task_subscribers: set[str], outbox: Outbox,
+        progress: dict[str, m.Change],
+        active: list[Task],
+        final_state: dict[str, TaskState | None],
+        subs: dict[str, set[str]],
+        task_subscribers: set[str],
+        outbox: Outbox,
     ) -> None:
         # The freshest figures of every active download, from this batch's images or the
         # index, whichever was written last (so a write that had to wait is carried too).

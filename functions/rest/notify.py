@@ -11,31 +11,15 @@ from chalice.app import Request
 
 from chalicelib.api.schemas import parse
 from chalicelib.auth.identity import Role
-from chalicelib.container import realtime, services
+from chalicelib.container import services
 from chalicelib.notify.events import SUBSCRIBABLE
 from chalicelib.notify.models import CreateTarget, DeliveryQuery, PatchTarget, SendMessage
 from chalicelib.notify.service import NotifyService
-from chalicelib.notify.wiring import register_push
-from chalicelib.realtime import messages as m
 
 from .http import PAGINATION_HEADERS, caller, json_body, paginated, query, respond, route
 
 blueprint = Blueprint(__name__)
 log = logging.getLogger("haul.notify")
-
-
-def websocket_push(owner: str, data: dict[str, Any]) -> None:
-    """A ``notification`` message to the owner's connections in the ``notifications`` room."""
-    rt = realtime()
-    subscribers = rt.store.subscribers(owner).get(m.NOTIFICATIONS, set())
-    publisher = rt.publishers.default()
-    if not subscribers or publisher is None:
-        return
-    encoded = m.encode(m.message(m.NOTIFICATION, data=data))
-    publisher.deliver({cid: [encoded] for cid in subscribers})
-
-
-register_push(websocket_push)
 
 
 def _notify() -> NotifyService:

@@ -10,7 +10,7 @@ from chalice.app import DynamoDBEvent
 
 from chalicelib.container import services
 from chalicelib.notify.events import EventName, batch_outcome, task_events
-from chalicelib.realtime.fanout import task_of
+from chalicelib.persistence.repository import task_from_image
 
 log = logging.getLogger("haul.notify")
 
@@ -39,7 +39,7 @@ def handle_changes(event: DynamoDBEvent) -> None:
     for record in event.to_dict().get("Records") or []:
         data = record.get("dynamodb") or {}
         try:
-            old, new = task_of(data.get("OldImage")), task_of(data.get("NewImage"))
+            old, new = task_from_image(data.get("OldImage")), task_from_image(data.get("NewImage"))
             events = task_events(old, new, key=str(record.get("eventID") or "") or None)
             if (new is not None and new.batch_id and old is not None and old.state != new.state
                     and notify.wants(new.owner, EventName.BATCH_COMPLETED, cache)):

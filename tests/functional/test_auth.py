@@ -333,17 +333,19 @@ def test_parallel_guesses_get_at_most_five_password_checks(anon: Api, svc, monke
 
 def test_each_lock_of_the_same_pair_lasts_twice_as_long(svc) -> None:
     from chalicelib.auth.ratelimit import LOCK_SECONDS, MAX_LOCK_SECONDS, RateLimiter, lock_seconds
+    from chalicelib.persistence.ratelimits import DynamoRateCounters
+    from tests.fakes.clock import ManualClock
 
     wipe_accounts()
-    now = [1_900_000_000.0]
-    limiter = RateLimiter(clock=lambda: now[0])
+    clock = ManualClock(1_900_000_000_000)
+    limiter = RateLimiter(DynamoRateCounters(), clock)
     waits = []
     for _ in range(3):
         attempts = [limiter.login_attempt("dora", "192.0.2.77") for _ in range(6)]
         assert attempts[:5] == [0] * 5
         waits.append(attempts[5])
         assert limiter.login_attempt("dora", "192.0.2.77") in range(waits[-1] - 1, waits[-1] + 1)
-        now[0] += waits[-1] + 1
+        clock.advance(waits[-1] + 1)
     assert waits == [LOCK_SECONDS, 2 * LOCK_SECONDS, 4 * LOCK_SECONDS]
     assert limiter.login_attempt("dora", "192.0.2.78") == 0  # the account is not locked for everyone
     assert lock_seconds(30) == MAX_LOCK_SECONDS

@@ -277,19 +277,20 @@ def test_an_idle_connection_is_closed_with_going_away(svc) -> None:
 
 
 def test_the_throttle_lets_one_send_per_interval_across_invocations(svc) -> None:
-    from chalicelib.realtime.throttle import Throttle
+    from chalicelib.persistence.throttle import DynamoThrottle
+    from tests.fakes.clock import ManualClock
 
-    now = [1_000_000]
-    first, second = Throttle(lambda: now[0]), Throttle(lambda: now[0])  # two "invocations"
+    clock = ManualClock(1_000_000)
+    first, second = DynamoThrottle(clock), DynamoThrottle(clock)  # two "invocations"
     assert first.acquire("progress#x", 500)
     assert not second.acquire("progress#x", 500)
-    now[0] += 499
+    clock.advance(0.499)
     assert not first.acquire("progress#x", 500)
-    now[0] += 1
+    clock.advance(0.001)
     assert second.acquire("progress#x", 500)
     assert first.acquire("progress#y", 500)  # per name
     second.mark("progress#y")
-    now[0] += 400
+    clock.advance(0.4)
     assert not first.acquire("progress#y", 500)
 
 

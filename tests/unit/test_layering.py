@@ -40,14 +40,8 @@ NOT_YET_MOVED: dict[str, str] = {
     "chalicelib/auth/accounts.py": "users, the setup item, transactions (arch-b)",
     "chalicelib/auth/admins.py": "the admin roster item (arch-b)",
     "chalicelib/auth/apikeys.py": "API key items (arch-b)",
-    "chalicelib/auth/ratelimit.py": "rate-limit counters (arch-b)",
     "chalicelib/auth/sessions.py": "login session items (arch-b)",
     "chalicelib/auth/tokens.py": "the local signing key item (arch-b)",
-    "chalicelib/container.py": "warm() walks the PynamoDB models (arch-b)",
-    "chalicelib/realtime/connections.py": "connection and subscription items (arch-b)",
-    "chalicelib/realtime/fanout.py": "stream images decoded through TaskModel (arch-b)",
-    "chalicelib/realtime/queries.py": "room snapshots on the tasks table's indexes (arch-b)",
-    "chalicelib/realtime/throttle.py": "the fan-out's throttle item (arch-b)",
 }
 
 
