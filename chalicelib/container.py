@@ -24,7 +24,6 @@ from .auth.setuptoken import setup_gate
 from .auth.tokens import Tokens, key_source
 from .config import Config
 from .downloads.admission.service import Admission
-from .downloads.admission.store import AdmissionStore
 from .downloads.batches import BatchService
 from .downloads.service import DownloadService
 from .engine.dispatcher import Dispatcher
@@ -48,6 +47,7 @@ from .notify.service import NotifyService
 from .notify.wiring import build_notify, job_failed
 from .observability import tracing
 from .persistence.activity import DynamoActivity
+from .persistence.admission import DynamoAdmissionStore
 from .persistence.batches import DynamoBatches
 from .persistence.connections import DynamoConnections
 from .persistence.hostslots import DynamoHostSlots
@@ -171,7 +171,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
                           push=_push_notification)
     batches = BatchService(
         DynamoBatches(stats.db, config.batches_table), repo, downloads, activity,
-        Admission(AdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge,
+        Admission(DynamoAdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge,
                   downloads.planned_key),
     )
     providers = build_providers(config, guard)

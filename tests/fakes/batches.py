@@ -1,6 +1,7 @@
 """The batches table and a batch's tasks in memory (chalicelib/downloads/batches.py ``BatchStore``),
 over the batch items and tasks of a :class:`~tests.fakes.tasks.FakeTasks`; page keys have
-DynamoDB's shape, so the service's cursors round-trip as they do on the real store."""
+DynamoDB's shape, so the service's cursors round-trip as they do on the real store. Also
+admission's store (chalicelib/downloads/admission/service.py ``AdmissionStore``) over the same tasks."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 from chalicelib.api.errors import ApiError
 from chalicelib.auth.identity import Identity
 from chalicelib.domain.task import Task
+from chalicelib.domain.urls import dedupe_key
+from chalicelib.downloads.admission.plan import DUPLICATE_STATES
 from chalicelib.downloads.admission.service import Admitted
 from chalicelib.downloads.schemas import AddDownload
 from chalicelib.downloads.service import DownloadService
@@ -84,3 +87,41 @@ class FakeAdmission:
                 continue
             out.append(Admitted(task=added, duplicate=added.duplicate))
         return out
+
+
+class FakeAdmissionStore:
+    """Admission's many-at-a-time task reads and writes (chalicelib/persistence/admission.py) over
+    the in-memory tasks; ``fail`` names task ids whose write fails (and is not stored)."""
+
+    def __init__(self, tasks: FakeTasks) -> None:
+        self.tasks = tasks
+        self.fail: set[str] = set()
+
+    def create_tasks(self, tasks: Sequence[Task], actor: str | None) -> list[Exception | None]:
+        out: list[Exception | None] = []
+        for task in tasks:
+            if task.id in self.fail:
+                out.append(RuntimeError(f"injected failure storing {task.id}"))
+                continue
+            if self.tasks.get(task.id) is None:
+                self.tasks.create(task, actor)
+            out.append(None)
+        return out
+
+    def get_tasks(self, ids: Sequence[str], projection: str | None = None) -> dict[str, Task]:
+        found = self.tasks.get_many(ids)
+        if projection is None:
+            return found
+        return {i: Task(i, "", "", "", "") for i in found}
+
+    def ids_by_url(self, keys: Sequence[str]) -> dict[str, list[str]]:
+        return {key: self.tasks.ids_by_url(key, 50) for key in dict.fromkeys(keys)}
+
+    def ids_of_owner(self, owner: str, keys: set[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for state in DUPLICATE_STATES:
+            for task in self.tasks.in_state_of(owner, state):
+                key = dedupe_key(owner, task.url)
+                if key in keys:
+                    found.setdefault(key, []).append(task.id)
+        return found

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from ...activity.log import ActivityLog
 from ...adapters.urlguard import BlockedUrl, UrlGuard
@@ -28,11 +29,32 @@ from ...engine.dispatcher import Dispatcher
 from ...persistence.repository import now_ms
 from ..schemas import AddDownload
 from . import plan
-from .store import AdmissionStore
 
 log = logging.getLogger("haul.admission")
 _checks = ThreadPoolExecutor(16, thread_name_prefix="urlcheck")
 NOT_STORED = "the download could not be stored, so it was not added; send it again"
+
+
+class AdmissionStore(Protocol):
+    """Tasks written and read many at a time (chalicelib/persistence/admission.py ``DynamoAdmissionStore``)."""
+
+    def create_tasks(self, tasks: Sequence[Task], actor: str | None) -> list[Exception | None]:
+        """Store new tasks; for each, None once it is stored (also when a failed request had
+        stored it after all), else why not."""
+        ...
+
+    def get_tasks(self, ids: Sequence[str], projection: str | None = None) -> dict[str, Task]:
+        """The tasks of ``ids`` that exist, read consistently (``projection="id"``: only which exist)."""
+        ...
+
+    def ids_by_url(self, keys: Sequence[str]) -> dict[str, list[str]]:
+        """For each dedupe key, the ids of the newest tasks of that URL (at most 50), newest first."""
+        ...
+
+    def ids_of_owner(self, owner: str, keys: set[str]) -> dict[str, list[str]]:
+        """For each of ``keys`` that has any, the ids of the owner's tasks of that URL in a
+        duplicate state (queued, downloading, paused, completed)."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""DynamoDB for admissions: tasks written and read in batches, duplicates found in few Queries.
+"""DynamoDB for admissions (chalicelib/downloads/admission/service.py ``AdmissionStore``): tasks
+written and read in batches, duplicates found in few Queries.
 
 Every call here is on the low-level client the container makes (thread-safe, so the Queries
 of one admission run side by side on a small pool). PynamoDB's models give the items their
@@ -16,11 +17,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ...domain.task import Task
-from ...persistence.conditions import condition_failed
-from ...persistence.models import TaskModel
-from ...persistence.repository import new_model, to_task
-from .plan import DUPLICATE_STATES, READ_CHUNK, WRITE_CHUNK, chunks
+from ..domain.task import Task
+from ..downloads.admission.plan import DUPLICATE_STATES, READ_CHUNK, WRITE_CHUNK, chunks
+from .conditions import condition_failed
+from .models import TaskModel
+from .repository import new_model, to_task
 
 log = logging.getLogger("haul.admission")
 _AWS_ERRORS = (ClientError, BotoCoreError)
@@ -29,7 +30,7 @@ DUPLICATE_SCAN = 50
 _pool = ThreadPoolExecutor(8, thread_name_prefix="admission")
 
 
-class AdmissionStore:
+class DynamoAdmissionStore:
     def __init__(self, db: Any, attempts: int = 5, sleep: Callable[[float], None] = time.sleep) -> None:
         self._db = db
         self._table = TaskModel.Meta.table_name
