@@ -59,11 +59,31 @@ def _not_debug(original: Callable[..., Any]) -> Callable[..., Any]:
     return create
 
 
+def _names_once(original: Callable[[Any], list[str]]) -> Callable[[Any], list[str]]:
+    """``moto.core.responses.method_names_from_class``: moto lists a response class's methods
+    (``inspect.getmembers``, ~150 attributes looked up and sorted) on every request to check
+    that the action has a handler; a class's methods do not change while the server runs."""
+    known: dict[Any, list[str]] = {}
+
+    @functools.wraps(original)
+    def names(clazz: Any) -> list[str]:
+        found = known.get(clazz)
+        if found is None:
+            found = known[clazz] = original(clazz)
+        return found
+
+    return names
+
+
 def targets() -> list[tuple[type, str, Callable[[Any], Any]]]:
     """(class, attribute, wrap) for local_runtime.emulator.server._patch()."""
+    from moto.core import responses
     from moto.moto_server import threaded_moto_server, werkzeug_app
     from werkzeug.wsgi import LimitedStream
 
-    return [(LimitedStream, "readall", _read_at_once)] + [
+    found: list[tuple[type, str, Callable[[Any], Any]]] = [
+        (LimitedStream, "readall", _read_at_once), (cast(type, responses), "method_names_from_class", _names_once)
+    ]
+    return found + [
         (cast(type, module), "create_backend_app", _not_debug) for module in (werkzeug_app, threaded_moto_server)
     ]

@@ -1,7 +1,10 @@
 """The embedded emulator's UpdateItem keeps each expression's parsed tree and checks the whole
 expression once (local_runtime/emulator/expressions.py): the same text with other values and
 names updates what it says, concurrent requests sharing a tree do not disturb each other, and
-invalid expressions are still refused."""
+invalid expressions are still refused. Its copy of the tree, its class-keyed walks, its one size
+check per update and its kept condition tokens change no answer: nested paths, functions and
+ADD/DELETE update what they say, an item over 400 KB is refused, and a kept condition is
+evaluated with each request's own values."""
 
 from __future__ import annotations
 
@@ -82,3 +85,53 @@ def test_invalid_expressions_are_still_refused(ddb: Any, table: str, expression:
             ddb.update_item(TableName=table, Key={"pk": {"S": "y"}}, UpdateExpression=expression,
                             ExpressionAttributeNames=names, ExpressionAttributeValues=values)
         assert refused.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_nested_paths_functions_add_and_delete_update_what_they_say(ddb: Any, table: str) -> None:
+    ddb.put_item(TableName=table, Item={"pk": {"S": "z"}, "m": {"M": {"k": {"S": "old"}}}, "l": {"L": [{"N": "1"}]},
+                                        "s": {"SS": ["a", "b"]}, "n": {"N": "5"}})
+    expression = "SET #m.#k = :v, #l = list_append(#l, :x), #new = if_not_exists(#new, :v) ADD #n :one DELETE #s :a"
+    for value, expect_n in (("first", "6"), ("second", "7")):  # the second from the kept tree
+        got = ddb.update_item(
+            TableName=table, Key={"pk": {"S": "z"}}, UpdateExpression=expression,
+            ExpressionAttributeNames={"#m": "m", "#k": "k", "#l": "l", "#new": "new", "#n": "n", "#s": "s"},
+            ExpressionAttributeValues={":v": {"S": value}, ":x": {"L": [{"N": expect_n}]}, ":one": {"N": "1"},
+                                       ":a": {"SS": ["a"]}},
+            ReturnValues="ALL_NEW",
+        )["Attributes"]
+        assert got["m"] == {"M": {"k": {"S": value}}} and got["n"] == {"N": expect_n}
+        assert got["new"] == {"S": "first"} and got["s"] == {"SS": ["b"]}
+    assert got["l"] == {"L": [{"N": "1"}, {"N": "6"}, {"N": "7"}]}
+
+
+def test_an_update_past_400_kb_is_refused_and_one_below_goes_through(ddb: Any, table: str) -> None:
+    ddb.put_item(TableName=table, Item={"pk": {"S": "big"}, "a": {"S": "x" * 150_000}})
+    names = {"#b": "b", "#c": "c"}
+    ddb.update_item(TableName=table, Key={"pk": {"S": "big"}}, UpdateExpression="SET #b = :b, #c = :c",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={":b": {"S": "y" * 100_000}, ":c": {"S": "z" * 100_000}})
+    with pytest.raises(ClientError) as refused:
+        ddb.update_item(TableName=table, Key={"pk": {"S": "big"}}, UpdateExpression="SET #b = :b, #c = :c",
+                        ExpressionAttributeNames=names,
+                        ExpressionAttributeValues={":b": {"S": "y" * 150_000}, ":c": {"S": "z" * 150_000}})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "size" in refused.value.response["Error"]["Message"].lower()
+
+
+def test_a_kept_condition_is_evaluated_with_each_requests_values(ddb: Any, table: str) -> None:
+    ddb.put_item(TableName=table, Item={"pk": {"S": "c"}, "v": {"N": "3"}, "state": {"S": "queued"}})
+    condition = "(#st = :want AND #v < :most) OR attribute_not_exists(#v)"
+    names = {"#st": "state", "#v": "v", "#x": "x"}
+
+    def update(want: str, most: str) -> bool:
+        try:
+            ddb.update_item(TableName=table, Key={"pk": {"S": "c"}}, UpdateExpression="SET #x = :w",
+                            ConditionExpression=condition, ExpressionAttributeNames=names,
+                            ExpressionAttributeValues={":want": {"S": want}, ":most": {"N": most}, ":w": {"S": want}})
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+            return False
+        return True
+
+    assert [update("queued", "4"), update("running", "4"), update("queued", "3"), update("queued", "9")] == [
+        True, False, False, True]
