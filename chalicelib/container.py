@@ -56,6 +56,7 @@ from .persistence.queue import DynamoQueueState
 from .persistence.ratelimits import DynamoRateCounters
 from .persistence.rooms import DynamoTaskReads
 from .persistence.settings import DynamoSettingsVersions
+from .persistence.stats import DynamoCounters
 from .persistence.tasks import DynamoTasks
 from .persistence.throttle import DynamoThrottle
 from .persistence.warm import warm_tables
@@ -162,7 +163,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         progress_interval=config.progress_interval,
         name_key=keys.start_key,
     )
-    stats = StatsStore(ddb, config.stats_table, config.batches_table, repo, settings)
+    stats = StatsStore(DynamoCounters(ddb, config.stats_table, config.batches_table), repo)
     downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge, keys)
     transfer.ctx.on_stored = downloads.settle_target  # a rename asked for during the transfer
     accounts = build_accounts(config, settings, activity)
@@ -170,8 +171,8 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
     notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8),
                           push=_push_notification)
     batches = BatchService(
-        DynamoBatches(stats.db, config.batches_table), repo, downloads, activity,
-        Admission(DynamoAdmissionStore(stats.db), dispatcher, guard, activity, stats.recent_gauge,
+        DynamoBatches(ddb, config.batches_table), repo, downloads, activity,
+        Admission(DynamoAdmissionStore(ddb), dispatcher, guard, activity, stats.recent_gauge,
                   downloads.planned_key),
     )
     providers = build_providers(config, guard)
@@ -198,7 +199,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
                         on_failure=job_failed(notify)),
         feeds=feeds,
         notify=notify,
-        health=build_health(config, clients, stats.db),
+        health=build_health(config, clients, ddb),
         setup=build_setup(accounts, clients.s3, config.bucket, repo, feeds, notify, guard),
         providers=providers,
         search=build_search(providers, feeds, batches),

@@ -6,7 +6,8 @@ per batch: a hundred records of one user cost about ten writes. The readers are 
 Queries on the stats table's key (``BETWEEN`` for a timeline, ``begins_with`` for a
 breakdown).
 
-Storage: each counter is a top-level number attribute (``n_<counter>`` on a stats item,
+Storage (chalicelib/persistence/stats.py ``DynamoCounters``, behind :class:`Counters`): each
+counter is a top-level number attribute (``n_<counter>`` on a stats item,
 ``s_<state>`` / ``items`` / ``sized`` / ``total_bytes`` / ``done_bytes`` on a batch item), so
 one ``ADD`` creates the item and the counter when they are missing (DynamoDB cannot ``ADD``
 into a map that does not exist yet).
@@ -30,23 +31,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer
 
 from ..domain import aggregates as agg
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.states import TaskState
-from ..domain.task import iso
-from ..persistence.conditions import condition_failed
-from ..persistence.models import TaskModel
-from ..persistence.repository import TaskRepository, now_ms, to_task
-from ..settings.store import SettingsStore
+from ..domain.task import Task, iso
 
 log = logging.getLogger("haul.stats")
 _deserializer = TypeDeserializer()
@@ -56,8 +53,6 @@ GAUGE_MAX_AGE = 1.0
 BATCH_STATE_PREFIX = "s_"
 COUNTER_PREFIX = "n_"
 _BATCH_COUNTERS = ("items", "sized", "total_bytes", "done_bytes")
-APPLIED = "applied"  # the tokens of the batches an item's counters include (the newest KEEP)
-KEEP = 64
 
 
 def plain(value: Any) -> Any:
@@ -78,8 +73,11 @@ def image(raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {k: plain(_deserializer.deserialize(v)) for k, v in raw.items()}
 
 
-def change_of(record: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None, int] | None:
-    """(old image, new image, record time in ms) of a Lambda-shaped stream record."""
+def change_of(
+    record: Mapping[str, Any], now_ms: int
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, int] | None:
+    """(old image, new image, record time in ms) of a Lambda-shaped stream record (``now_ms``
+    when it carries no time)."""
     data = record.get("dynamodb") or {}
     event = record.get("eventName")
     old = image(data.get("OldImage")) if event != "INSERT" else None
@@ -87,7 +85,7 @@ def change_of(record: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[st
     if event not in ("INSERT", "MODIFY", "REMOVE") or (old is None and new is None):
         return None
     created = data.get("ApproximateCreationDateTime")
-    at = int(float(created) * 1000) if isinstance(created, (int, float, Decimal)) else now_ms()
+    at = int(float(created) * 1000) if isinstance(created, (int, float, Decimal)) else now_ms
     return old, new, at
 
 
@@ -108,32 +106,41 @@ class ApplyReport:
     skipped: int  # refused: applied by an earlier try of the batch, or into a batch item that is gone
 
 
-def _update(values: Mapping[str, int], prefix: str | None = None) -> tuple[list[str], dict[str, str], dict[str, Any]]:
-    """``ADD`` clauses, names and values for counters (``state:x`` -> ``s_x`` on a batch)."""
-    clauses, names, vals = [], {}, {}
-    for i, (name, delta) in enumerate(sorted(values.items())):
-        if prefix is not None:
-            attr = prefix + name
-        elif name.startswith("state:"):
-            attr = BATCH_STATE_PREFIX + name.removeprefix("state:")
-        else:
-            attr = name
-        names[f"#c{i}"] = attr
-        vals[f":c{i}"] = {"N": str(int(delta))}
-        clauses.append(f"#c{i} :c{i}")
-    return clauses, names, vals
+class Counters(Protocol):
+    """The counters and batch summaries as stored (chalicelib/persistence/stats.py ``DynamoCounters``)."""
+
+    def add(self, deltas: agg.Deltas, token: str) -> tuple[int, int]:
+        """Add the deltas of one stream batch, each item's at most once per ``token`` (the same
+        on every try of the batch); a batch's deltas only into its item when that exists and is
+        the delta's owner's. (writes made, writes refused). Raises when a write fails otherwise."""
+        ...
+
+    def item(self, scope: str, key: str) -> dict[str, Any]:
+        """One stats item, plain (``n_<counter>`` numbers, ``name``); empty when there is none."""
+        ...
+
+    def between(self, scope: str, low: str, high: str) -> list[dict[str, Any]]:
+        """The scope's items (with their ``key``) whose key is between ``low`` and ``high``, in key order."""
+        ...
+
+    def prefixed(self, scope: str, prefix: str) -> list[dict[str, Any]]:
+        """The scope's items (with their ``key``) whose key begins with ``prefix``, in key order."""
+        ...
+
+
+class RunningTasks(Protocol):
+    """The downloads running now (the task store)."""
+
+    def ids_in_state(self, state: TaskState, limit: int | None = None) -> list[str]: ...
+    def get(self, task_id: str) -> Task | None: ...
+    def in_state_of(self, owner: str, state: TaskState) -> list[Task]: ...
 
 
 class StatsStore:
-    def __init__(
-        self, dynamodb: Any, stats_table: str, batches_table: str, repo: TaskRepository, settings: SettingsStore,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.db = dynamodb
-        self.stats_table = stats_table
-        self.batches_table = batches_table
-        self._repo = repo
-        self._settings = settings
+    def __init__(self, counters: Counters, tasks: RunningTasks, clock: Clock = SYSTEM_CLOCK) -> None:
+        """Every collaborator is passed in (chalicelib/container.py builds them)."""
+        self.counters = counters
+        self._repo = tasks
         self._clock = clock
         self._lock = threading.Lock()
         self._gauges: dict[str, tuple[float, dict[str, int]]] = {}
@@ -143,110 +150,25 @@ class StatsStore:
         """Apply a batch of stream records (Lambda-shaped) to the counters, in order."""
         records = list(records)
         changes = []
+        now = self._clock.now_ms()
         for record in records:
             try:
-                change = change_of(record)
+                change = change_of(record, now)
             except Exception:  # a record we cannot read must not block its shard
                 log.exception("stats: skipping unreadable stream record %s", record.get("eventID"))
                 continue
             if change is not None:
                 changes.append(change)
         deltas = agg.deltas(changes)
-        token = batch_token(records)
-        done = skipped = 0
-        for kwargs in self._writes(deltas):
-            once(kwargs, token)
-            try:
-                answer = self.db.update_item(**kwargs)
-            except Exception as exc:
-                if condition_failed(exc):  # applied by an earlier try, or a batch item that is gone
-                    skipped += 1
-                    continue
-                raise  # the batch is retried; the writes that landed are refused then
-            done += 1
-            self._trim(kwargs, answer)
+        done, skipped = self.counters.add(deltas, batch_token(records))
         return ApplyReport(len(records), deltas.changes, done, skipped)
 
-    def _trim(self, kwargs: Mapping[str, Any], answer: Mapping[str, Any]) -> None:
-        """Forget all but the ``KEEP`` newest tokens of an item that holds twice as many."""
-        tokens = sorted((answer.get("Attributes") or {}).get(APPLIED, {}).get("SS") or [])
-        if len(tokens) <= 2 * KEEP:
-            return
-        try:
-            self.db.update_item(TableName=kwargs["TableName"], Key=kwargs["Key"], UpdateExpression="DELETE #ap :old",
-                                ExpressionAttributeNames={"#ap": APPLIED},
-                                ExpressionAttributeValues={":old": {"SS": tokens[:-KEEP]}})
-        except Exception:  # only the set's size depends on it; the next write trims again
-            log.exception("stats: could not trim the applied tokens of %s", kwargs["Key"])
-
-    def _writes(self, deltas: agg.Deltas) -> list[dict[str, Any]]:
-        now = now_ms()
-        out = []
-        for (scope, key), counts in sorted(deltas.counters.items()):
-            clauses, names, values = _update(counts, COUNTER_PREFIX)
-            sets = ["updated_at = :now"]
-            values[":now"] = {"N": str(now)}
-            name = deltas.names.get((scope, key))
-            if name:
-                sets.append("#nm = :nm")
-                names["#nm"] = "name"
-                values[":nm"] = {"S": name}
-            if key.startswith("hour#"):
-                sets.append("expires = if_not_exists(expires, :exp)")
-                values[":exp"] = {"N": str(now // 1000 + agg.HOUR_BUCKET_DAYS * 86400)}
-            out.append({
-                "TableName": self.stats_table,
-                "Key": {"scope": {"S": scope}, "key": {"S": key}},
-                "UpdateExpression": f"SET {', '.join(sets)} ADD {', '.join(clauses)}",
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            })
-        for (batch_id, _), batch in sorted(deltas.batches.items()):
-            clauses, names, values = _update(batch.counts)
-            sets = ["updated_at = :now"]
-            values[":now"] = {"N": str(now)}
-            kwargs: dict[str, Any] = {"TableName": self.batches_table, "Key": {"id": {"S": batch_id}}}
-            # Only into a batch that exists and is the task's owner's: the add made its item,
-            # with its owner (TaskRepository.claim_batch); the stream never makes one. So the
-            # last tasks of a deleted batch leaving it do not bring it back, and a task that
-            # carries the id of another owner's batch never counts in it.
-            names["#ow"] = "owner"
-            values[":ow"] = {"S": batch.owner}
-            kwargs["ConditionExpression"] = "attribute_exists(id) AND #ow = :ow"
-            expression = f"SET {', '.join(sets)}" + (f" ADD {', '.join(clauses)}" if clauses else "")
-            kwargs.update({"UpdateExpression": expression, "ExpressionAttributeNames": names,
-                           "ExpressionAttributeValues": values})
-            out.append(kwargs)
-        return out
-
     # -- reading -----------------------------------------------------------------------------
-    def _get(self, scope: str, key: str) -> dict[str, Any]:
-        answer = self.db.get_item(
-            TableName=self.stats_table, Key={"scope": {"S": scope}, "key": {"S": key}}, ConsistentRead=True
-        )
-        return image(answer.get("Item")) or {}
-
-    def _query(self, scope: str, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.stats_table,
-            "KeyConditionExpression": f"#s = :s AND {condition}",
-            "ExpressionAttributeNames": {"#s": "scope", "#k": "key"},
-            "ExpressionAttributeValues": {":s": {"S": scope}, **values},
-        }
-        while True:
-            answer = self.db.query(**kwargs)
-            items += [image(i) or {} for i in answer.get("Items", [])]
-            if not answer.get("LastEvaluatedKey"):
-                return items
-            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
     def _range(self, scope: str, low: str, high: str) -> dict[str, dict[str, int]]:
-        items = self._query(scope, "#k BETWEEN :lo AND :hi", {":lo": {"S": low}, ":hi": {"S": high}})
-        return {str(i["key"]): counters(i) for i in items}
+        return {str(i["key"]): counters(i) for i in self.counters.between(scope, low, high)}
 
     def gauge(self, scope: str) -> dict[str, int]:
-        return counters(self._get(scope, agg.GAUGE))
+        return counters(self.counters.item(scope, agg.GAUGE))
 
     def recent_gauge(self, scope: str) -> dict[str, int]:
         """:meth:`gauge` as read at most ``GAUGE_MAX_AGE`` seconds ago by this process.
@@ -254,7 +176,7 @@ class StatsStore:
         For list totals (``X-Total-Count``), read on every page: someone paging through a list
         asks several times a second, and the counters trail the tasks by the stream's lag
         anyway, so one read a second is as current and spares a read on most pages."""
-        now = self._clock()
+        now = self._clock.monotonic()
         with self._lock:
             known = self._gauges.get(scope)
         if known is not None and now - known[0] < GAUGE_MAX_AGE:
@@ -273,8 +195,7 @@ class StatsStore:
     def total_speed(self, scope: str) -> int:
         """Bytes per second of the downloads running now (at most max_concurrent_downloads)."""
         if scope.startswith("u#"):
-            result = TaskModel.by_owner_state.query(f"{scope[2:]}#{TaskState.DOWNLOADING.value}")
-            tasks = [to_task(m) for m in result]
+            tasks = self._repo.in_state_of(scope[2:], TaskState.DOWNLOADING)
         else:
             ids = self._repo.ids_in_state(TaskState.DOWNLOADING)
             tasks = [t for t in _pool.map(self._repo.get, ids) if t is not None]
@@ -322,7 +243,7 @@ class StatsStore:
         starts = agg.period_starts(now)
         first = min(starts["this_week"], starts["this_month"])
         days = self._range(scope, agg.bucket_key("day", first), agg.bucket_key("day", starts["today"]))
-        total = counters(self._get(scope, agg.TOTAL))
+        total = counters(self.counters.item(scope, agg.TOTAL))
         gauge = self.gauge(scope)
 
         def period(counter: str) -> dict[str, int]:
@@ -358,7 +279,7 @@ class StatsStore:
 
     def breakdown(self, scope: str, by: str, limit: int) -> dict[str, Any]:
         prefix = f"{by}#"
-        items = self._query(scope, "begins_with(#k, :p)", {":p": {"S": prefix}})
+        items = self.counters.prefixed(scope, prefix)
         rows = []
         for item in items:
             key = str(item["key"])[len(prefix):]
@@ -390,19 +311,6 @@ def batch_token(records: list[Mapping[str, Any]]) -> str:
     created = (records[0].get("dynamodb") or {}).get("ApproximateCreationDateTime") if records else None
     at = int(float(created) * 1000) if isinstance(created, (int, float, Decimal)) else 0
     return f"{at:013d}.{digest.hexdigest()[:24]}"
-
-
-def once(kwargs: dict[str, Any], token: str) -> None:
-    """Make a counter write apply once per batch: only if the item lacks the batch's token,
-    which it adds (and returns the item's tokens, for trimming)."""
-    kwargs["ExpressionAttributeNames"]["#ap"] = APPLIED
-    kwargs["ExpressionAttributeValues"][":tok"] = {"S": token}
-    kwargs["ExpressionAttributeValues"][":toks"] = {"SS": [token]}
-    kwargs["UpdateExpression"] += " ADD #ap :toks" if " ADD " not in kwargs["UpdateExpression"] else ", #ap :toks"
-    fresh = "NOT contains(#ap, :tok)"
-    kwargs["ConditionExpression"] = f"({kwargs['ConditionExpression']}) AND {fresh}" if kwargs.get(
-        "ConditionExpression") else fresh
-    kwargs["ReturnValues"] = "UPDATED_NEW"
 
 
 def utc_now() -> datetime:

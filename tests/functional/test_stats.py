@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 
+from chalicelib.persistence.stats import DynamoCounters
 from chalicelib.stats.store import StatsStore
 from local_runtime.stream_poller import StreamPoller, stream_sources
 from tests.support.stats import aggregate_poller
@@ -83,7 +84,8 @@ def owner() -> str:
 
 
 def store_with(svc: Any, client: Any) -> StatsStore:
-    return StatsStore(client, svc.stats.stats_table, svc.stats.batches_table, svc.repo, svc.settings)
+    tables = svc.stats.counters
+    return StatsStore(DynamoCounters(client, tables.stats_table, tables.batches_table), svc.repo)
 
 
 def test_a_download_s_life_is_counted_and_removal_keeps_history(svc, owner: str) -> None:
@@ -157,7 +159,7 @@ def test_the_engine_speed_is_the_sum_over_running_downloads(svc, owner: str) -> 
 def test_a_batch_of_records_is_coalesced_into_few_writes(svc) -> None:
     """2,000 INSERTs of two users in one batch, in Lambda's batches of 100: 19 writes a batch,
     not 100 x 12. (The same with 10,000 INSERTs: 1,900 writes, ~24 s against moto.)"""
-    client = CountingClient(svc.stats.db)
+    client = CountingClient(svc.stats.counters.db)
     stats = store_with(svc, client)
     owners = [f"bulk-{uuid.uuid4().hex[:8]}" for _ in range(2)]
     assert svc.repo.claim_batch(f"bulk-{owners[0]}", owners[0])
@@ -171,7 +173,8 @@ def test_a_batch_of_records_is_coalesced_into_few_writes(svc) -> None:
     # or a day boundary crossed during the run adds a bucket or two.
     assert client.updates <= 20 * 21, client.updates
     assert stats.state_counts(f"u#{owners[0]}")["queued"] == 1000
-    item = svc.stats.db.get_item(TableName=svc.stats.batches_table, Key={"id": {"S": f"bulk-{owners[0]}"}})["Item"]
+    tables = svc.stats.counters
+    item = tables.db.get_item(TableName=tables.batches_table, Key={"id": {"S": f"bulk-{owners[0]}"}})["Item"]
     assert item["s_queued"] == {"N": "1000"} and item["items"] == {"N": "1000"}
     print(f"\n2,000 INSERTs: {client.updates} writes in {elapsed:.1f} s")
 
@@ -181,12 +184,12 @@ def test_a_batch_failing_half_way_is_retried_and_counts_exactly_once(
 ) -> None:
     """Issue #12 item 6: the consumer dies half-way through a batch (its third write landed,
     the answer lost), Lambda retries the same records, twice: every counter is exact."""
-    import chalicelib.stats.store as stats_module
+    import chalicelib.persistence.stats as stats_module
 
     scope = f"u#{owner}"
     host = f"h-{owner}.example"
     records = [record(None, make_task(owner, host=host)) for _ in range(5)]
-    crashing = CountingClient(svc.stats.db, lose_on={3})
+    crashing = CountingClient(svc.stats.counters.db, lose_on={3})
     with pytest.raises(RuntimeError):
         store_with(svc, crashing).apply(records)
     assert crashing.updates == 3
@@ -201,7 +204,7 @@ def test_a_batch_failing_half_way_is_retried_and_counts_exactly_once(
     # A failure before a write (refused by DynamoDB) is retried the same way.
     more = [record(None, make_task(owner, host=host)) for _ in range(2)]
     with pytest.raises(RuntimeError):
-        store_with(svc, CountingClient(svc.stats.db, fail_on={2})).apply(more)
+        store_with(svc, CountingClient(svc.stats.counters.db, fail_on={2})).apply(more)
     svc.stats.apply(more)
     assert svc.stats.state_counts(scope)["queued"] == 7
     # Each item keeps a bounded set of tokens; fresh batches are never taken for retried ones.
@@ -209,8 +212,9 @@ def test_a_batch_failing_half_way_is_retried_and_counts_exactly_once(
     for _ in range(6):
         svc.stats.apply([record(None, make_task(owner, host=host))])
     assert svc.stats.state_counts(scope)["queued"] == 13
-    gauge = svc.stats.db.get_item(TableName=svc.stats.stats_table, Key={"scope": {"S": scope}, "key": {"S": "gauge"}},
-                                  ConsistentRead=True)["Item"]
+    tables = svc.stats.counters
+    gauge = tables.db.get_item(TableName=tables.stats_table, Key={"scope": {"S": scope}, "key": {"S": "gauge"}},
+                               ConsistentRead=True)["Item"]
     assert 2 <= len(gauge[stats_module.APPLIED]["SS"]) <= 4
 
 
@@ -223,7 +227,7 @@ def test_batch_summaries_follow_their_tasks_and_a_deleted_batch_stays_deleted(sv
     b = make_task(owner, batch_id=batch_id, batch_name="Mixed")
 
     def read() -> dict[str, Any] | None:
-        got = svc.stats.db.get_item(TableName=svc.stats.batches_table, Key={"id": {"S": batch_id}},
+        got = svc.stats.counters.db.get_item(TableName=svc.stats.counters.batches_table, Key={"id": {"S": batch_id}},
                                     ConsistentRead=True)
         return image(got.get("Item"))
 
@@ -240,7 +244,7 @@ def test_batch_summaries_follow_their_tasks_and_a_deleted_batch_stays_deleted(sv
     assert view["state"] == "downloading" and view["failed"] == 1 and view["active"] == 1
     assert view["total_bytes"] == 1000 and view["downloaded_bytes"] == 250
     assert view["progress"] == 0.0  # one size unknown: by items (none completed)
-    svc.stats.db.delete_item(TableName=svc.stats.batches_table, Key={"id": {"S": batch_id}})
+    svc.stats.counters.db.delete_item(TableName=svc.stats.counters.batches_table, Key={"id": {"S": batch_id}})
     svc.stats.apply([record(a2, None), record(b2, None)])
     assert read() is None
 
@@ -253,7 +257,7 @@ def test_timeline_and_breakdown_queries_never_scan(svc, owner: str) -> None:
             calls.append(name)
             return getattr(self._inner, name)
 
-    stats = store_with(svc, Spy(svc.stats.db))
+    stats = store_with(svc, Spy(svc.stats.counters.db))
     stats.timeline(f"u#{owner}", "day", datetime.now(tz=UTC) - timedelta(days=365), datetime.now(tz=UTC))
     stats.breakdown(f"u#{owner}", "tag", 5)
     stats.overview(f"u#{owner}", datetime.now(tz=UTC))

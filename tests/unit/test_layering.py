@@ -35,7 +35,6 @@ NOT_YET_MOVED: dict[str, str] = {
     "chalicelib/downloads/alltasks.py": "every owner's list, planned onto indexes (arch-a)",
     "chalicelib/downloads/listing.py": "the downloads list, planned onto indexes (arch-a)",
     "chalicelib/engine/fairness/store.py": "the waiting owners' items in the control table",
-    "chalicelib/stats/store.py": "the counters' stream decoding (arch-a)",
     "chalicelib/auth/accounts.py": "users, the setup item, transactions (arch-b)",
     "chalicelib/auth/admins.py": "the admin roster item (arch-b)",
     "chalicelib/auth/apikeys.py": "API key items (arch-b)",
