@@ -48,6 +48,7 @@ from .notify.wiring import build_notify, job_failed
 from .observability import tracing
 from .persistence.activity import DynamoActivity
 from .persistence.admission import DynamoAdmissionStore
+from .persistence.apikeys import DynamoApiKeys
 from .persistence.batches import DynamoBatches
 from .persistence.connections import DynamoConnections
 from .persistence.hostslots import DynamoHostSlots
@@ -55,7 +56,9 @@ from .persistence.lease import DynamoLease
 from .persistence.queue import DynamoQueueState
 from .persistence.ratelimits import DynamoRateCounters
 from .persistence.rooms import DynamoTaskReads
+from .persistence.sessions import DynamoSessions
 from .persistence.settings import DynamoSettingsVersions
+from .persistence.signingkey import DynamoSigningKey
 from .persistence.stats import DynamoCounters
 from .persistence.tasks import DynamoTasks
 from .persistence.throttle import DynamoThrottle
@@ -110,11 +113,11 @@ def build_accounts(config: Config, settings: SettingsStore, activity: ActivityLo
     def secrets() -> Any:
         return boto3.session.Session(region_name=config.region).client("secretsmanager")
 
-    keys = key_source(config.jwt_secret_name, secrets)
+    keys = key_source(config.jwt_secret_name, secrets, DynamoSigningKey())
     return Accounts(
         Tokens(keys, config.access_token_seconds),
-        Sessions(config.refresh_token_seconds),
-        ApiKeys(),
+        Sessions(DynamoSessions(), config.refresh_token_seconds),
+        ApiKeys(DynamoApiKeys()),
         RateLimiter(DynamoRateCounters()),
         config.rate_limit_per_minute,
         key_days=lambda: settings.get().api_key_days,

@@ -31,11 +31,13 @@ from ..api.schemas import parse
 from ..domain.task import iso
 from ..persistence.conditions import failed_conditions
 from ..persistence.models import ControlModel, SessionModel, UserModel
+from ..persistence.sessions import to_session
 from . import passwords
 from .admins import AdminRoster, is_enabled_admin
 from .apikeys import MAX_KEYS_PER_USER, ApiKeys
 from .dynamo import unavailable
 from .identity import Identity, Role
+from .ports import LoginSession
 from .ratelimit import RateLimiter
 from .schemas import ChangePassword, CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
 from .sessions import SessionError, Sessions
@@ -45,7 +47,7 @@ from .tokens import TokenError, Tokens
 log = logging.getLogger("haul.auth")
 
 
-def _session_and_user(session_id: str, username: str) -> tuple[SessionModel | None, UserModel | None]:
+def _session_and_user(session_id: str, username: str) -> tuple[LoginSession | None, UserModel | None]:
     """The session and the account an access token names, read together (consistently) in one
     BatchGetItem over the two tables: every authenticated request makes this read, and one
     round trip costs half of two."""
@@ -54,12 +56,12 @@ def _session_and_user(session_id: str, username: str) -> tuple[SessionModel | No
         SessionModel.Meta.table_name: {"Keys": [{"id": {"S": session_id}}], "ConsistentRead": True},
         UserModel.Meta.table_name: {"Keys": [{"username": {"S": username}}], "ConsistentRead": True},
     }
-    session: SessionModel | None = None
+    session: LoginSession | None = None
     user: UserModel | None = None
     for attempt in range(5):
         answer = client.batch_get_item(RequestItems=pending)
         for item in answer.get("Responses", {}).get(SessionModel.Meta.table_name, []):
-            session = SessionModel.from_raw_data(item)
+            session = to_session(SessionModel.from_raw_data(item))
         for item in answer.get("Responses", {}).get(UserModel.Meta.table_name, []):
             user = UserModel.from_raw_data(item)
         pending = answer.get("UnprocessedKeys") or {}
@@ -118,7 +120,7 @@ def key_view(key: Any, secret: str | None = None) -> dict[str, Any]:
         "prefix": f"haul_{key.id[:8]}",
         "created_at": iso(key.created_at),
         "last_used_at": iso(key.last_used_at),
-        "expires_at": iso(int(key.expires.timestamp() * 1000)) if key.expires else None,
+        "expires_at": iso(key.expires * 1000) if key.expires is not None else None,
     }
     if secret is not None:
         out["key"] = secret
@@ -322,7 +324,7 @@ class Accounts:
             self.on_session_end(session.user_id, session.id)
             raise
         access = self.tokens.issue(user.id, user.username, session.id, user.role)
-        return Grant(access, token, self.tokens.lifetime, int(session.expires.timestamp()), user)
+        return Grant(access, token, self.tokens.lifetime, session.expires, user)
 
     def logout(self, who: Identity) -> None:
         if who.session_id is None:
@@ -335,7 +337,7 @@ class Accounts:
     def _start(self, user: UserModel) -> Grant:
         session, refresh = self.sessions.start(user.id, user.username)
         access = self.tokens.issue(user.id, user.username, session.id, user.role)
-        return Grant(access, refresh, self.tokens.lifetime, int(session.expires.timestamp()), user)
+        return Grant(access, refresh, self.tokens.lifetime, session.expires, user)
 
     def change_password(self, who: Identity, req: ChangePassword, client: str) -> Grant:
         """The caller's own new password: the current one first (counted like a login attempt);

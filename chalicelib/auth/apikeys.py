@@ -11,14 +11,10 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
 
-from pynamodb.exceptions import UpdateError
-
-from ..persistence.models import ApiKeyModel
+from ..domain.clock import SYSTEM_CLOCK, Clock
+from .ports import ApiKey, KeyRecords
 
 PREFIX = "haul_"
 HEADER = "X-API-Key"
@@ -37,39 +33,33 @@ def looks_like_key(value: str) -> bool:
 
 
 class ApiKeys:
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, records: KeyRecords, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.records = records
         self._clock = clock
 
-    def create(self, user_id: str, username: str, name: str, expires_in_days: int | None) -> tuple[ApiKeyModel, str]:
-        now = self._clock()
+    def create(self, user_id: str, username: str, name: str, expires_in_days: int | None) -> tuple[ApiKey, str]:
+        created = self._clock.now_ms()
         key_id = uuid.uuid4().hex
         secret = secrets.token_urlsafe(32)
-        expires = datetime.fromtimestamp(int(now) + expires_in_days * 86400, tz=UTC) if expires_in_days else None
-        created = int(now * 1000)
-        item = ApiKeyModel(
-            key_id, user_id=user_id, username=username, name=name, secret_hash=_digest(secret),
-            created_key=f"{created:013d}#{key_id}", created_at=created, expires=expires,
-        )
-        item.save(condition=ApiKeyModel.id.does_not_exist())
-        return item, f"{PREFIX}{key_id}_{secret}"
+        expires = created // 1000 + expires_in_days * 86400 if expires_in_days else None
+        key = ApiKey(key_id, user_id, username, name, _digest(secret), created, None, expires)
+        self.records.create(key)
+        return key, f"{PREFIX}{key_id}_{secret}"
 
-    def of_user(self, user_id: str) -> list[ApiKeyModel]:
-        return [k for k in ApiKeyModel.by_user.query(user_id) if not self._expired(k)]
+    def of_user(self, user_id: str) -> list[ApiKey]:
+        return [k for k in self.records.of_user(user_id) if not self._expired(k)]
 
     def count(self, user_id: str) -> int:
-        return int(ApiKeyModel.by_user.count(user_id))
+        return self.records.count(user_id)
 
-    def get(self, key_id: str) -> ApiKeyModel | None:
-        try:
-            key = ApiKeyModel.get(key_id, consistent_read=True)
-        except ApiKeyModel.DoesNotExist:
-            return None
-        return None if self._expired(key) else key
+    def get(self, key_id: str) -> ApiKey | None:
+        key = self.records.get(key_id)
+        return None if key is None or self._expired(key) else key
 
     def delete(self, key_id: str) -> None:
-        ApiKeyModel(key_id).delete()
+        self.records.delete(key_id)
 
-    def verify(self, presented: str) -> ApiKeyModel | None:
+    def verify(self, presented: str) -> ApiKey | None:
         """The key ``presented`` is, when it is one (and not expired)."""
         match = _KEY.match(presented)
         if not match:
@@ -77,13 +67,12 @@ class ApiKeys:
         key = self.get(match.group(1))
         if key is None or not hmac.compare_digest(_digest(match.group(2)), key.secret_hash):
             return None
-        now = int(self._clock() * 1000)
-        if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY_MS:
-            try:
-                key.update(actions=[ApiKeyModel.last_used_at.set(now)], condition=ApiKeyModel.id.exists())
-            except UpdateError:
-                return None  # revoked meanwhile
+        now = self._clock.now_ms()
+        if (key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY_MS) and not self.records.touch(
+            key.id, now
+        ):
+            return None  # revoked meanwhile
         return key
 
-    def _expired(self, key: ApiKeyModel) -> bool:
-        return key.expires is not None and key.expires.timestamp() <= self._clock()
+    def _expired(self, key: ApiKey) -> bool:
+        return key.expires is not None and key.expires * 1000 <= self._clock.now_ms()

@@ -1,6 +1,7 @@
 """What the accounts side needs from storage, named for what it does.
 
-The DynamoDB implementations live in chalicelib/persistence/ (``ratelimits.py``), the
+The DynamoDB implementations live in chalicelib/persistence/ (``ratelimits.py``,
+``sessions.py``, ``apikeys.py``, ``signingkey.py``), the
 in-memory fakes in tests/fakes/auth.py, and a contract suite
 (tests/functional/test_auth_store_contract.py) holds the two together. The composition root
 (chalicelib/container.py) builds the implementations and passes them in.
@@ -8,7 +9,8 @@ in-memory fakes in tests/fakes/auth.py, and a contract suite
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 
 class RateCounters(Protocol):
@@ -37,3 +39,83 @@ class RateCounters(Protocol):
 
     def drop(self, key: str) -> None:
         """Remove ``key`` (nothing when there is none)."""
+
+
+class StoreUnavailable(Exception):
+    """The store did not answer (throttled, unavailable): nothing is known to have happened.
+    Not a refused condition, which each method reports in its own answer."""
+
+
+@dataclass(frozen=True)
+class LoginSession:
+    """A login session as kept (chalicelib/auth/sessions.py)."""
+
+    id: str
+    user_id: str
+    username: str
+    current: str  # the SHA-256 of the refresh secret valid now
+    created_at: int  # ms
+    expires: int  # epoch seconds
+    used: frozenset[str] = frozenset()  # the SHA-256 of every secret it replaced
+    revoked: bool = False
+
+
+class SessionRecords(Protocol):
+    def create(self, session: LoginSession) -> None:
+        """Keep a new session (its id is new)."""
+
+    def get(self, session_id: str) -> LoginSession | None:
+        """The session as kept now (a consistent read), revoked or expired or not."""
+
+    def rotate(self, session_id: str, presented: str, new_current: str, now_ms: int) -> bool:
+        """Swap ``presented`` (the current secret's hash) for ``new_current`` and remember it as
+        used; False (nothing written) when ``presented`` is not current any more or the session
+        is revoked or gone; StoreUnavailable when the store did not answer."""
+
+    def revoke(self, session_id: str, reason: str) -> None:
+        """Mark the session revoked; nothing when it does not exist; StoreUnavailable when the
+        store did not answer."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A personal API key as kept (only the hash of its secret; chalicelib/auth/apikeys.py)."""
+
+    id: str
+    user_id: str
+    username: str
+    name: str
+    secret_hash: str
+    created_at: int  # ms
+    last_used_at: int | None = None  # ms
+    expires: int | None = None  # epoch seconds; None: never
+
+
+class KeyRecords(Protocol):
+    def create(self, key: ApiKey) -> None:
+        """Keep a new key (its id is new)."""
+
+    def get(self, key_id: str) -> ApiKey | None:
+        """The key as kept now (a consistent read), expired or not."""
+
+    def of_user(self, user_id: str) -> list[ApiKey]:
+        """The user's keys, oldest first, expired or not."""
+
+    def count(self, user_id: str) -> int:
+        """How many keys the user has, expired or not."""
+
+    def touch(self, key_id: str, now_ms: int) -> bool:
+        """Record a use; False when the key is gone (revoked meanwhile)."""
+
+    def delete(self, key_id: str) -> None:
+        """Remove the key (nothing when there is none)."""
+
+
+class SigningKeyItem(Protocol):
+    """The local stage's token signing key, kept once per stage (chalicelib/auth/tokens.py)."""
+
+    def load(self) -> Any | None:
+        """What was kept (a dict with ``key``), None when nothing is."""
+
+    def create(self, data: dict[str, Any]) -> bool:
+        """Keep ``data`` unless something is kept already; False when it was."""

@@ -14,16 +14,11 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
 
-from pynamodb.exceptions import UpdateError
-
-from ..persistence.conditions import condition_failed
-from ..persistence.models import SessionModel
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from .dynamo import unavailable
+from .ports import LoginSession, SessionRecords, StoreUnavailable
 
 _TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{20,128})$")
 
@@ -31,7 +26,7 @@ _TOKEN = re.compile(r"^([0-9a-f]{32})\.([A-Za-z0-9_-]{20,128})$")
 class SessionError(Exception):
     """A refresh token that cannot be used; ``reused`` when it was a replay."""
 
-    def __init__(self, message: str, reused: bool = False, session: SessionModel | None = None) -> None:
+    def __init__(self, message: str, reused: bool = False, session: LoginSession | None = None) -> None:
         super().__init__(message)
         self.reused = reused
         self.session = session  # the session a replay revoked
@@ -42,23 +37,24 @@ def _digest(secret: str) -> str:
 
 
 class Sessions:
-    def __init__(self, lifetime_seconds: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, records: SessionRecords, lifetime_seconds: int, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.records = records
         self.lifetime = lifetime_seconds
         self._clock = clock
 
-    def start(self, user_id: str, username: str) -> tuple[SessionModel, str]:
+    def _now(self) -> float:
+        return self._clock.now_ms() / 1000
+
+    def start(self, user_id: str, username: str) -> tuple[LoginSession, str]:
         """A new session for the user, and its first refresh token."""
-        now = self._clock()
+        now_ms = self._clock.now_ms()
         sid = uuid.uuid4().hex
         secret = secrets.token_urlsafe(32)
-        session = SessionModel(
-            sid, user_id=user_id, username=username, current=_digest(secret), created_at=int(now * 1000),
-            expires=datetime.fromtimestamp(int(now) + self.lifetime, tz=UTC),
-        )
-        session.save(condition=SessionModel.id.does_not_exist())
+        session = LoginSession(sid, user_id, username, _digest(secret), now_ms, now_ms // 1000 + self.lifetime)
+        self.records.create(session)
         return session, f"{sid}.{secret}"
 
-    def rotate(self, refresh_token: str) -> tuple[SessionModel, str]:
+    def rotate(self, refresh_token: str) -> tuple[LoginSession, str]:
         """The session ``refresh_token`` belongs to, and the token that replaces it."""
         match = _TOKEN.match(refresh_token)
         if not match:
@@ -68,42 +64,31 @@ class Sessions:
         if session is None:
             raise SessionError("the session has ended (logged out, revoked or expired)")
         presented = _digest(secret)
-        if presented in (session.used or set()):
+        if presented in session.used:
             self.revoke(sid, "a refresh token was used twice")
             raise SessionError("this refresh token was already used: the session is revoked", True, session)
         if not hmac.compare_digest(presented, session.current):
             raise SessionError("not a refresh token of this session")
         new_secret = secrets.token_urlsafe(32)
         try:
-            session.update(
-                actions=[
-                    SessionModel.current.set(_digest(new_secret)),
-                    SessionModel.used.add({presented}),
-                    SessionModel.rotated_at.set(int(self._clock() * 1000)),
-                ],
-                condition=(SessionModel.current == presented) & (SessionModel.revoked == False),  # noqa: E712
-            )
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                # DynamoDB did not answer (throttled, unavailable): nothing happened to the
-                # session, and the token still works once the store answers again.
-                raise unavailable("the refresh") from None
+            rotated = self.records.rotate(sid, presented, _digest(new_secret), self._clock.now_ms())
+        except StoreUnavailable:
+            # DynamoDB did not answer (throttled, unavailable): nothing happened to the
+            # session, and the token still works once the store answers again.
+            raise unavailable("the refresh") from None
+        if not rotated:
             # Someone refreshed with this very token a moment ago: one of the two is a copy.
             self.revoke(sid, "a refresh token was used twice")
-            raise SessionError("this refresh token was already used: the session is revoked", True, session) from None
+            raise SessionError("this refresh token was already used: the session is revoked", True, session)
         return session, f"{sid}.{new_secret}"
 
-    def active(self, session_id: str) -> SessionModel | None:
+    def active(self, session_id: str) -> LoginSession | None:
         """The session, unless it is revoked or expired (TTL deletion lags; expiry is checked here)."""
-        try:
-            session = SessionModel.get(session_id, consistent_read=True)
-        except SessionModel.DoesNotExist:
-            return None
-        return self.usable(session)
+        return self.usable(self.records.get(session_id))
 
-    def usable(self, session: SessionModel | None) -> SessionModel | None:
+    def usable(self, session: LoginSession | None) -> LoginSession | None:
         """``session`` (as read), unless it is missing, revoked or expired."""
-        if session is None or session.revoked or session.expires.timestamp() <= self._clock():
+        if session is None or session.revoked or session.expires <= self._now():
             return None
         return session
 
@@ -111,10 +96,6 @@ class Sessions:
         """End the session. Only a session that no longer exists is taken as ended already: any
         other failure raises (503), so a logout that did not happen is never answered as done."""
         try:
-            SessionModel(session_id).update(
-                actions=[SessionModel.revoked.set(True), SessionModel.revoked_reason.set(reason)],
-                condition=SessionModel.id.exists(),
-            )
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise unavailable("ending the session") from None
+            self.records.revoke(session_id, reason)
+        except StoreUnavailable:
+            raise unavailable("ending the session") from None

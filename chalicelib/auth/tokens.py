@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import jwt
-from pynamodb.exceptions import PutError
 
-from ..persistence.models import ControlModel
+from .ports import SigningKeyItem
 from .secret import CachedSecret, SecretUnreadable
 
 log = logging.getLogger("haul.auth.tokens")
@@ -34,7 +33,6 @@ AUDIENCE = "haul-api"
 REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "aud", "sid", "name"]
 LEEWAY_SECONDS = 5
 MIN_KEY_BYTES = 32
-KEY_ITEM = "auth#jwt-signing-key"
 
 
 class TokenError(Exception):
@@ -52,7 +50,8 @@ class KeySource(Protocol):
 class ControlTableKey:
     """The local runtime's key: generated once per stage into the control table."""
 
-    def __init__(self) -> None:
+    def __init__(self, item: SigningKeyItem) -> None:
+        self.item = item
         self._key: bytes | None = None
         self._lock = threading.Lock()
 
@@ -62,19 +61,14 @@ class ControlTableKey:
                 self._key = self._load_or_create()
             return self._key
 
-    @staticmethod
-    def _load_or_create() -> bytes:
-        try:
-            return _decode(ControlModel.get(KEY_ITEM, consistent_read=True).data)
-        except ControlModel.DoesNotExist:
-            pass
-        item = ControlModel(KEY_ITEM, data={"key": secrets.token_urlsafe(64)})
-        try:
-            item.save(condition=ControlModel.pk.does_not_exist())
+    def _load_or_create(self) -> bytes:
+        found = self.item.load()
+        if found is not None:
+            return _decode(found)
+        if self.item.create({"key": secrets.token_urlsafe(64)}):
             log.info("generated this stage's token signing key (control table)")
-        except PutError:
-            pass  # another process made it first: use theirs
-        return _decode(ControlModel.get(KEY_ITEM, consistent_read=True).data)
+        # else another process made it first: use theirs
+        return _decode(self.item.load())
 
 
 class SecretsManagerKey:
@@ -115,12 +109,13 @@ def _decode(data: Any) -> bytes:
     return value.encode()
 
 
-def key_source(secret_name: str | None, client_factory: Callable[[], Any]) -> KeySource:
+def key_source(secret_name: str | None, client_factory: Callable[[], Any], local: SigningKeyItem) -> KeySource:
+    """``local``: where the local stage keeps the key it generates."""
     if secret_name:
         return SecretsManagerKey(secret_name, client_factory)
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         return NoKey()
-    return ControlTableKey()
+    return ControlTableKey(local)
 
 
 @dataclass(frozen=True)

@@ -606,10 +606,12 @@ def test_a_deployed_stage_reads_its_signing_key_from_secrets_manager(emulator: s
     client.create_secret(Name=short, SecretString="too short")
     with pytest.raises(KeyUnavailable):
         SecretsManagerKey(short, lambda: client).key()
-    assert isinstance(key_source(name, lambda: client), SecretsManagerKey)
+    from chalicelib.persistence.signingkey import DynamoSigningKey
+
+    assert isinstance(key_source(name, lambda: client, DynamoSigningKey()), SecretsManagerKey)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AWS_LAMBDA_FUNCTION_NAME", "haul-dev-APIHandler")
-        assert isinstance(key_source(None, lambda: client), NoKey)
+        assert isinstance(key_source(None, lambda: client, DynamoSigningKey()), NoKey)
         with pytest.raises(KeyUnavailable):
             NoKey().key()
 

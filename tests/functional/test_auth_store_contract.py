@@ -1,6 +1,6 @@
 """The accounts side's stores' contract (chalicelib/auth/ports.py), run against the in-memory
 fakes (tests/fakes/auth.py) and the DynamoDB implementations (chalicelib/persistence/, on
-moto): the rate limits' counters."""
+moto): the rate limits' counters, login sessions, API keys, the local signing key."""
 
 from __future__ import annotations
 
@@ -8,17 +8,23 @@ import uuid
 
 import pytest
 
-from chalicelib.auth.ports import RateCounters
-from tests.fakes.auth import FakeRateCounters
+from chalicelib.auth.ports import ApiKey, KeyRecords, LoginSession, RateCounters, SessionRecords, SigningKeyItem
+from tests.fakes.auth import FakeApiKeys, FakeRateCounters, FakeSessions, FakeSigningKey
 
 NOW_S = 1_900_000_000
 
 
 @pytest.fixture(params=["fake", "dynamodb"])
-def counters(request: pytest.FixtureRequest) -> RateCounters:
-    if request.param == "fake":
+def kind(request: pytest.FixtureRequest) -> str:
+    if request.param == "dynamodb":
+        request.getfixturevalue("emulator")
+    return str(request.param)
+
+
+@pytest.fixture()
+def counters(kind: str) -> RateCounters:
+    if kind == "fake":
         return FakeRateCounters()
-    request.getfixturevalue("emulator")
     from chalicelib.persistence.ratelimits import DynamoRateCounters
 
     return DynamoRateCounters()
@@ -67,3 +73,98 @@ def test_put_and_drop(counters: RateCounters) -> None:
     counters.drop(key)
     counters.drop(key)
     assert counters.expiry(key) is None
+
+
+@pytest.fixture()
+def sessions(kind: str) -> SessionRecords:
+    if kind == "fake":
+        return FakeSessions()
+    from chalicelib.persistence.sessions import DynamoSessions
+
+    return DynamoSessions()
+
+
+@pytest.fixture()
+def keys(kind: str) -> KeyRecords:
+    if kind == "fake":
+        return FakeApiKeys()
+    from chalicelib.persistence.apikeys import DynamoApiKeys
+
+    return DynamoApiKeys()
+
+
+def _session() -> LoginSession:
+    return LoginSession(uuid.uuid4().hex, "user-1", "alice", "d0", 1_900_000_000_000, NOW_S + 3600)
+
+
+def test_a_session_is_kept_as_started(sessions: SessionRecords) -> None:
+    s = _session()
+    sessions.create(s)
+    assert sessions.get(s.id) == s
+    assert sessions.get(uuid.uuid4().hex) is None
+
+
+def test_a_secret_rotates_once(sessions: SessionRecords) -> None:
+    s = _session()
+    sessions.create(s)
+    assert sessions.rotate(s.id, "d0", "d1", 1_900_000_001_000)
+    assert not sessions.rotate(s.id, "d0", "d2", 1_900_000_002_000)  # the same secret again: refused
+    got = sessions.get(s.id)
+    assert got is not None and got.current == "d1" and got.used == {"d0"} and not got.revoked
+    assert sessions.rotate(s.id, "d1", "d2", 1_900_000_003_000)
+    got = sessions.get(s.id)
+    assert got is not None and got.current == "d2" and got.used == {"d0", "d1"}
+    assert not sessions.rotate(uuid.uuid4().hex, "d0", "d1", 0)  # no such session
+
+
+def test_a_revoked_session_stays_and_cannot_rotate(sessions: SessionRecords) -> None:
+    s = _session()
+    sessions.create(s)
+    sessions.revoke(s.id, "logged out")
+    got = sessions.get(s.id)
+    assert got is not None and got.revoked
+    assert not sessions.rotate(s.id, "d0", "d1", 0)
+    sessions.revoke(uuid.uuid4().hex, "gone")  # no such session: nothing happens
+    assert sessions.get(s.id) is not None
+
+
+def _api_key(user_id: str, created_at: int, expires: int | None = None) -> ApiKey:
+    return ApiKey(uuid.uuid4().hex, user_id, "alice", "script", "h" * 64, created_at, None, expires)
+
+
+def test_keys_are_kept_and_listed_per_user(keys: KeyRecords) -> None:
+    user = uuid.uuid4().hex
+    older = _api_key(user, 1_900_000_000_000, NOW_S + 86400)
+    newer = _api_key(user, 1_900_000_001_000)
+    keys.create(newer)
+    keys.create(older)
+    keys.create(_api_key(f"other-{user}", 1_900_000_000_500))
+    assert keys.get(older.id) == older and keys.get(uuid.uuid4().hex) is None
+    assert [k.id for k in keys.of_user(user)] == [older.id, newer.id]
+    assert keys.count(user) == 2
+
+
+def test_a_use_is_recorded_until_the_key_is_deleted(keys: KeyRecords) -> None:
+    key = _api_key(uuid.uuid4().hex, 1_900_000_000_000)
+    keys.create(key)
+    assert keys.touch(key.id, 1_900_000_005_000)
+    got = keys.get(key.id)
+    assert got is not None and got.last_used_at == 1_900_000_005_000
+    keys.delete(key.id)
+    keys.delete(key.id)
+    assert keys.get(key.id) is None and keys.count(key.user_id) == 0
+    assert not keys.touch(key.id, 1_900_000_006_000)  # revoked meanwhile: not made again
+    assert keys.get(key.id) is None
+
+
+def test_the_signing_key_is_made_once(kind: str) -> None:
+    if kind == "fake":
+        item: SigningKeyItem = FakeSigningKey()
+    else:
+        from chalicelib.persistence.signingkey import DynamoSigningKey
+
+        item = DynamoSigningKey(f"auth#test-signing-key-{uuid.uuid4().hex}")
+    assert item.load() is None
+    assert item.create({"key": "a" * 40})
+    assert not item.create({"key": "b" * 40})  # another process's is kept
+    assert item.load() == {"key": "a" * 40}

@@ -37,9 +37,6 @@ NOT_YET_MOVED: dict[str, str] = {
     "chalicelib/engine/fairness/store.py": "the waiting owners' items in the control table",
     "chalicelib/auth/accounts.py": "users, the setup item, transactions (arch-b)",
     "chalicelib/auth/admins.py": "the admin roster item (arch-b)",
-    "chalicelib/auth/apikeys.py": "API key items (arch-b)",
-    "chalicelib/auth/sessions.py": "login session items (arch-b)",
-    "chalicelib/auth/tokens.py": "the local signing key item (arch-b)",
 }
 
 
