@@ -53,6 +53,7 @@ from .persistence.batches import DynamoBatches
 from .persistence.connections import DynamoConnections
 from .persistence.hostslots import DynamoHostSlots
 from .persistence.lease import DynamoLease
+from .persistence.listing import DynamoTaskPages
 from .persistence.queue import DynamoQueueState
 from .persistence.ratelimits import DynamoRateCounters
 from .persistence.rooms import DynamoTaskReads
@@ -167,7 +168,9 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         name_key=keys.start_key,
     )
     stats = StatsStore(DynamoCounters(ddb, config.stats_table, config.batches_table), repo)
-    downloads = DownloadService(repo, store, dispatcher, settings, guard, activity, stats.recent_gauge, keys)
+    downloads = DownloadService(
+        repo, store, dispatcher, settings, guard, activity, DynamoTaskPages(), stats.recent_gauge, keys
+    )
     transfer.ctx.on_stored = downloads.settle_target  # a rename asked for during the transfer
     accounts = build_accounts(config, settings, activity)
     queue_control = QueueControl(control, dispatcher, queue, activity)

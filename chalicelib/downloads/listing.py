@@ -1,7 +1,8 @@
 """The downloads list: filters, sort and pagination, every query planned onto an index.
 
 Planning (:func:`plan`) is pure: from the query and the caller it picks one index of the
-tasks table, the partition(s) to walk, a key condition and the filters. Nothing here ever
+tasks table, the partition(s) to walk, a key condition and the filters. Reading the plan is the
+:class:`TaskPages` port's (chalicelib/persistence/listing.py ``DynamoTaskPages``). Nothing ever
 Scans.
 
 ======================  ===========================================================
@@ -39,21 +40,16 @@ for the first page and carried in the cursor to the next ones).
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
-from collections.abc import Callable, Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
-from typing import Any
-
-from pynamodb.expressions.condition import Condition
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 from ..domain.states import TaskState
 from ..domain.task import Task
 from ..metadata import filters as meta_filters
 from ..persistence import cursors
-from ..persistence.models import TaskModel
-from ..persistence.repository import to_task
 
 # index name -> (hash attribute, range attribute)
 KEYS: dict[str, tuple[str, str]] = {
@@ -69,15 +65,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "by-meta-name-all": ("meta_name_all", "created_key"),
 }
 KEYS_ONLY = {"by-created", "by-state", "by-meta-id", "by-meta-name", "by-meta-id-all", "by-meta-name-all"}
-_INDEX = {
-    "by-owner": "by_owner", "by-owner-state": "by_owner_state", "by-owner-rank": "by_owner_rank",
-    "by-batch": "by_batch", "by-created": "by_created", "by-state": "by_state",
-    "by-meta-id": "by_meta_id", "by-meta-name": "by_meta_name",
-    "by-meta-id-all": "by_meta_id_all", "by-meta-name-all": "by_meta_name_all",
-}
 STATE_ORDER = list(TaskState)
-# Items a filtered page reads per request (DynamoDB applies Limit before the filter).
-FILTERED_CHUNK = 250
 BAD_CURSOR = "is not a cursor this API issued for this list"
 
 
@@ -91,26 +79,16 @@ class Refused(PermissionError):
 
 @dataclass(frozen=True)
 class Filter:
-    """One condition on a task attribute: ``eq``, ``in``, ``contains`` or ``between``."""
+    """One condition on a task item's attribute: ``eq``, ``in``, ``contains``, ``between``, or
+    ``meta`` (a metadata field, checked on fetched items only)."""
 
     attr: str
     op: str
     value: Any
 
-    def condition(self) -> Condition:
-        attr = getattr(TaskModel, self.attr)
-        if self.op == "eq":
-            return attr == self.value
-        if self.op == "in":
-            return attr.is_in(*self.value)
-        if self.op == "contains":
-            return attr.contains(self.value)
-        if self.op == "between":
-            return attr.between(*self.value)
-        raise ValueError(self.op)  # "meta" filters are applied to fetched items only (keys-only indexes)
-
     def holds(self, item: Any) -> bool:
-        """The same condition, evaluated on a fetched item (keys-only indexes)."""
+        """The condition, evaluated on a fetched item (keys-only indexes; the other indexes
+        filter in the Query: chalicelib/persistence/listing.py)."""
         value = getattr(item, self.attr, None)
         if self.op == "eq":
             return bool(value == self.value)
@@ -247,11 +225,6 @@ def decode_cursor(cursor: str, p: Plan) -> Cursor:
     return Cursor(segment, key, total)
 
 
-def key_of(item: Any, p: Plan) -> dict[str, Any]:
-    hash_name, range_name = KEYS[p.index]
-    return {name: {"S": str(getattr(item, name))} for name in ("id", hash_name, range_name)}
-
-
 # -- reading -----------------------------------------------------------------------------
 
 
@@ -260,123 +233,27 @@ class Result:
     tasks: list[Task]
     more: bool
     last: Cursor | None = None  # where the next page starts
-    models: list[Any] = field(default_factory=list)
 
 
-# The Queries of the list page being read (list_tasks), for Page.items_read: what the page cost.
-_queries: ContextVar[list[Any] | None] = ContextVar("listing_queries", default=None)
+class TaskPages(Protocol):
+    """Reading a plan from the tasks table (chalicelib/persistence/listing.py ``DynamoTaskPages``)."""
 
+    def read_page(self, p: Plan, per_page: int, start: Cursor | None = None, skip: int = 0) -> Result:
+        """One page of ``per_page`` tasks after ``start`` (or after the first ``skip`` matches);
+        ``last`` when more follow: the position of the page's last task."""
+        ...
 
-def _query(p: Plan, segment: int, start: dict[str, Any] | None, page_size: int, forward: bool | None = None,
-           count: bool = False) -> Any:
-    index = getattr(TaskModel, _INDEX[p.index])
-    range_cond = TaskModel.created_key.between(*p.key_range) if p.key_range else None
-    filt: Condition | None = None
-    if not p.keys_only:
-        for f in p.filters:
-            filt = f.condition() if filt is None else filt & f.condition()
-    if count:
-        return index.count(p.partitions[segment], range_key_condition=range_cond, filter_condition=filt)
-    result = index.query(
-        p.partitions[segment], range_key_condition=range_cond, filter_condition=filt,
-        scan_index_forward=p.forward if forward is None else forward, last_evaluated_key=start,
-        page_size=page_size,
-    )
-    running = _queries.get()
-    if running is not None:
-        running.append(result)
-    return result
+    def read_last(self, p: Plan, count: int) -> Result:
+        """The last ``count`` tasks of the list, in list order."""
+        ...
 
+    def count(self, p: Plan) -> int:
+        """How many tasks the plan lists."""
+        ...
 
-def batch_get(ids: list[str]) -> list[Any]:
-    """The tasks with these ids, in this order, in one BatchGetItem per 100 (gone ones skipped)."""
-    if not ids:
-        return []
-    found = {m.id: m for m in TaskModel.batch_get(ids, consistent_read=True)}
-    return [found[i] for i in ids if i in found]
-
-
-def _rows(p: Plan, start: Cursor | None, page_size: int, forward: bool | None = None) -> Iterator[tuple[int, Any]]:
-    """(segment, row) of the plan's index in order, after ``start``, partition after partition."""
-    first = start.segment if start else 0
-    for segment in range(first, len(p.partitions)):
-        key = start.key if start and segment == first else None
-        for row in _query(p, segment, key, page_size, forward):
-            yield segment, row
-
-
-def _matches(p: Plan, skip: int, start: Cursor | None, want: int) -> Iterator[tuple[int, Any]]:
-    """(segment, task item) of the plan's matching tasks in order, after ``start``, skipping
-    the first ``skip`` matches, at most ``want`` of them."""
-    if want <= 0:
-        return
-    if any(f.attr != "owner" for f in p.filters):
-        # A batch's tasks are nearly all the caller's: only other filters read ahead.
-        page_size = min(max(want + skip, FILTERED_CHUNK), 1000)
-    else:
-        page_size = min(want + skip, 1000)
-    rows = _rows(p, start, page_size)
-    source: Iterator[tuple[int, Any]] = rows if not p.keys_only else _fetch(p, rows, max(want + skip, 100))
-    for segment, item in source:
-        if skip:
-            skip -= 1
-            continue
-        yield segment, item
-        want -= 1
-        if not want:
-            return
-
-
-def _fetch(p: Plan, rows: Iterator[tuple[int, Any]], chunk: int) -> Iterator[tuple[int, Any]]:
-    """Keys-only rows -> the tasks, fetched ``chunk`` at a time and filtered here."""
-    batch: list[tuple[int, Any]] = []
-
-    def flush() -> Iterator[tuple[int, Any]]:
-        found = {m.id: m for m in batch_get([r.id for _, r in batch])}
-        for segment, row in batch:
-            item = found.get(row.id)
-            if item is not None and all(f.holds(item) for f in p.filters):
-                yield segment, item
-
-    for pair in rows:
-        batch.append(pair)
-        if len(batch) >= min(chunk, 100):
-            yield from flush()
-            batch = []
-    if batch:
-        yield from flush()
-
-
-def read_page(p: Plan, per_page: int, start: Cursor | None = None, skip: int = 0) -> Result:
-    """One page of ``per_page`` tasks after ``start`` (or after the first ``skip`` matches)."""
-    if p.keys_only and not p.filters:
-        # The index alone says where the page is and whether more follow: skipped keys and the
-        # key after the page are never fetched; the page is one BatchGetItem (per 100).
-        rows = list(itertools.islice(_rows(p, start, min(skip + per_page + 1, 1000)), skip, skip + per_page + 1))
-        more, rows = len(rows) > per_page, rows[:per_page]
-        found = {m.id: m for m in batch_get([r.id for _, r in rows])}
-        models = [found[r.id] for _, r in rows if r.id in found]
-        last = Cursor(rows[-1][0], key_of(rows[-1][1], p)) if more and rows else None
-        return Result([to_task(m) for m in models], more, last, models)
-    got = list(_matches(p, skip, start, per_page + 1))
-    page, more = got[:per_page], len(got) > per_page
-    last = Cursor(page[-1][0], key_of(page[-1][1], p)) if more and page else None
-    return Result([to_task(m) for _, m in page], more, last, [m for _, m in page])
-
-
-def read_last(p: Plan, count: int) -> Result:
-    """The last ``count`` tasks of the list, in list order: read backwards from the end."""
-    back = p.reversed()
-    got = [m for _, m in _matches(back, 0, None, count)]
-    got.reverse()
-    return Result([to_task(m) for m in got], False, None, got)
-
-
-def count(p: Plan) -> int:
-    """How many tasks the plan lists: COUNT Queries (O(matching); keys-only: fetched and filtered)."""
-    if not p.keys_only or not p.filters:
-        return sum(int(_query(p, s, None, 0, count=True)) for s in range(len(p.partitions)))
-    return sum(1 for _ in _matches(p, 0, None, 10**9))
+    def metered(self) -> AbstractContextManager[Callable[[], int]]:
+        """What the reads made inside the block cost: the items they read."""
+        ...
 
 
 # -- the list ----------------------------------------------------------------------------
@@ -411,7 +288,7 @@ def state_counts(gauge: Callable[[str], dict[str, int]] | None) -> Counters | No
     return counts
 
 
-def total_of(p: Plan, state_counts: Counters | None) -> int:
+def total_of(p: Plan, state_counts: Counters | None, pages: TaskPages) -> int:
     if p.counter is not None and state_counts is not None:
         scope, states = p.counter
         try:
@@ -421,33 +298,32 @@ def total_of(p: Plan, state_counts: Counters | None) -> int:
         if counts:
             wanted = {s.value for s in states} if states else {s.value for s in TaskState}
             return max(0, sum(int(n) for state, n in counts.items() if state in wanted))
-    return count(p)
+    return pages.count(p)
 
 
-def list_tasks(query: Any, user_id: str, is_admin: bool, state_counts: Counters | None = None) -> Page:
-    """The page of the downloads list ``query`` (a ListQuery) asks for. Raises BadCursor and
-    Refused."""
-    running: list[Any] = []
-    token = _queries.set(running)
-    try:
-        page = _list(query, user_id, is_admin, state_counts)
-    finally:
-        _queries.reset(token)
-    return replace(page, items_read=sum(r.page_iter.total_scanned_count for r in running))
+def list_tasks(
+    query: Any, user_id: str, is_admin: bool, pages: TaskPages, state_counts: Counters | None = None
+) -> Page:
+    """The page of the downloads list ``query`` (a ListQuery) asks for, read through ``pages``.
+    Raises BadCursor and Refused."""
+    with pages.metered() as items_read:
+        page = _list(query, user_id, is_admin, pages, state_counts)
+        read = items_read()
+    return replace(page, items_read=read)
 
 
-def _list(query: Any, user_id: str, is_admin: bool, state_counts: Counters | None) -> Page:
+def _list(query: Any, user_id: str, is_admin: bool, pages: TaskPages, state_counts: Counters | None) -> Page:
     p = plan(query, user_id, is_admin)
     start = decode_cursor(query.cursor, p) if query.cursor else None
-    total = start.total if start is not None and start.total is not None else total_of(p, state_counts)
+    total = start.total if start is not None and start.total is not None else total_of(p, state_counts, pages)
     per_page = query.per_page
-    pages = -(-total // per_page)
+    last_page = -(-total // per_page)
     if start is not None:
-        result = read_page(p, per_page, start)
-    elif query.page > 1 and query.page == pages:
-        result = read_last(p, total - (pages - 1) * per_page)
+        result = pages.read_page(p, per_page, start)
+    elif query.page > 1 and query.page == last_page:
+        result = pages.read_last(p, total - (last_page - 1) * per_page)
     else:
-        result = read_page(p, per_page, skip=(query.page - 1) * per_page)
+        result = pages.read_page(p, per_page, skip=(query.page - 1) * per_page)
     # Counters trail the stream by a moment: the first page, when it is the whole list, is
     # the exact total, and no total claims fewer tasks than the pages seen so far.
     seen = (query.page - 1) * per_page + len(result.tasks) + (1 if result.more else 0)

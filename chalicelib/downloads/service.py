@@ -33,7 +33,7 @@ from ..transfer.ports import (
     TaskEdit,
     TaskStore,
 )
-from . import alltasks, listing
+from . import listing
 from .admission import plan
 from .schemas import AddDownload, ListQuery, PatchDownload
 
@@ -72,15 +72,16 @@ class DownloadService:
         settings: Settings,
         guard: UrlGuard,
         activity: ActivityRecorder,
+        pages: listing.TaskPages,
         gauge: Callable[[str], dict[str, int]] | None = None,
         keys: KeyPlanner | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        """``gauge``: tasks per state of a scope from the statistics counters
-        (StatsStore.gauge); without it, list totals are counted with a Query. ``keys``:
-        names downloads by their metadata, folder and template (chalicelib/metadata/);
-        without it every file is ``downloads/<id>/<filename>``. Every collaborator is passed
-        in (chalicelib/container.py builds them)."""
+        """``pages``: reads the list's plans (chalicelib/persistence/listing.py). ``gauge``: tasks
+        per state of a scope from the statistics counters (StatsStore.gauge); without it, list
+        totals are counted with a Query. ``keys``: names downloads by their metadata, folder and
+        template (chalicelib/metadata/); without it every file is ``downloads/<id>/<filename>``.
+        Every collaborator is passed in (chalicelib/container.py builds them)."""
         self.keys = keys
         self.repo = repo
         self.store = store
@@ -89,6 +90,7 @@ class DownloadService:
         self.guard = guard
         self.activity = activity
         self.gauge = gauge
+        self.pages = pages
         self.clock = clock
 
     @staticmethod
@@ -179,10 +181,10 @@ class DownloadService:
         """A page of the downloads list: filters, sort and pagination planned onto an index
         (chalicelib/downloads/listing.py); an admin without ``owner`` lists every owner's."""
         try:
-            return listing.list_tasks(query, who.user_id, who.is_admin, listing.state_counts(self.gauge))
+            return listing.list_tasks(query, who.user_id, who.is_admin, self.pages, listing.state_counts(self.gauge))
         except listing.Refused as exc:
             raise Forbidden(str(exc)) from None
-        except alltasks.BadCursor as exc:
+        except listing.BadCursor as exc:
             raise field_error("cursor", str(exc)) from None
 
     def patch(self, who: Identity, task_id: str, req: PatchDownload) -> Task:

@@ -20,6 +20,7 @@ from chalicelib.transfer import Delivery, Transfer
 from tests.fakes.adapters import FakeFile, FakeObjectStore, FakeOrigin, FakeQueue
 from tests.fakes.clock import ManualClock
 from tests.fakes.engine import FakeActivity, FakeEngine, FakeHostSlots, FakeSettings
+from tests.fakes.listing import FakeTaskPages
 from tests.fakes.tasks import FakeTasks
 
 PART = 5 * MiB  # S3's smallest part: what the plan uses under these settings
@@ -96,7 +97,7 @@ class DownloadsRig:
         # Every name resolves to a public address: no DNS, and the guard's rules still apply.
         guard = UrlGuard(False, resolve=_resolve)
         self.service = DownloadService(self.tasks, self.store, self.engine, FakeSettings(EngineSettings()), guard,
-                                       self.activity, clock=self.clock)
+                                       self.activity, FakeTaskPages(self.tasks), clock=self.clock)
 
     def add(self, url: str = "https://files.example/a.iso", who: Identity = ALICE, **req: object) -> str:
         return self.service.add(who, AddDownload(url=url, **req)).id  # type: ignore[arg-type]

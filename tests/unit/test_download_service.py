@@ -8,7 +8,7 @@ import pytest
 from chalicelib.adapters.s3 import UploadedPart
 from chalicelib.api.errors import ApiError, Conflict, Forbidden, NotFound
 from chalicelib.domain.states import Action, TaskState
-from chalicelib.downloads.schemas import AddDownload, PatchDownload
+from chalicelib.downloads.schemas import AddDownload, ListQuery, PatchDownload
 from chalicelib.settings.store import EngineSettings
 from tests.fakes.rig import ALICE, BOB, VIEWER, DownloadsRig
 
@@ -113,3 +113,20 @@ def test_a_file_link_only_for_a_completed_download(rig: DownloadsRig) -> None:
     rig.tasks.row(tid).task.state = TaskState.COMPLETED
     url, seconds = rig.service.file_link(ALICE, tid)
     assert url.startswith("https://bucket.example/") and seconds == EngineSettings().presign_seconds
+
+
+def test_the_list_pages_with_cursors_and_refuses_other_lists(rig: DownloadsRig) -> None:
+    ids = []
+    for n in range(3):
+        ids.append(rig.add(f"https://files.example/{n}.iso"))
+        rig.clock.advance(1)
+    rig.add("https://files.example/bob.iso", who=BOB)
+    first = rig.service.list(ALICE, ListQuery(per_page=2))
+    assert [t.id for t in first.tasks] == ids[::-1][:2] and first.total == 3 and first.next_cursor is not None
+    rest = rig.service.list(ALICE, ListQuery(per_page=2, cursor=first.next_cursor))
+    assert [t.id for t in rest.tasks] == ids[:1] and rest.next_cursor is None
+    with pytest.raises(ApiError) as bad:
+        rig.service.list(BOB, ListQuery(per_page=2, cursor=first.next_cursor))  # alice's list's cursor
+    assert bad.value.status == 422
+    with pytest.raises(Forbidden):
+        rig.service.list(BOB, ListQuery(owner=ALICE.user_id))
