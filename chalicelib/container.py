@@ -27,7 +27,6 @@ from .downloads.admission.service import Admission
 from .downloads.batches import BatchService
 from .downloads.service import DownloadService
 from .engine.dispatcher import Dispatcher
-from .engine.fairness.store import WaitingOwners
 from .engine.queuecontrol import QueueControl
 from .engine.reconciler import Reconciler
 from .feeds.events import use_realtime
@@ -63,6 +62,7 @@ from .persistence.signingkey import DynamoSigningKey
 from .persistence.stats import DynamoCounters
 from .persistence.tasks import DynamoTasks
 from .persistence.throttle import DynamoThrottle
+from .persistence.waiting import WaitingOwners
 from .persistence.warm import warm_tables
 from .realtime.auth import use_accounts
 from .realtime.wiring import Realtime, RealtimeStores, build_realtime, push_notification

@@ -13,7 +13,21 @@ priority never jumps another user's turn (docs/control.md).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+# The waiting list's rules (chalicelib/persistence/waiting.py): a process notes an owner at most
+# once per NOTE_EVERY seconds; an owner found with nothing queued is forgotten only once noted
+# more than FORGET_AFTER_MS ago (an add that raced the removal is never lost).
+NOTE_EVERY = 10.0
+FORGET_AFTER_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The users with queued work: user -> when noted (epoch ms), and user -> when last served."""
+
+    noted: dict[str, int] = field(default_factory=dict)
+    served: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ Fairness (issue #11, item 2; chalicelib/domain/fairness.py): no user has more th
 ``per_user_limit`` downloads running, and each free slot goes to the waiting user with the
 fewest running, ties to the one served longest ago; a user's own priorities and queue order
 rank only their own queue. The users with queued work are kept in one control-table item
-(chalicelib/engine/fairness/store.py), so a round reads the head of each chosen user's queue (the
+(chalicelib/persistence/waiting.py), so a round reads the head of each chosen user's queue (the
 ``by-owner-queue`` index), never the whole queue.
 """
 
@@ -31,12 +31,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from ..domain.clock import SYSTEM_CLOCK, Clock
-from ..domain.fairness import fair_pick, take_back
+from ..domain.fairness import Waiting, fair_pick, take_back
 from ..domain.states import TaskState
 from ..domain.task import Task, rank
 from ..transfer.messages import StartMessage, body
 from ..transfer.ports import ActivityRecorder, Queue, Settings, TaskStore
-from .fairness.store import Waiting
 from .queuecontrol import ENGINE, QueueStatus
 
 # Starts of one round run side by side (a round starts at most max_concurrent_downloads).
@@ -66,7 +65,7 @@ class QueueGate(Protocol):
 
 
 class WaitingList(Protocol):
-    """The owners with queued work and their turns (chalicelib/engine/fairness/store.py ``WaitingOwners``)."""
+    """The owners with queued work and their turns (chalicelib/persistence/waiting.py ``WaitingOwners``)."""
 
     def read(self) -> Waiting: ...
     def note(self, owner: str) -> None: ...

@@ -16,11 +16,11 @@ from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.states import TaskState
 from ..domain.task import Task, rank
 from ..domain.urls import dedupe_key, host_of
-from ..engine.fairness.store import WaitingOwners
 from ..metadata import filters
 from . import cursors
 from .conditions import condition_failed
 from .models import BatchModel, PartModel, TaskModel
+from .waiting import WaitingOwners
 
 _TASK_FIELDS = [f.name for f in fields(Task)]
 
@@ -109,7 +109,7 @@ def _key_of(key: dict[str, Any], hash_name: str, hash_value: str) -> bool:
 class TaskRepository:
     def __init__(self, waiting: WaitingOwners | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         """``waiting``: where the owners of queued tasks are noted for the fair dispatcher
-        (chalicelib/engine/fairness); every task made queued here notes its owner. ``clock``: what
+        (chalicelib/persistence/waiting.py); every task made queued here notes its owner. ``clock``: what
         ``updated_at`` and a part's ``recorded_at`` are read from."""
         self.waiting = waiting
         self.clock = clock

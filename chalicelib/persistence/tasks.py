@@ -20,7 +20,6 @@ from pynamodb.expressions.update import Action
 from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.states import FINISHED, TaskState
 from ..domain.task import Task, rank
-from ..engine.fairness.store import WaitingOwners
 from ..engine.retention import SWEEP
 from ..metadata import filters as meta_filters
 from ..transfer.ports import ActionChange, GenerationPlan, LaneClaim, TaskEdit
@@ -28,6 +27,7 @@ from .conditions import condition_failed
 from .indexes import ExpiryIndex
 from .models import TaskModel
 from .repository import TaskRepository, to_task
+from .waiting import WaitingOwners
 
 _DOWNLOADING = TaskState.DOWNLOADING.value
 

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.domain.fairness import FORGET_AFTER_MS, NOTE_EVERY, Waiting
 from chalicelib.domain.task import Task
-from chalicelib.engine.fairness.store import Waiting
 from chalicelib.engine.hostslots import LEASE_SECONDS
 from chalicelib.engine.queuecontrol import ENGINE, QueueStatus
 from chalicelib.settings.store import EngineSettings, SettingsVersion
@@ -109,12 +109,15 @@ class FakeGate:
 
 
 class FakeWaiting:
-    """The owners with queued work (chalicelib/engine/fairness/store.py WaitingOwners)."""
+    """The owners with queued work (chalicelib/persistence/waiting.py WaitingOwners): a process
+    notes an owner at most once per NOTE_EVERY seconds (a later note moves the time noted), and
+    an owner is forgotten only on the very note read, once it is FORGET_AFTER_MS old."""
 
     def __init__(self, clock: ManualClock, tasks: FakeTasks | None = None) -> None:
         self.clock = clock
         self.noted: dict[str, int] = {}
         self.served: dict[str, int] = {}
+        self._recent: dict[str, float] = {}
         self._tasks = tasks
 
     def read(self) -> Waiting:
@@ -124,17 +127,22 @@ class FakeWaiting:
         return Waiting(dict(self.noted), dict(self.served))
 
     def note(self, owner: str) -> None:
-        self.noted.setdefault(owner, self.clock.now_ms())
+        now = self.clock.monotonic()
+        if now - self._recent.get(owner, -NOTE_EVERY) < NOTE_EVERY:
+            return
+        self._recent[owner] = now
+        self.noted[owner] = self.clock.now_ms()
 
     def mark_served(self, owners: Iterable[str], at: int | None = None) -> None:
         for owner in owners:
             self.served[owner] = self.clock.now_ms() if at is None else at
 
     def forget(self, owner: str, noted: int) -> bool:
-        if self.noted.get(owner) != noted:
+        if self.clock.now_ms() - noted < FORGET_AFTER_MS or self.noted.get(owner) != noted:
             return False
         del self.noted[owner]
         self.served.pop(owner, None)
+        self._recent.pop(owner, None)
         if self._tasks is not None:
             self._tasks.queued_owners.discard(owner)
         return True

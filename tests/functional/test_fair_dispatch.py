@@ -99,7 +99,7 @@ def test_a_crawling_download_goes_back_to_the_queue_when_someone_else_waits(svc,
 
 
 def test_a_user_is_forgotten_only_once_quiet_and_never_over_a_newer_note(svc) -> None:
-    from chalicelib.engine.fairness.store import FORGET_AFTER_MS
+    from chalicelib.persistence.waiting import FORGET_AFTER_MS
 
     waiting = svc.dispatcher.waiting
     old = int(time.time() * 1000) - FORGET_AFTER_MS - 1000

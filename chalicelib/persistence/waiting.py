@@ -1,4 +1,6 @@
-"""The users with queued work, and when each was last given a slot: one control-table item.
+"""The users with queued work, and when each was last given a slot: one control-table item
+(the dispatcher's ``WaitingList``, chalicelib/engine/dispatcher.py; the fair dispatch's decisions
+are chalicelib/domain/fairness.py).
 
 ``pk = "queue#waiting"`` holds, per user, ``n:<user id>`` (epoch ms when a download of theirs
 last became queued) and ``s:<user id>`` (when the dispatcher last started one of theirs). They
@@ -20,33 +22,29 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from ...domain.clock import SYSTEM_CLOCK, Clock
-from ...persistence.conditions import condition_failed
-from ...persistence.models import ControlModel
+from ..domain.clock import SYSTEM_CLOCK, Clock
+from ..domain.fairness import FORGET_AFTER_MS, NOTE_EVERY, Waiting
+from .conditions import condition_failed
+from .models import ControlModel
 
 WAITING_KEY = "queue#waiting"
-NOTE_EVERY = 10.0
-FORGET_AFTER_MS = 60_000
 _MAX_REMEMBERED = 4096
 _NOTED, _SERVED = "n:", "s:"
 
 
-@dataclass(frozen=True)
-class Waiting:
-    noted: dict[str, int] = field(default_factory=dict)
-    served: dict[str, int] = field(default_factory=dict)
-
-
 class WaitingOwners:
-    def __init__(self, dynamodb: Any | None = None, table: str | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, dynamodb: Any | None = None, table: str | None = None, clock: Clock = SYSTEM_CLOCK,
+        key: str = WAITING_KEY,
+    ) -> None:
         """``dynamodb``: a low-level client (made from the control table's model if None);
         ``clock``: the times noted (``now_ms``) and how often a process notes (``monotonic``)."""
         self._db = dynamodb
         self._table = table or ControlModel.Meta.table_name
         self._clock = clock
+        self._key = key
         self._lock = threading.Lock()
         self._recent: dict[str, float] = {}
 
@@ -75,7 +73,7 @@ class WaitingOwners:
             raise
 
     def read(self) -> Waiting:
-        answer = self.db.get_item(TableName=self._table, Key={"pk": {"S": WAITING_KEY}}, ConsistentRead=True)
+        answer = self.db.get_item(TableName=self._table, Key={"pk": {"S": self._key}}, ConsistentRead=True)
         out = Waiting()
         for name, value in (answer.get("Item") or {}).items():
             target = out.noted if name.startswith(_NOTED) else out.served if name.startswith(_SERVED) else None
@@ -96,7 +94,7 @@ class WaitingOwners:
             return False
         try:
             self.db.update_item(
-                TableName=self._table, Key={"pk": {"S": WAITING_KEY}}, UpdateExpression="REMOVE #n, #s",
+                TableName=self._table, Key={"pk": {"S": self._key}}, UpdateExpression="REMOVE #n, #s",
                 ConditionExpression="#n = :n", ExpressionAttributeNames={"#n": _NOTED + owner, "#s": _SERVED + owner},
                 ExpressionAttributeValues={":n": {"N": str(noted)}},
             )
@@ -111,7 +109,7 @@ class WaitingOwners:
     def _set(self, values: dict[str, int]) -> None:
         names = {f"#a{i}": name for i, name in enumerate(values)}
         self.db.update_item(
-            TableName=self._table, Key={"pk": {"S": WAITING_KEY}},
+            TableName=self._table, Key={"pk": {"S": self._key}},
             UpdateExpression="SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(values))),
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={f":v{i}": {"N": str(v)} for i, v in enumerate(values.values())},
