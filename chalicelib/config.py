@@ -107,6 +107,9 @@ class Config:
     # Off unless the environment turns it on (the local runtime and the deployed stages do;
     # in-process tests drive the queue by hand, so they keep the round in the request).
     kick_by_message: bool = False
+    # A worker whose download finished starts the next queued one itself (HAUL_CHAIN_STARTS):
+    # the round its finish runs keeps one start for it instead of sending a start message.
+    chain_starts: bool = False
     # Real-time (WebSocket API and change fan-out; see docs/websocket.md).
     connections_table: str = resource_name(LOCAL_STAGE, "connections")
     # The management endpoint (https://{api-id}.execute-api.{region}.amazonaws.com/{stage},
@@ -194,6 +197,7 @@ class Config:
             progress_interval=float(env.get("HAUL_PROGRESS_INTERVAL", "1.0")),
             stall_timeout=float(env.get("HAUL_STALL_TIMEOUT", "180")),
             kick_by_message=_flag(env.get("HAUL_KICK_BY_MESSAGE"), default=False),
+            chain_starts=_flag(env.get("HAUL_CHAIN_STARTS"), default=False),
             connections_table=name("connections"),
             ws_endpoint=env.get("HAUL_WS_ENDPOINT") or None,
             ws_api_id=env.get("HAUL_WS_API_ID") or None,

@@ -172,6 +172,7 @@ def build(config: Config, clients: AwsClients | None = None, session: requests.S
         repo, store, dispatcher, settings, guard, activity, DynamoTaskPages(), stats.recent_gauge, keys
     )
     transfer.ctx.on_stored = downloads.settle_target  # a rename asked for during the transfer
+    transfer.ctx.chain_starts = config.chain_starts  # a finishing worker starts the next download itself
     accounts = build_accounts(config, settings, activity)
     queue_control = QueueControl(control, dispatcher, queue, activity)
     notify = build_notify(config, clients.sqs, guard, safehttp.session(guard, pool_connections=4, pool_maxsize=8),

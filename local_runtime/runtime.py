@@ -78,8 +78,10 @@ def prepare_environment() -> bool:
         os.environ.setdefault("HAUL_ALLOW_PRIVATE_NETWORKS", "true")
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
     # An add asks for a dispatcher round with a work message, as the deployed stages do
-    # (.chalice/config.json): the request answers without waiting for the round.
+    # (.chalice/config.json): the request answers without waiting for the round. A worker whose
+    # download finished starts the next one itself, as deployed too.
     os.environ.setdefault("HAUL_KICK_BY_MESSAGE", "true")
+    os.environ.setdefault("HAUL_CHAIN_STARTS", "true")
     use_aws = os.environ.get("HAUL_USE_AWS", "").lower() in {"1", "true", "yes"}
     if os.environ.get("AWS_ENDPOINT_URL") or use_aws:
         return False

@@ -113,6 +113,19 @@ class Dispatcher:
         stopped the queue, so a status read before the lease could be stale): a kick while the
         queue is held costs the lease's two writes instead of one read, and every other kick
         one read less."""
+        return self._kick(None)
+
+    def kick_and_keep(self) -> Task | None:
+        """:meth:`kick` for a worker whose download just finished, so its slot is free: of the
+        tasks the round starts (the same fair picks as any round), the first is not sent a
+        start message but handed back, started (downloading, its new run), for the caller to
+        run now. None when the round started nothing here (nothing queued, no room, or
+        another kick held the lease: its holder runs once more and sends the starts)."""
+        kept: list[Task] = []
+        self._kick(kept)
+        return kept[0] if kept else None
+
+    def _kick(self, keep: list[Task] | None) -> int:
         holder = uuid.uuid4().hex
         for _ in range(5):
             if self._acquire(holder):
@@ -125,7 +138,7 @@ class Dispatcher:
         released = False
         try:
             for _ in range(20):
-                started += self._dispatch_once()
+                started += self._dispatch_once(keep)
                 if self._release(holder):
                     released = True
                     return started
@@ -149,7 +162,9 @@ class Dispatcher:
             return True
         return not status.holds(now)
 
-    def _dispatch_once(self) -> int:
+    def _dispatch_once(self, keep: list[Task] | None = None) -> int:
+        """One round; ``keep`` (empty): the first task it starts goes there instead of its
+        start message being sent (:meth:`kick_and_keep`)."""
         settings = self._settings.get()
         per_user, cap = settings.per_user_limit, settings.max_concurrent_downloads
         # The queue's status, the running tasks and the global queue's head (as many as there
@@ -205,7 +220,7 @@ class Dispatcher:
         # trips, not three per download it starts.
         found = {**known, **self._repo.get_many([p.task_id for p in plan.picks if p.task_id not in known])}
         chosen = [t for pick in plan.picks if (t := found.get(pick.task_id)) is not None and t.owner == pick.owner]
-        started = [task.owner for task in self._start_all(chosen)]
+        started = [task.owner for task in self._start_all(chosen, keep)]
         if started and len(waiting.noted) > 1:  # turns matter only between users
             self.waiting.mark_served(started)
         for owner in plan.idle:
@@ -259,15 +274,20 @@ class Dispatcher:
             log.info("task %s downloading -> queued (%s)", task.id, note)
         return moved
 
-    def _start_all(self, tasks: Sequence[Task]) -> list[Task]:
+    def _start_all(self, tasks: Sequence[Task], keep: list[Task] | None = None) -> list[Task]:
         """Queued -> downloading for each of ``tasks`` (side by side), then their start
-        messages in one SendMessageBatch; the tasks started (not those that moved meanwhile)."""
+        messages in one SendMessageBatch; the tasks started (not those that moved meanwhile).
+        ``keep`` (empty): the first started gets no message, it goes there."""
         if len(tasks) == 1:
             moved = [self._move_to_downloading(tasks[0])]
         else:
             moved = list(_starts.map(self._move_to_downloading, tasks))
         started = [m for m in moved if m is not None]
-        self._queue.send_many(body(StartMessage(m.id, m.run)) for m in started)
+        kept = 0
+        if keep is not None and not keep and started:
+            keep.append(started[0])
+            kept = 1
+        self._queue.send_many(body(StartMessage(m.id, m.run)) for m in started[kept:])
         for m in started:
             log.info("task %s queued -> downloading (run %s)", m.id, m.run)
         return started

@@ -106,7 +106,7 @@ class Outcomes:
         done = self.ctx.repo.complete(task, token, expiry(self.ctx.settings.get(), self.ctx.now_ms()), ENGINE)
         if done is not None:
             log.info("task %s: downloading -> completed (%s bytes)", done.id, done.size)
-            self.ctx.engine.kick()
+            self.slot_freed()
             if done.target:
                 self.ctx.on_stored(done)
 
@@ -115,6 +115,16 @@ class Outcomes:
         failed = self.ctx.repo.fail(task, redact(reason)[:1000], expires, ENGINE, forget_upload)
         if failed is not None:
             log.info("task %s: downloading -> failed: %s", task.id, reason)
+            self.slot_freed()
+
+    def slot_freed(self) -> None:
+        """A download finished: a kick. Where starts chain and this thread handles a work
+        message, the round keeps one of its starts for this thread (no start message, no
+        hand-off through the queue); Transfer.handle runs it once this message is done."""
+        hand = self.ctx.handoff
+        if self.ctx.chain_starts and hand.open and hand.task is None:
+            hand.task = self.ctx.engine.kick_and_keep()
+        else:
             self.ctx.engine.kick()
 
     # -- again ----------------------------------------------------------------------------

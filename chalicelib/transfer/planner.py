@@ -54,14 +54,18 @@ class Planner:
         self.outcomes = outcomes
         self.limits = limits
 
-    def start(self, msg: StartMessage) -> None:
-        task = self.ctx.repo.get(msg.task)
+    def start(self, msg: StartMessage, started: Task | None = None) -> None:
+        """``started``: the task as the dispatcher just started it in this thread (a chained
+        start, chalicelib/transfer/service.py), not read again."""
+        chained = started is not None and started.id == msg.task
+        task = started if chained else self.ctx.repo.get(msg.task)
         if task is None or task.state != TaskState.DOWNLOADING or task.run != msg.run:
             return
         # Read afresh (one GetItem per start, not the 2 s cache): a download dispatched after a
         # change is planned with it (part size, parallel parts, speed limit), whichever worker
-        # process starts it.
-        settings = self.ctx.settings.current().settings
+        # process starts it. A chained start was dispatched by this process a moment ago, with
+        # the settings it has in hand (at most 2 s old): it is planned with the same.
+        settings = self.ctx.settings.get() if chained else self.ctx.settings.current().settings
         try:
             probe = self.ctx.origin.probe(task.url, task.headers)
         except OriginError as exc:

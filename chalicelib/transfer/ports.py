@@ -203,6 +203,7 @@ class Kicker(Protocol):
 class Engine(Kicker, Protocol):
     """The dispatcher as the transfer sees it: kicks, and a slow download sent back."""
     def send_back(self, task: Task, actor: str, note: str, order: int | None = None) -> Task | None: ...
+    def kick_and_keep(self) -> Task | None: ...
 
 
 

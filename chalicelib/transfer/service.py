@@ -12,17 +12,20 @@ from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.restarts import stream_seconds
 from ..domain.task import Task
 from ..engine.hostslots import HostSlots
-from .context import Abandoned, Context
+from .context import PART_SECONDS, Abandoned, Context
 from .delivery import Delivery, Heartbeat
 from .lanes import Lanes
 from .limits import Limits
-from .messages import BadMessage, LaneMessage, StartMessage, parse
+from .messages import BadMessage, LaneMessage, StartMessage, StreamMessage, body, parse
 from .outcomes import Outcomes
 from .planner import Planner, default_key
 from .ports import Engine, ObjectStorage, Origin, Queue, Settings, TaskStore
 from .streams import Streams
 
 log = logging.getLogger("haul.transfer")
+# A finishing worker starts the next download itself only while its invocation has at least
+# this long left: a single-part file is read within PART_SECONDS even under a speed limit.
+CHAIN_MARGIN_SECONDS = PART_SECONDS + 60
 
 
 class Transfer:
@@ -44,7 +47,8 @@ class Transfer:
     ) -> None:
         """``name_key``: the key a starting download stores to, given the file name the probe
         found (chalicelib/metadata/service.py: its metadata, folder and template, claimed
-        unique); by default ``downloads/<id>/<filename>``."""
+        unique); by default ``downloads/<id>/<filename>``. Starts chain (:meth:`handle`) where
+        ``ctx.chain_starts`` is set (the composition root sets it from the configuration)."""
         self.repo = repo
         self.store = store
         self.queue = queue
@@ -68,22 +72,53 @@ class Transfer:
     # -- entry point ----------------------------------------------------------------------
     def handle(self, delivery: Delivery) -> None:
         """Handle one work message; a malformed one is logged and dropped (sending it again
-        cannot mend it), a task that moved on meanwhile is left off quietly."""
+        cannot mend it), a task that moved on meanwhile is left off quietly.
+
+        Where starts chain, a download that finishes here keeps one of the starts its kick made
+        (Outcomes.slot_freed), and this thread runs it next, and so on while the invocation has
+        time: a freed slot is filled without a start message's trip through the queue. A
+        chained start that fails unexpectedly gets its start message after all (the queue's
+        retries and dead letters take over), as does one there is no time left for."""
         try:
             msg = parse(delivery.body)
         except BadMessage as exc:
             log.error("dropping a malformed work message (%s): %.300s", exc, delivery.body)
             return
+        hand = self.ctx.handoff
+        deadline = self.clock.monotonic() + delivery.remaining - CHAIN_MARGIN_SECONDS
         with Heartbeat(self.queue, delivery.receipt_handle, self.visibility_timeout):
+            hand.open = self.ctx.chain_starts
             try:
-                if isinstance(msg, StartMessage):
-                    self.planner.start(msg)
-                elif isinstance(msg, LaneMessage):
-                    self.lanes.lane(msg, first_delivery=delivery.receive_count <= 1)
-                else:
-                    self.streams.stream(msg, self.clock.monotonic() + stream_seconds(delivery.remaining))
-            except Abandoned:
-                log.info("task %s: left off (paused, cancelled or re-dispatched)", msg.task)
+                self._run(msg, delivery)
+                while (task := hand.take()) is not None:
+                    self._chained(StartMessage(task.id, task.run), task, deadline)
+            finally:
+                hand.open = False
+                if (left := hand.take()) is not None:  # kept, then this message failed
+                    self.queue.send(body(StartMessage(left.id, left.run)))
+
+    def _run(self, msg: StartMessage | LaneMessage | StreamMessage, delivery: Delivery) -> None:
+        try:
+            if isinstance(msg, StartMessage):
+                self.planner.start(msg)
+            elif isinstance(msg, LaneMessage):
+                self.lanes.lane(msg, first_delivery=delivery.receive_count <= 1)
+            else:
+                self.streams.stream(msg, self.clock.monotonic() + stream_seconds(delivery.remaining))
+        except Abandoned:
+            log.info("task %s: left off (paused, cancelled or re-dispatched)", msg.task)
+
+    def _chained(self, start: StartMessage, task: Task, deadline: float) -> None:
+        if self.clock.monotonic() > deadline:
+            self.queue.send(body(start))
+            return
+        try:
+            self.planner.start(start, task)
+        except Abandoned:
+            log.info("task %s: left off (paused, cancelled or re-dispatched)", task.id)
+        except Exception:
+            log.exception("task %s: its chained start failed; sending its start message", task.id)
+            self.queue.send(body(start))
 
     # -- what others call -------------------------------------------------------------------
     def finalize(self, task: Task) -> None:

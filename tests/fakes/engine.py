@@ -179,6 +179,10 @@ class FakeEngine:
         self.kick()
         return True
 
+    def kick_and_keep(self) -> Task | None:
+        self.kick()
+        return None
+
     def send_back(self, task: Task, actor: str, note: str, order: int | None = None) -> Task | None:
         return self.tasks.send_back(task, actor, note, order)
 

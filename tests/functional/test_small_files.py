@@ -15,6 +15,7 @@ import os
 
 import pytest
 
+from chalicelib.auth.identity import Identity, Role
 from chalicelib.domain.states import TaskState
 from chalicelib.downloads.schemas import AddDownload
 from chalicelib.transfer import Delivery
@@ -44,13 +45,59 @@ def test_a_4_mib_download_is_one_put_object_and_few_requests(svc, workers, origi
     assert calls.of("PutObject") == 1 and calls.of("UploadPart") == 0 and calls.of("CreateMultipartUpload") == 0
     assert calls.of("CompleteMultipartUpload") == 0 and calls.of("HeadObject") == 0, calls.table()
     assert calls.of("SendMessage") + calls.of("SendMessageBatch") == 1, calls.table()  # the start, no lane
-    assert calls.total() <= 37, calls.table()  # 47 on the multipart path
+    assert calls.total() <= 28, calls.table()  # 26 measured; 47 on the multipart path
     # The origin saw the probe and one ranged GET of the whole file; the checksum was checked in memory.
     assert [r["range"] for r in res.requests] == [(0, 0), (0, len(data) - 1)]
     body = svc.clients.s3.get_object(Bucket=svc.store.bucket, Key=done.key)["Body"].read()
     assert _sha(body) == _sha(data)
     assert (done.parts_done, done.part_count, done.bytes_done, done.upload_id) == (1, 1, len(data), None)
     assert svc.downloads.parts_done(OWNER, task.id)[1] == (1,)
+
+
+def test_a_finishing_worker_starts_the_next_small_file_itself(svc, workers, origin, monkeypatch) -> None:
+    """Chained starts (HAUL_CHAIN_STARTS, on in the local runtime and deployed): with one slot,
+    the worker whose download finished keeps the next start of its kick's round and runs it:
+    one start message for three downloads, in queue order, each stored and verified."""
+    monkeypatch.setattr(svc.transfer.ctx, "chain_starts", True)
+    svc.settings.update({"queue": {"max_concurrent_downloads": 1}})
+    files = [os.urandom(4 * MiB) for _ in range(3)]
+    for i, data in enumerate(files):
+        origin.add(f"/chain{i}.bin", Resource(data=data))
+    with counted() as calls:
+        tasks = [svc.downloads.add(OWNER, AddDownload(url=origin.url(f"/chain{i}.bin"), checksum=f"sha256:{_sha(d)}"))
+                 for i, d in enumerate(files)]
+        with calls.muted():
+            done = [wait_finished(svc, t.id) for t in tasks]
+            wait_queue_idle(svc)
+    assert [d.state for d in done] == [TaskState.COMPLETED] * 3, [d.error for d in done]
+    for d, data in zip(done, files, strict=True):
+        assert _sha(svc.clients.s3.get_object(Bucket=svc.store.bucket, Key=d.key)["Body"].read()) == _sha(data)
+    assert [d.id for d in sorted(done, key=lambda d: d.finished_at or 0)] == [t.id for t in tasks]
+    print(f"AWS requests for three chained 4 MiB downloads: {calls.total()} ({calls.table()})")
+    assert calls.of("SendMessage") + calls.of("SendMessageBatch") == 1, calls.table()  # the first start only
+    assert calls.of("DeleteMessageBatch") + calls.of("DeleteMessage") == 1, calls.table()
+    # 78 without chaining (3 start messages, each received, deleted and its task read again)
+    assert calls.of("PutObject") == 3 and calls.total() <= 72, calls.table()
+
+
+def test_chained_starts_keep_turns_between_users(svc, workers, origin, monkeypatch) -> None:
+    """The start a finishing worker keeps is the fair round's pick: with one slot and two users'
+    queues, the slot alternates between them (each finish chains the other user's next)."""
+    monkeypatch.setattr(svc.transfer.ctx, "chain_starts", True)
+    svc.settings.update({"queue": {"max_concurrent_downloads": 1}})
+    origin.add("/turns.bin", Resource(data=os.urandom(MiB)))
+    a, b = (Identity(f"{n}-{os.urandom(3).hex()}", n, Role.USER) for n in ("a", "b"))
+    svc.queue_control.stop(OWNER)  # nothing starts while both queues fill
+    ids = {who.user_id: [svc.downloads.add(who, AddDownload(url=origin.url("/turns.bin"), allow_duplicate=True)).id
+                         for _ in range(3)] for who in (a, b)}
+    with counted() as calls:
+        svc.queue_control.start(OWNER)
+        with calls.muted():
+            done = [wait_finished(svc, i) for theirs in ids.values() for i in theirs]
+    assert all(d.state == TaskState.COMPLETED for d in done), [d.error for d in done]
+    assert calls.of("SendMessage") + calls.of("SendMessageBatch") == 1, calls.table()  # the first start only
+    owners = [d.owner for d in sorted(done, key=lambda d: d.started_at or 0)]
+    assert all(x != y for x, y in zip(owners, owners[1:], strict=False)), owners
 
 
 def test_the_short_path_retries_fails_on_a_bad_checksum_and_stores_empty_files(svc, workers, origin) -> None:
