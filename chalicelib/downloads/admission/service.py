@@ -17,16 +17,15 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from ...activity.log import ActivityLog
 from ...adapters.urlguard import BlockedUrl, UrlGuard
 from ...api.errors import ApiError, Unavailable, field_error
 from ...auth.identity import Identity
+from ...domain.clock import SYSTEM_CLOCK, Clock
 from ...domain.task import Task
 from ...domain.urls import dedupe_key
-from ...engine.dispatcher import Dispatcher
-from ...persistence.repository import now_ms
+from ...engine.dispatcher import WaitingList
 from ..schemas import AddDownload
 from . import plan
 
@@ -57,6 +56,21 @@ class AdmissionStore(Protocol):
         ...
 
 
+class Kicker(Protocol):
+    """The dispatcher as an admission sees it (chalicelib/engine/dispatcher.py ``Dispatcher``)."""
+
+    @property
+    def waiting(self) -> WaitingList: ...
+
+    def request_kick(self) -> bool: ...
+
+
+class ActivityEntries(Protocol):
+    """The activity log's batch write (chalicelib/activity/log.py ``ActivityLog.record_many``)."""
+
+    def record_many(self, entries: list[dict[str, Any]]) -> None: ...
+
+
 @dataclass(frozen=True)
 class Admitted:
     """One item's outcome: ``task`` made (or, with ``duplicate``, the existing download it
@@ -69,9 +83,10 @@ class Admitted:
 
 class Admission:
     def __init__(
-        self, store: AdmissionStore, dispatcher: Dispatcher, guard: UrlGuard, activity: ActivityLog,
+        self, store: AdmissionStore, dispatcher: Kicker, guard: UrlGuard, activity: ActivityEntries,
         gauge: Callable[[str], dict[str, int]] | None = None,
         name: Callable[[str, str, AddDownload], str] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         """``gauge``: an owner scope's tasks per state (StatsStore.recent_gauge), to choose the
         cheaper duplicate lookup; without it, one Query per URL. ``name``: a new task's
@@ -82,6 +97,7 @@ class Admission:
         self._guard = guard
         self._activity = activity
         self._gauge = gauge
+        self._clock = clock
 
     def add_many(self, who: Identity, adds: Sequence[AddDownload], batch_id: str | None = None) -> list[Admitted]:
         """Add every item of ``adds`` (already validated) for ``who``, in order; an outcome each."""
@@ -91,7 +107,7 @@ class Admission:
                 outcomes[i] = Admitted(error=refused)
         wanted = [i for i in range(len(adds)) if outcomes[i] is None]
         existing = self._duplicates(who.user_id, [adds[i] for i in wanted if not adds[i].allow_duplicate])
-        created = now_ms()
+        created = self._clock.now_ms()
         fresh: list[tuple[int, Task]] = []
         first_of: dict[str, Task] = {}  # within this request, the first new task of each URL
         for seq, i in enumerate(wanted):
