@@ -43,8 +43,9 @@ class Lease:
     """One slot held while a connection reads; :meth:`renew` keeps it from expiring."""
 
     def __init__(
-        self, slots: HostSlots, host: str, slot: str, limit: int, clock: Callable[[], float] = time.time
+        self, slots: HostSlots, host: str, slot: str, limit: int, clock: Callable[[], float] = time.monotonic
     ) -> None:
+        """``clock``: seconds, for when to renew (the transfer passes its clock's ``monotonic``)."""
         self._slots = slots
         self.host = host
         self.slot = slot

@@ -74,7 +74,7 @@ class Limits:
         if limit <= 0 or not host:
             return True, None
         hosts = self.ctx.hosts
-        lease = Lease(hosts, host, f"{task.id}#{lane}", limit)
+        lease = Lease(hosts, host, f"{task.id}#{lane}", limit, clock=self.ctx.clock.monotonic)
         if not hosts.acquire(host, lease.slot, limit):
             return False, None
         if task.note and task.note.startswith(WAITING_NOTE):
