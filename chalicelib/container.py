@@ -62,6 +62,7 @@ from .persistence.signingkey import DynamoSigningKey
 from .persistence.stats import DynamoCounters
 from .persistence.tasks import DynamoTasks
 from .persistence.throttle import DynamoThrottle
+from .persistence.users import DynamoUsers
 from .persistence.waiting import WaitingOwners
 from .persistence.warm import warm_tables
 from .realtime.auth import use_accounts
@@ -116,6 +117,7 @@ def build_accounts(config: Config, settings: SettingsStore, activity: ActivityLo
 
     keys = key_source(config.jwt_secret_name, secrets, DynamoSigningKey())
     return Accounts(
+        DynamoUsers(),
         Tokens(keys, config.access_token_seconds),
         Sessions(DynamoSessions(), config.refresh_token_seconds),
         ApiKeys(DynamoApiKeys()),

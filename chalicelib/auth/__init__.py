@@ -10,5 +10,9 @@ place a request meets these):
 - ``apikeys``: personal API keys, stored only as hashes;
 - ``ratelimit``: per-user request limits and the brute-force lock on logins (its counters:
   ``ports.RateCounters``, in DynamoDB chalicelib/persistence/ratelimits.py);
-- ``accounts``: the service the API calls (setup, login, users, keys), built on the above.
+- ``accounts``: the service the API calls (setup, login, users, keys), built on the above;
+- ``ports``: what these need from storage (users and the admin roster, sessions, keys, the
+  signing key, rate counters) and the values kept; the DynamoDB implementations are in
+  chalicelib/persistence/ (``users.py``, ``sessions.py``, ``apikeys.py``, ``signingkey.py``,
+  ``ratelimits.py``), built by the composition root.
 """

@@ -7,15 +7,10 @@ import base64
 import json
 import logging
 import re
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
 
 from ..api.errors import (
     BadRequest,
@@ -28,16 +23,14 @@ from ..api.errors import (
     field_error,
 )
 from ..api.schemas import parse
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.task import iso
-from ..persistence.conditions import failed_conditions
-from ..persistence.models import ControlModel, SessionModel, UserModel
-from ..persistence.sessions import to_session
 from . import passwords
-from .admins import AdminRoster, is_enabled_admin
+from .admins import is_enabled_admin
 from .apikeys import MAX_KEYS_PER_USER, ApiKeys
 from .dynamo import unavailable
 from .identity import Identity, Role
-from .ports import LoginSession
+from .ports import AdminChangeRefused, StoreBusy, User, UserChange, UserRecords
 from .ratelimit import RateLimiter
 from .schemas import ChangePassword, CreateApiKey, CreateUser, Login, PatchUser, Setup, UserListQuery
 from .sessions import SessionError, Sessions
@@ -47,37 +40,10 @@ from .tokens import TokenError, Tokens
 log = logging.getLogger("haul.auth")
 
 
-def _session_and_user(session_id: str, username: str) -> tuple[LoginSession | None, UserModel | None]:
-    """The session and the account an access token names, read together (consistently) in one
-    BatchGetItem over the two tables: every authenticated request makes this read, and one
-    round trip costs half of two."""
-    client = SessionModel._get_connection().connection.client
-    pending: dict[str, Any] = {
-        SessionModel.Meta.table_name: {"Keys": [{"id": {"S": session_id}}], "ConsistentRead": True},
-        UserModel.Meta.table_name: {"Keys": [{"username": {"S": username}}], "ConsistentRead": True},
-    }
-    session: LoginSession | None = None
-    user: UserModel | None = None
-    for attempt in range(5):
-        answer = client.batch_get_item(RequestItems=pending)
-        for item in answer.get("Responses", {}).get(SessionModel.Meta.table_name, []):
-            session = to_session(SessionModel.from_raw_data(item))
-        for item in answer.get("Responses", {}).get(UserModel.Meta.table_name, []):
-            user = UserModel.from_raw_data(item)
-        pending = answer.get("UnprocessedKeys") or {}
-        if not pending:
-            return session, user
-        time.sleep(0.05 * 2**attempt)  # DynamoDB hands back keys it could not read yet: ask again
-    raise TooManyRequests("the accounts table is busy; try again", retry_after=1)
-
 SETUP_ITEM = "auth#setup-done"
 _ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _KEY_ID = re.compile(r"^[0-9a-f]{32}$")
 BAD_LOGIN = "wrong username or password"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True)
@@ -88,7 +54,7 @@ class Grant:
     refresh_token: str
     expires_in: int
     refresh_expires_at: int  # epoch seconds
-    user: UserModel
+    user: User
 
     def view(self) -> dict[str, Any]:
         return {
@@ -101,7 +67,7 @@ class Grant:
         }
 
 
-def user_view(user: UserModel) -> dict[str, Any]:
+def user_view(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
         "username": user.username,
@@ -173,20 +139,20 @@ def login_failure_recorder(activity: ActivityRecorder) -> LoginFailed:
 
 class Accounts:
     def __init__(
-        self, tokens: Tokens, sessions: Sessions, keys: ApiKeys, limiter: RateLimiter,
-        rate_limit_per_minute: int, clock: Callable[[], float] = time.time,
+        self, users: UserRecords, tokens: Tokens, sessions: Sessions, keys: ApiKeys, limiter: RateLimiter,
+        rate_limit_per_minute: int, clock: Clock = SYSTEM_CLOCK,
         key_days: Callable[[], int] = lambda: 90, setup_gate: SetupGate | None = None,
         on_session_end: Callable[[str, str | None], None] = lambda user_id, session_id: None,
         on_login_failed: LoginFailed = lambda user_id, username, client: None,
     ) -> None:
         self._login_failed = on_login_failed
+        self.users = users
         self.tokens = tokens
         self.sessions = sessions
         self.keys = keys
         self.limiter = limiter
         self.rate_limit_per_minute = rate_limit_per_minute
         self._clock = clock
-        self.roster = AdminRoster()
         self.setup_gate: SetupGate = setup_gate or OpenSetup()
         # Called with (user id, session id) when a login session ends, or (user id, None) when
         # all of a user's do: the composition root closes their WebSocket connections.
@@ -214,7 +180,10 @@ class Accounts:
         except TokenError as exc:
             log.info("access token refused: %s", exc)
             raise Unauthenticated("the access token is invalid or has expired") from None
-        found_session, found_user = _session_and_user(claims.session_id, claims.username)
+        try:
+            found_session, found_user = self.users.session_and_user(claims.session_id, claims.username)
+        except StoreBusy:
+            raise TooManyRequests("the accounts table is busy; try again", retry_after=1) from None
         session = self.sessions.usable(found_session)
         if session is None or session.user_id != claims.user_id:
             raise Unauthenticated("the session has ended (logged out, revoked or expired); log in again")
@@ -230,11 +199,11 @@ class Accounts:
         user = self._usable(key.username, key.user_id, key.created_at)
         return Identity(user.id, user.username, Role(user.role), "api_key", key_id=key.id)
 
-    def _usable(self, username: str, user_id: str, session_started: float | None) -> UserModel:
+    def _usable(self, username: str, user_id: str, session_started: float | None) -> User:
         return self._check_user(self._by_name(username), user_id, session_started)
 
     @staticmethod
-    def _check_user(user: UserModel | None, user_id: str, session_started: float | None) -> UserModel:
+    def _check_user(user: User | None, user_id: str, session_started: float | None) -> User:
         if user is None or user.id != user_id or user.disabled:
             raise Unauthenticated("the account does not exist or is disabled")
         if session_started is not None and session_started < (user.valid_after or 0):
@@ -249,21 +218,15 @@ class Accounts:
 
     # -- first run --------------------------------------------------------------------------
     def setup_required(self) -> bool:
-        return next(iter(UserModel.by_created.query("user", limit=1)), None) is None
+        return not self.users.any()
 
     def setup(self, req: Setup) -> Grant:
         if not self.setup_required():
             raise SetupDone("setup is done: an admin exists; log in instead")
         self.setup_gate.check(req.setup_token)  # a deployed stage: the one-time token
         user = self._new_user(req.username, req.password, Role.ADMIN)
-        try:
-            self.roster.ensure()
-            with self._transaction() as tx:
-                tx.save(ControlModel(SETUP_ITEM, updated_at=now_ms()), condition=ControlModel.pk.does_not_exist())
-                tx.save(user, condition=UserModel.username.does_not_exist())
-                self.roster.join(tx, user.username)
-        except TransactWriteError:
-            raise SetupDone("setup is done: an admin exists; log in instead") from None
+        if not self.users.create_first(user, SETUP_ITEM):
+            raise SetupDone("setup is done: an admin exists; log in instead")
         log.info("first-run setup: created admin %s", user.username)
         return self._start(user)
 
@@ -284,13 +247,13 @@ class Accounts:
     # -- sessions ---------------------------------------------------------------------------
     def login(self, req: Login, client: str) -> Grant:
         user = self._check_password(req.username, req.password, client)
-        actions: list[Any] = [UserModel.last_login.set(now_ms())]
-        if passwords.needs_rehash(user.password_hash):
-            actions.append(UserModel.password_hash.set(passwords.hash_password(req.password)))
-        user.update(actions=actions)
-        return self._start(user)
+        rehash = passwords.hash_password(req.password) if passwords.needs_rehash(user.password_hash) else None
+        updated = self.users.update(user, UserChange(last_login=self._now_ms(), password_hash=rehash))
+        if updated is None:  # deleted (or renamed) since the password was checked
+            raise Unauthenticated(BAD_LOGIN)
+        return self._start(updated)
 
-    def _check_password(self, username: str, password: str, client: str) -> UserModel:
+    def _check_password(self, username: str, password: str, client: str) -> User:
         """The enabled user whose password this is. The attempt is counted before the password
         is checked (ratelimit.py): over the limit, 429 without checking it at all."""
         wait = self.limiter.login_attempt(username, client)
@@ -334,7 +297,7 @@ class Accounts:
         self.sessions.revoke(who.session_id, "logged out")
         self.on_session_end(who.user_id, who.session_id)
 
-    def _start(self, user: UserModel) -> Grant:
+    def _start(self, user: User) -> Grant:
         session, refresh = self.sessions.start(user.id, user.username)
         access = self.tokens.issue(user.id, user.username, session.id, user.role)
         return Grant(access, refresh, self.tokens.lifetime, session.expires, user)
@@ -349,90 +312,75 @@ class Accounts:
                             [{"field": "current_password", "message": "is wrong"}]) from None
         if req.new_password == req.current_password:
             raise field_error("new_password", "must differ from the current password")
-        changed = now_ms()
-        try:
-            user.update(actions=[UserModel.password_hash.set(passwords.hash_password(req.new_password)),
-                                 UserModel.valid_after.set(changed), UserModel.updated_at.set(changed)],
-                        condition=UserModel.id == who.user_id)
-        except UpdateError:
-            raise Unauthenticated("the account does not exist or is disabled") from None
+        changed = self._now_ms()
+        change = UserChange(password_hash=passwords.hash_password(req.new_password), valid_after=changed,
+                            updated_at=changed)
+        updated = self.users.update(user, change) if user.id == who.user_id else None
+        if updated is None:
+            raise Unauthenticated("the account does not exist or is disabled")
+        user = updated
         log.info("user %s changed their password", user.username)
         self.on_session_end(user.id, None)  # before the new session: no connection of it exists yet
         return self._start(user)
 
     # -- users ------------------------------------------------------------------------------
-    def _by_name(self, username: str) -> UserModel | None:
-        try:
-            return UserModel.get(username, consistent_read=True)
-        except UserModel.DoesNotExist:
-            return None
+    def _now_ms(self) -> int:
+        return self._clock.now_ms()
 
-    def user(self, user_id: str) -> UserModel:
+    def _by_name(self, username: str) -> User | None:
+        return self.users.get(username)
+
+    def user(self, user_id: str) -> User:
         if _ID.match(user_id):
-            for found in UserModel.by_id.query(user_id, limit=1):
-                user = self._by_name(found.username)
-                if user is not None and user.id == user_id:
-                    return user
+            username = self.users.username_of(user_id)
+            user = self._by_name(username) if username is not None else None
+            if user is not None and user.id == user_id:
+                return user
         raise NotFound(f"no user with id {user_id}")
 
-    def list_users(self, q: UserListQuery) -> tuple[list[UserModel], str | None]:
+    def list_users(self, q: UserListQuery) -> tuple[list[User], str | None]:
         start = _decode_user_cursor(q.cursor) if q.cursor else None
-        result = UserModel.by_created.query("user", limit=q.per_page, last_evaluated_key=start)
-        users = list(result)
-        return users, _encode_cursor(result.last_evaluated_key)
+        users, last = self.users.page(q.per_page, start)
+        return users, _encode_cursor(last)
 
     def count_users(self) -> int:
-        return int(UserModel.by_created.count("user"))
+        return self.users.count()
 
-    def _new_user(self, username: str, password: str, role: Role) -> UserModel:
-        created = now_ms()
-        user_id = str(uuid.uuid4())
-        return UserModel(
-            username, id=user_id, role=role.value, password_hash=passwords.hash_password(password),
-            disabled=False, kind="user", created_key=f"{created:013d}#{user_id}", created_at=created,
-            updated_at=created, valid_after=0,
+    def _new_user(self, username: str, password: str, role: Role) -> User:
+        created = self._now_ms()
+        return User(
+            id=str(uuid.uuid4()), username=username, role=role.value, password_hash=passwords.hash_password(password),
+            disabled=False, created_at=created, updated_at=created, valid_after=0,
         )
 
-    def create_user(self, req: CreateUser) -> UserModel:
+    def create_user(self, req: CreateUser) -> User:
         user = self._new_user(req.username, req.password, req.role)
-        try:
-            if req.role == Role.ADMIN:
-                self.roster.ensure()
-                with self._transaction() as tx:
-                    tx.save(user, condition=UserModel.username.does_not_exist())
-                    self.roster.join(tx, user.username)
-            else:
-                user.save(condition=UserModel.username.does_not_exist())
-        except (PutError, TransactWriteError):
-            raise Conflict(f"the username {req.username!r} is taken") from None
+        if not self.users.create(user, admin=req.role == Role.ADMIN):
+            raise Conflict(f"the username {req.username!r} is taken")
         log.info("user %s created (%s)", user.username, user.role)
         return user
 
-    def update_user(self, actor: Identity, user_id: str, req: PatchUser) -> UserModel:
+    def update_user(self, actor: Identity, user_id: str, req: PatchUser) -> User:
         user = self.user(user_id)
-        actions: list[Any] = [UserModel.updated_at.set(now_ms())]
-        if req.role is not None:
-            actions.append(UserModel.role.set(req.role.value))
-        if req.disabled is not None:
-            actions.append(UserModel.disabled.set(req.disabled))
-        if req.password is not None:
-            actions.append(UserModel.password_hash.set(passwords.hash_password(req.password)))
-        if req.password is not None or req.disabled:
-            actions.append(UserModel.valid_after.set(now_ms()))  # ends the user's sessions
+        now = self._now_ms()
+        change = UserChange(
+            updated_at=now,
+            role=req.role.value if req.role is not None else None,
+            disabled=req.disabled,
+            password_hash=passwords.hash_password(req.password) if req.password is not None else None,
+            valid_after=now if req.password is not None or req.disabled else None,  # ends the user's sessions
+        )
         was = is_enabled_admin(user.role, user.disabled)
         will = is_enabled_admin(req.role.value if req.role else user.role,
                                 req.disabled if req.disabled is not None else user.disabled)
         if was == will:
-            try:
-                user.update(actions=actions, condition=UserModel.id == user.id)
-            except UpdateError:
-                raise NotFound(f"no user with id {user_id}") from None
+            updated = self.users.update(user, change)
+            if updated is None:
+                raise NotFound(f"no user with id {user_id}")
+            user = updated
         else:
             # The user as read (id, role, disabled) and the roster change in one transaction.
-            as_read = (
-                (UserModel.id == user.id) & (UserModel.role == user.role) & (UserModel.disabled == bool(user.disabled))
-            )
-            self._admin_change(user, lambda tx: tx.update(user, actions=actions, condition=as_read), joins=will)
+            self._admin_change(lambda: self.users.update_admin(user, change, joins=will))
             user = self.user(user_id)
         if req.password is not None or req.disabled:
             self.on_session_end(user.id, None)
@@ -442,37 +390,26 @@ class Accounts:
     def delete_user(self, actor: Identity, user_id: str) -> None:
         user = self.user(user_id)
         if is_enabled_admin(user.role, user.disabled):
-            self._admin_change(user, lambda tx: tx.delete(user, condition=(UserModel.id == user.id) & (
-                UserModel.role == user.role) & (UserModel.disabled == bool(user.disabled))), joins=False)
-        else:
-            try:
-                user.delete(condition=UserModel.id == user.id)
-            except DeleteError:
-                raise NotFound(f"no user with id {user_id}") from None
+            self._admin_change(lambda: self.users.delete_admin(user))
+        elif not self.users.delete(user):
+            raise NotFound(f"no user with id {user_id}")
         for key in self.keys.of_user(user.id):
             self.keys.delete(key.id)
         self.on_session_end(user.id, None)
         log.info("user %s deleted by %s (their downloads are kept)", user.username, actor.username)
 
-    def _admin_change(self, user: UserModel, write: Callable[[TransactWrite], Any], joins: bool) -> None:
-        """``write`` the user, and the roster of enabled admins, in one transaction; 409 when the
+    @staticmethod
+    def _admin_change(write: Callable[[], None]) -> None:
+        """``write`` the user and the roster of enabled admins (one transaction); 409 when the
         user leaves the roster as its last member, or changed since it was read."""
-        self.roster.ensure()
         try:
-            with self._transaction() as tx:
-                write(tx)
-                (self.roster.join if joins else self.roster.leave)(tx, user.username)
-        except TransactWriteError as exc:
-            failed = failed_conditions(exc)
-            if len(failed) > 1 and failed[1]:
+            write()
+        except AdminChangeRefused as exc:
+            if exc.reason == "last_admin":
                 raise Conflict("at least one enabled admin must remain") from None
-            if failed and failed[0]:
+            if exc.reason == "changed":
                 raise Conflict("the user was changed at the same moment; read it again and retry") from None
             raise unavailable("the change") from None
-
-    @staticmethod
-    def _transaction() -> TransactWrite:
-        return TransactWrite(connection=Connection(region=UserModel.Meta.region))
 
     # -- API keys ---------------------------------------------------------------------------
     def create_key(self, who: Identity, req: CreateApiKey, client: str) -> dict[str, Any]:

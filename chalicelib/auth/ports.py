@@ -1,7 +1,7 @@
 """What the accounts side needs from storage, named for what it does.
 
 The DynamoDB implementations live in chalicelib/persistence/ (``ratelimits.py``,
-``sessions.py``, ``apikeys.py``, ``signingkey.py``), the
+``sessions.py``, ``apikeys.py``, ``signingkey.py``, ``users.py``), the
 in-memory fakes in tests/fakes/auth.py, and a contract suite
 (tests/functional/test_auth_store_contract.py) holds the two together. The composition root
 (chalicelib/container.py) builds the implementations and passes them in.
@@ -119,3 +119,88 @@ class SigningKeyItem(Protocol):
 
     def create(self, data: dict[str, Any]) -> bool:
         """Keep ``data`` unless something is kept already; False when it was."""
+
+
+@dataclass(frozen=True)
+class User:
+    """An account as kept (chalicelib/auth/accounts.py)."""
+
+    id: str
+    username: str
+    role: str
+    password_hash: str
+    disabled: bool
+    created_at: int  # ms
+    updated_at: int  # ms
+    last_login: int | None = None  # ms
+    valid_after: int = 0  # ms: sessions that began before this are over
+
+
+@dataclass(frozen=True)
+class UserChange:
+    """What an update sets (None: left as it is)."""
+
+    updated_at: int | None = None
+    role: str | None = None
+    disabled: bool | None = None
+    password_hash: str | None = None
+    valid_after: int | None = None
+    last_login: int | None = None
+
+
+class StoreBusy(Exception):
+    """The store kept handing back keys it could not read yet: try again later."""
+
+
+class AdminChangeRefused(Exception):
+    """A change to who the enabled admins are did not happen: ``reason`` is ``last_admin`` (it
+    would leave none), ``changed`` (the user changed since it was read) or ``unavailable``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UserRecords(Protocol):
+    """The accounts and the roster of enabled admins (one item: "at least one admin remains" is
+    a condition on it, written in the same transaction as the user)."""
+
+    def get(self, username: str) -> User | None:
+        """The user as kept now (a consistent read)."""
+
+    def username_of(self, user_id: str) -> str | None:
+        """The username a user id had last (an index: eventually consistent)."""
+
+    def any(self) -> bool:
+        """Whether any user exists."""
+
+    def count(self) -> int: ...
+
+    def page(self, limit: int, after: dict[str, Any] | None) -> tuple[list[User], dict[str, Any] | None]:
+        """Users oldest first, from after the key ``after``; the key to go on from, None at the end."""
+
+    def session_and_user(self, session_id: str, username: str) -> tuple[LoginSession | None, User | None]:
+        """The session and the account an access token names, read together; StoreBusy when
+        the store keeps not answering."""
+
+    def create(self, user: User, admin: bool) -> bool:
+        """Keep a new user (an enabled admin joins the roster in the same transaction); False
+        when the username is taken."""
+
+    def create_first(self, user: User, setup_item: str) -> bool:
+        """The first-run setup: mark setup done (``setup_item``), keep the admin and start the
+        roster, all or nothing; False when setup was done already."""
+
+    def update(self, user: User, change: UserChange) -> User | None:
+        """Apply ``change`` to ``user`` (unconditional but for the user's id); the user after,
+        None when it is gone or another user has the name now."""
+
+    def update_admin(self, user: User, change: UserChange, joins: bool) -> None:
+        """Apply ``change`` if the user is as read (id, role, disabled) and, in the same
+        transaction, join (``joins``) or leave the roster; AdminChangeRefused otherwise."""
+
+    def delete(self, user: User) -> bool:
+        """Remove the user (if it is still the one read); False when it was gone."""
+
+    def delete_admin(self, user: User) -> None:
+        """Remove an enabled admin as read and leave the roster; AdminChangeRefused otherwise."""

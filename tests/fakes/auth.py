@@ -4,10 +4,12 @@ implementations by tests/functional/test_auth_store_contract.py."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chalicelib.auth.ports import ApiKey, LoginSession, StoreUnavailable
+from chalicelib.auth.admins import is_enabled_admin
+from chalicelib.auth.ports import AdminChangeRefused, ApiKey, LoginSession, StoreUnavailable, User, UserChange
 
 
 @dataclass
@@ -151,3 +153,109 @@ class FakeSigningKey:
                 return False
             self.data = data
             return True
+
+
+def _page_key(user: User) -> dict[str, Any]:
+    """A page key shaped as DynamoDB's (the service's cursors round-trip it)."""
+    created_key = f"{user.created_at:013d}#{user.id}"
+    return {"username": {"S": user.username}, "kind": {"S": "user"}, "created_key": {"S": created_key}}
+
+
+class FakeUsers:
+    """Users and the roster of enabled admins, each write checked and applied under one lock."""
+
+    def __init__(self, sessions: FakeSessions | None = None) -> None:
+        self.items: dict[str, User] = {}
+        self.roster: set[str] = set()
+        self.control: set[str] = set()
+        self.sessions = sessions or FakeSessions()
+        self.unavailable = False  # transactions fail as if the store did not answer
+        self._lock = threading.RLock()
+
+    def get(self, username: str) -> User | None:
+        with self._lock:
+            return self.items.get(username)
+
+    def username_of(self, user_id: str) -> str | None:
+        with self._lock:
+            return next((u.username for u in self.items.values() if u.id == user_id), None)
+
+    def any(self) -> bool:
+        return bool(self.items)
+
+    def count(self) -> int:
+        return len(self.items)
+
+    def _ordered(self) -> list[User]:
+        return sorted(self.items.values(), key=lambda u: (u.created_at, u.id))
+
+    def page(self, limit: int, after: dict[str, Any] | None) -> tuple[list[User], dict[str, Any] | None]:
+        with self._lock:
+            users = self._ordered()
+            if after is not None:
+                start = after["created_key"]["S"]
+                users = [u for u in users if f"{u.created_at:013d}#{u.id}" > start]
+            page = users[:limit]
+            return page, (_page_key(page[-1]) if len(page) == limit else None)
+
+    def session_and_user(self, session_id: str, username: str) -> tuple[LoginSession | None, User | None]:
+        return self.sessions.get(session_id), self.get(username)
+
+    def create(self, user: User, admin: bool) -> bool:
+        with self._lock:
+            if user.username in self.items:
+                return False
+            self.items[user.username] = user
+            if admin and is_enabled_admin(user.role, user.disabled):
+                self.roster.add(user.username)
+            return True
+
+    def create_first(self, user: User, setup_item: str) -> bool:
+        with self._lock:
+            if setup_item in self.control or user.username in self.items:
+                return False
+            self.control.add(setup_item)
+            self.items[user.username] = user
+            self.roster.add(user.username)
+            return True
+
+    def update(self, user: User, change: UserChange) -> User | None:
+        with self._lock:
+            found = self.items.get(user.username)
+            if found is None or found.id != user.id:
+                return None
+            values = {k: v for k, v in vars(change).items() if v is not None}
+            self.items[user.username] = replace(found, **values)
+            return self.items[user.username]
+
+    def _admin_change(self, user: User, joins: bool, apply: Callable[[], object]) -> None:
+        found = self.items.get(user.username)
+        as_read = found is not None and (found.id, found.role, found.disabled) == (user.id, user.role, user.disabled)
+        leaves_ok = joins or (user.username in self.roster and len(self.roster) > 1)
+        if self.unavailable:
+            raise AdminChangeRefused("unavailable")
+        if not leaves_ok:
+            raise AdminChangeRefused("last_admin")
+        if not as_read:
+            raise AdminChangeRefused("changed")
+        apply()
+        (self.roster.add if joins else self.roster.discard)(user.username)
+
+    def update_admin(self, user: User, change: UserChange, joins: bool) -> None:
+        with self._lock:
+            values = {k: v for k, v in vars(change).items() if v is not None}
+            self._admin_change(
+                user, joins, lambda: self.items.__setitem__(user.username, replace(self.items[user.username], **values))
+            )
+
+    def delete(self, user: User) -> bool:
+        with self._lock:
+            found = self.items.get(user.username)
+            if found is None or found.id != user.id:
+                return False
+            del self.items[user.username]
+            return True
+
+    def delete_admin(self, user: User) -> None:
+        with self._lock:
+            self._admin_change(user, False, lambda: self.items.pop(user.username))

@@ -21,8 +21,8 @@ ADMIN_PASSWORD = "an admin's long password"
 
 def wipe_accounts() -> None:
     from chalicelib.auth.accounts import SETUP_ITEM
-    from chalicelib.auth.admins import ROSTER
     from chalicelib.persistence.models import ApiKeyModel, ControlModel, RateLimitModel, SessionModel, UserModel
+    from chalicelib.persistence.users import ROSTER
 
     for model in (UserModel, SessionModel, ApiKeyModel, RateLimitModel):
         with model.batch_write() as batch:

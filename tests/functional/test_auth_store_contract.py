@@ -1,15 +1,28 @@
 """The accounts side's stores' contract (chalicelib/auth/ports.py), run against the in-memory
 fakes (tests/fakes/auth.py) and the DynamoDB implementations (chalicelib/persistence/, on
-moto): the rate limits' counters, login sessions, API keys, the local signing key."""
+moto): the rate limits' counters, login sessions, API keys, the local signing key, the users
+and the roster of enabled admins."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, replace
 
 import pytest
 
-from chalicelib.auth.ports import ApiKey, KeyRecords, LoginSession, RateCounters, SessionRecords, SigningKeyItem
-from tests.fakes.auth import FakeApiKeys, FakeRateCounters, FakeSessions, FakeSigningKey
+from chalicelib.auth.ports import (
+    AdminChangeRefused,
+    ApiKey,
+    KeyRecords,
+    LoginSession,
+    RateCounters,
+    SessionRecords,
+    SigningKeyItem,
+    User,
+    UserChange,
+    UserRecords,
+)
+from tests.fakes.auth import FakeApiKeys, FakeRateCounters, FakeSessions, FakeSigningKey, FakeUsers
 
 NOW_S = 1_900_000_000
 
@@ -168,3 +181,107 @@ def test_the_signing_key_is_made_once(kind: str) -> None:
     assert item.create({"key": "a" * 40})
     assert not item.create({"key": "b" * 40})  # another process's is kept
     assert item.load() == {"key": "a" * 40}
+
+
+@dataclass
+class Accounts:
+    users: UserRecords
+    sessions: SessionRecords
+
+
+@pytest.fixture()
+def accounts(kind: str) -> Accounts:
+    if kind == "fake":
+        fake_sessions = FakeSessions()
+        return Accounts(FakeUsers(fake_sessions), fake_sessions)
+    from chalicelib.persistence.sessions import DynamoSessions
+    from chalicelib.persistence.users import DynamoUsers
+    from tests.functional.test_auth import wipe_accounts
+
+    wipe_accounts()  # users are one partition of the table: counted and listed as a whole
+    return Accounts(DynamoUsers(), DynamoSessions())
+
+
+def _user(name: str, role: str = "user", created_at: int = 1_900_000_000_000) -> User:
+    return User(uuid.uuid4().hex, name, role, "hash", False, created_at, created_at)
+
+
+def test_users_are_kept_once_per_name(accounts: Accounts) -> None:
+    users = accounts.users
+    assert not users.any() and users.count() == 0
+    alice = _user("alice")
+    assert users.create(alice, admin=False)
+    assert not users.create(_user("alice"), admin=False)  # the name is taken
+    assert users.get("alice") == alice and users.get("bob") is None
+    assert users.username_of(alice.id) == "alice" and users.username_of(uuid.uuid4().hex) is None
+    assert users.any() and users.count() == 1
+
+
+def test_setup_happens_once_and_its_admin_cannot_leave_alone(accounts: Accounts) -> None:
+    users = accounts.users
+    root = _user("root", "admin")
+    assert users.create_first(root, "auth#setup-done")
+    assert not users.create_first(_user("other", "admin"), "auth#setup-done")
+    assert users.get("other") is None
+    with pytest.raises(AdminChangeRefused) as refused:
+        users.update_admin(root, UserChange(disabled=True), joins=False)
+    assert refused.value.reason == "last_admin"
+    with pytest.raises(AdminChangeRefused) as refused:
+        users.delete_admin(root)
+    assert refused.value.reason == "last_admin"
+    assert users.get("root") == root
+
+
+def test_admins_join_and_leave_the_roster(accounts: Accounts) -> None:
+    users = accounts.users
+    root, second = _user("root", "admin"), _user("second", "admin", 1_900_000_000_001)
+    assert users.create_first(root, "auth#setup-done")
+    assert users.create(second, admin=True)
+    users.update_admin(root, UserChange(role="user", updated_at=5), joins=False)  # second remains
+    demoted = users.get("root")
+    assert demoted is not None and demoted.role == "user" and demoted.updated_at == 5
+    with pytest.raises(AdminChangeRefused) as refused:
+        users.update_admin(root, UserChange(role="user"), joins=False)  # as read before: changed since
+    assert refused.value.reason in ("changed", "last_admin")
+    with pytest.raises(AdminChangeRefused) as refused:
+        users.delete_admin(second)  # the last one
+    assert refused.value.reason == "last_admin"
+    users.update_admin(demoted, UserChange(role="admin"), joins=True)
+    users.delete_admin(second)
+    assert users.get("second") is None
+
+
+def test_updates_and_deletes_are_for_the_user_as_read(accounts: Accounts) -> None:
+    users = accounts.users
+    alice = _user("alice")
+    users.create(alice, admin=False)
+    changed = users.update(alice, UserChange(last_login=7, password_hash="new", valid_after=6))
+    assert changed is not None and (changed.last_login, changed.password_hash, changed.valid_after) == (7, "new", 6)
+    assert changed.role == "user" and changed.created_at == alice.created_at
+    impostor = replace(alice, id=uuid.uuid4().hex)  # another user of the same name, read before
+    assert users.update(impostor, UserChange(last_login=8)) is None
+    assert not users.delete(impostor)
+    assert users.delete(alice) and users.get("alice") is None
+    assert users.update(alice, UserChange(last_login=9)) is None and users.get("alice") is None
+    assert not users.delete(alice)
+
+
+def test_users_are_listed_oldest_first_in_pages(accounts: Accounts) -> None:
+    users = accounts.users
+    made = [_user(f"user{i}", created_at=1_900_000_000_000 + i) for i in range(3)]
+    for user in reversed(made):
+        users.create(user, admin=False)
+    first, after = users.page(2, None)
+    assert [u.username for u in first] == ["user0", "user1"] and after is not None
+    assert set(after) == {"username", "kind", "created_key"}
+    rest, end = users.page(2, after)
+    assert [u.username for u in rest] == ["user2"] and end is None
+
+
+def test_a_session_and_its_user_are_read_together(accounts: Accounts) -> None:
+    alice = _user("alice")
+    accounts.users.create(alice, admin=False)
+    session = LoginSession(uuid.uuid4().hex, alice.id, "alice", "d0", alice.created_at, NOW_S + 60)
+    accounts.sessions.create(session)
+    assert accounts.users.session_and_user(session.id, "alice") == (session, alice)
+    assert accounts.users.session_and_user(uuid.uuid4().hex, "nobody") == (None, None)

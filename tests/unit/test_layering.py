@@ -32,8 +32,6 @@ MODEL_MODULES = {f"{PERSISTENCE}.models"}  # importing the models module whole c
 
 # Modules outside the persistence layer that still import PynamoDB or a model (path -> why).
 NOT_YET_MOVED: dict[str, str] = {
-    "chalicelib/auth/accounts.py": "users, the setup item, transactions (arch-b)",
-    "chalicelib/auth/admins.py": "the admin roster item (arch-b)",
 }
 
 

@@ -74,6 +74,7 @@ def test_a_store_that_does_not_answer_is_a_503_and_nothing_is_taken_as_done(sess
 def test_keys_verify_expire_and_record_their_use_at_most_every_minute(clock: ManualClock) -> None:
     keys = ApiKeys(FakeApiKeys(), clock)
     key, secret = keys.create("u1", "alice", "script", 1)
+    clock.advance(0.001)  # listed oldest first: made a millisecond apart
     never, never_secret = keys.create("u1", "alice", "cron", None)
     assert keys.verify(secret) == key and keys.verify(never_secret) == never
     used = keys.records.get(key.id)
