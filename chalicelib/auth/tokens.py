@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any, Protocol
 
 import jwt
 
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from .ports import SigningKeyItem
 from .secret import CachedSecret, SecretUnreadable
 
@@ -128,13 +128,13 @@ class AccessClaims:
 
 
 class Tokens:
-    def __init__(self, keys: KeySource, lifetime_seconds: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, keys: KeySource, lifetime_seconds: int, clock: Clock = SYSTEM_CLOCK) -> None:
         self._keys = keys
         self.lifetime = lifetime_seconds
         self._clock = clock
 
     def issue(self, user_id: str, username: str, session_id: str, role: str) -> str:
-        now = int(self._clock())
+        now = self._clock.now_ms() // 1000
         claims = {
             "iss": ISSUER,
             "aud": AUDIENCE,
