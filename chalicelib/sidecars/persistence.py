@@ -51,6 +51,17 @@ class SidecarObjects:
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self.bucket, Key=key)
 
+    def owner(self, key: str) -> str | None:
+        """The ``haul-owner`` an object was written for ("" when it names none); None when there
+        is no such object."""
+        try:
+            answer = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        return str((answer.get("Metadata") or {}).get("haul-owner", ""))
+
     def get(self, key: str, max_bytes: int) -> tuple[bytes, StoredObject] | None:
         try:
             answer = self._s3.get_object(Bucket=self.bucket, Key=key)

@@ -118,8 +118,16 @@ class SidecarService:
                            "(set a naming template or a path, then rename them)")
         return _Title(kind, tmdb_id, files, folder, self.objects.folder(folder))
 
-    def _view(self, t: _Title) -> dict[str, Any]:
-        nfo_obj = t.listing.get(t.nfo_key)
+    def _foreign(self, owner: str, key: str, listing: dict[str, StoredObject]) -> bool:
+        """Whether ``key`` is a sidecar another user wrote (users whose downloads share a folder
+        share its sidecar names): such an object is never replaced, deleted or shown."""
+        return key in listing and self.objects.owner(key) not in (None, "", owner)
+
+    def _has_nfo(self, owner: str, t: _Title) -> bool:
+        return t.nfo_key in t.listing and not self._foreign(owner, t.nfo_key, t.listing)
+
+    def _view(self, owner: str, t: _Title) -> dict[str, Any]:
+        nfo_obj = t.listing.get(t.nfo_key) if self._has_nfo(owner, t) else None
         media: dict[str, Any] = {}
         for art, name in ((Art.POSTER, "poster"), (Art.FANART, "fanart"), (Art.LOGO, "logo")):
             key = next((k for k in layout.art_keys(t.folder, art) if k in t.listing), None)
@@ -147,10 +155,12 @@ class SidecarService:
         return view
 
     def status(self, owner: str, kind: Kind, tmdb_id: int) -> dict[str, Any]:
-        return self._view(self._title(owner, kind, tmdb_id))
+        return self._view(owner, self._title(owner, kind, tmdb_id))
 
     def content(self, owner: str, kind: Kind, tmdb_id: int) -> dict[str, Any]:
         t = self._title(owner, kind, tmdb_id)
+        if not self._has_nfo(owner, t):
+            raise NotFound(f"{kind.value} {tmdb_id} has no NFO yet (create it with POST)")
         try:
             found = self.objects.get(t.nfo_key, MAX_NFO_BYTES)
         except TooLarge:
@@ -166,13 +176,13 @@ class SidecarService:
     def create(self, owner: str, actor: str, kind: Kind, tmdb_id: int, options: Options,
                overwrite: bool = False) -> dict[str, Any]:
         t = self._title(owner, kind, tmdb_id)
-        if t.nfo_key in t.listing and not overwrite:
+        if self._has_nfo(owner, t) and not overwrite:
             raise Conflict(f"{t.nfo_key} exists already (send overwrite: true, or PUT to refresh it)")
         return self._write(owner, actor, t, options, overwrite, Deadline(API_BUDGET_SECONDS, self._monotonic))
 
     def refresh(self, owner: str, actor: str, kind: Kind, tmdb_id: int, options: Options) -> dict[str, Any]:
         t = self._title(owner, kind, tmdb_id)
-        if t.nfo_key not in t.listing:
+        if not self._has_nfo(owner, t):
             raise NotFound(f"{kind.value} {tmdb_id} has no NFO yet (create it with POST)")
         return self._write(owner, actor, t, options, True, Deadline(API_BUDGET_SECONDS, self._monotonic))
 
@@ -202,8 +212,11 @@ class SidecarService:
             else:
                 movie = tmdb.movie_info(raw, urls)
                 document, art = nfo.movie_nfo(movie), movie.art
-            self.objects.put(t.nfo_key, document, NFO_TYPE, owner)
-            written.append(t.nfo_key)
+            if self._foreign(owner, t.nfo_key, t.listing):
+                warnings.append(f"{t.nfo_key} is another user's (their download shares this folder); left as it is")
+            else:
+                self.objects.put(t.nfo_key, document, NFO_TYPE, owner)
+                written.append(t.nfo_key)
             for kind in options.arts():
                 url = {Art.POSTER: art.poster, Art.FANART: art.fanart, Art.LOGO: art.logo}[kind]
                 key, problem = self._image(owner, t, kind.value, url, layout.art_keys(t.folder, kind), overwrite)
@@ -229,7 +242,7 @@ class SidecarService:
                                          f"in {t.folder}" + (f"; seasons {queued} queued" if queued else ""),
                                  data={"tmdb_id": t.tmdb_id, "kind": t.kind.value, "folder": t.folder})
         t.listing = self.objects.folder(t.folder)
-        return {**self._view(t), "written": written, "warnings": warnings, "queued_seasons": queued,
+        return {**self._view(owner, t), "written": written, "warnings": warnings, "queued_seasons": queued,
                 "message": "NFO and artwork written" + (" (some seasons continue in the background)" if queued else "")}
 
     def _image(self, owner: str, t: _Title, label: str, url: str | None, keys: list[str],
@@ -240,6 +253,8 @@ class SidecarService:
             return None, f"TMDB has no {label} for {t.kind.value} {t.tmdb_id}"
         if not overwrite and any(k in t.listing for k in keys):
             return None, None
+        if any(self._foreign(owner, k, t.listing) for k in keys):
+            return None, f"{label}: {t.folder} has another user's (their download shares this folder); left as it is"
         try:
             image = self.images.fetch(url)
         except SourceFailed as exc:
@@ -299,6 +314,9 @@ class SidecarService:
                     problems.append(f"TMDB has no episode S{season:02d}E{f.episode or 0:02d}")
                     continue
                 key = layout.episode_nfo_key(f.key)
+                if self._foreign(owner, key, t.listing):
+                    problems.append(f"{key} is another user's; left as it is")
+                    continue
                 self.objects.put(key, nfo.episode_nfo(show, episode), NFO_TYPE, owner)
                 written.append(key)
         return written, skipped, [], problems
@@ -325,7 +343,7 @@ class SidecarService:
             try:
                 t = self._title(owner, kind, tmdb_id)
                 base.update(nfo_key=t.nfo_key, folder=t.folder)
-                if t.nfo_key in t.listing and not overwrite:
+                if self._has_nfo(owner, t) and not overwrite:
                     if skip_existing:
                         return {**base, "status": "skipped", "message": "the NFO exists already"}
                     raise Conflict(f"{t.nfo_key} exists already")
@@ -349,7 +367,7 @@ class SidecarService:
         overwrite = bool(body.get("overwrite"))
         try:
             t = self._title(owner, kind, tmdb_id)
-            if body.get("seasons") is None and t.nfo_key in t.listing and not overwrite:
+            if body.get("seasons") is None and not overwrite and self._has_nfo(owner, t):
                 return  # a batch's title written meanwhile (or skip_existing): nothing to do
             seasons = [int(s) for s in body["seasons"]] if body.get("seasons") is not None else None
             self._write(owner, actor, t, options, overwrite, Deadline(budget, self._monotonic), seasons)

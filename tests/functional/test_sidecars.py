@@ -139,3 +139,53 @@ def test_tmdb_without_a_key_is_a_503_naming_the_setting(svc: Any, fakes: Any, fo
     assert caught.value.code == "PROVIDER_NOT_CONFIGURED"
     assert caught.value.details == [{"field": "tmdb.api_key", "message": "is not set"}]
     assert api.seen("/3/") == []
+
+
+class SharedLibrary:
+    """Each owner's completed episodes of the one show (their downloads may share a folder)."""
+
+    def __init__(self, files: dict[str, list[MediaFile]]) -> None:
+        self._files = files
+
+    def files(self, owner: str, kind: Kind, tmdb_id: int) -> list[MediaFile]:
+        return list(self._files.get(owner, [])) if (kind, tmdb_id) == (Kind.TV, SHOW_ID) else []
+
+    def titles(self, owner: str, limit: int) -> list[Title]:
+        return [Title(Kind.TV, SHOW_ID)] if owner in self._files else []
+
+
+def test_users_sharing_a_folder_do_not_touch_each_others_sidecars(svc: Any, fakes: Any, folder: str) -> None:
+    """Alice and Bob each have episodes of the show in the same folder (one template, no per-user
+    path). Bob's create/refresh never replaces or deletes Alice's sidecars, and Bob does not read
+    Alice's NFO as his; his own episode's NFO is written beside his episode."""
+    api, images = fakes
+    s3, bucket = svc.clients.s3, svc.config.bucket
+    everything = videos(svc, folder)
+    library = SharedLibrary({"alice": everything[:2], "bob": everything[2:]})
+    source = TmdbSource(Providers(api, images))  # type: ignore[arg-type]
+    sidecars = SidecarService(library, source, source, SidecarObjects(s3, bucket))
+
+    done = sidecars.create("alice", "alice", Kind.TV, SHOW_ID, Options())
+    alices = [k for k in done["written"] if not k.endswith("E03.nfo")]
+    assert folder + "tvshow.nfo" in alices and folder + "poster.png" in alices and len(alices) == 7, done
+    bob_nfo = f"{folder}Season 01/Show - S01E03.nfo"
+    assert bob_nfo not in done["written"]
+
+    view = sidecars.status("bob", Kind.TV, SHOW_ID)
+    assert view["has_nfo"] is False and view["nfo_last_modified"] is None
+    with pytest.raises(ApiError) as caught:
+        sidecars.content("bob", Kind.TV, SHOW_ID)
+    assert caught.value.status == 404
+    with pytest.raises(ApiError) as caught:
+        sidecars.refresh("bob", "bob", Kind.TV, SHOW_ID, Options())
+    assert caught.value.status == 404
+    assert sidecars.titles("bob", 10)["titles"][0]["has_nfo"] is False
+
+    bobs = sidecars.create("bob", "bob", Kind.TV, SHOW_ID, Options(), overwrite=True)
+    assert bobs["written"] == [bob_nfo], bobs
+    assert any("tvshow.nfo is another user's" in w for w in bobs["warnings"]), bobs["warnings"]
+    for key in alices:  # still there, still Alice's
+        assert s3.head_object(Bucket=bucket, Key=key)["Metadata"]["haul-owner"] == "alice", key
+    assert s3.head_object(Bucket=bucket, Key=bob_nfo)["Metadata"]["haul-owner"] == "bob"
+    assert sidecars.status("alice", Kind.TV, SHOW_ID)["has_nfo"] is True
+    assert "Show &amp; &lt;Co&gt;" in sidecars.content("alice", Kind.TV, SHOW_ID)["content"]

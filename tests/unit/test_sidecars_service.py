@@ -34,6 +34,9 @@ class Objects:
     def delete(self, key: str) -> None:
         self.data.pop(key, None)
 
+    def owner(self, key: str) -> str | None:
+        return self.data[key][2] if key in self.data else None
+
     def get(self, key: str, max_bytes: int) -> tuple[bytes, StoredObject] | None:
         if key not in self.data:
             return None
@@ -346,3 +349,26 @@ def test_a_worker_message_is_retried_only_when_tmdb_fails(world: Any) -> None:
     details.configured = True
     service.on_message(message)
     assert service.status("alice", Kind.TV, 1399)["has_nfo"] is True
+
+
+def test_a_user_sharing_the_folder_neither_replaces_nor_deletes_anothers_sidecars(world: Any) -> None:
+    service, library, objects, _, images, _, _ = world
+    bobs_episode = episode(2, folder=SHOW + "Season 1/")  # same series folder, his own file
+    library.add("bob", Kind.TV, 1399, bobs_episode)
+    objects.put(bobs_episode.key, b"video", "video/x-matroska", "bob")
+    service.create("alice", "alice", Kind.TV, 1399, Options())
+    alices = {k: v for k, v in objects.data.items() if v[2] == "alice"}
+    assert SHOW + "tvshow.nfo" in alices and SHOW + "poster.jpg" in alices
+    images.fetch = lambda url: Image(PNG, "image/png")  # Alice's .jpg art would be stale
+
+    done = service.create("bob", "bob", Kind.TV, 1399, Options(), overwrite=True)
+    assert {k: v for k, v in objects.data.items() if v[2] == "alice"} == alices
+    assert done["has_nfo"] is False and done["nfo_last_modified"] is None
+    assert [k for k in done["written"] if k.endswith(".nfo")] == [SHOW + "Season 1/Show - S01E02.nfo"]
+    assert any("another user's" in w for w in done["warnings"]), done["warnings"]
+    with pytest.raises(NotFound):
+        service.content("bob", Kind.TV, 1399)
+    with pytest.raises(NotFound):
+        service.refresh("bob", "bob", Kind.TV, 1399, Options())
+    assert service.batch("bob", "bob", [(Kind.TV, 1399)], Options())["results"][0]["status"] == "created"
+    assert {k: v for k, v in objects.data.items() if v[2] == "alice"} == alices
