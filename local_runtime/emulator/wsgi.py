@@ -75,6 +75,26 @@ def _names_once(original: Callable[[Any], list[str]]) -> Callable[[Any], list[st
     return names
 
 
+def _request_id_at_once(original: Callable[..., str]) -> Callable[..., str]:
+    """``moto.core.responses.gen_amzn_requestid_long``: the same 52 letters and digits from
+    moto's random source, drawn in one ``choices`` call instead of 52 ``choice`` calls (~5 % of a
+    GetItem's time in the emulator)."""
+    import string
+
+    from moto.moto_api._internal import mock_random
+
+    pool = string.ascii_letters + string.digits
+
+    @functools.wraps(original)
+    def request_id(headerdict: dict[str, Any] | None = None) -> str:
+        found = "".join(mock_random.choices(pool, k=52))
+        if isinstance(headerdict, dict):
+            headerdict.update({"x-amzn-requestid": found})
+        return found
+
+    return request_id
+
+
 def targets() -> list[tuple[type, str, Callable[[Any], Any]]]:
     """(class, attribute, wrap) for local_runtime.emulator.server._patch()."""
     from moto.core import responses
@@ -82,7 +102,8 @@ def targets() -> list[tuple[type, str, Callable[[Any], Any]]]:
     from werkzeug.wsgi import LimitedStream
 
     found: list[tuple[type, str, Callable[[Any], Any]]] = [
-        (LimitedStream, "readall", _read_at_once), (cast(type, responses), "method_names_from_class", _names_once)
+        (LimitedStream, "readall", _read_at_once), (cast(type, responses), "method_names_from_class", _names_once),
+        (cast(type, responses), "gen_amzn_requestid_long", _request_id_at_once),
     ]
     return found + [
         (cast(type, module), "create_backend_app", _not_debug) for module in (werkzeug_app, threaded_moto_server)

@@ -88,3 +88,19 @@ def test_a_client_that_goes_away_mid_body_leaves_the_emulator_answering(emulator
                      + b"\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 1000)
     s3 = boto3.client("s3", region_name="us-east-1")
     assert "Buckets" in s3.list_buckets()
+
+
+def test_request_ids_are_moto_s_shape_and_new_each_time(emulator) -> None:
+    """moto's request id, made in one draw (local_runtime/emulator/wsgi.py): 52 letters and digits."""
+    import re
+
+    import boto3
+
+    from local_runtime.emulator.server import _PATCHED
+    from local_runtime.emulator.wsgi import targets
+
+    for cls, name, _ in targets():
+        assert getattr(getattr(cls, name), _PATCHED, False), (cls, name)
+    ddb = boto3.client("dynamodb", endpoint_url=emulator, region_name="us-east-1")
+    ids = [ddb.list_tables()["ResponseMetadata"]["RequestId"] for _ in range(3)]
+    assert all(re.fullmatch(r"[A-Za-z0-9]{52}", i) for i in ids) and len(set(ids)) == 3, ids
