@@ -1111,6 +1111,7 @@ def _patch() -> list[tuple[type, str, Any]]:
 
     from local_runtime.emulator import expressions as emulator_expressions
     from local_runtime.emulator import files as emulator_files
+    from local_runtime.emulator import keepalive as emulator_keepalive
     from local_runtime.emulator import s3 as emulator_s3
     from local_runtime.emulator import state as emulator_state
     from local_runtime.emulator import streams as emulator_streams
@@ -1148,6 +1149,7 @@ def _patch() -> list[tuple[type, str, Any]]:
     targets += [(S3Backend, n, _no_such_upload) for n in ("upload_part", "complete_multipart_upload")]
     targets += emulator_s3.targets()  # CompleteMultipartUpload in one pass (see emulator_s3)
     targets += emulator_http.targets()  # a request body read in one call (see emulator_http)
+    targets += emulator_keepalive.targets()  # connections kept open between requests
     targets += emulator_streams.targets()  # stream records kept 24 h, shard iterators 15 min
     targets += emulator_state.targets()  # SQS changes counted, for the data directory's snapshots
     targets += emulator_files.targets()  # objects and parts as files, for the data directory
