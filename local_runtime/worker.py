@@ -14,6 +14,7 @@ import signal
 import threading
 
 import boto3
+from botocore.config import Config as BotoConfig
 
 from . import orphans
 from .realtime import start_stream_pollers
@@ -49,7 +50,11 @@ def main() -> None:
         signal.signal(sig, on_signal)
 
     region = app_module.CONFIG.region
-    sqs = boto3.session.Session(region_name=region).client("sqs")
+    # One connection per long poll held open at once (the work queue's threads, the primary's
+    # other queues) and the deletes between them: botocore's default pool of 10 was too small,
+    # and each connection over it was dropped after its request ("Connection pool is full").
+    pool = max(32, args.threads + 16)
+    sqs = boto3.session.Session(region_name=region).client("sqs", config=BotoConfig(max_pool_connections=pool))
     pollers = []
     for source in sqs_sources(app_module):
         is_work = source.queue_name == app_module.CONFIG.work_queue
