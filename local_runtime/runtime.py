@@ -213,6 +213,7 @@ class LocalRuntime:
         bootstrap(config, boto3.session.Session(region_name=config.region))
         accounts = self._accounts(warm())
         self._report_data_dir()
+        self._warm_guesses()
         # Before the API: a healthy API means the gateway listens. The stream pollers run in
         # worker 0, apart from the emulator, as the fan-out function runs in its own sandbox.
         self.realtime.start(self.app, with_pollers=False)
@@ -253,6 +254,15 @@ class LocalRuntime:
         threading.Thread(
             target=self._resume_interrupted, args=(services(), started_ms), daemon=True
         ).start()
+
+    @staticmethod
+    def _warm_guesses() -> None:
+        """guessit's rules are built, and its patterns compiled, on first use: ~0.5 s of this
+        process's GIL, which the first GET /downloads/{id} (the metadata it guesses from the
+        file name) paid while the emulator, in the same process, was starting that download."""
+        from chalicelib.metadata.guess import guess
+
+        guess("Haul.Warm.Up.S01E01.1080p.WEB-DL.mkv")
 
     @staticmethod
     def _report_data_dir() -> None:
