@@ -10,11 +10,10 @@
 from __future__ import annotations
 
 import hashlib
-import time
-from collections.abc import Callable
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..persistence.models import ControlModel
 from .settings import NamingSettings
 
@@ -28,14 +27,14 @@ def _claim_pk(key: str) -> str:
 class NamingStore:
     """The naming settings, cached for ``ttl`` seconds like the engine settings."""
 
-    def __init__(self, ttl: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl: float = 2.0, clock: Clock = SYSTEM_CLOCK) -> None:
         self._ttl = ttl
         self._clock = clock
         self._cached: NamingSettings | None = None
         self._at = 0.0
 
     def get(self) -> NamingSettings:
-        if self._cached is not None and self._clock() - self._at < self._ttl:
+        if self._cached is not None and self._clock.monotonic() - self._at < self._ttl:
             return self._cached
         return self.current()[0]
 
@@ -47,18 +46,21 @@ class NamingStore:
             at, by = (int(item.updated_at) if item.updated_at else None), item.holder
         except DoesNotExist:
             found, at, by = NamingSettings(), None, None
-        self._cached, self._at = found, self._clock()
+        self._cached, self._at = found, self._clock.monotonic()
         return found, at, by
 
     def save(self, settings: NamingSettings, actor: str) -> None:
         item = ControlModel(NAMING_KEY, data=settings.model_dump(mode="json", exclude_none=True),
-                            holder=actor, updated_at=int(time.time() * 1000))
+                            holder=actor, updated_at=self._clock.now_ms())
         item.save()
-        self._cached, self._at = settings, self._clock()
+        self._cached, self._at = settings, self._clock.monotonic()
 
 
 class KeyClaims:
     """Which download holds which S3 key (conditional writes: two never both win one key)."""
+
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
 
     def holder(self, key: str) -> str | None:
         try:
@@ -68,7 +70,7 @@ class KeyClaims:
 
     def take(self, key: str, task_id: str, previous: str | None) -> bool:
         """Hold ``key`` for ``task_id`` if it is still held by ``previous`` (None: by nobody)."""
-        item = ControlModel(_claim_pk(key), holder=task_id, data={"key": key}, updated_at=int(time.time() * 1000))
+        item = ControlModel(_claim_pk(key), holder=task_id, data={"key": key}, updated_at=self._clock.now_ms())
         condition = (ControlModel.pk.does_not_exist() if previous is None
                      else ControlModel.holder == previous)
         try:

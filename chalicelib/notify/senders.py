@@ -9,7 +9,6 @@ own connections; for the schemes whose host the user chooses (``json://``, ``ntf
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ import apprise
 import requests
 
 from ..adapters.urlguard import BlockedUrl, UrlGuard
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from . import signing
 
 log = logging.getLogger("haul.notify")
@@ -102,7 +102,8 @@ def _short(text: str) -> str:
 
 
 class Senders:
-    def __init__(self, session: requests.Session, guard: UrlGuard) -> None:
+    def __init__(self, session: requests.Session, guard: UrlGuard, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.clock = clock
         self.session = session
         self.guard = guard
 
@@ -111,7 +112,7 @@ class Senders:
         sent = {**headers, "Content-Type": "application/json", signing.EVENT_HEADER: event,
                 signing.DELIVERY_HEADER: delivery_id}
         if secret:
-            sent[signing.SIGNATURE_HEADER] = signing.signature(secret, int(time.time()), payload)
+            sent[signing.SIGNATURE_HEADER] = signing.signature(secret, self.clock.now_ms() // 1000, payload)
         try:
             check_webhook_url(url, self.guard)
             resp = self.session.post(url, data=payload, headers=sent, timeout=TIMEOUT, allow_redirects=False)

@@ -6,13 +6,16 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..persistence.models import ControlModel
-from ..persistence.repository import now_ms
 
 ITEM = "setup-wizard"
 
 
 class SetupMarks:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
+
     def read(self) -> dict[str, Any]:
         try:
             data = ControlModel.get(ITEM, consistent_read=True).data
@@ -22,5 +25,6 @@ class SetupMarks:
 
     def note(self, step: str) -> None:
         marks = self.read()
-        marks[step] = now_ms()
-        ControlModel(ITEM, data=marks, updated_at=now_ms()).save()
+        now = self._clock.now_ms()
+        marks[step] = now
+        ControlModel(ITEM, data=marks, updated_at=now).save()

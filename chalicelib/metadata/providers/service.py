@@ -9,8 +9,6 @@ at rest and never part of an answer (``api_key_set`` says whether one is stored)
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -18,6 +16,7 @@ from ...adapters.urlguard import BlockedUrl, UrlGuard
 from ...api.errors import Conflict, Forbidden, Unavailable, ValidationFailed
 from ...api.schemas import parse
 from ...auth.identity import Identity
+from ...domain.clock import SYSTEM_CLOCK, Clock
 from ...notify.crypto import KeyUnavailable, SecretBox
 from .http import ProviderHttp
 from .models import MUSICBRAINZ, TMDB, IndexerSettings, MetadataProvider, ProviderSettings, QualityPreference, Secrets
@@ -32,7 +31,7 @@ _ATTEMPTS = 5
 
 class ProviderService:
     def __init__(self, items: ProviderSettingsItems, box: SecretBox, http: ProviderHttp, guard: UrlGuard,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Clock = SYSTEM_CLOCK) -> None:
         self.items = items
         self.box = box
         self.http = http
@@ -44,7 +43,7 @@ class ProviderService:
     # -- reading ---------------------------------------------------------------------------
     def current(self, fresh: bool = False) -> tuple[ProviderSettings, Secrets, int]:
         with self._lock:
-            if not fresh and self._cached and self._clock() - self._cached[0] < CACHE_SECONDS:
+            if not fresh and self._cached and self._clock.monotonic() - self._cached[0] < CACHE_SECONDS:
                 return self._cached[1], self._cached[2], self._cached[3]
         raw, sealed, version = self.items.load()
         secrets = Secrets()
@@ -55,7 +54,7 @@ class ProviderService:
                 raise Unavailable(f"the provider keys cannot be opened: {exc}") from None
         settings = ProviderSettings.of(raw)
         with self._lock:
-            self._cached = (self._clock(), settings, secrets, version)
+            self._cached = (self._clock.monotonic(), settings, secrets, version)
         return settings, secrets, version
 
     def settings(self) -> ProviderSettings:
@@ -100,7 +99,7 @@ class ProviderService:
             settings, secrets, version = self.current(fresh=True)
             settings, secrets = applied(settings, secrets, req)
             sealed = self.box.seal(secrets.stored()) if (secrets.tmdb_api_key or secrets.indexer_keys) else None
-            if self.items.save(settings.stored(), sealed, version + 1, who.username, int(time.time() * 1000)):
+            if self.items.save(settings.stored(), sealed, version + 1, who.username, self._clock.now_ms()):
                 with self._lock:
                     self._cached = None
                 return view(settings, secrets, version + 1)
