@@ -28,6 +28,14 @@ def emulator() -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(params=["fake", "dynamodb"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """For the contract suites: each test runs against the in-memory fake, then DynamoDB."""
+    if request.param == "dynamodb":
+        request.getfixturevalue("emulator")
+    return str(request.param)
+
+
 @pytest.fixture()
 def svc(emulator: str):
     """The process's services, with default settings and an empty work queue."""

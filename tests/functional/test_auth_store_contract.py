@@ -27,13 +27,6 @@ from tests.fakes.auth import FakeApiKeys, FakeRateCounters, FakeSessions, FakeSi
 NOW_S = 1_900_000_000
 
 
-@pytest.fixture(params=["fake", "dynamodb"])
-def kind(request: pytest.FixtureRequest) -> str:
-    if request.param == "dynamodb":
-        request.getfixturevalue("emulator")
-    return str(request.param)
-
-
 @pytest.fixture()
 def counters(kind: str) -> RateCounters:
     if kind == "fake":

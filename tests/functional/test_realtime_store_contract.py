@@ -24,13 +24,6 @@ NOW = 1_700_000_000_000
 NOW_S = NOW // 1000
 
 
-@pytest.fixture(params=["fake", "dynamodb"])
-def kind(request: pytest.FixtureRequest) -> str:
-    if request.param == "dynamodb":
-        request.getfixturevalue("emulator")
-    return str(request.param)
-
-
 @pytest.fixture()
 def records(kind: str) -> ConnectionRecords:
     if kind == "fake":
