@@ -14,12 +14,12 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from ..persistence import cursors
-from ..persistence.conditions import condition_failed
+from ..persistence.conditions import condition_failed, update_if
 from ..persistence.models import BatchModel, ControlModel, FeedItemModel, FeedModel
 from .models import PENDING_STATES, Feed, FeedItem, FeedOptions, ItemState, due_key
 
@@ -38,13 +38,7 @@ M = TypeVar("M", FeedModel, FeedItemModel)
 
 def _updated(model: M, actions: list[Action], condition: Condition | None) -> M | None:
     """``model`` after a conditional UpdateItem (its new image), or None if the condition failed."""
-    try:
-        model.update(actions=actions, condition=condition)
-    except UpdateError as exc:
-        if condition_failed(exc):
-            return None
-        raise
-    return model
+    return model if update_if(model, actions, condition) else None
 
 
 def _int(value: Any) -> int | None:

@@ -47,7 +47,7 @@ def save_if(model: Model, condition: Condition) -> bool:
     return True
 
 
-def update_if(model: Model, actions: list[Any], condition: Condition) -> bool:
+def update_if(model: Model, actions: list[Any], condition: Condition | None) -> bool:
     """Update ``model``'s item if ``condition`` holds; False (nothing written) if it does not."""
     try:
         model.update(actions=actions, condition=condition)
