@@ -109,3 +109,47 @@ def test_metadata_on_downloads_and_naming_with_a_live_preview(browser: Browser, 
     assert saved["categories"]["anime"] == {"path": "Anime", "template": None}
     assert saved["templates"]["tv"] == "{title}/S{season:02}/{episode:03} {title}.{ext}"
     assert not b.problems(), b.problems()
+
+
+# Holds back the page's answer to the first preview asked for a title of "Slow" until the test lets
+# it go (window.__releaseSlow), and says when the page has handled that answer (window.__slowHandled).
+HOLD_SLOW = """
+window.__slowAsked = false; window.__slowHandled = false;
+const realFetch = window.fetch.bind(window);
+let release; const gate = new Promise((r) => { release = r; }); window.__releaseSlow = () => release();
+window.fetch = async (url, init) => {
+  const slow = String(url).includes('/settings/naming/preview') && init && init.body && !window.__slowAsked
+    && JSON.parse(init.body).metadata.title === 'Slow';
+  if (!slow) return realFetch(url, init);
+  window.__slowAsked = true;
+  const answer = await realFetch(url, init);
+  await gate;
+  // The page reads the body, parses it and renders in promise callbacks (Preact renders in a
+  // microtask); two timer turns after the body is read, all of that has run.
+  const text = answer.text.bind(answer);
+  answer.text = async () => {
+    const body = await text();
+    setTimeout(() => setTimeout(() => { window.__slowHandled = true; }, 0), 0);
+    return body;
+  };
+  return answer;
+};
+"""
+
+
+def test_a_late_answer_to_an_older_edit_does_not_replace_the_newest_preview(runtime: RuntimeProcess) -> None:
+    b = Browser(f"http://127.0.0.1:{runtime.api_port}/")  # a page of its own, whatever the other test left
+    try:
+        b.sign_in(ADMIN_USER, ADMIN_PASSWORD)
+        b.go("naming")
+        b.wait(lambda: b.css(".naming-key").text.endswith(".mkv"), what="the first preview")
+        b.driver.execute_script(HOLD_SLOW)
+        b.fill("#pv-title", "Slow")
+        b.wait(lambda: b.driver.execute_script("return window.__slowAsked"), what="the preview for 'Slow' asked")
+        b.fill("#pv-title", "Fast")
+        b.wait(lambda: b.css(".naming-key").text.startswith("Fast"), what="the preview for 'Fast'")
+        b.driver.execute_script("window.__releaseSlow()")
+        b.wait(lambda: b.driver.execute_script("return window.__slowHandled"), what="the held answer read by the page")
+        assert b.css(".naming-key").text.startswith("Fast"), b.css(".naming-key").text
+    finally:
+        b.close()

@@ -83,6 +83,21 @@ export function debounce(fn, ms) {
   return run;
 }
 
+// A debounced ask whose answers may come back out of order (a slow answer to an older edit must
+// not replace the answer to the newest one): fn gets `current()` first, true only while its call
+// is still the latest.
+export function debounceLatest(fn, ms) {
+  let timer = null;
+  let latest = 0;
+  const run = (...a) => {
+    clearTimeout(timer);
+    const mine = ++latest;
+    timer = setTimeout(() => fn(() => mine === latest, ...a), ms);
+  };
+  run.cancel = () => { clearTimeout(timer); latest += 1; };
+  return run;
+}
+
 // A download's metadata in a few words: "Breaking Bad (2008) · S01E02", "Daft Punk — One More Time".
 export function metaLine(m) {
   if (!m) return "";

@@ -1,6 +1,6 @@
 // Scheduled jobs: the list with next runs, run now, enable/disable, delete; a form with a cron
 // helper (the next 5 runs in the job's time zone, from POST /jobs/preview); the run history.
-import { html, useState, useEffect, useMemo, when, debounce } from "./lib.js";
+import { html, useState, useEffect, useMemo, when, debounceLatest } from "./lib.js";
 import { api, request, can } from "./session.js";
 import { toast } from "./live.js";
 import { PageHead, Pager, ErrorNote, useAsync, useCursorPages, Empty, Field } from "./ui.js";
@@ -22,10 +22,10 @@ const EMPTY = { name: "", kind: "cron", cron: "0 3 * * *", interval: "3600", tim
 
 function CronHelper({ form }) {
   const [runs, setRuns] = useState({ list: [], error: "" });
-  const ask = useMemo(() => debounce(async (f) => {
+  const ask = useMemo(() => debounceLatest(async (current, f) => {
     const body = f.kind === "cron" ? { cron: f.cron, timezone: f.timezone } : { interval_seconds: Number(f.interval), timezone: f.timezone };
-    try { const r = await api.post("/jobs/preview", body); setRuns({ list: r.local, error: "" }); }
-    catch (e) { setRuns({ list: [], error: e.message }); }
+    try { const r = await api.post("/jobs/preview", body); if (current()) setRuns({ list: r.local, error: "" }); }
+    catch (e) { if (current()) setRuns({ list: [], error: e.message }); }
   }, 300), []);
   useEffect(() => { ask(form); }, [form.kind, form.cron, form.interval, form.timezone]);
   return html`<div class="cron-helper" aria-live="polite"><strong>Next runs</strong>

@@ -2,7 +2,7 @@
 // templates per kind and the categories' folders and templates (admins save them with PUT
 // /settings/naming), and a live preview of the key a sample download would get (POST
 // /settings/naming/preview on every change, unsaved edits included).
-import { html, useState, useEffect, useMemo, debounce } from "./lib.js";
+import { html, useState, useEffect, useMemo, debounceLatest } from "./lib.js";
 import { api, can } from "./session.js";
 import { toast } from "./live.js";
 import { PageHead, ErrorNote, useAsync, Field } from "./ui.js";
@@ -22,9 +22,12 @@ function Preview({ templates, categories }) {
   const [title, setTitle] = useState(SAMPLES.tv.title);
   const [answer, setAnswer] = useState(null);
   const [problem, setProblem] = useState("");
-  const ask = useMemo(() => debounce(async (body) => {
-    try { setAnswer(await api.post("/settings/naming/preview", body)); setProblem(""); }
-    catch (e) { setAnswer(null); setProblem((e.details && e.details[0] && `${e.details[0].field}: ${e.details[0].message}`) || e.message); }
+  const ask = useMemo(() => debounceLatest(async (current, body) => {
+    try { const a = await api.post("/settings/naming/preview", body); if (current()) { setAnswer(a); setProblem(""); } }
+    catch (e) {
+      if (!current()) return;
+      setAnswer(null); setProblem((e.details && e.details[0] && `${e.details[0].field}: ${e.details[0].message}`) || e.message);
+    }
   }, 150), []);
   useEffect(() => {
     const own = category ? categories.find((c) => c.name === category) : null;

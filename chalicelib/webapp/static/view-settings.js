@@ -1,7 +1,7 @@
 // Settings (admins): every section as a form, validated as you type by POST /settings/validate
 // (messages next to the field), saved with PATCH; the history of versions with what each
 // changed, and restore.
-import { html, useState, useEffect, useMemo, when, debounce } from "./lib.js";
+import { html, useState, useEffect, useMemo, when, debounceLatest } from "./lib.js";
 import { api } from "./session.js";
 import { toast } from "./live.js";
 import { PageHead, ErrorNote, useAsync, Field } from "./ui.js";
@@ -38,14 +38,14 @@ export default function Settings() {
     }
     return out;
   };
-  const validate = useMemo(() => debounce(async (vals) => {
+  const validate = useMemo(() => debounceLatest(async (current, vals) => {
     const body = patch(vals);
     if (!Object.keys(body).length) { setErrors({}); return; }
     try {
       const answer = await api.post("/settings/validate", body);
-      setErrors(Object.fromEntries((answer.errors || []).map((e) => [e.field, e.message])));
+      if (current()) setErrors(Object.fromEntries((answer.errors || []).map((e) => [e.field, e.message])));
     } catch (e) {
-      setErrors(Object.fromEntries((e.details || []).map((d) => [d.field, d.message])));
+      if (current()) setErrors(Object.fromEntries((e.details || []).map((d) => [d.field, d.message])));
     }
   }, 250), [current.data]);
   const change = (s, k, v) => { const next = { ...values, [s]: { ...values[s], [k]: v } }; setValues(next); validate(next); };
