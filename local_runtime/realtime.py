@@ -9,7 +9,7 @@ from types import ModuleType
 import boto3
 
 from .errors import StartupError
-from .stream_poller import StreamPoller, StreamSource, stream_sources
+from .stream_poller import StreamPoller, StreamSource, shared_sources, stream_sources
 from .ws_gateway import WsGateway, websocket_handlers
 
 log = logging.getLogger("haul.local.realtime")
@@ -71,8 +71,10 @@ class LocalRealtime:
 
 
 def start_stream_pollers(app_module: ModuleType) -> list[StreamPoller]:
-    """Poll the stream of every ``@app.on_dynamodb_record`` source, invoking its handler."""
+    """Poll the stream of every ``@app.on_dynamodb_record`` source, invoking its handler: one
+    reader for the handlers of a table that can share one (:func:`shared_sources`)."""
     region = app_module.CONFIG.region
     session = boto3.session.Session(region_name=region)
     dynamodb, streams = session.client("dynamodb"), session.client("dynamodbstreams")
-    return [StreamPoller(dynamodb, streams, source, region).start() for source in stream_sources(app_module)]
+    groups = shared_sources(stream_sources(app_module))
+    return [StreamPoller(dynamodb, streams, group, region).start() for group in groups]

@@ -16,6 +16,13 @@ log = logging.getLogger("haul.local.sqs")
 Handler = Callable[[dict[str, Any], Any], Any]
 # Long-poll wait of each receive (SQS allows up to 20 s; short keeps shutdown quick).
 POLL_WAIT_SECONDS = 2
+# Idle threads of one poller that wait in a long poll at once; the others wait for their turn
+# here. Each message the emulator takes wakes every receiver waiting on its queue, and each
+# waiting receiver asks again every POLL_WAIT_SECONDS: with 8 threads per worker process,
+# mostly idle, the empty receives were a large share of the emulator's requests and CPU in a
+# batch of small downloads (docs/performance.md). A thread that gets a message lets the next
+# one in before it runs the handler, so up to ``threads`` messages are still handled at once.
+RECEIVERS = 2
 
 
 @dataclass(frozen=True)
@@ -52,8 +59,10 @@ class SqsPoller:
     def __init__(
         self, sqs: Any, source: SqsSource, threads: int, visibility_timeout: int,
         region: str, wait_seconds: int = POLL_WAIT_SECONDS, timeout_seconds: float = 900.0,
+        receivers: int = RECEIVERS,
     ) -> None:
-        """``timeout_seconds``: each invocation's time limit, as its Lambda context reports it."""
+        """``timeout_seconds``: each invocation's time limit, as its Lambda context reports it;
+        ``receivers``: how many of the ``threads`` long-poll at once (RECEIVERS)."""
         self._sqs = sqs
         self._timeout = timeout_seconds
         self._source = source
@@ -62,6 +71,7 @@ class SqsPoller:
         self._region = region
         self._wait = wait_seconds
         self._stop = threading.Event()
+        self._receiving = threading.BoundedSemaphore(max(1, min(receivers, threads)))
         self._workers: list[threading.Thread] = []
         url = sqs.get_queue_url(QueueName=source.queue_name)["QueueUrl"]
         self._url = url
@@ -93,14 +103,17 @@ class SqsPoller:
                 self._stop.wait(1.0)
 
     def poll_once(self) -> int:
-        answer = self._sqs.receive_message(
-            QueueUrl=self._url,
-            MaxNumberOfMessages=self._source.batch_size,
-            WaitTimeSeconds=self._wait,
-            VisibilityTimeout=self._visibility,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
+        with self._receiving:
+            if self._stop.is_set():
+                return 0
+            answer = self._sqs.receive_message(
+                QueueUrl=self._url,
+                MaxNumberOfMessages=self._source.batch_size,
+                WaitTimeSeconds=self._wait,
+                VisibilityTimeout=self._visibility,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
         messages = answer.get("Messages") or []
         if not messages:
             return 0

@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -83,21 +83,29 @@ def lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[
 
 
 class StreamPoller:
-    """One handler's reader of its table's stream. While records come it asks again every
-    ``poll_interval`` seconds, as Lambda polls each shard four times a second; an idle stream
-    every ``idle_interval``."""
+    """The reader of one table's stream for one handler, or for several (``source`` a list: the
+    handlers of :func:`shared_sources`, one GetRecords for all of them). While records come it
+    asks again every ``poll_interval`` seconds, as Lambda polls each shard four times a second;
+    an idle stream every ``idle_interval``."""
 
     def __init__(
-        self, dynamodb: Any, streams: Any, source: StreamSource, region: str,
+        self, dynamodb: Any, streams: Any, source: StreamSource | Sequence[StreamSource], region: str,
         poll_interval: float = 0.25, idle_interval: float = 0.5, attempts: int = 3,
     ) -> None:
+        self.sources = [source] if isinstance(source, StreamSource) else list(source)
+        if not self.sources or len({s.table_name for s in self.sources}) != 1:
+            raise ValueError("a stream poller reads one table's stream for one handler or more")
+        if len(self.sources) > 1 and any(s.window_seconds > 0 for s in self.sources):
+            raise ValueError("handlers with a batching window are read each on its own")
+        self.source = self.sources[0]
         self._dynamodb = dynamodb
         self._streams = streams
-        self.source = source
         self._region = region
         self._poll = poll_interval
         self._idle = idle_interval
         self._attempts = attempts
+        # One read serves every handler: as many records as the largest batch (GetRecords <= 1000).
+        self._limit = min(1000, max(s.batch_size for s in self.sources))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._arn = ""
@@ -109,8 +117,8 @@ class StreamPoller:
         self.skipped = 0
         # With a data directory, the position survives a restart (Lambda's event source mapping
         # keeps it in the service): the consumer goes on after the last record it handled.
-        data = os.environ.get("HAUL_DATA_DIR_IN_USE")
-        self._checkpoint = Checkpoint(Path(data) / "streams" / f"{source.handler_name}.json") if data else None
+        # Each handler keeps its own file (a shared reader writes them all, with one position).
+        self._checkpoints = [c for s in self.sources if (c := checkpoint_of(s)) is not None]
 
     @property
     def stream_arn(self) -> str:
@@ -134,7 +142,7 @@ class StreamPoller:
 
     def _discover(self, initial: bool = False) -> None:
         shards = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"].get("Shards", [])
-        saved = self._checkpoint.read() if initial and self._checkpoint is not None else {}
+        saved = self._checkpoints[0].read() if initial and self._checkpoints else {}
         for shard in shards:
             sid = shard["ShardId"]
             if sid in self._iterators or sid in self._last_seq:
@@ -204,7 +212,7 @@ class StreamPoller:
         if iterator is None:
             self._iterators.pop(sid, None)
             return []
-        answer = self._streams.get_records(ShardIterator=iterator, Limit=limit or self.source.batch_size)
+        answer = self._streams.get_records(ShardIterator=iterator, Limit=limit or self._limit)
         self._iterators[sid] = answer.get("NextShardIterator")
         records = answer.get("Records") or []
         if records:
@@ -213,26 +221,66 @@ class StreamPoller:
         return list(records)
 
     def _invoke(self, records: list[dict[str, Any]]) -> None:
-        event = {"Records": [lambda_record(r, self._arn, self._region) for r in records]}
+        """Each handler in turn, with the records in batches of its size; then the position."""
+        for source in self.sources:
+            lambda_records = [lambda_record(r, self._arn, self._region) for r in records]
+            size = max(1, source.batch_size)
+            for start in range(0, len(lambda_records), size):
+                if not self._invoke_one(source, lambda_records[start:start + size]):
+                    return
+        self._save_position()
+
+    def _invoke_one(self, source: StreamSource, records: list[dict[str, Any]]) -> bool:
+        """One batch to one handler, tried ``attempts`` times, then skipped with an error in the
+        log; False if the poller was stopped meanwhile (the position is then not saved)."""
         for attempt in range(1, self._attempts + 1):
             try:
-                self.source.handler(event, LambdaContext(self.source.handler_name))
+                source.handler({"Records": records}, LambdaContext(source.handler_name))
                 self.invocations += 1
                 self.records += len(records)
-                self._save_position()
-                return
+                return True
             except Exception:
-                log.exception("stream handler %s failed (attempt %d of %d)", self.source.handler_name, attempt,
+                log.exception("stream handler %s failed (attempt %d of %d)", source.handler_name, attempt,
                               self._attempts)
                 if self._stop.wait(0.2 * attempt):
-                    return
+                    return False
         self.skipped += len(records)
-        self._save_position()
-        log.error("skipped %d stream record(s) after %d failed attempts", len(records), self._attempts)
+        log.error("skipped %d stream record(s) of %s after %d failed attempts", len(records),
+                  source.handler_name, self._attempts)
+        return True
 
     def _save_position(self) -> None:
-        if self._checkpoint is not None:
-            self._checkpoint.write(self._last_seq)
+        for checkpoint in self._checkpoints:
+            checkpoint.write(self._last_seq)
+
+
+def checkpoint_of(source: StreamSource) -> Checkpoint | None:
+    """Where ``source``'s handler keeps its position, when a data directory is in use."""
+    data = os.environ.get("HAUL_DATA_DIR_IN_USE")
+    return Checkpoint(Path(data) / "streams" / f"{source.handler_name}.json") if data else None
+
+
+def shared_sources(sources: Sequence[StreamSource]) -> list[list[StreamSource]]:
+    """The handlers, grouped so that one reader serves each group: those of the same table
+    that start at the same position and have no batching window, unless their saved positions
+    differ (a data directory written otherwise): those are read each on its own. Locally one
+    GetRecords for the four consumers of the tasks table instead of four (each answer parsed
+    once, not four times, in the worker that polls them)."""
+    groups: dict[tuple[str, str], list[StreamSource]] = {}
+    alone: list[list[StreamSource]] = []
+    for source in sources:
+        if source.window_seconds > 0:
+            alone.append([source])
+        else:
+            groups.setdefault((source.table_name, source.starting_position), []).append(source)
+    out: list[list[StreamSource]] = []
+    for group in groups.values():
+        saved = [c.read() if (c := checkpoint_of(s)) is not None else {} for s in group]
+        if all(p == saved[0] for p in saved):
+            out.append(group)
+        else:
+            out.extend([s] for s in group)
+    return out + alone
 
 
 class Checkpoint:
