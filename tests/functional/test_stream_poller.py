@@ -96,9 +96,19 @@ def test_one_read_serves_every_handler_in_its_own_batch_size(svc, make_poller) -
     # Read once for both: two readers would have fetched each record twice.
     assert streams.records == 5
     assert all(len(batch) <= 2 for batch in small.batches)
-    assert max(len(batch) for batch in large.batches) > 2  # the large handler is not cut to 2
     for task_id in ids:
         svc.repo.delete(task_id)
+
+
+def test_records_read_together_go_to_each_handler_in_batches_of_its_size() -> None:
+    small, large = Recorder("small"), Recorder("large")
+    poller = StreamPoller(None, None, [StreamSource("small", small, "t", batch_size=2),
+                                       StreamSource("large", large, "t", batch_size=100)], "us-east-1")
+    records = [{"eventName": "INSERT", "dynamodb": {"Keys": {"id": {"S": f"t{i}"}}}} for i in range(5)]
+    poller._invoke(records)
+    assert small.batches == [["t0", "t1"], ["t2", "t3"], ["t4"]]
+    assert large.batches == [["t0", "t1", "t2", "t3", "t4"]]
+    assert poller.invocations == 4 and poller.records == 10 and poller.skipped == 0
 
 
 def test_a_failing_handler_skips_only_its_own_records(svc, make_poller) -> None:
