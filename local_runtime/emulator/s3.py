@@ -29,6 +29,13 @@ small part, no part) fails before any data moves, leaving the upload intact, as 
 Checksum algorithms whose library moto would use but whose incremental form does not check out
 (``crc32c``, ``awscrt``), fall back to moto's original ``complete``.
 
+UploadPart takes what only the bytes give, while it has them in memory: the part's ETag (the
+MD5 moto's ``FakeKey.etag`` would compute on first use by reading the part back from its file)
+and its checksum with the upload's algorithm (kept on the part's key). ``complete`` then uses
+those digests (composite) or combines the parts' CRC32s (full object, :func:`crc32_combine`)
+instead of reading every part again; a part without one (UploadPartCopy, a data directory
+written before) is read as before. The answers are the same bytes either way.
+
 The patched ``FakeKey.value`` setter also writes a value larger than the key's buffer size
 straight to the rolled-over file, instead of into a ``BytesIO`` first and then copying it to
 the file (the state afterwards is the same); that saves a copy of every uploaded part.
@@ -37,13 +44,13 @@ the file (the state afterwards is the same); that saves a copy of every uploaded
 from __future__ import annotations
 
 import base64
-import binascii
 import codecs
 import functools
 import hashlib
 import os
 import tempfile
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -105,6 +112,11 @@ class _Hasher:
         self._width = width
         self._state: Any = factory() if factory is not None else 0
 
+    @property
+    def is_crc32(self) -> bool:
+        """Plain CRC32 (zlib's): parts' values combine arithmetically (:func:`crc32_combine`)."""
+        return self._update is _crc32
+
     def update(self, data: bytes | memoryview) -> None:
         if self._update is None:
             self._state.update(data)
@@ -118,7 +130,52 @@ class _Hasher:
 
 
 def _crc32(data: bytes | memoryview, value: int) -> int:
-    return binascii.crc32(data, value)
+    return zlib.crc32(data, value)  # (binascii.crc32's value; zlib's lets go of the GIL)
+
+
+# -- CRC32 of a concatenation from its pieces' CRC32s (zlib's crc32_combine) ---------------------
+# CRC32 is linear over GF(2): appending len2 bytes to a message multiplies its CRC by a fixed
+# 32x32 bit matrix (the "zeros operator" for len2 bytes), so crc(a + b) is that matrix times
+# crc(a), xor crc(b). The matrix for a length is built by repeated squaring (as zlib does) and
+# kept: the parts of an upload are mostly one size.
+
+
+def _gf2_times(matrix: tuple[int, ...], vector: int) -> int:
+    total = 0
+    i = 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[i]
+        vector >>= 1
+        i += 1
+    return total
+
+
+def _gf2_product(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The matrix applying ``b``, then ``a``."""
+    return tuple(_gf2_times(a, column) for column in b)
+
+
+@functools.lru_cache(maxsize=64)
+def _zeros_operator(length: int) -> tuple[int, ...]:
+    """The matrix taking crc(m) to crc(m + ``length`` zero bytes) before the final xors cancel."""
+    one_bit = (0xEDB88320,) + tuple(1 << n for n in range(31))  # one zero bit
+    power = _gf2_product(one_bit, one_bit)  # two bits
+    power = _gf2_product(power, power)  # four bits
+    result: tuple[int, ...] | None = None
+    while length:
+        power = _gf2_product(power, power)  # 8, 16, 32... bits: 1, 2, 4... bytes
+        if length & 1:
+            result = power if result is None else _gf2_product(power, result)
+        length >>= 1
+    return result if result is not None else tuple(1 << n for n in range(32))
+
+
+def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """zlib's crc32_combine: the CRC32 of ``a + b`` from crc32(a), crc32(b) and len(b)."""
+    if length2 <= 0:
+        return crc1
+    return _gf2_times(_zeros_operator(length2), crc1) ^ crc2
 
 
 def _incremental_ok(fn: Callable[..., int]) -> bool:
@@ -217,7 +274,7 @@ def _write_all(fd: int, data: memoryview, offset: int) -> None:
 
 
 def _assemble(
-    parts: list[Any], composite: bool, new_hasher: Callable[[], _Hasher]
+    parts: list[Any], algorithm: str, composite: bool, new_hasher: Callable[[], _Hasher]
 ) -> tuple[_Assembled, list[bytes], _Hasher]:
     """The parts, once, into the buffer the new key will adopt; their checksums on the way.
 
@@ -227,9 +284,10 @@ def _assemble(
     pages for the next part's copy is far cheaper than touching fresh memory (docs/performance.md)."""
     from moto.settings import get_s3_default_key_buffer_size
 
+    known = _known_checksum(parts, algorithm, composite, new_hasher)
     handed_over = joined(parts)
     if handed_over is not None:
-        return _checksummed(parts, composite, new_hasher, handed_over)
+        return _checksummed(parts, known, composite, new_hasher, handed_over)
     max_size = get_s3_default_key_buffer_size()
     total = sum(int(part.contentsize) for part in parts)
     # With a data directory, straight into the blob the object keeps (emulator_files).
@@ -256,7 +314,8 @@ def _assemble(
             hasher = new_hasher() if composite else whole
             with part.lock:
                 for chunk in _chunks(part, scratch):
-                    hasher.update(chunk)
+                    if known is None:
+                        hasher.update(chunk)
                     if rolled:
                         _write_all(fd, chunk, offset)
                     else:
@@ -264,10 +323,12 @@ def _assemble(
                     offset += len(chunk)
                 if release and last_use[id(part)] == i and offset <= total:
                     _release(part)
-            if composite:
+            if composite and known is None:
                 part_digests.append(hasher.digest())
         if offset != total:
             raise RuntimeError(f"multipart parts changed while completing ({offset} != {total} bytes)")
+        if known is not None:
+            part_digests, whole = known
         buffer.seek(total)
         if isinstance(buffer, DiskBuffer):
             buffer.close()  # (its descriptor: the blob stays, opened again when read)
@@ -280,11 +341,15 @@ def _assemble(
 
 
 def _checksummed(
-    parts: list[Any], composite: bool, new_hasher: Callable[[], _Hasher], buffer: JoinedBuffer
+    parts: list[Any], known: tuple[list[bytes], _Hasher] | None, composite: bool,
+    new_hasher: Callable[[], _Hasher], buffer: JoinedBuffer,
 ) -> tuple[_Assembled, list[bytes], _Hasher]:
     """With a data directory: the object is its parts' files, handed over as they are (nothing
-    copied); the parts are read once, for the checksums."""
+    copied); the parts are read once, for the checksums, unless UploadPart already took them
+    (:func:`_known_checksum`: then nothing is read at all)."""
     total = sum(int(part.contentsize) for part in parts)
+    if known is not None:
+        return _Assembled(buffer, total), known[0], known[1]
     whole = new_hasher()
     part_digests: list[bytes] = []
     scratch = memoryview(bytearray(min(_CHUNK, max(total, 1))))
@@ -307,6 +372,62 @@ def _release(part: Any) -> None:
     spool = part._value_buffer
     if isinstance(spool, tempfile.SpooledTemporaryFile) and getattr(spool, "_rolled", False):
         os.ftruncate(spool.fileno(), 0)
+
+
+
+# -- each part's checksum, taken at UploadPart ----------------------------------------------------
+# The part's bytes are in memory then; CompleteMultipartUpload would otherwise read every part
+# again (from its file) just to checksum it, on the completion's critical path.
+
+_PART_DIGEST = "_haul_part_digest"  # on a part's FakeKey: (algorithm, contentsize, digest)
+
+
+def _part_digest(original: Callable[..., Any]) -> Callable[..., Any]:
+    """FakeMultipart.set_part: also the part's checksum, with the upload's algorithm, from the
+    bytes in hand (what ``complete`` would compute from the part's file)."""
+
+    @functools.wraps(original)
+    def set_part(self: Any, part_id: int, value: bytes) -> Any:
+        key = original(self, part_id, value)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            from moto.s3.models import MultipartChecksumBuilder
+
+            algorithm = MultipartChecksumBuilder(
+                self.metadata.get("x-amz-checksum-algorithm"), self.metadata.get("x-amz-checksum-type")
+            ).checksum_algorithm
+            new_hasher = _hasher_factory(algorithm)
+            if new_hasher is not None:
+                hasher = new_hasher()
+                hasher.update(value)
+                setattr(key, _PART_DIGEST, (algorithm, len(value), hasher.digest()))
+        return key
+
+    return set_part
+
+
+def _known_checksum(
+    parts: list[Any], algorithm: str, composite: bool, new_hasher: Callable[[], _Hasher]
+) -> tuple[list[bytes], _Hasher] | None:
+    """The parts' digests and the whole object's hasher from the digests UploadPart took, without
+    reading a byte: composite, the digests themselves; full object, CRC32 only, combined
+    (:func:`crc32_combine`). None: some part has none (restored from a data directory written
+    before, uploaded by UploadPartCopy, or its size changed) or the algorithm does not combine."""
+    whole = new_hasher()
+    if not composite and not whole.is_crc32:
+        return None
+    digests: list[bytes] = []
+    for part in parts:
+        known = getattr(part, _PART_DIGEST, None)
+        if known is None or known[0] != algorithm or known[1] != int(part.contentsize):
+            return None
+        digests.append(known[2])
+    if composite:
+        return digests, whole
+    crc = 0
+    for part, digest in zip(parts, digests, strict=True):
+        crc = crc32_combine(crc, int.from_bytes(digest, "big"), int(part.contentsize))
+    whole._state = crc
+    return [], whole
 
 
 _completions: dict[str, list[Any]] = {}  # upload id: [lock, users]
@@ -368,7 +489,7 @@ def _fast_complete(original: Callable[..., Any]) -> Callable[..., Any]:
             raise MalformedXML
 
         with _completing(self.id):
-            assembled, part_digests, whole = _assemble(parts, composite, new_hasher)
+            assembled, part_digests, whole = _assemble(parts, defaults.checksum_algorithm, composite, new_hasher)
         full_etag = md5_hash()
         full_etag.update(bytes(md5s))
         if composite:
@@ -394,6 +515,18 @@ class _ValueProperty(property):
     original: property
 
 
+def _etag_from(key: Any, value: Any) -> None:
+    """The ETag moto's ``FakeKey.etag`` would compute on first use (the MD5 of the bytes, read
+    back from the key's file), from the bytes in hand instead: no second read of every part.
+    Only where moto would compute it (no ETag given), so a key's ETag is the same either way."""
+    if key.__dict__.get("_etag") is None and isinstance(value, (bytes, bytearray, memoryview)):
+        from moto.utilities.utils import md5_hash
+
+        digest = md5_hash()
+        digest.update(value)
+        key._etag = digest.hexdigest()
+
+
 def _value_setter(original: property) -> property:
     fset = original.fset
     assert fset is not None
@@ -402,6 +535,7 @@ def _value_setter(original: property) -> property:
         if isinstance(new_value, _Assembled):
             new_value.adopt(self)
             return
+        self.__dict__.pop(_PART_DIGEST, None)  # (set_part takes it again for a part's new bytes)
         owned_buffer(self)  # with a data directory, the bytes go to a file of their own
         spool = getattr(self, "_value_buffer", None)
         if (
@@ -417,8 +551,9 @@ def _value_setter(original: property) -> property:
             spool.rollover()
             spool.write(new_value)
             self.contentsize = len(new_value)
-            return
-        fset(self, new_value)
+        else:
+            fset(self, new_value)
+        _etag_from(self, new_value)
 
     patched = _ValueProperty(original.fget, set_value, original.fdel, original.__doc__)
     patched.original = original
@@ -451,4 +586,4 @@ def targets() -> list[tuple[type, str, Callable[[Any], Any]]]:
     from moto.s3.responses import S3Response
 
     return [(FakeMultipart, "complete", _fast_complete), (FakeKey, "value", _value_setter),
-            (S3Response, "upload_part", _one_upload_per_part)]
+            (FakeMultipart, "set_part", _part_digest), (S3Response, "upload_part", _one_upload_per_part)]

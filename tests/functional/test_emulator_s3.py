@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
 import tempfile
@@ -396,3 +397,101 @@ def test_uploads_of_the_same_part_at_once_all_succeed(emulator: str) -> None:
     s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=upload,
                                  MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etags.pop()}]})
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == body
+
+
+@contextmanager
+def _counted_reads() -> Iterator[dict[str, int]]:
+    """How often a key's ETag had to be computed by reading its bytes back (moto's lazy
+    ``FakeKey.etag``), and how many bytes CompleteMultipartUpload hashed."""
+    from moto.s3.models import FakeKey
+
+    from local_runtime.emulator import s3 as emulator_s3
+
+    counts = {"etag_reads": 0, "hashed_at_complete": 0}
+    etag, update, complete = FakeKey.etag, emulator_s3._Hasher.update, FakeMultipart_complete()
+    completing = [False]
+
+    def counted_etag(self: Any) -> str:
+        if self.__dict__.get("_etag") is None:
+            counts["etag_reads"] += 1
+        return str(etag.fget(self))  # type: ignore[attr-defined]
+
+    def counted_update(self: Any, data: Any) -> None:
+        if completing[0]:
+            counts["hashed_at_complete"] += len(data)
+        update(self, data)
+
+    def counted_complete(self: Any, body: Any) -> Any:
+        completing[0] = True
+        try:
+            return complete(self, body)
+        finally:
+            completing[0] = False
+
+    from moto.s3.models import FakeMultipart
+
+    FakeKey.etag = property(counted_etag)  # type: ignore[method-assign,assignment]
+    emulator_s3._Hasher.update = counted_update  # type: ignore[method-assign]
+    FakeMultipart.complete = functools.wraps(complete)(counted_complete)  # type: ignore[method-assign]
+    try:
+        yield counts
+    finally:
+        FakeKey.etag = etag  # type: ignore[method-assign]
+        emulator_s3._Hasher.update = update  # type: ignore[method-assign]
+        FakeMultipart.complete = complete  # type: ignore[method-assign]
+
+
+def FakeMultipart_complete() -> Any:  # noqa: N802 - (the attribute it returns)
+    from moto.s3.models import FakeMultipart
+
+    return FakeMultipart.__dict__["complete"]
+
+
+@pytest.mark.parametrize("data_dir", [False, True], ids=["in-memory", "data-dir"])
+@pytest.mark.parametrize(
+    ("algorithm", "ctype"), [("CRC32", None), ("CRC32", "FULL_OBJECT"), (None, None), ("SHA256", None)],
+)
+def test_parts_are_not_read_back_for_etags_or_checksums(
+    s3: Any, algorithm: str | None, ctype: str | None, data_dir: bool, tmp_path: Any
+) -> None:
+    """UploadPart takes the part's ETag and checksum from the bytes it received: no part is read
+    back for its ETag, and CompleteMultipartUpload hashes nothing (a composite checksum is the
+    parts' digests; a full-object CRC32 their CRC32s combined), yet answers what S3 (and moto's
+    own code, test_checksums_match_moto) answers."""
+    from local_runtime.emulator import files as emulator_files
+
+    store = emulator_files.activate(tmp_path) if data_dir else None
+    try:
+        bucket = f"noread-{uuid.uuid4().hex[:8]}"
+        s3.create_bucket(Bucket=bucket)
+        bodies = [_data(PART, 1), _data(PART + 3, 2), _data(5000, 3)]
+        with _counted_reads() as counts:
+            upload_id, etags = _upload(s3, bucket, "obj", list(enumerate(bodies, start=1)), algorithm, ctype)
+            done = _complete(s3, bucket, "obj", upload_id, sorted(etags.items()))
+        assert counts == {"etag_reads": 0, "hashed_at_complete": 0}
+        assert done["ETag"] == _expected_etag(bodies)
+        assert etags == {n: f'"{hashlib.md5(b).hexdigest()}"' for n, b in enumerate(bodies, start=1)}
+        whole = b"".join(bodies)
+        assert _get(s3, bucket, "obj") == whole
+        key = _backend().get_object(bucket, "obj")
+        if algorithm == "SHA256":
+            digests = b"".join(hashlib.sha256(b).digest() for b in bodies)
+            expected = ("COMPOSITE", base64.b64encode(hashlib.sha256(digests).digest()).decode())
+        elif algorithm == "CRC32" and ctype is None:
+            digests = b"".join(binascii.crc32(b).to_bytes(4, "big") for b in bodies)
+            expected = ("COMPOSITE", base64.b64encode(binascii.crc32(digests).to_bytes(4, "big")).decode())
+        else:  # full object (moto's default without an algorithm: CRC64NVME, as CRC32 without awscrt)
+            expected = ("FULL_OBJECT", base64.b64encode(binascii.crc32(whole).to_bytes(4, "big")).decode())
+        assert (key.checksum_type, key.checksum_value) == expected
+    finally:
+        if store is not None:
+            emulator_files.deactivate(store)
+
+
+def test_crc32_combine_is_zlibs() -> None:
+    from local_runtime.emulator.s3 import crc32_combine
+
+    rng = __import__("random").Random(7)
+    for _ in range(300):
+        a, b = os.urandom(rng.randint(0, 3000)), os.urandom(rng.randint(0, 70_000))
+        assert crc32_combine(binascii.crc32(a), binascii.crc32(b), len(b)) == binascii.crc32(a + b)
