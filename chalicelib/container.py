@@ -236,12 +236,14 @@ def services() -> Services:
 
 
 def warm() -> Services:
-    """Build this process's services, and every table's DynamoDB client, now
-    (chalicelib/persistence/warm.py ``warm_tables``). What starts a process to serve requests
-    calls this before taking the first: the local worker and API.
+    """Build this process's services, every table's DynamoDB client (chalicelib/persistence/warm.py
+    ``warm_tables``) and the real-time side (its WebSocket management client: a botocore model
+    load the first stream record paid, during the first download) now. What starts a process to
+    serve requests calls this before taking the first: the local worker and API.
     """
     svc = services()
     warm_tables()
+    realtime()
     return svc
 
 

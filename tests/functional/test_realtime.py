@@ -401,3 +401,19 @@ def test_a_flood_and_a_sync_of_many_rooms_are_limited_per_connection(gateway: Ws
         send(other, action="sync", rooms=rooms, id="big")
         refused = recv(other)
         assert refused["error"]["code"] == "RATE_LIMITED" and refused["ref"] == "big"
+
+
+def test_warm_makes_the_management_client_before_the_first_record(gateway: WsGateway, monkeypatch: Any) -> None:
+    """A worker's warm-up builds the real-time side with its publisher's client: the fan-out's
+    first stream record (during the first download) makes no botocore client of its own."""
+    from chalicelib import container
+
+    reset_realtime()
+    container.warm()
+    made: list[str] = []
+    original = boto3.session.Session.client
+    monkeypatch.setattr(boto3.session.Session, "client",
+                        lambda self, name, *a, **k: made.append(name) or original(self, name, *a, **k))
+    publisher = realtime().publishers.default()
+    assert publisher is not None and realtime().fanout is not None
+    assert made == []
