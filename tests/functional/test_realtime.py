@@ -412,8 +412,12 @@ def test_warm_makes_the_management_client_before_the_first_record(gateway: WsGat
     container.warm()
     made: list[str] = []
     original = boto3.session.Session.client
-    monkeypatch.setattr(boto3.session.Session, "client",
-                        lambda self, name, *a, **k: made.append(name) or original(self, name, *a, **k))
+
+    def client(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(name)
+        return original(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(boto3.session.Session, "client", client)
     publisher = realtime().publishers.default()
     assert publisher is not None and realtime().fanout is not None
     assert made == []
