@@ -439,7 +439,10 @@ def test_log_follow_prints_new_entries_live(cli: Cli, origin: Origin) -> None:
 
 
 def test_ctrl_c_leaves_the_download_running(rt: RuntimeProcess, cli: Cli, origin: Origin) -> None:
-    url, _ = serve(origin, 10 * MiB, throttle=MiB)
+    # The origin holds the body until the CLI has been interrupted: the download cannot end (and
+    # the CLI exit 0 on its own) before the Ctrl-C, as a 10 s throttled one could on a loaded machine.
+    hold = threading.Event()
+    url, _ = serve(origin, 10 * MiB, hold=hold)
     proc = subprocess.Popen([str(HAUL), "add", url, "--follow", "--json"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=cli.env)
     assert proc.stdout is not None
@@ -451,5 +454,6 @@ def test_ctrl_c_leaves_the_download_running(rt: RuntimeProcess, cli: Cli, origin
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and err.strip() == "interrupted", err
+    hold.set()
     # Only the client stopped: the download goes on to the end.
     wait_state(rt.api, events[0]["task"]["id"], {"completed"}, timeout=120, headers=admin(rt))

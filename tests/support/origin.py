@@ -2,7 +2,7 @@
 
 Each path serves a :class:`Resource` whose behaviour the test sets: byte ranges or not,
 validators, connection cuts mid-body, 5xx/429 answers with Retry-After, content that
-changes mid-download, per-connection throttling. Every request is recorded.
+changes mid-download, per-connection throttling, a body held until the test lets it go. Every request is recorded.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+HOLD_LIMIT_S = 120.0  # a held body goes on by itself after this (a test that forgot to let it go)
 
 
 @dataclass
@@ -40,6 +41,9 @@ class Resource:
     change_after_requests: int | None = None  # after N ranged requests, swap in `changed`
     changed: bytes | None = None
     throttle_bps: int | None = None  # per connection
+    # Every body longer than one block stops after its first block until this is set: a download
+    # that cannot finish before the test lets it, however slow or fast the machine is.
+    hold: threading.Event | None = None
     # The body never ends: after ``data`` it starts over, until the client hangs up (use with
     # send_length=False and ranges=False).
     endless: bool = False
@@ -209,6 +213,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(res.read(start + sent, n) if not res.endless else _cycle(res, sent, n))
                 sent += n
                 record["sent"] = sent
+                if res.hold is not None and sent < length:
+                    res.hold.wait(HOLD_LIMIT_S)
                 if res.throttle_bps:
                     ahead = sent / res.throttle_bps - (time.monotonic() - began)
                     if ahead > 0:
