@@ -121,10 +121,15 @@ class Timer:
     """Times each request from the client. A request over the limit is asked again (up to
     four times, 0.2 s apart): what counts for a page is its best time, so a pause of the whole
     emulator process (a garbage collection over a million objects) is not charged to the page
-    it happened to land on; the first tries are reported too."""
+    it happened to land on; the first tries are reported too. Once a page of a scenario has
+    missed the limit after its retries, the scenario has missed the target whatever comes
+    next: its later pages are timed once (retrying them cost ~75 s of the test when quiet, the
+    pages of 100 and the text search never meet 100 ms, and every page of every scenario when
+    the machine is loaded)."""
 
     def __init__(self, session: requests.Session) -> None:
         self.session = session
+        self.missed: set[str] = set()  # scenarios with a page over the limit after its retries
         self.samples: dict[str, list[float]] = {}
         self.first_tries: dict[str, list[float]] = {}
         self.requests: list[tuple[float, str, int, str]] = []  # (ms, scenario, n-th of it, url)
@@ -143,13 +148,15 @@ class Timer:
         per_page = int(resp.json()["per_page"])
         self.reads.setdefault(scenario, []).append((int(resp.headers["X-Items-Read"]), per_page))
         best = elapsed
-        for _ in range(RETRIES):
+        for _ in range(RETRIES if scenario not in self.missed else 0):
             if best < LIMIT_MS:
                 break
             # A pause of the whole process (a collection) can outlast one retry: space them.
             time.sleep(RETRY_GAP_S)
             again, _ = self._timed(url)
             best = min(best, again)
+        if best >= LIMIT_MS:
+            self.missed.add(scenario)
         self.samples.setdefault(scenario, []).append(best)
         self.requests.append((best, scenario, len(self.samples[scenario]), url))
         return resp
