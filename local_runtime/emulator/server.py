@@ -1109,6 +1109,7 @@ def _patch() -> list[tuple[type, str, Any]]:
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.s3.models import S3Backend
 
+    from local_runtime.emulator import direct as emulator_direct
     from local_runtime.emulator import expressions as emulator_expressions
     from local_runtime.emulator import files as emulator_files
     from local_runtime.emulator import keepalive as emulator_keepalive
@@ -1154,6 +1155,7 @@ def _patch() -> list[tuple[type, str, Any]]:
     targets += emulator_state.targets()  # SQS changes counted, for the data directory's snapshots
     targets += emulator_files.targets()  # objects and parts as files, for the data directory
     targets += emulator_expressions.targets()  # UpdateItem linear in its expression's length
+    targets += emulator_direct.targets()  # JSON-protocol requests without Flask around moto's handler
     for cls, name, wrap in targets:
         original = cls.__dict__[name] if name in cls.__dict__ else getattr(cls, name)  # (or inherited)
         if getattr(original, _PATCHED, False):
