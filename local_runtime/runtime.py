@@ -206,6 +206,10 @@ class LocalRuntime:
         self.app = importlib.import_module("app")
         import boto3
 
+        from . import useragent
+
+        useragent.install()  # each client's User-Agent built once (local_runtime/useragent.py)
+
         from chalicelib.container import services, warm
         from infra.bootstrap import bootstrap
 

@@ -16,7 +16,7 @@ import threading
 import boto3
 from botocore.config import Config as BotoConfig
 
-from . import orphans
+from . import orphans, useragent
 from .realtime import start_stream_pollers
 from .sqs_poller import SqsPoller, sqs_sources
 from .stream_poller import StreamPoller
@@ -38,6 +38,7 @@ def main() -> None:
         # First thing: a runtime killed while this worker starts must not leave it behind.
         orphans.guard(args.parent, stop.set)
 
+    useragent.install()  # each client's User-Agent built once (local_runtime/useragent.py)
     app_module = importlib.import_module("app")
     from chalicelib.container import warm
 
