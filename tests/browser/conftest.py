@@ -87,8 +87,12 @@ class Browser:
         return str(self.driver.find_element(By.TAG_NAME, "body").text)
 
     def fill(self, selector: str, value: str) -> None:
+        """Empty a field as a user does (select all, delete), then type ``value``. WebDriver's
+        clear() fires no input event, so a controlled field kept its old value in the page's state
+        and a re-render before the typing put it back: "Breaking BadAC/DC: Live"."""
         field = self.css(selector)
-        field.clear()
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(Keys.BACKSPACE)
         field.send_keys(value)
 
     def click_text(self, text: str, selector: str = "button") -> None:

@@ -153,9 +153,8 @@ def test_bulk_action_on_three_selected_rows(browser: Browser, runtime: RuntimePr
 def test_settings_validation_error_is_shown_next_to_the_field(browser: Browser) -> None:
     b = browser
     b.go("settings")
-    field = b.wait(lambda: b.css("input[name='transfer.part_size']"), what="the settings form")
-    field.clear()
-    field.send_keys("12")
+    b.wait(lambda: b.css("input[name='transfer.part_size']"), what="the settings form")
+    b.fill("input[name='transfer.part_size']", "12")
     message = b.wait(lambda: b.css("#set-transfer-part_size-error"), what="the inline message")
     assert message.text.strip(), "the message is empty"
     assert b.css("input[name='transfer.part_size']").get_attribute("aria-invalid") == "true"
