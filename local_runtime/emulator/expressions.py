@@ -105,12 +105,16 @@ def _types_once(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def _walk_by_class(original: Callable[..., Any]) -> Callable[..., Any]:
     """``DepthFirstTraverser.traverse_node_recursively``, moto's walk with its class tests made
-    once per class: whether it is a Node, and which handler (if any) of this processor takes it."""
-    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+    once per class: whether it is a Node, and which handler (if any) of this processor takes it.
+    A child that is not a node (a name, a number) is passed over without a call, the per-child
+    hook is called only where the processor has one (moto's own is a no-op), and the handlers
+    are looked up once per processor class, not per processor (one set of them per request)."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
 
     is_node: dict[type, bool] = {}
+    no_hook = DepthFirstTraverser.pre_processing_of_child
 
-    def walk(self: Any, node: Any, child_id: int = -1) -> Any:
+    def visit(self: Any, node: Any, child_id: int, by_class: dict[type, Any], pre: Any) -> Any:
         kind = type(node)
         known = is_node.get(kind)
         if known is None:
@@ -118,22 +122,51 @@ def _walk_by_class(original: Callable[..., Any]) -> Callable[..., Any]:
         if not known:
             return node
         parent_node = node.parent
-        if node.children is not None:
-            for i, child_node in enumerate(node.children):
-                self.pre_processing_of_child(node, i)
-                walk(self, child_node, i)
-        handler = _handler_of(self, kind, node)
-        if handler is not None:
-            node = handler(node)
+        children = node.children
+        if children is not None:
+            for i, child_node in enumerate(children):
+                if pre is not None:
+                    pre(node, i)
+                if is_node.get(type(child_node), True):
+                    visit(self, child_node, i, by_class, pre)
+        handler = by_class.get(kind)
+        if handler is None:
+            handler = _unbound_handler(self, kind, node, by_class)
+        if handler is not _NONE:
+            node = handler(self, node)
             node.parent = parent_node
             if parent_node:
                 parent_node.children[child_id] = node
         return node
 
+    def walk(self: Any, node: Any, child_id: int = -1) -> Any:
+        # Processors are made anew for each request (moto's Validator): the handlers are kept
+        # per processor class, as functions called with the processor.
+        by_class = _by_processor_class.get(type(self))
+        if by_class is None:
+            by_class = _by_processor_class.setdefault(type(self), {})
+        pre = None if type(self).pre_processing_of_child is no_hook else self.pre_processing_of_child
+        return visit(self, node, child_id, by_class, pre)
+
     return functools.wraps(original)(walk)
 
 
 _NONE = object()
+_by_processor_class: dict[type, dict[type, Any]] = {}
+
+
+def _unbound_handler(processor: Any, kind: type, node: Any, by_class: dict[type, Any]) -> Any:
+    """:func:`_handler_of` as a function of (processor, node), kept in ``by_class`` when it is
+    one of the processor's own methods (moto's maps hold nothing else); _NONE for no handler."""
+    found = _handler_of(processor, kind, node)
+    if found is None:
+        by_class[kind] = _NONE
+        return _NONE
+    function = getattr(found, "__func__", None)
+    if function is not None and getattr(found, "__self__", None) is processor:
+        by_class[kind] = function
+        return function
+    return lambda _processor, n: found(n)  # not a method of the processor: not kept
 
 
 def _handler_of(processor: Any, kind: type, node: Any) -> Callable[[Any], Any] | None:
