@@ -52,7 +52,7 @@ import tempfile
 import threading
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from .files import DiskBuffer, JoinedBuffer, joined, new_buffer, owned_buffer
@@ -454,6 +454,20 @@ def _completing(upload_id: str) -> Iterator[None]:
 def _fast_complete(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)  # __wrapped__: moto's own, for the tests' comparisons
     def complete(self: Any, body: Iterator[tuple[int, str]]) -> tuple[Any, str, tuple[str, str, int] | None]:
+        """No UploadPart of the listed parts runs while they are assembled: one (a duplicate
+        delivery of a part already stored) replaced a part and closed its file under
+        ``_assemble``, which had emptied the parts copied before it, so the completion failed and
+        so did every later one of that upload (its parts were gone). S3 completes from the parts
+        it holds; an UploadPart that waited for the completion answers NoSuchUpload (server.py's
+        ``_no_such_upload`` reads ``COMPLETED``), as S3 answers for a completed upload."""
+        pairs = list(body)
+        with _parts_held(self.id, [number for number, _ in pairs]):
+            answer = one_pass(self, iter(pairs))
+            if answer[0] is not None:
+                setattr(self, COMPLETED, True)
+        return answer
+
+    def one_pass(self: Any, body: Iterator[tuple[int, str]]) -> tuple[Any, str, tuple[str, str, int] | None]:
         from moto.s3.exceptions import EntityTooSmall, InvalidPart, MalformedXML
         from moto.s3.models import S3_UPLOAD_PART_MIN_SIZE, MultipartChecksumBuilder
         from moto.s3.utils import compute_checksum
@@ -560,8 +574,25 @@ def _value_setter(original: property) -> property:
     return patched
 
 
-# UploadParts of the same part of the same upload, one at a time (striped locks, bounded).
+# UploadParts of the same part of the same upload, one at a time (striped locks, bounded); a
+# completion holds the locks of all its parts.
 _PART_LOCKS = [threading.Lock() for _ in range(64)]
+# Set on a FakeMultipart by a successful completion, before moto removes it from its bucket.
+COMPLETED = "haul_completed"
+
+
+def _stripe(upload_id: Any, number: Any) -> int:
+    """The lock of one part of one upload (its number as UploadPart's query string has it)."""
+    return hash((str(upload_id), str(number))) % len(_PART_LOCKS)
+
+
+@contextmanager
+def _parts_held(upload_id: str, numbers: list[int]) -> Iterator[None]:
+    """The locks of these parts, taken in one order (no deadlock with another completion)."""
+    with ExitStack() as stack:
+        for stripe in sorted({_stripe(upload_id, n) for n in numbers}):
+            stack.enter_context(_PART_LOCKS[stripe])
+        yield
 
 
 def _one_upload_per_part(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -573,8 +604,7 @@ def _one_upload_per_part(original: Callable[[Any], Any]) -> Callable[[Any], Any]
 
     @functools.wraps(original)
     def upload_part(self: Any) -> Any:
-        key = (self._get_param("uploadId"), self._get_param("partNumber"))
-        with _PART_LOCKS[hash(key) % len(_PART_LOCKS)]:
+        with _PART_LOCKS[_stripe(self._get_param("uploadId"), self._get_param("partNumber"))]:
             return original(self)
 
     return upload_part

@@ -86,9 +86,13 @@ def _serialised(fn: Callable[..., Any]) -> Callable[..., Any]:
 def _no_such_upload(fn: Callable[..., Any]) -> Callable[..., Any]:
     from moto.s3.exceptions import NoSuchUpload
 
+    from local_runtime.emulator import s3 as emulator_s3
+
     @functools.wraps(fn)
     def checked(self: Any, bucket_name: str, multipart_id: str, *args: Any, **kwargs: Any) -> Any:
-        if multipart_id not in self.get_bucket(bucket_name).multiparts:
+        # (completed: moto is about to remove it; see emulator_s3's _fast_complete)
+        multipart = self.get_bucket(bucket_name).multiparts.get(multipart_id)
+        if multipart is None or getattr(multipart, emulator_s3.COMPLETED, False):
             raise NoSuchUpload(upload_id=multipart_id)
         return fn(self, bucket_name, multipart_id, *args, **kwargs)
 

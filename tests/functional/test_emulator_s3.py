@@ -10,6 +10,7 @@ import functools
 import hashlib
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.support.wait import wait_for
 
 REGION = "us-east-1"
 MIB = 1 << 20
@@ -495,3 +498,59 @@ def test_crc32_combine_is_zlibs() -> None:
     for _ in range(300):
         a, b = os.urandom(rng.randint(0, 3000)), os.urandom(rng.randint(0, 70_000))
         assert crc32_combine(binascii.crc32(a), binascii.crc32(b), len(b)) == binascii.crc32(a + b)
+
+
+def test_an_upload_part_racing_the_completion_waits_and_the_object_is_whole(
+    s3: Any, buckets: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A duplicate UploadPart of a listed part (an at-least-once redelivery) arriving while the
+    upload is being completed: the completion pauses after its first part, the UploadPart of
+    part 2 is sent meanwhile. It must wait for the completion, which then finishes from the parts
+    it listed, and answer NoSuchUpload (the upload is complete). Before, it replaced part 2 under
+    the completion (I/O on a closed file, 500), and every retry failed on the parts the first try
+    had emptied: the download never finished (test_engine_delivery's duplicate test, under load)."""
+    from local_runtime.emulator import s3 as emulator_s3
+
+    bodies = [_data(PART, 1), _data(PART, 2), _data(PART, 3), _data(333, 4)]
+    upload_id, etags = _upload(s3, buckets[0], "obj", list(enumerate(bodies, start=1)), None, None)
+    paused, go, arrived = threading.Event(), threading.Event(), threading.Event()
+    chunks, stripe = emulator_s3._chunks, emulator_s3._stripe
+
+    def pausing_chunks(part: Any, scratch: memoryview) -> Iterator[memoryview]:
+        yield from chunks(part, scratch)
+        if not paused.is_set():  # after the first part: wait for the racing UploadPart
+            paused.set()
+            assert go.wait(60)
+
+    def noting_stripe(upload: Any, number: Any) -> int:
+        if paused.is_set() and str(number) == "2":
+            arrived.set()  # the UploadPart reached the emulator
+        return stripe(upload, number)
+
+    monkeypatch.setattr(emulator_s3, "_chunks", pausing_chunks)
+    monkeypatch.setattr(emulator_s3, "_stripe", noting_stripe)
+    answers: dict[str, Any] = {}
+
+    def complete() -> None:
+        answers["complete"] = _complete(s3, buckets[0], "obj", upload_id, sorted(etags.items()))
+
+    def upload_again() -> None:
+        try:
+            s3.upload_part(Bucket=buckets[0], Key="obj", UploadId=upload_id, PartNumber=2, Body=bodies[1])
+            answers["upload"] = "stored"
+        except ClientError as exc:
+            answers["upload"] = exc.response["Error"]["Code"]
+
+    completing = threading.Thread(target=complete)
+    completing.start()
+    assert paused.wait(60), "the completion did not start"
+    racing = threading.Thread(target=upload_again)
+    racing.start()
+    wait_for(lambda: arrived.is_set() or not racing.is_alive(), 60, what="the UploadPart to reach the emulator")
+    go.set()
+    completing.join(60)
+    racing.join(60)
+
+    assert "ETag" in answers["complete"], answers
+    assert answers["upload"] == "NoSuchUpload", answers
+    assert _get(s3, buckets[0], "obj") == b"".join(bodies)
