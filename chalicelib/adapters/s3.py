@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
+
+
+def crc32_of(body: memoryview) -> str:
+    """The ``x-amz-checksum-crc32`` of a body, computed over the buffer itself. Given to botocore,
+    it is sent as is; otherwise botocore computes it by reading the body through the file
+    interface in 1 MiB copies (about twice the CPU, docs/performance.md)."""
+    return base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode("ascii")
 
 
 class UploadGone(Exception):
@@ -81,6 +90,7 @@ class ObjectStore:
                 Body=ViewReader(body),
                 ContentLength=len(body),
                 ChecksumAlgorithm="CRC32",
+                ChecksumCRC32=crc32_of(body),
             )
         except ClientError as exc:
             if _code(exc) == "NoSuchUpload":
@@ -126,7 +136,7 @@ class ObjectStore:
             extra["Metadata"] = metadata
         self._s3.put_object(
             Bucket=self.bucket, Key=key, Body=ViewReader(body), ContentLength=len(body), ChecksumAlgorithm="CRC32",
-            **extra,
+            ChecksumCRC32=crc32_of(body), **extra,
         )
 
     def put_empty(self, key: str, content_type: str | None, metadata: dict[str, str] | None = None) -> None:
