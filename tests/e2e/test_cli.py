@@ -443,17 +443,19 @@ def test_ctrl_c_leaves_the_download_running(rt: RuntimeProcess, cli: Cli, origin
     # the CLI exit 0 on its own) before the Ctrl-C, as a 10 s throttled one could on a loaded machine.
     hold = threading.Event()
     url, _ = serve(origin, 10 * MiB, hold=hold)
-    proc = subprocess.Popen([str(HAUL), "add", url, "--follow", "--json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=cli.env)
-    assert proc.stdout is not None
-    events = []
-    for line in proc.stdout:
-        events.append(json.loads(line))
-        if events[-1] == {"event": "connection", "status": "connected"}:
-            break
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and err.strip() == "interrupted", err
-    hold.set()
+    try:
+        proc = subprocess.Popen([str(HAUL), "add", url, "--follow", "--json"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=cli.env)
+        assert proc.stdout is not None
+        events = []
+        for line in proc.stdout:
+            events.append(json.loads(line))
+            if events[-1] == {"event": "connection", "status": "connected"}:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130 and err.strip() == "interrupted", err
+    finally:
+        hold.set()  # (also when the test failed: nothing held for the next tests of this runtime)
     # Only the client stopped: the download goes on to the end.
     wait_state(rt.api, events[0]["task"]["id"], {"completed"}, timeout=120, headers=admin(rt))
