@@ -135,3 +135,27 @@ def test_a_kept_condition_is_evaluated_with_each_requests_values(ddb: Any, table
 
     assert [update("queued", "4"), update("running", "4"), update("queued", "3"), update("queued", "9")] == [
         True, False, False, True]
+
+
+@pytest.mark.parametrize("expression", [
+    "SET a = :a, b.c = :b, d[1] = list_append(d, :d), e = if_not_exists(e, :e) REMOVE f, g ADD h :h DELETE i :i",
+    "SET #0 = :0, #1 = :1 + :2, #2 = #3 - :3",
+    "REMOVE a.b[2], c",
+    "ADD a :a SET b = :b",
+])
+def test_clauses_are_found_as_moto_finds_them(emulator: str, expression: str) -> None:
+    from moto.dynamodb.parsing import ast_nodes as moto_nodes
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    ast_nodes: Any = moto_nodes  # (moto's module has no type hints for its classes)
+    tree = UpdateExpressionParser.make(expression)
+    ours = ast_nodes.Node.find_clauses
+    theirs = getattr(ours, "__wrapped__")  # noqa: B009 (mypy)
+    kinds = [ast_nodes.UpdateExpressionSetAction, ast_nodes.UpdateExpressionAddAction,
+             ast_nodes.UpdateExpressionRemoveAction, ast_nodes.UpdateExpressionDeleteAction,
+             ast_nodes.UpdateExpressionSetClause, ast_nodes.UpdateExpressionAddClause,
+             ast_nodes.ExpressionAttributeName, ast_nodes.ExpressionAttributeValue]
+    for wanted in [[k] for k in kinds] + [kinds[:4]]:
+        assert ours(tree, wanted) == theirs(tree, wanted)
+        assert all(type(c) in wanted for c in ours(tree, wanted))
+    assert ours(tree, kinds[:4])  # every expression here has actions
