@@ -33,8 +33,9 @@ UploadPart takes what only the bytes give, while it has them in memory: the part
 MD5 moto's ``FakeKey.etag`` would compute on first use by reading the part back from its file)
 and its checksum with the upload's algorithm (kept on the part's key). ``complete`` then uses
 those digests (composite) or combines the parts' CRC32s (full object, :func:`crc32_combine`)
-instead of reading every part again; a part without one (UploadPartCopy, a data directory
-written before) is read as before. The answers are the same bytes either way.
+instead of reading every part again (UploadPartCopy's parts too: they come through the same
+``set_part``); a part without one (restored from a data directory written before) is read as
+before. The answers are the same bytes either way.
 
 The patched ``FakeKey.value`` setter also writes a value larger than the key's buffer size
 straight to the rolled-over file, instead of into a ``BytesIO`` first and then copying it to
@@ -411,7 +412,7 @@ def _known_checksum(
     """The parts' digests and the whole object's hasher from the digests UploadPart took, without
     reading a byte: composite, the digests themselves; full object, CRC32 only, combined
     (:func:`crc32_combine`). None: some part has none (restored from a data directory written
-    before, uploaded by UploadPartCopy, or its size changed) or the algorithm does not combine."""
+    before, or its size changed) or the algorithm does not combine."""
     whole = new_hasher()
     if not composite and not whole.is_crc32:
         return None
