@@ -554,3 +554,29 @@ def test_an_upload_part_racing_the_completion_waits_and_the_object_is_whole(
     assert "ETag" in answers["complete"], answers
     assert answers["upload"] == "NoSuchUpload", answers
     assert _get(s3, buckets[0], "obj") == b"".join(bodies)
+
+
+def test_copied_parts_are_not_read_back_either(s3: Any) -> None:
+    """UploadPartCopy's parts come through the same ``set_part`` with their bytes: Complete
+    hashes nothing for them either, and the composite CRC32 is the parts' own."""
+    bucket = f"copyparts-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    source = _data(2 * PART + 10, 1)
+    s3.put_object(Bucket=bucket, Key="src", Body=source)
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="obj", ChecksumAlgorithm="CRC32")["UploadId"]
+    with _counted_reads() as counts:
+        pieces, parts = [source[:PART], source[PART:]], []
+        for n, (start, piece) in enumerate(((0, pieces[0]), (PART, pieces[1])), start=1):
+            copied = s3.upload_part_copy(
+                Bucket=bucket, Key="obj", UploadId=upload_id, PartNumber=n,
+                CopySource={"Bucket": bucket, "Key": "src"}, CopySourceRange=f"bytes={start}-{start + len(piece) - 1}",
+            )
+            parts.append((n, copied["CopyPartResult"]["ETag"]))
+        _complete(s3, bucket, "obj", upload_id, parts)
+    assert counts["hashed_at_complete"] == 0
+    assert _get(s3, bucket, "obj") == source
+    digests = b"".join(binascii.crc32(p).to_bytes(4, "big") for p in pieces)
+    key = _backend().get_object(bucket, "obj")
+    assert (key.checksum_type, key.checksum_value) == (
+        "COMPOSITE", base64.b64encode(binascii.crc32(digests).to_bytes(4, "big")).decode()
+    )
