@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -89,9 +90,14 @@ def _item(owner: str, i: int, batch: str) -> dict[str, Any]:
 
 def _write(rt: RuntimeProcess, items: list[dict[str, Any]]) -> None:
     table = f"haul-{rt.stage}-tasks"
+    # One client (and its kept-alive connection) per writing thread, not one per 25 items: a new
+    # client and connection per chunk slowed the seeding (docs/notes/session-7/tests-fast.md).
+    local = threading.local()
 
     def put(chunk: list[dict[str, Any]]) -> None:
-        client = rt.client("dynamodb")
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = rt.client("dynamodb")
         requests_ = [{"PutRequest": {"Item": item}} for item in chunk]
         while requests_:
             answer = client.batch_write_item(RequestItems={table: requests_})
