@@ -246,6 +246,7 @@ def install(kind: str, state: dict[tuple[str, str], Any]) -> None:
 
 
 def dump(kind: str) -> bytes:
+    register_reducers()  # whoever dumps, not only an opened EmulatorState: moto's queues hold locks
     buffer = io.BytesIO()
     pickle.Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump({"kind": kind, "state": capture(kind)})
     return _sealed(buffer.getvalue())
