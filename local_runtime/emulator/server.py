@@ -1117,6 +1117,7 @@ def _patch() -> list[tuple[type, str, Any]]:
     from local_runtime.emulator import expressions as emulator_expressions
     from local_runtime.emulator import files as emulator_files
     from local_runtime.emulator import keepalive as emulator_keepalive
+    from local_runtime.emulator import queues as emulator_queues
     from local_runtime.emulator import s3 as emulator_s3
     from local_runtime.emulator import state as emulator_state
     from local_runtime.emulator import streams as emulator_streams
@@ -1160,6 +1161,7 @@ def _patch() -> list[tuple[type, str, Any]]:
     targets += emulator_files.targets()  # objects and parts as files, for the data directory
     targets += emulator_expressions.targets()  # UpdateItem linear in its expression's length
     targets += emulator_direct.targets()  # JSON-protocol requests without Flask around moto's handler
+    targets += emulator_queues.targets()  # SQS: attribute names converted once, receipt handles in one draw
     for cls, name, wrap in targets:
         original = cls.__dict__[name] if name in cls.__dict__ else getattr(cls, name)  # (or inherited)
         if getattr(original, _PATCHED, False):
