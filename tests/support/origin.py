@@ -44,6 +44,7 @@ class Resource:
     # Every body longer than one block stops after its first block until this is set: a download
     # that cannot finish before the test lets it, however slow or fast the machine is.
     hold: threading.Event | None = None
+    hold_from: int = 0  # ...for ranges that start at or after this offset (earlier parts go through)
     # The body never ends: after ``data`` it starts over, until the client hangs up (use with
     # send_length=False and ranges=False).
     endless: bool = False
@@ -213,7 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(res.read(start + sent, n) if not res.endless else _cycle(res, sent, n))
                 sent += n
                 record["sent"] = sent
-                if res.hold is not None and sent < length:
+                if res.hold is not None and sent < length and start >= res.hold_from:
                     res.hold.wait(HOLD_LIMIT_S)
                 if res.throttle_bps:
                     ahead = sent / res.throttle_bps - (time.monotonic() - began)
