@@ -200,12 +200,7 @@ def test_follow_survives_a_reconnect(rt: RuntimeProcess, cli: Cli, origin: Origi
         proc = subprocess.Popen([str(HAUL), "add", url, "--follow", "--json"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True,
                                 env={**cli.env, "HAUL_WS_URL": f"ws://127.0.0.1:{relay.port}/{rt.stage}"})
-        assert proc.stdout is not None
-        events = []
-        for line in proc.stdout:
-            events.append(json.loads(line))
-            if events[-1] == {"event": "connection", "status": "connected"}:
-                break
+        events = _until_connected(proc)
         # The connection drops, none can be made until the download has completed meanwhile.
         relay.cut(hold=600)
         wait_state(rt.api, events[0]["task"]["id"], {"completed"}, timeout=120, headers=admin(rt))
@@ -438,6 +433,17 @@ def test_log_follow_prints_new_entries_live(cli: Cli, origin: Origin) -> None:
         proc.wait(10)
 
 
+def _until_connected(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
+    """The JSON lines of `haul add --follow --json` up to its WebSocket's first "connected"."""
+    assert proc.stdout is not None
+    events: list[dict[str, Any]] = []
+    for line in proc.stdout:
+        events.append(json.loads(line))
+        if events[-1] == {"event": "connection", "status": "connected"}:
+            break
+    return events
+
+
 def _as_from_a_shell() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -461,12 +467,7 @@ def test_ctrl_c_leaves_the_download_running(rt: RuntimeProcess, cli: Cli, origin
         # once went on after the signal as if it had none: exit 0, or a hang on the held download.)
         proc = subprocess.Popen([str(HAUL), "add", url, "--follow", "--json"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=cli.env, preexec_fn=_as_from_a_shell)
-        assert proc.stdout is not None
-        events = []
-        for line in proc.stdout:
-            events.append(json.loads(line))
-            if events[-1] == {"event": "connection", "status": "connected"}:
-                break
+        events = _until_connected(proc)
         dispositions = _signal_lines(proc.pid)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
