@@ -7,6 +7,12 @@ public). The caller is resolved once per request, from ``Authorization: Bearer <
 token>`` or ``X-API-Key: <key>``, into an :class:`~chalicelib.auth.identity.Identity`;
 handlers read it with :func:`caller`. Every authenticated request counts against the user's
 rate limit, whose state every answer carries in ``X-RateLimit-*`` headers.
+
+Every answer also says what it cost the server in a standard ``Server-Timing`` header
+(W3C Server Timing): ``auth`` (resolving the caller and the rate limit), ``handler`` (the
+route's own work) and ``total`` (both, with the error envelope), in milliseconds measured
+inside the function, so the client's own time and the HTTP layer's are not in it
+(bench/everyday.py reports it next to the time at the client).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -152,9 +159,11 @@ def route(  # noqa: PLR0913
 
         @functools.wraps(fn)
         def view(**params: Any) -> Response:
+            began = time.perf_counter()
             request = bp.current_request
             rid = request_id(request)
             limits: dict[str, str] = {}
+            identified = began
             try:
                 who = _identify(request, required=role is not None)
                 if role is not None and who is not None:
@@ -169,6 +178,7 @@ def route(  # noqa: PLR0913
                     if not who.at_least(role):
                         raise Forbidden(f"this needs the role {role.value} or above; you are {who.role.value}")
                 setattr(request, _IDENTITY, who)
+                identified = time.perf_counter()
                 result = fn(request, **params)
             except ApiError as exc:
                 result = respond(exc.body(rid), exc.status, exc.headers)
@@ -180,12 +190,21 @@ def route(  # noqa: PLR0913
                 result = respond(result, status)
             result.headers.update(limits)
             result.headers["X-Request-Id"] = rid
+            result.headers["Server-Timing"] = server_timing(began, identified, time.perf_counter())
             return result
 
         bp.route(path, methods=methods, cors=True, content_types=ACCEPTED_TYPES)(view)
         return fn
 
     return decorate
+
+
+def server_timing(began: float, identified: float, ended: float) -> str:
+    """The ``Server-Timing`` value of an answer: ``auth``, ``handler`` and ``total`` in ms
+    (``identified``: when the caller was known; ``began`` when the request failed before)."""
+    identified = max(began, identified)
+    return (f"auth;dur={(identified - began) * 1000:.1f}, handler;dur={(ended - identified) * 1000:.1f}, "
+            f"total;dur={(ended - began) * 1000:.1f}")
 
 
 # -- pagination: body fields and the X-Total-Count / Link headers (RFC 8288) ------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -178,6 +179,17 @@ def test_unknown_download_is_a_404_envelope(api: Api) -> None:
     ):
         error = error_of(resp, 404, "NOT_FOUND")
         assert missing in error["message"]
+
+
+def test_every_answer_says_its_server_time(api: Api) -> None:
+    """Server-Timing (W3C): auth, handler and total in ms, on answers and errors alike; the
+    bench's admission case reports total's p50/p95 (the item's "server time")."""
+    entry = re.compile(r"^(auth|handler|total);dur=(\d+\.\d)$")
+    for resp in (api.get("/health"), api.get("/downloads/nope"), api.post("/downloads", {"url": DEAD})):
+        found = [entry.match(part.strip()) for part in resp.headers["Server-Timing"].split(",")]
+        durs = {m.group(1): float(m.group(2)) for m in found if m}
+        assert list(durs) == ["auth", "handler", "total"], resp.headers["Server-Timing"]
+        assert durs["total"] >= durs["handler"]
 
 
 def test_request_ids_differ_per_request(api: Api) -> None:
