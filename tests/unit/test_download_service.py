@@ -3,6 +3,9 @@ and duplicates, editing, moving, actions, deleting, files, and who may do what."
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 
 from chalicelib.adapters.s3 import UploadedPart
@@ -23,6 +26,29 @@ def test_add_queues_a_download_and_kicks(rig: DownloadsRig) -> None:
     assert not added.duplicate and added.state == TaskState.QUEUED and added.owner == "alice"
     assert rig.engine.kicks == 1 and rig.activity.kinds() == ["task.add"]
     assert rig.tasks.queued_owners == {"alice"}
+
+
+def test_an_adds_activity_entry_and_its_kick_go_side_by_side(rig: DownloadsRig) -> None:
+    """Neither waits for the other (two round trips cost one): the entry's write here waits
+    until the kick was asked for, which a write made before the kick would never see."""
+    kicked = threading.Event()
+    seen: list[bool] = []
+    record, request_kick = rig.activity.record, rig.engine.request_kick
+
+    def slow_record(**entry: Any) -> None:
+        seen.append(kicked.wait(10))
+        record(**entry)
+
+    def kick() -> bool:
+        kicked.set()
+        return request_kick()
+
+    rig.activity.record = slow_record  # type: ignore[method-assign]
+    rig.engine.request_kick = kick  # type: ignore[method-assign]
+    added = rig.service.add(ALICE, AddDownload(url="https://files.example/a.iso"))
+    assert seen == [True]  # the add answered after its entry was written, and both happened
+    assert rig.engine.kicks == 1 and rig.activity.kinds() == ["task.add"]
+    assert rig.activity.entries[0]["task_id"] == added.id
 
 
 def test_the_same_url_again_answers_with_the_existing_download(rig: DownloadsRig) -> None:
