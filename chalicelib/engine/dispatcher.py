@@ -34,7 +34,7 @@ from ..domain.clock import SYSTEM_CLOCK, Clock
 from ..domain.fairness import Waiting, fair_pick, take_back
 from ..domain.states import TaskState
 from ..domain.task import Task, rank
-from ..transfer.messages import StartMessage, body
+from ..transfer.messages import start_body
 from ..transfer.ports import ActivityRecorder, Queue, Settings, TaskStore
 from .queuecontrol import ENGINE, QueueStatus
 
@@ -287,7 +287,7 @@ class Dispatcher:
         if keep is not None and not keep and started:
             keep.append(started[0])
             kept = 1
-        self._queue.send_many(body(StartMessage(m.id, m.run)) for m in started[kept:])
+        self._queue.send_many(start_body(m) for m in started[kept:])
         for m in started:
             log.info("task %s queued -> downloading (run %s)", m.id, m.run)
         return started

@@ -10,10 +10,18 @@ still parse).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..domain import planning
+from ..domain.states import TaskState
+from ..domain.task import Task
+
+# A start message carries the task as the dispatcher started it (``item``) when it is at most
+# this large, so ten of them stay well inside SendMessageBatch's 256 KiB.
+ITEM_LIMIT = 16 * 1024
+_TASK_FIELDS = frozenset(f.name for f in fields(Task))
 
 
 class BadMessage(ValueError):
@@ -136,3 +144,26 @@ def parse(raw: Any) -> Message:
         task, gen, run, str(lane), _int(raw, "lanes", 0), _int(raw, "step"), token, _runs(raw), attempt,
         bool(raw.get("catch_up")),
     )
+
+
+def start_body(task: Task) -> dict[str, Any]:
+    """The start message of ``task``'s run, as the dispatcher sends it: with ``item``, the task
+    as it was just started, unless that is large (the worker reads the task then)."""
+    out = body(StartMessage(task.id, task.run))
+    item = asdict(task)
+    if len(json.dumps(item, default=str)) <= ITEM_LIMIT:
+        out["item"] = item
+    return out
+
+
+def started_task(raw: dict[str, Any], msg: StartMessage) -> Task | None:
+    """The task a start message carries (:func:`start_body`) if it is well formed and of the
+    message's task and run; None otherwise (the worker reads the task)."""
+    item = raw.get("item")
+    if not isinstance(item, dict) or not set(item) <= _TASK_FIELDS:
+        return None
+    try:
+        task = Task(**{**item, "state": TaskState(str(item.get("state")))})
+    except (TypeError, ValueError):
+        return None
+    return task if task.id == msg.task and task.run == msg.run else None

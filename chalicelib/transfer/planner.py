@@ -54,18 +54,20 @@ class Planner:
         self.outcomes = outcomes
         self.limits = limits
 
-    def start(self, msg: StartMessage, started: Task | None = None) -> None:
-        """``started``: the task as the dispatcher just started it in this thread (a chained
-        start, chalicelib/transfer/service.py), not read again."""
-        chained = started is not None and started.id == msg.task
-        task = started if chained else self.ctx.repo.get(msg.task)
+    def start(self, msg: StartMessage, started: Task | None = None, *, chained: bool = False) -> None:
+        """``started``: the task as the dispatcher started it, not read again: in this thread
+        (``chained``, chalicelib/transfer/service.py), or as its start message carries it (on
+        its first delivery). Every write that follows is fenced by the run and generation it
+        names, so a copy that went stale meanwhile (paused, renamed) costs a probe, no more."""
+        given = started is not None and started.id == msg.task
+        task = started if given else self.ctx.repo.get(msg.task)
         if task is None or task.state != TaskState.DOWNLOADING or task.run != msg.run:
             return
         # Read afresh (one GetItem per start, not the 2 s cache): a download dispatched after a
         # change is planned with it (part size, parallel parts, speed limit), whichever worker
         # process starts it. A chained start was dispatched by this process a moment ago, with
         # the settings it has in hand (at most 2 s old): it is planned with the same.
-        settings = self.ctx.settings.get() if chained else self.ctx.settings.current().settings
+        settings = self.ctx.settings.get() if chained and given else self.ctx.settings.current().settings
         try:
             probe = self.ctx.origin.probe(task.url, task.headers)
         except OriginError as exc:

@@ -16,7 +16,7 @@ from .context import PART_SECONDS, Abandoned, Context
 from .delivery import Delivery, Heartbeat
 from .lanes import Lanes
 from .limits import Limits
-from .messages import BadMessage, LaneMessage, StartMessage, StreamMessage, body, parse
+from .messages import BadMessage, LaneMessage, StartMessage, StreamMessage, body, parse, started_task
 from .outcomes import Outcomes
 from .planner import Planner, default_key
 from .ports import Engine, ObjectStorage, Origin, Queue, Settings, TaskStore
@@ -100,7 +100,10 @@ class Transfer:
     def _run(self, msg: StartMessage | LaneMessage | StreamMessage, delivery: Delivery) -> None:
         try:
             if isinstance(msg, StartMessage):
-                self.planner.start(msg)
+                # The task the dispatcher started, as the message carries it: on a redelivery
+                # it may be out of date (an earlier attempt planned), so that one reads it.
+                carried = started_task(delivery.body, msg) if delivery.receive_count <= 1 else None
+                self.planner.start(msg, carried)
             elif isinstance(msg, LaneMessage):
                 self.lanes.lane(msg, first_delivery=delivery.receive_count <= 1)
             else:
@@ -113,7 +116,7 @@ class Transfer:
             self.queue.send(body(start))
             return
         try:
-            self.planner.start(start, task)
+            self.planner.start(start, task, chained=True)
         except Abandoned:
             log.info("task %s: left off (paused, cancelled or re-dispatched)", task.id)
         except Exception:

@@ -65,10 +65,10 @@ def test_a_chained_start_that_fails_gets_its_start_message(rig: Rig, monkeypatch
     _engine(rig).to_keep = [second]
     original = rig.transfer.planner.start
 
-    def start(msg: Any, started: Task | None = None) -> None:
+    def start(msg: Any, started: Task | None = None, *, chained: bool = False) -> None:
         if msg.task == second.id:
             raise RuntimeError("unexpected")
-        original(msg, started)
+        original(msg, started, chained=chained)
 
     monkeypatch.setattr(rig.transfer.planner, "start", start)
     rig.start(first)  # the message it handled went well: no exception
