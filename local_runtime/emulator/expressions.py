@@ -33,6 +33,13 @@ from each node), which is quadratic in the number of actions. The engine's updat
 - A ConditionExpression's tokens (moto's lexer: a dozen regular expressions tried at each
   position, ~2 ms for the engine's conditions) are kept by the expression's text, as the
   update trees are; each request gets new token nodes (their ``children`` lists are new).
+- moto parses a request's ConditionExpression twice: the handler (PutItem, UpdateItem,
+  DeleteItem, Query's filter), to list the names and values it uses, then the backend, to
+  evaluate it, from the same text and the same two dicts (the request's). The handler's tree is
+  handed to the backend: a thread's last parse is kept, keyed by the text and the identity of
+  the names and values dicts (held, so no other dict can take their identity), and taken by the
+  next parse of the same three; anything else parses as before. The tree is only read (the
+  handler drops its copy), so the backend evaluates what it would have parsed.
 """
 
 from __future__ import annotations
@@ -241,6 +248,33 @@ def _tokens_kept(original: Callable[..., Any]) -> Callable[..., Any]:
     return lex
 
 
+_last_parse = threading.local()
+
+
+def _parsed_once(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``ConditionExpressionParser.parse``: the handler's tree, taken by the backend's parse of
+    the same request (same text, same names and values dicts, same thread)."""
+
+    @functools.wraps(original)
+    def parse(self: Any) -> Any:
+        text = self.condition_expression
+        names = self.expression_attribute_names
+        values = self.expression_attribute_values
+        kept = getattr(_last_parse, "kept", None)
+        _last_parse.kept = None
+        if kept is not None and kept[0] == text and kept[1] is names and kept[2] is values:
+            self.expr_attr_names_found = list(kept[4])
+            self.expr_attr_values_found = list(kept[5])
+            return kept[3]
+        tree = original(self)
+        if type(text) is str and text:
+            _last_parse.kept = (text, names, values, tree, tuple(self.expr_attr_names_found),
+                                tuple(self.expr_attr_values_found))
+        return tree
+
+    return parse
+
+
 def _process_once(original: Callable[..., Any]) -> Callable[..., Any]:
     """``DepthFirstTraverser.process`` with the processor's map made once."""
 
@@ -346,6 +380,7 @@ def targets() -> list[tuple[type, str, Callable[[Callable[..., Any]], Callable[.
         (DepthFirstTraverser, "traverse_node_recursively", _walk_by_class),
         (Node, "find_clauses", _clauses_by_class),
         (ConditionExpressionParser, "_lex_condition_expression", _tokens_kept),
+        (ConditionExpressionParser, "parse", _parsed_once),
         (UpdateExpressionExecutor, "execute", _sized_once),
         (LimitedSizeDict, "__setitem__", _unchecked_while_deferred),
         (DepthFirstTraverser, "nodes_to_be_processed", _types_once),

@@ -159,3 +159,66 @@ def test_clauses_are_found_as_moto_finds_them(emulator: str, expression: str) ->
         assert ours(tree, wanted) == theirs(tree, wanted)
         assert all(type(c) in wanted for c in ours(tree, wanted))
     assert ours(tree, kinds[:4])  # every expression here has actions
+
+
+def _condition_requests(ddb: Any, table: str) -> list[Any]:
+    """PutItem, UpdateItem, DeleteItem and Query with conditions that hold and that do not;
+    each answer (or error code and message), in order."""
+    names = {"#st": "state", "#v": "v"}
+    requests = [
+        lambda: ddb.put_item(TableName=table, Item={"pk": {"S": "p"}, "state": {"S": "queued"}, "v": {"N": "1"}},
+                             ConditionExpression="attribute_not_exists(pk)"),
+        lambda: ddb.put_item(TableName=table, Item={"pk": {"S": "p"}}, ConditionExpression="attribute_not_exists(pk)"),
+        lambda: ddb.update_item(TableName=table, Key={"pk": {"S": "p"}}, UpdateExpression="SET #v = #v + :one",
+                                ConditionExpression="#st = :want AND #v < :most", ExpressionAttributeNames=names,
+                                ExpressionAttributeValues={":want": {"S": "queued"}, ":most": {"N": "5"},
+                                                           ":one": {"N": "1"}}, ReturnValues="ALL_NEW"),
+        lambda: ddb.update_item(TableName=table, Key={"pk": {"S": "p"}}, UpdateExpression="SET #v = #v + :one",
+                                ConditionExpression="#st = :want AND #v < :most", ExpressionAttributeNames=names,
+                                ExpressionAttributeValues={":want": {"S": "running"}, ":most": {"N": "5"},
+                                                           ":one": {"N": "1"}}, ReturnValues="ALL_NEW"),
+        lambda: ddb.query(TableName=table, KeyConditionExpression="pk = :p", FilterExpression="#v > :least",
+                          ExpressionAttributeNames={"#v": "v"},
+                          ExpressionAttributeValues={":p": {"S": "p"}, ":least": {"N": "1"}}),
+        lambda: ddb.delete_item(TableName=table, Key={"pk": {"S": "p"}}, ConditionExpression="#v = :two",
+                                ExpressionAttributeNames={"#v": "v"}, ExpressionAttributeValues={":two": {"N": "3"}}),
+        lambda: ddb.delete_item(TableName=table, Key={"pk": {"S": "p"}}, ConditionExpression="#v = :two",
+                                ExpressionAttributeNames={"#v": "v"}, ExpressionAttributeValues={":two": {"N": "2"}},
+                                ReturnValues="ALL_OLD"),
+    ]
+    answers: list[Any] = []
+    for request in requests:
+        try:
+            answer = dict(request())
+            answer.pop("ResponseMetadata", None)
+            answers.append(answer)
+        except ClientError as exc:
+            answers.append((exc.response["Error"]["Code"], exc.response["Error"]["Message"]))
+    return answers
+
+
+def test_a_condition_is_parsed_once_per_request_and_answers_as_motos(
+        ddb: Any, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    parses: list[str] = []
+    paths = ConditionExpressionParser._parse_paths  # called once by every parse of a text
+
+    def counted(self: Any, nodes: Any) -> Any:
+        parses.append(self.condition_expression)
+        return paths(self, nodes)
+
+    monkeypatch.setattr(ConditionExpressionParser, "_parse_paths", counted)
+    ours = _condition_requests(ddb, table)
+    assert len(parses) == 7  # one per request (moto's handler and its backend parse each: 14)
+
+    moto_parse = getattr(ConditionExpressionParser.parse, "__wrapped__")  # noqa: B009 (mypy)
+    monkeypatch.setattr(ConditionExpressionParser, "parse", moto_parse)
+    ddb.delete_item(TableName=table, Key={"pk": {"S": "p"}})
+    theirs = _condition_requests(ddb, table)
+    assert ours == theirs
+    assert [a[0] if type(a) is tuple else "ok" for a in ours] == [
+        "ok", "ConditionalCheckFailedException", "ok", "ConditionalCheckFailedException", "ok",
+        "ConditionalCheckFailedException", "ok"]
+    assert ours[2]["Attributes"]["v"] == {"N": "2"} and ours[4]["Count"] == 1
+    assert ours[6]["Attributes"]["v"] == {"N": "2"}
